@@ -1,0 +1,54 @@
+"""The ``rnntool`` command line: a thin Typer layer over the library.
+
+Each command module parses and validates its options, calls the library and
+prints; importing this package must stay cheap (no torch).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rnntool import __version__
+from rnntool.cli import common
+
+app = typer.Typer(
+    name="rnntool",
+    help="Recurrent-network text models: prepare corpora, train and use RNN language models and taggers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"rnntool {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors (also RNNTOOL_DEBUG=1)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Recurrent-network text models: prepare corpora, train and use RNN language models and taggers.
+
+    Data goes to stdout, progress and messages to stderr; - means stdin.
+    """
+    common.set_debug(debug)
+
+
+# Command modules register themselves on `app` when imported.
+from rnntool.cli import corpus as _corpus  # noqa: E402,F401
+from rnntool.cli import prep as _prep  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point (click turns EPIPE into a quiet exit 1 and Ctrl-C into 130)."""
+    app()

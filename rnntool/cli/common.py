@@ -1,0 +1,130 @@
+"""What every command shares: one-line errors, stderr console, progress, JSON out.
+
+Data goes to stdout (plain writes, never through rich); everything for humans
+goes to stderr through rich, which honours NO_COLOR and TERM=dumb.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import typer
+
+from rnntool.errors import RnntoolError
+
+PROG = "rnntool"
+_state = {"debug": os.environ.get("RNNTOOL_DEBUG", "") not in ("", "0")}
+
+
+def set_debug(on: bool) -> None:
+    _state["debug"] = _state["debug"] or on
+
+
+def debug_enabled() -> bool:
+    return _state["debug"]
+
+
+def err_console():
+    """A rich console on stderr (created per call: CliRunner swaps sys.stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def error_line(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def info(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        sys.stderr.write(f"{message}\n")
+        sys.stderr.flush()
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush
+    does not raise again (the Python docs' note on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Wrap a command: user errors become one line and exit 1; a closed pipe
+    ends quietly; anything unexpected is one line too unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RnntoolError as e:
+            error_line(str(e))
+            raise typer.Exit(1) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error_line("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:  # the last guard: no tracebacks for users
+            if debug_enabled():
+                raise
+            error_line(f"unexpected {type(e).__name__}: {e} (run with --debug or RNNTOOL_DEBUG=1 for details)")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def animate(quiet: bool) -> bool:
+    """Animated progress only when a person watches stderr."""
+    return not quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+@contextmanager
+def byte_progress(description: str, total: int | None, quiet: bool):
+    """A transient progress bar over bytes read; yields an ``advance(n)`` callback."""
+    if not animate(quiet):
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console(),
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,98 @@
+"""Generate man/rnntool.1 from the Typer command tree.
+
+click-man cannot read Typer >= 0.26 apps, so this walks the commands itself and
+uses the same help records ``--help`` prints. Run ``python -m rnntool.cli.manpage
+> man/rnntool.1`` after changing the CLI; a test fails when the page is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rnntool import __version__
+
+
+def _roff(text: str) -> str:
+    """Escape text for roff: backslashes, leading dots/quotes, hyphens in options."""
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    lines = []
+    for line in text.split("\n"):
+        if line.startswith((".", "'")):
+            line = "\\&" + line
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(p.split()) for p in text.strip().split("\n\n") if p.strip()]
+
+
+def _walk(command, path: list[str]):
+    """Yield (full name, click command) for every leaf command, depth first."""
+    sub = getattr(command, "commands", None)
+    if sub is None:
+        yield path, command
+        return
+    for name in sorted(sub):
+        yield from _walk(sub[name], [*path, name])
+
+
+def render(app: typer.Typer) -> str:
+    root = typer.main.get_command(app)
+    root_ctx = root.context_class(root, info_name="rnntool")
+    out = [
+        f'.TH RNNTOOL 1 "" "rnntool {__version__}" "User Commands"',
+        ".SH NAME",
+        "rnntool \\- " + _roff(_paragraphs(root.help or "")[0]),
+        ".SH SYNOPSIS",
+        ".B rnntool",
+        "[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]",
+        ".SH DESCRIPTION",
+    ]
+    for para in _paragraphs(root.help or "")[1:]:
+        out += [_roff(para), ".PP"]
+    out.append("Every command prints data on standard output and progress, messages and errors on standard error. "
+               "Errors are one line, \\fBrnntool: error: ...\\fR, with exit status 1; usage errors exit with 2.")
+    out += [".SH GLOBAL OPTIONS"]
+    out += _options(root, root_ctx)
+    out.append(".SH COMMANDS")
+    for path, cmd in _walk(root, []):
+        ctx = cmd.context_class(cmd, info_name=" ".join(path), parent=root_ctx)
+        name = " ".join(path)
+        out += [f".SS {_roff('rnntool ' + name)}"]
+        usage = " ".join(cmd.collect_usage_pieces(ctx))
+        out += [f".B {_roff('rnntool ' + name)}", _roff(usage), ".PP"]
+        for para in _paragraphs(cmd.help or ""):
+            out += [_roff(para), ".PP"]
+        out += _options(cmd, ctx)
+    out += [
+        ".SH ENVIRONMENT",
+        ".TP", ".B NO_COLOR", "Disable colour in messages on standard error.",
+        ".TP", ".B RNNTOOL_DEBUG", "Set to 1 to show Python tracebacks (same as \\fB\\-\\-debug\\fR).",
+        ".SH SEE ALSO",
+        "README.md and docs/ in the rnntool source tree.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _options(cmd, ctx) -> list[str]:
+    out = []
+    for param in cmd.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        names, text = record
+        out += [".TP", f".B {_roff(names)}", _roff(" ".join(text.split()))]
+    return out
+
+
+def main() -> None:
+    from rnntool.cli import app
+
+    sys.stdout.write(render(app))
+
+
+if __name__ == "__main__":
+    main()

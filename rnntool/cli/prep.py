@@ -1,0 +1,120 @@
+"""rnntool prep: read, clean, tokenize and encode a corpus once."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+from rnntool.cli import app
+from rnntool.cli.common import byte_progress, err_console, handle_errors, print_json
+
+
+class Level(str, Enum):
+    char = "char"
+    word = "word"
+
+
+class WordTokenizer(str, Enum):
+    treebank = "treebank"
+    whitespace = "whitespace"
+
+
+class SplitMode(str, Enum):
+    tail = "tail"
+    random = "random"
+
+
+class DecodeErrors(str, Enum):
+    strict = "strict"
+    replace = "replace"
+
+
+@app.command()
+@handle_errors
+def prep(
+    inputs: list[str] = typer.Argument(
+        ..., metavar="INPUT", help="Text files, - for stdin, or nltk:<corpus>[/<fileid>] (e.g. nltk:gutenberg/carroll-alice.txt)."
+    ),
+    output: str = typer.Option(..., "-o", "--output", metavar="DIR", help="Where to write the prepared corpus (a directory)."),
+    level: Level = typer.Option(Level.word, "--level", help="Tokens are characters (Unicode code points) or words."),
+    tokenizer: WordTokenizer = typer.Option(
+        WordTokenizer.treebank, "--tokenizer", help="Word splitting: NLTK's Treebank rules, or whitespace (pre-tokenized text such as PTB)."
+    ),
+    lower: bool = typer.Option(False, "--lower", help="Lowercase the text."),
+    strip_punct: bool = typer.Option(False, "--strip-punct", help="Remove Unicode punctuation characters."),
+    ascii_: bool = typer.Option(False, "--ascii", help="Fold to ASCII (accents, typographic quotes/dashes); drop what cannot be folded."),
+    min_freq: int = typer.Option(1, "--min-freq", min=1, metavar="N", help="Words seen fewer than N times in training become <unk>."),
+    max_vocab: int = typer.Option(
+        None, "--max-vocab", min=4, metavar="N", help="Keep at most N symbols (reserved ones included); the rest become <unk>."
+    ),
+    valid_frac: float = typer.Option(0.1, "--valid-frac", metavar="F", help="Fraction of tokens for the validation split."),
+    test_frac: float = typer.Option(0.0, "--test-frac", metavar="F", help="Fraction of tokens for the test split."),
+    split: SplitMode = typer.Option(
+        SplitMode.tail, "--split", help="tail: contiguous splits from the end; random: whole lines drawn at random (see --seed)."
+    ),
+    valid: list[str] = typer.Option([], "--valid", metavar="FILE", help="Use FILE as the validation split (repeatable; overrides --valid-frac)."),
+    test: list[str] = typer.Option([], "--test", metavar="FILE", help="Use FILE as the test split (repeatable; overrides --test-frac)."),
+    seed: int = typer.Option(0, "--seed", metavar="S", help="Seed for --split random."),
+    errors: DecodeErrors = typer.Option(
+        DecodeErrors.strict, "--errors", help="Invalid UTF-8: stop with an error, or replace it with U+FFFD."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the statistics as JSON on stdout."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or statistics table."),
+) -> None:
+    """Prepare a corpus: tokenize, build a frequency-ordered vocabulary, encode, split.
+
+    Writes a directory (corpus.json + memory-mappable .npy id arrays) that
+    train-lm reads directly. The vocabulary comes from the training split;
+    <pad>=0, <unk>=1, <eos>=2. Word level puts <eos> at every line end; char
+    level keeps the newline character.
+    """
+    from rnntool.fsutil import check_output_path
+    from rnntool.text.corpus import PrepOptions, prepare_corpus
+    from rnntool.text.sources import TextSource
+    from rnntool.text.tokenize import TokenizerSettings
+
+    check_output_path(output)
+    explicit = bool(valid or test)
+    opts = PrepOptions(
+        settings=TokenizerSettings(level.value, tokenizer.value, lower, strip_punct, ascii_),
+        min_freq=min_freq,
+        max_vocab=max_vocab,
+        valid_frac=0.0 if explicit else valid_frac,
+        test_frac=0.0 if explicit else test_frac,
+        split=split.value,
+        seed=seed,
+        errors=errors.value,
+    )
+    sizes = [TextSource(s).size() for s in [*inputs, *valid, *test]]
+    total = sum(sizes) if all(s is not None for s in sizes) else None
+    with byte_progress("reading", total, quiet) as advance:
+        corpus = prepare_corpus(inputs, opts, valid, test, progress=advance)
+    corpus.save(output)
+    stats = {"output": output, **corpus.stats}
+    if json_out:
+        print_json(stats)
+    if not quiet:
+        err_console().print(stats_table(stats))
+
+
+def stats_table(stats: dict):
+    from rich.table import Table
+
+    table = Table(title=f"prepared corpus → {stats['output']}", show_header=False, title_justify="left")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    split_tokens = stats["split_tokens"]
+    unk = stats["unk_rate"]
+    table.add_row("level", stats["level"])
+    table.add_row("lines", f"{stats['lines']:,}")
+    table.add_row("characters", f"{stats['characters']:,}")
+    table.add_row("tokens", f"{stats['tokens']:,}")
+    table.add_row("vocabulary (with reserved)", f"{stats['vocab_size']:,}")
+    table.add_row("types in training split", f"{stats['train_types']:,}")
+    for split_name, n in split_tokens.items():
+        if n:
+            table.add_row(f"{split_name} tokens", f"{n:,}  ({unk[split_name]:.2%} <unk>)")
+    for n, frac in stats["coverage"].items():
+        table.add_row(f"top-{int(n):,} coverage", f"{frac:.2%}")
+    return table

@@ -1,0 +1,105 @@
+"""Writing files so that an interrupted write never destroys what was there."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from rnntool.errors import RnntoolError
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Fail early, with a useful message, when ``path`` cannot be written."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise RnntoolError(f"output directory {parent} does not exist; create it first or choose another path")
+    if not parent.is_dir():
+        raise RnntoolError(f"cannot write {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise RnntoolError(f"cannot write {path}: no permission to write in {parent}")
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
+    path = check_output_path(path)
+    if path.is_dir():
+        raise RnntoolError(f"cannot write {path}: it is a directory")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class AtomicDirectory:
+    """Build a directory under a temporary name and move it into place on success.
+
+    ``replace_if`` decides whether an existing directory at the destination may be
+    replaced (for example: only if it is an earlier output of the same command);
+    it is checked before any work starts.
+    """
+
+    def __init__(self, path: str | os.PathLike, replace_if=None, what: str = "output"):
+        self.path = check_output_path(path)
+        if self.path.exists():
+            if not self.path.is_dir() or replace_if is None or not replace_if(self.path):
+                raise RnntoolError(
+                    f"{self.path} already exists and is not an rnntool {what}; "
+                    "remove it or choose another output path"
+                )
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs should not be
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        for child in self.tmp.iterdir():
+            with open(child, "rb+") as f:
+                os.fsync(f.fileno())
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        _fsync_dir(self.path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

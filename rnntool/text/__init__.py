@@ -1,0 +1,1 @@
+"""Text handling: reading inputs, tokenizing, vocabularies, prepared corpora."""

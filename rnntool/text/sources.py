@@ -1,0 +1,175 @@
+"""Where text comes from: files, ``-`` (stdin) and ``nltk:<corpus>[/<fileid>]``.
+
+Every reader yields lines without their line terminator. Files are read as
+UTF-8 in binary blocks so that a decoding error can name its byte offset; a
+BOM is dropped and CRLF / CR line ends become LF.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from rnntool.errors import RnntoolError
+
+BLOCK_SIZE = 1 << 20
+ENCODING_ERRORS = ("strict", "replace")
+NLTK_PREFIX = "nltk:"
+
+ProgressFn = Callable[[int], None]
+
+
+def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None) -> Iterator[str]:
+    """Decode a binary stream into LF-terminated lines (terminators removed)."""
+    if errors not in ENCODING_ERRORS:
+        raise RnntoolError(f"unknown --errors value {errors!r}; use one of: {', '.join(ENCODING_ERRORS)}")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
+    offset = 0  # bytes of the stream consumed so far
+    pending = ""  # text after the last complete line
+    first = True
+    at_start = True  # the BOM may arrive split across blocks
+    while True:
+        block = stream.read(BLOCK_SIZE)
+        final = not block
+        if first:
+            if not block:
+                raise RnntoolError(f"{name} is empty; give a file with some text in it")
+            first = False
+        nul = block.find(b"\x00")
+        if nul >= 0:
+            raise RnntoolError(
+                f"{name} looks like a binary file (NUL byte at offset {offset + nul}); give a UTF-8 text file"
+            )
+        buffered = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(block, final=final)
+        except UnicodeDecodeError as e:
+            position = offset - buffered + e.start
+            raise RnntoolError(
+                f"{name} is not valid UTF-8 (byte offset {position}); "
+                "convert it to UTF-8 (e.g. iconv) or pass --errors replace"
+            ) from None
+        if at_start and text:
+            at_start = False
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        offset += len(block)
+        if progress is not None and block:
+            progress(len(block))
+        text = pending + text
+        if not final and text.endswith("\r"):
+            # the "\n" of a CRLF may be in the next block
+            pending, text = "\r", text[:-1]
+        else:
+            pending = ""
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        pending = lines.pop() + pending
+        yield from lines
+        if final:
+            if pending:
+                yield pending
+            return
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """One input named on the command line."""
+
+    spec: str
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.spec == "-" else self.spec
+
+    @property
+    def is_nltk(self) -> bool:
+        return self.spec.startswith(NLTK_PREFIX)
+
+    def size(self) -> int | None:
+        """Size in bytes when known up front (for progress bars)."""
+        if self.spec == "-" or self.is_nltk:
+            return None
+        try:
+            return os.path.getsize(self.spec)
+        except OSError:
+            return None
+
+    def check(self) -> None:
+        """Raise a friendly error now if the input obviously cannot be read."""
+        if self.spec == "-" or self.is_nltk:
+            return
+        if not os.path.exists(self.spec):
+            raise RnntoolError(f"{self.spec}: no such file")
+        if os.path.isdir(self.spec):
+            raise RnntoolError(f"{self.spec} is a directory; give a text file (or - for stdin)")
+        if not os.access(self.spec, os.R_OK):
+            raise RnntoolError(f"{self.spec}: permission denied")
+
+    def lines(self, errors: str = "strict", progress: ProgressFn | None = None) -> Iterator[str]:
+        self.check()
+        if self.is_nltk:
+            yield from nltk_lines(self.spec[len(NLTK_PREFIX):])
+        elif self.spec == "-":
+            yield from _decode_lines(sys.stdin.buffer, self.name, errors, progress)
+        else:
+            with open(self.spec, "rb") as f:
+                yield from _decode_lines(f, self.name, errors, progress)
+
+
+def read_text(spec: str, errors: str = "strict") -> str:
+    """Read one whole input as a string (LF line ends)."""
+    return "\n".join(TextSource(spec).lines(errors))
+
+
+def nltk_lines(spec: str) -> Iterator[str]:
+    """Lines of an NLTK corpus: ``gutenberg/carroll-alice.txt`` or ``treebank``.
+
+    Plain-text corpora are read raw; corpora with tokenized sentences (tagged,
+    parsed, CoNLL...) give one space-joined sentence per line.
+    """
+    corpus_name, _, fileid = spec.partition("/")
+    reader = nltk_corpus_reader(corpus_name)
+    fileids = [fileid] if fileid else None
+    if fileid and fileid not in reader.fileids():
+        shown = ", ".join(reader.fileids()[:8])
+        raise RnntoolError(f"nltk corpus {corpus_name!r} has no file {fileid!r}; it has: {shown}, ...")
+    from nltk.corpus.reader import PlaintextCorpusReader
+
+    if isinstance(reader, PlaintextCorpusReader) or not hasattr(reader, "sents"):
+        for one in fileids or reader.fileids():
+            lines = reader.raw(one).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()  # the text's final line end
+            yield from lines
+    else:
+        for sentence in reader.sents(fileids):
+            yield " ".join(sentence)
+
+
+def nltk_corpus_reader(corpus_name: str):
+    """The nltk corpus reader called ``corpus_name``, or a one-line error."""
+    if not corpus_name or not corpus_name.isidentifier():
+        raise RnntoolError(f"bad nltk corpus name {corpus_name!r}; write nltk:<corpus>[/<fileid>], e.g. nltk:gutenberg")
+    import nltk.corpus
+    from nltk.corpus.util import LazyCorpusLoader
+
+    reader = getattr(nltk.corpus, corpus_name, None)
+    if not isinstance(reader, LazyCorpusLoader) and not hasattr(reader, "fileids"):
+        raise RnntoolError(
+            f"unknown nltk corpus {corpus_name!r}; see https://www.nltk.org/nltk_data/ for the names "
+            "(e.g. nltk:gutenberg, nltk:brown, nltk:treebank)"
+        )
+    try:
+        reader.fileids()  # forces the lazy loader to find its data
+    except LookupError:
+        raise RnntoolError(
+            f"nltk corpus {corpus_name!r} is not installed; run: python -c \"import nltk; nltk.download('{corpus_name}')\" "
+            "(or set NLTK_DATA to a directory that has it)"
+        ) from None
+    return reader

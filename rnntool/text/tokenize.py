@@ -1,0 +1,110 @@
+"""Turning a line of text into tokens (characters or words), and back.
+
+The settings travel inside prepared corpora and model files so that a model
+always sees text cleaned and split exactly the way its training data was.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from rnntool.errors import RnntoolError
+
+LEVELS = ("char", "word")
+WORD_TOKENIZERS = ("treebank", "whitespace")
+
+PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
+SPECIALS = (PAD, UNK, EOS)
+
+# Typographic punctuation that NFKD leaves alone but has an obvious ASCII spelling.
+_ASCII_PUNCT = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"', "\u2039": "'", "\u203a": "'",
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "--", "\u2015": "--",
+        "\u2212": "-", "\u00a0": " ", "\u2022": "*", "\u00b7": ".",
+    }
+)
+
+# Reserved markers that may appear literally in pre-tokenized text (the PTB files
+# contain "<unk>"); the treebank tokenizer must not split them into "<", "unk", ">".
+_SPECIAL_RE = re.compile("(" + "|".join(re.escape(s) for s in SPECIALS) + ")")
+
+
+@lru_cache(maxsize=1)
+def _punctuation_table() -> dict[int, None]:
+    return {cp: None for cp in range(0x110000) if unicodedata.category(chr(cp)).startswith("P")}
+
+
+def fold_ascii(text: str) -> str:
+    """Fold to ASCII: typographic quotes/dashes, then accents; drop the rest."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_ASCII_PUNCT))
+    return text.encode("ascii", "ignore").decode("ascii")
+
+
+@lru_cache(maxsize=1)
+def _treebank():
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    return TreebankWordTokenizer()
+
+
+@dataclass(frozen=True)
+class TokenizerSettings:
+    level: str = "word"
+    tokenizer: str = "treebank"  # word level only
+    lower: bool = False
+    strip_punct: bool = False
+    ascii: bool = False
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise RnntoolError(f"unknown level {self.level!r}; use one of: {', '.join(LEVELS)}")
+        if self.tokenizer not in WORD_TOKENIZERS:
+            raise RnntoolError(f"unknown tokenizer {self.tokenizer!r}; use one of: {', '.join(WORD_TOKENIZERS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TokenizerSettings":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+class Tokenizer:
+    """Clean and split one line of text (without its line end)."""
+
+    def __init__(self, settings: TokenizerSettings):
+        self.settings = settings
+        self.line_end = "\n" if settings.level == "char" else EOS
+
+    def clean(self, line: str) -> str:
+        s = self.settings
+        if s.ascii:
+            line = fold_ascii(line)
+        if s.lower:
+            line = line.lower()
+        if s.strip_punct:
+            line = line.translate(_punctuation_table())
+        return line
+
+    def tokenize(self, line: str) -> list[str]:
+        line = self.clean(line)
+        if self.settings.level == "char":
+            return list(line)
+        if self.settings.tokenizer == "whitespace":
+            return line.split()
+        tokens: list[str] = []
+        for i, piece in enumerate(_SPECIAL_RE.split(line)):
+            if i % 2:
+                tokens.append(piece)
+            elif piece and not piece.isspace():
+                tokens.extend(_treebank().tokenize(piece))
+        return tokens

@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("RNNTOOL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not available")
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner):
+    """Invoke the CLI in-process: cli("prep", "a.txt", input="...")."""
+    from rnntool.cli import app
+
+    def invoke(*args, input=None, env=None):
+        return runner.invoke(app, [str(a) for a in args], input=input, env=env)
+
+    return invoke
+
+
+def run_rnntool(*args, input=None, env=None, **kwargs):
+    """Run ``python -m rnntool`` in a real subprocess (for pipes, exit codes, imports)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "rnntool", *map(str, args)],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        **kwargs,
+    )
+
+
+def assert_one_line_error(result, fragment: str = "", code: int = 1):
+    """The CLI convention: exit 1 and exactly one line 'rnntool: error: ...' on stderr, no traceback."""
+    stderr = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
+    assert result.exit_code == code if hasattr(result, "exit_code") else result.returncode == code, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("rnntool: error: "), stderr
+    assert "Traceback" not in stderr
+    assert fragment.lower() in lines[0].lower(), lines[0]

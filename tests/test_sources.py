@@ -1,0 +1,65 @@
+import io
+
+import pytest
+
+from rnntool.errors import RnntoolError
+from rnntool.text import sources
+from rnntool.text.sources import TextSource, _decode_lines
+
+
+def lines_of(data: bytes, errors="strict", block=None, monkeypatch=None):
+    if block is not None:
+        monkeypatch.setattr(sources, "BLOCK_SIZE", block)
+    return list(_decode_lines(io.BytesIO(data), "f.txt", errors, None))
+
+
+def test_bom_crlf_and_cr_become_plain_lf_lines():
+    assert lines_of(b"\xef\xbb\xbfone\r\ntwo\rthree\nfour") == ["one", "two", "three", "four"]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5])
+def test_line_ends_and_multibyte_characters_split_across_blocks(block, monkeypatch):
+    data = "\ufeffa\r\nb\u00e9\r\n\u4e2d\u6587\rz\n".encode("utf-8")
+    assert lines_of(data, block=block, monkeypatch=monkeypatch) == ["a", "b\u00e9", "\u4e2d\u6587", "z"]
+
+
+def test_blank_lines_are_kept():
+    assert lines_of(b"a\n\n\nb\n") == ["a", "", "", "b"]
+
+
+@pytest.mark.parametrize("block", [4, 1 << 20])
+def test_invalid_utf8_names_the_file_and_byte_offset(block, monkeypatch):
+    data = b"hello\nw\xc3orld\n"  # \xc3 starts a 2-byte sequence that 'o' does not continue
+    with pytest.raises(RnntoolError, match=r"f\.txt is not valid UTF-8 \(byte offset 7\).*--errors replace"):
+        lines_of(data, block=block, monkeypatch=monkeypatch)
+
+
+def test_truncated_sequence_at_end_of_file_is_an_error_with_offset():
+    with pytest.raises(RnntoolError, match=r"byte offset 3"):
+        lines_of(b"abc\xe4\xb8")
+
+
+def test_errors_replace_substitutes_replacement_character():
+    assert lines_of(b"a\xffb\n", errors="replace") == ["a\ufffdb"]
+
+
+def test_binary_file_is_refused_with_offset():
+    with pytest.raises(RnntoolError, match=r"binary file \(NUL byte at offset 3\)"):
+        lines_of(b"abc\x00def")
+
+
+def test_empty_file_is_refused():
+    with pytest.raises(RnntoolError, match="is empty"):
+        lines_of(b"")
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(RnntoolError, match="no such file"):
+        TextSource(str(tmp_path / "nope.txt")).check()
+    with pytest.raises(RnntoolError, match="is a directory"):
+        TextSource(str(tmp_path)).check()
+
+
+def test_unknown_nltk_corpus_name():
+    with pytest.raises(RnntoolError, match="unknown nltk corpus 'no_such_corpus'"):
+        list(TextSource("nltk:no_such_corpus").lines())

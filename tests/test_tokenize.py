@@ -1,0 +1,46 @@
+import pytest
+
+from rnntool.errors import RnntoolError
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings, fold_ascii
+
+
+def tok(line, **kw):
+    return Tokenizer(TokenizerSettings(**kw)).tokenize(line)
+
+
+def test_char_level_keeps_every_code_point():
+    assert tok("Héllo, 世界", level="char") == list("Héllo, 世界")
+
+
+def test_whitespace_split():
+    assert tok("  the cat  sat. ", tokenizer="whitespace") == ["the", "cat", "sat."]
+
+
+def test_treebank_splits_punctuation_and_contractions():
+    assert tok("Alice didn't say, \"no.\"") == ["Alice", "did", "n't", "say", ",", "``", "no", ".", "''"]
+
+
+def test_treebank_keeps_reserved_markers_whole():
+    # PTB text already contains <unk>; it must stay one token, not "<", "unk", ">"
+    assert tok("the <unk> rose <eos>") == ["the", "<unk>", "rose", "<eos>"]
+
+
+def test_cleanups():
+    assert tok("Hello, World!", lower=True, strip_punct=True, tokenizer="whitespace") == ["hello", "world"]
+    assert tok("Café “déjà” — ok", ascii=True, tokenizer="whitespace") == ["Cafe", '"deja"', "--", "ok"]
+
+
+def test_fold_ascii_drops_unfoldable_characters():
+    assert fold_ascii("naïve 世界 résumé") == "naive  resume"
+
+
+def test_unknown_level_and_tokenizer_are_user_errors():
+    with pytest.raises(RnntoolError, match="unknown level"):
+        TokenizerSettings(level="byte")
+    with pytest.raises(RnntoolError, match="unknown tokenizer"):
+        TokenizerSettings(tokenizer="spacy")
+
+
+def test_settings_round_trip_through_dict():
+    s = TokenizerSettings(level="char", lower=True, ascii=True)
+    assert TokenizerSettings.from_dict(s.to_dict()) == s
