@@ -23,6 +23,12 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -36,23 +42,34 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def make_temp(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` (same file system, so the final rename is atomic)."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise RnntoolError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
     path = check_output_path(path)
     if path.is_dir():
         raise RnntoolError(f"cannot write {path}: it is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = make_temp(path)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; outputs should not be
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise RnntoolError(f"cannot write {path}: {e.strerror or e}") from None
         raise
     _fsync_dir(path.parent)
 
@@ -81,9 +98,7 @@ class AtomicDirectory:
 
     def __enter__(self) -> Path:
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs should not be
+        os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs should not be
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -10,7 +10,7 @@ def test_prep_json_stats_on_stdout_table_on_stderr(cli, tmp_path):
     src = tmp_path / "a.txt"
     src.write_text("the cat sat on the mat\nthe end\n" * 20)
     out = tmp_path / "a.corpus"
-    result = cli("prep", src, "-o", out, "--json", "--tokenizer", "whitespace", "--valid-frac", "0.25")
+    result = cli("prep", src, "-o", out, "--json", "--level", "word", "--tokenizer", "whitespace", "--valid-frac", "0.25")
     assert result.exit_code == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["tokens"] == 20 * 10
@@ -33,7 +33,7 @@ def test_prep_cleanups_from_the_command_line(cli, tmp_path):
     src = tmp_path / "a.txt"
     src.write_text("Héllo, World! HELLO world.\n", encoding="utf-8")
     out = tmp_path / "c"
-    result = cli("prep", src, "-o", out, "--lower", "--strip-punct", "--ascii", "--valid-frac", "0", "-q")
+    result = cli("prep", src, "-o", out, "--lower", "--strip-punct", "--ascii", "--valid-frac", "0", "-q", "--level", "word")
     assert result.exit_code == 0, result.stderr
     corpus = load_corpus(out)
     assert corpus.vocab.itos[3:] == ["hello", "world"]
@@ -53,7 +53,7 @@ def write_bytes(tmp_path, name, data: bytes):
         (lambda p: write_bytes(p, "empty.txt", b""), [], "is empty"),
         (lambda p: write_bytes(p, "bin.dat", b"\x7fELF\x00\x01\x02"), [], "binary file"),
         (lambda p: write_bytes(p, "latin1.txt", "caf\xe9\n".encode("latin-1")), [], "not valid UTF-8 (byte offset 3)"),
-        (lambda p: write_bytes(p, "punct.txt", b"!!! ??? ...\n"), ["--strip-punct"], "no tokens left"),
+        (lambda p: write_bytes(p, "punct.txt", b"!!! ??? ...\n"), ["--strip-punct", "--level", "word"], "no tokens left"),
         (lambda p: write_bytes(p, "ok.txt", b"a b c d\n"), ["--valid-frac", "0.7", "--test-frac", "0.3"], "leave no training data"),
         (lambda p: "nltk:no_such_corpus", [], "unknown nltk corpus"),
     ],
@@ -81,7 +81,7 @@ def test_existing_non_corpus_output_is_not_touched(cli, tmp_path):
 
 def test_invalid_utf8_replaced_on_request(cli, tmp_path):
     src = write_bytes(tmp_path, "latin1.txt", "caf\xe9 ok\n".encode("latin-1") * 5)
-    result = cli("prep", src, "-o", tmp_path / "c", "--errors", "replace", "--valid-frac", "0", "-q", "--tokenizer", "whitespace")
+    result = cli("prep", src, "-o", tmp_path / "c", "--errors", "replace", "--valid-frac", "0", "-q", "--level", "word", "--tokenizer", "whitespace")
     assert result.exit_code == 0, result.stderr
     assert "caf\ufffd" in load_corpus(tmp_path / "c").vocab.itos
 

@@ -18,7 +18,7 @@ def make_gutenberg(tmp_path):
 def test_plaintext_nltk_corpus_file(tmp_path):
     data = make_gutenberg(tmp_path)
     result = run_rnntool(
-        "prep", "nltk:gutenberg/carroll-alice.txt", "-o", tmp_path / "c", "--json", "-q", "--valid-frac", "0",
+        "prep", "nltk:gutenberg/carroll-alice.txt", "-o", tmp_path / "c", "--json", "-q", "--valid-frac", "0", "--level", "word",
         env={"NLTK_DATA": str(data)}, text=True,
     )
     assert result.returncode == 0, result.stderr
@@ -29,7 +29,7 @@ def test_plaintext_nltk_corpus_file(tmp_path):
 
 def test_whole_nltk_corpus_reads_every_file(tmp_path):
     data = make_gutenberg(tmp_path)
-    result = run_rnntool("prep", "nltk:gutenberg", "-o", tmp_path / "c", "--json", "-q", "--valid-frac", "0",
+    result = run_rnntool("prep", "nltk:gutenberg", "-o", tmp_path / "c", "--json", "-q", "--valid-frac", "0", "--level", "word",
                          env={"NLTK_DATA": str(data)}, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["lines"] == 90
@@ -52,7 +52,7 @@ def test_unknown_fileid(tmp_path):
 
 def test_tagged_corpus_gives_one_sentence_per_line(tmp_path):
     data = shared("ptb-pos", "nltk_data")
-    result = run_rnntool("prep", "nltk:treebank", "-o", tmp_path / "c", "--json", "-q", "--tokenizer", "whitespace",
+    result = run_rnntool("prep", "nltk:treebank", "-o", tmp_path / "c", "--json", "-q", "--level", "word", "--tokenizer", "whitespace",
                          env={"NLTK_DATA": str(data)}, text=True)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)

@@ -5,6 +5,7 @@ from rnntool.text.tokenize import Tokenizer, TokenizerSettings, fold_ascii
 
 
 def tok(line, **kw):
+    kw.setdefault("level", "word")
     return Tokenizer(TokenizerSettings(**kw)).tokenize(line)
 
 
@@ -42,5 +43,6 @@ def test_unknown_level_and_tokenizer_are_user_errors():
 
 
 def test_settings_round_trip_through_dict():
-    s = TokenizerSettings(level="char", lower=True, ascii=True)
+    assert TokenizerSettings().level == "char"  # the default everywhere
+    s = TokenizerSettings(level="word", lower=True, ascii=True)
     assert TokenizerSettings.from_dict(s.to_dict()) == s

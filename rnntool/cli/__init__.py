@@ -46,7 +46,10 @@ def root(
 
 # Command modules register themselves on `app` when imported.
 from rnntool.cli import corpus as _corpus  # noqa: E402,F401
+from rnntool.cli import generate as _generate  # noqa: E402,F401
+from rnntool.cli import lm as _lm  # noqa: E402,F401
 from rnntool.cli import prep as _prep  # noqa: E402,F401
+from rnntool.cli import tagger as _tagger  # noqa: E402,F401
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ def prep(
         ..., metavar="INPUT", help="Text files, - for stdin, or nltk:<corpus>[/<fileid>] (e.g. nltk:gutenberg/carroll-alice.txt)."
     ),
     output: str = typer.Option(..., "-o", "--output", metavar="DIR", help="Where to write the prepared corpus (a directory)."),
-    level: Level = typer.Option(Level.word, "--level", help="Tokens are characters (Unicode code points) or words."),
+    level: Level = typer.Option(Level.char, "--level", help="Tokens are characters (Unicode code points) or words."),
     tokenizer: WordTokenizer = typer.Option(
         WordTokenizer.treebank, "--tokenizer", help="Word splitting: NLTK's Treebank rules, or whitespace (pre-tokenized text such as PTB)."
     ),

@@ -23,7 +23,8 @@ NLTK_PREFIX = "nltk:"
 ProgressFn = Callable[[int], None]
 
 
-def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None) -> Iterator[str]:
+def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None,
+                  allow_empty: bool = False) -> Iterator[str]:
     """Decode a binary stream into LF-terminated lines (terminators removed)."""
     if errors not in ENCODING_ERRORS:
         raise RnntoolError(f"unknown --errors value {errors!r}; use one of: {', '.join(ENCODING_ERRORS)}")
@@ -37,6 +38,8 @@ def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn
         final = not block
         if first:
             if not block:
+                if allow_empty:
+                    return
                 raise RnntoolError(f"{name} is empty; give a file with some text in it")
             first = False
         nul = block.find(b"\x00")
@@ -111,15 +114,17 @@ class TextSource:
         if not os.access(self.spec, os.R_OK):
             raise RnntoolError(f"{self.spec}: permission denied")
 
-    def lines(self, errors: str = "strict", progress: ProgressFn | None = None) -> Iterator[str]:
+    def lines(self, errors: str = "strict", progress: ProgressFn | None = None,
+              allow_empty: bool = False) -> Iterator[str]:
+        """Lines without terminators; an empty input is an error unless ``allow_empty``."""
         self.check()
         if self.is_nltk:
             yield from nltk_lines(self.spec[len(NLTK_PREFIX):])
         elif self.spec == "-":
-            yield from _decode_lines(sys.stdin.buffer, self.name, errors, progress)
+            yield from _decode_lines(sys.stdin.buffer, self.name, errors, progress, allow_empty)
         else:
             with open(self.spec, "rb") as f:
-                yield from _decode_lines(f, self.name, errors, progress)
+                yield from _decode_lines(f, self.name, errors, progress, allow_empty)
 
 
 def read_text(spec: str, errors: str = "strict") -> str:

@@ -57,7 +57,7 @@ def _treebank():
 
 @dataclass(frozen=True)
 class TokenizerSettings:
-    level: str = "word"
+    level: str = "char"
     tokenizer: str = "treebank"  # word level only
     lower: bool = False
     strip_punct: bool = False
@@ -108,3 +108,36 @@ class Tokenizer:
             elif piece and not piece.isspace():
                 tokens.extend(_treebank().tokenize(piece))
         return tokens
+
+
+# Detokenizing word-level output: no space before closing punctuation and clitics,
+# none after opening brackets; PTB quote and bracket tokens back to characters.
+_NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", "%", ")", "]", "}", "''", "'", "n't", "'s", "'re", "'ve", "'m",
+                    "'ll", "'d", "...", "-RRB-", "-RSB-", "-RCB-"}
+_NO_SPACE_AFTER = {"(", "[", "{", "``", "$", "#", "-LRB-", "-LSB-", "-LCB-"}
+_SURFACE = {"``": '"', "''": '"', "-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
+
+
+class Detokenizer:
+    """Turns a stream of tokens back into text, one token at a time."""
+
+    def __init__(self, level: str):
+        self.level = level
+        self.at_line_start = True
+        self.no_space_next = False
+
+    def reset(self, at_line_start: bool = True) -> None:
+        self.at_line_start = at_line_start
+        self.no_space_next = False
+
+    def __call__(self, token: str) -> str:
+        if self.level == "char":
+            return token
+        if token == EOS:
+            self.at_line_start = True
+            return "\n"
+        surface = _SURFACE.get(token, token)
+        space = not (self.at_line_start or self.no_space_next or token in _NO_SPACE_BEFORE)
+        self.at_line_start = False
+        self.no_space_next = token in _NO_SPACE_AFTER
+        return (" " + surface) if space else surface

@@ -1,0 +1,150 @@
+"""rnntool generate: streaming text generation on the numpy runtime (no torch)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+
+import typer
+
+from rnntool.cli import app
+from rnntool.cli.common import handle_errors, info, warn
+from rnntool.cli.prep import DecodeErrors
+
+
+class GenFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+def open_language_model(model: str | None, quiet: bool):
+    """Load -m MODEL, else the latest trained LM, else $RNNTOOL_LM, else the bundled model."""
+    from rnntool.errors import RnntoolError
+    from rnntool.models import BUNDLED_LM
+    from rnntool.runtime.lm import LanguageModel
+    from rnntool.userstate import resolve_model
+
+    path, why = resolve_model("lm", model, BUNDLED_LM)
+    if not path:
+        raise RnntoolError("no language model: train one with rnntool train-lm or pass -m MODEL")
+    if why != "given with -m":
+        info(f"rnntool: using {path} ({why})", quiet)
+    return LanguageModel.load(path)
+
+
+@app.command("generate")
+@handle_errors
+def generate_command(
+    prompts_file: str = typer.Argument(None, metavar="[PROMPTS]", help="- (or a file): one prompt per line. Piped stdin is read the same way."),
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL",
+                              help="Language model [default: your latest trained, else $RNNTOOL_LM, else the bundled Shakespeare model]."),
+    prime: str = typer.Option(None, "--prime", metavar="TEXT", help="Prompt text to continue."),
+    prime_file: str = typer.Option(None, "--prime-file", metavar="FILE", help="Read the prompt (whole file) from FILE."),
+    max_tokens: int = typer.Option(200, "-n", "--max-tokens", min=0, metavar="N", help="Tokens to generate per sample."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", metavar="T", help="Sampling temperature; 0 is greedy."),
+    greedy: bool = typer.Option(False, "--greedy", help="Always take the most likely token (same as --temperature 0)."),
+    top_k: int = typer.Option(0, "--top-k", min=0, metavar="K", help="Sample from the K most likely tokens only (0: all)."),
+    top_p: float = typer.Option(1.0, "--top-p", metavar="P", help="Sample from the smallest set of tokens with probability >= P."),
+    seed: int = typer.Option(None, "--seed", metavar="S", help="Random seed: the same seed and model give the same text."),
+    stop: list[str] = typer.Option([], "--stop", metavar="STRING", help="Stop before the first occurrence of STRING (repeatable)."),
+    stop_at_eos: bool = typer.Option(False, "--stop-at-eos", help="Stop at the end of a line (<eos> for word models, newline for char models)."),
+    num: int = typer.Option(1, "--num", min=1, metavar="N", help="Samples per prompt (generated together)."),
+    allow_unk: bool = typer.Option(False, "--allow-unk", help="Let <unk> be sampled."),
+    fmt: GenFormat = typer.Option(GenFormat.text, "--format", help="text, or jsonl: prompt, text, tokens, mean_logprob, stop_reason."),
+    echo: bool = typer.Option(True, "--echo/--no-echo", help="text format: print the prompt before its continuation."),
+    batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Streams generated together."),
+    errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8 in prompts: error or replace."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
+) -> None:
+    """Generate text token by token, printing each token the moment it is sampled.
+
+    Prompts come from --prime, --prime-file, or standard input (one prompt per
+    line, one output record each); with none, generation starts from the
+    start-of-text state. Runs on numpy; each token costs one recurrent step.
+    """
+    import json
+
+    from rnntool.runtime.generate import GenerationOptions, Generator
+    from rnntool.runtime.sampling import SamplingOptions
+    from rnntool.text.sources import TextSource, read_text
+
+    lm = open_language_model(model, quiet)
+    if prime is not None and prime_file is not None:
+        from rnntool.errors import RnntoolError
+
+        raise RnntoolError("give --prime or --prime-file, not both")
+    if prime is not None:
+        prompts = iter([prime])
+    elif prime_file is not None:
+        prompts = iter([read_text(prime_file, errors.value)])
+    elif prompts_file is not None or not sys.stdin.isatty():
+        prompts = _or_empty(TextSource(prompts_file or "-").lines(errors.value, allow_empty=True))
+    else:
+        prompts = iter([""])
+    opts = GenerationOptions(
+        max_tokens=max_tokens,
+        sampling=SamplingOptions(0.0 if greedy else temperature, top_k, top_p),
+        stops=stop, stop_at_eos=stop_at_eos, allow_unk=allow_unk, seed=seed,
+    )
+    generator = Generator(lm, opts, warn=(lambda m: None) if quiet else warn)
+    out = sys.stdout
+    jsonl = fmt == GenFormat.jsonl
+    first_record = True
+    for chunk in _chunks(_repeat(prompts, num), batch):
+        streaming = len(chunk) == 1 and not jsonl
+        if streaming:
+            if not first_record:
+                out.write("\n")
+            if echo:
+                out.write(chunk[0])
+                out.flush()
+
+            def on_text(_index: int, piece: str) -> None:
+                out.write(piece)
+                out.flush()
+
+            results = generator.generate(chunk, on_text)
+            out.write("\n")
+            out.flush()
+            first_record = False
+            continue
+        results = generator.generate(chunk, want_logprob=jsonl)
+        for r in results:
+            if jsonl:
+                record = {"prompt": r.prompt, "text": r.text, "tokens": r.tokens,
+                          "mean_logprob": None if r.mean_logprob is None else round(r.mean_logprob, 4),
+                          "stop_reason": r.stop_reason}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                if not first_record:
+                    out.write("\n")
+                out.write((r.prompt if echo else "") + r.text + "\n")
+            first_record = False
+        out.flush()
+
+
+def _or_empty(lines):
+    """Prompts from a stream; an empty stream still gives one unprimed sample."""
+    any_line = False
+    for line in lines:
+        any_line = True
+        yield line
+    if not any_line:
+        yield ""
+
+
+def _repeat(prompts, num: int):
+    for p in prompts:
+        for _ in range(num):
+            yield p
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,114 @@
+"""Showing a training run on stderr: a live rich progress line on a terminal,
+one plain line per evaluation otherwise; every event to --log as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from rnntool.cli.common import animate, err_console
+
+
+def _rate(n: float) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else f"{n:.0f}"
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class TrainingDisplay:
+    def __init__(self, quiet: bool, log_path: str | None, metric: str, unit: str = "tok"):
+        self.quiet = quiet
+        self.metric = metric  # "ppl" or "bpc" or "acc" ...
+        self.unit = unit
+        self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.live = animate(quiet)
+        self.progress = None
+        self.task = None
+        self.last_refresh = 0.0
+        self.window: list[tuple[float, int]] = []
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                console=err_console(), transient=True, redirect_stdout=False, redirect_stderr=False,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("starting", total=1.0, status="")
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+        if self.log:
+            self.log.close()
+
+    def print(self, line: str) -> None:
+        if self.quiet:
+            return
+        if self.progress is not None:
+            self.progress.console.print(line, markup=False, highlight=False)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    def __call__(self, event: dict) -> None:
+        if self.log:
+            self.log.write(json.dumps(event) + "\n")
+            self.log.flush()
+        kind = event["event"]
+        if kind == "start":
+            budget = []
+            if event.get("epochs"):
+                budget.append(f"{event['epochs']} epochs")
+            if event.get("max_time"):
+                budget.append(f"{event['max_time']:g} s")
+            resumed = f", resuming at step {event['resumed_at_step']}" if event.get("resumed_at_step") else ""
+            self.print(f"training {event['params']:,} parameters on {event['device']}, "
+                       f"{event['steps_per_epoch']:,} steps per epoch, budget {' or '.join(budget) or '-'}{resumed}")
+        elif kind == "step":
+            self.window.append((event["elapsed"], event["tokens_seen"]))
+            self.window = self.window[-50:]
+            if self.progress is not None and time.monotonic() - self.last_refresh > 0.2:
+                self.last_refresh = time.monotonic()
+                speed = self.speed()
+                p = event["progress"]
+                eta = (event["elapsed"] / p - event["elapsed"]) if p > 0 else None
+                value = event.get(self.metric, event["loss"])
+                self.progress.update(
+                    self.task, completed=p, description=f"epoch {event['epoch']:.2f}",
+                    status=f"loss {event['loss']:.3f} {self.metric} {value:.3f} | {_rate(speed)} {self.unit}/s | "
+                           f"ETA {_clock(eta)}",
+                )
+        elif kind == "eval":
+            mark = " *" if event.get("improved") else ""
+            metrics = "  ".join(
+                f"{k[6:]} {v:.4f}" for k, v in event.items() if k.startswith("valid_") and isinstance(v, float)
+            )
+            self.print(f"epoch {event['epoch']:6.2f}  step {event['step']:>7,}  valid {metrics}  "
+                       f"lr {event['lr']:.2e}  {_rate(self.speed())} {self.unit}/s  {_clock(event['elapsed'])}{mark}")
+
+    def speed(self) -> float:
+        if len(self.window) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self.window[0], self.window[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def summary_table(title: str, rows: list[tuple[str, str]]):
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    return table

@@ -1,0 +1,107 @@
+"""The recurrent language model in torch: embedding -> stacked RNN -> softmax.
+
+Parameter names are torch's own (``rnn.weight_ih_l0`` ...); the numpy runtime
+reads the same names from the model file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnntool.arch import LMConfig
+
+
+def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float, bidirectional: bool = False,
+             batch_first: bool = False) -> nn.Module:
+    kwargs = dict(num_layers=layers, dropout=dropout if layers > 1 else 0.0, bidirectional=bidirectional,
+                  batch_first=batch_first)
+    if cell == "lstm":
+        return nn.LSTM(input_size, hidden, **kwargs)
+    if cell == "gru":
+        return nn.GRU(input_size, hidden, **kwargs)
+    return nn.RNN(input_size, hidden, nonlinearity="relu" if cell == "rnn-relu" else "tanh", **kwargs)
+
+
+class RNNLM(nn.Module):
+    """Inputs and outputs are time-major: ids [T, B] -> features [T, B, H]."""
+
+    def __init__(self, cfg: LMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.emb)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = make_rnn(cfg.cell, cfg.emb, cfg.hidden, cfg.layers, cfg.dropout)
+        if cfg.softmax == "adaptive":
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(cfg.hidden, cfg.vocab_size, cfg.cutoffs, cfg.div_value)
+        else:
+            self.decoder = nn.Linear(cfg.hidden, cfg.vocab_size)
+            if cfg.tie:
+                self.decoder.weight = self.embedding.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        if isinstance(self.decoder, nn.Linear):
+            if not self.cfg.tie:
+                nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
+        if self.cfg.cell == "lstm":
+            # forget-gate bias 1: remember by default (Jozefowicz et al. 2015)
+            for name, p in self.rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    h = self.cfg.hidden
+                    with torch.no_grad():
+                        p[h: 2 * h].fill_(1.0)
+
+    def init_state(self, batch: int, device=None):
+        shape = (self.cfg.layers, batch, self.cfg.hidden)
+        zeros = torch.zeros(shape, device=device)
+        return (zeros, zeros.clone()) if self.cfg.cell == "lstm" else zeros
+
+    def forward(self, ids: torch.Tensor, state=None):
+        x = self.drop(self.embedding(ids))
+        out, state = self.rnn(x, state)
+        return self.drop(out), state
+
+    def loss(self, features: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """Cross-entropy (nats per token) of ``targets`` given ``features``."""
+        flat = features.reshape(-1, features.shape[-1])
+        t = targets.reshape(-1)
+        if self.cfg.softmax == "adaptive":
+            nll = -self.decoder(flat, t).output
+            return nll.mean() if reduction == "mean" else nll.sum() if reduction == "sum" else nll
+        return F.cross_entropy(self.decoder(flat), t, reduction=reduction)
+
+    def log_probs(self, features: torch.Tensor) -> torch.Tensor:
+        flat = features.reshape(-1, features.shape[-1])
+        if self.cfg.softmax == "adaptive":
+            out = self.decoder.log_prob(flat)
+        else:
+            out = F.log_softmax(self.decoder(flat), dim=-1)
+        return out.reshape(*features.shape[:-1], -1)
+
+    def numpy_weights(self) -> dict[str, np.ndarray]:
+        """float32 arrays by name; a tied decoder weight is stored once (as the embedding)."""
+        out = {}
+        for name, tensor in self.state_dict().items():
+            if self.cfg.tie and name == "decoder.weight":
+                continue
+            out[name] = tensor.detach().to("cpu", torch.float32).numpy().copy()
+        return out
+
+    def load_numpy_weights(self, weights: dict[str, np.ndarray]) -> None:
+        state = {k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()}
+        if self.cfg.tie:
+            state["decoder.weight"] = state["embedding.weight"]
+        self.load_state_dict(state)
+
+
+def detach_state(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

@@ -1,0 +1,100 @@
+"""The BiLSTM tagger in torch: word + character-CNN + casing features -> BiLSTM ->
+per-token scores, with softmax or CRF output."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnntool.nn.lm import make_rnn
+from rnntool.tagging import TaggerConfig
+
+
+class CharCNN(nn.Module):
+    def __init__(self, n_chars: int, emb: int, filters: int, kernel: int):
+        super().__init__()
+        self.embedding = nn.Embedding(n_chars, emb, padding_idx=0)
+        self.conv = nn.Conv1d(emb, filters, kernel, padding=kernel // 2)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """chars [N, L] (0 = padding) -> [N, filters] (max over positions, padding masked)."""
+        x = self.embedding(chars).transpose(1, 2)  # [N, E, L]
+        h = torch.relu(self.conv(x))  # [N, F, L]
+        h = h.masked_fill((chars == 0).unsqueeze(1), 0.0)  # relu >= 0, so 0 never wins over a real position
+        return h.max(dim=2).values
+
+
+class CRF(nn.Module):
+    """Linear-chain CRF: transitions[i, j] scores tag i followed by tag j."""
+
+    def __init__(self, n_tags: int):
+        super().__init__()
+        self.transitions = nn.Parameter(torch.zeros(n_tags, n_tags))
+        self.start = nn.Parameter(torch.zeros(n_tags))
+        self.end = nn.Parameter(torch.zeros(n_tags))
+
+    def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sum over the batch of -log p(tags | emissions). emissions [B, T, K], mask [B, T] bool."""
+        B, T, K = emissions.shape
+        maskf = mask.float()
+        # score of the gold path
+        score = self.start[tags[:, 0]] + emissions[:, 0].gather(1, tags[:, :1]).squeeze(1)
+        for t in range(1, T):
+            step = self.transitions[tags[:, t - 1], tags[:, t]] + emissions[:, t].gather(1, tags[:, t: t + 1]).squeeze(1)
+            score = score + step * maskf[:, t]
+        lengths = mask.sum(1)
+        last = tags.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)
+        score = score + self.end[last]
+        # partition function
+        alpha = self.start + emissions[:, 0]  # [B, K]
+        for t in range(1, T):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + self.transitions + emissions[:, t].unsqueeze(1), dim=1)
+            alpha = torch.where(mask[:, t: t + 1], nxt, alpha)
+        log_z = torch.logsumexp(alpha + self.end, dim=1)
+        return (log_z - score).sum()
+
+
+class BiLSTMTagger(nn.Module):
+    def __init__(self, cfg: TaggerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.word_embedding = nn.Embedding(len(cfg.words), cfg.word_emb, padding_idx=0)
+        features = cfg.word_emb
+        if cfg.char_filters:
+            self.chars = CharCNN(len(cfg.chars), cfg.char_emb, cfg.char_filters, cfg.char_kernel)
+            features += cfg.char_filters
+        if cfg.case_emb:
+            self.case_embedding = nn.Embedding(cfg.n_cases, cfg.case_emb)
+            features += cfg.case_emb
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = make_rnn(cfg.cell, features, cfg.hidden, cfg.layers, cfg.dropout, bidirectional=True,
+                            batch_first=True)
+        self.output = nn.Linear(2 * cfg.hidden, len(cfg.tags))
+        self.crf = CRF(len(cfg.tags)) if cfg.crf else None
+
+    def emissions(self, words, cases, word_chars, lengths) -> torch.Tensor:
+        """words/cases [B, T]; word_chars [B, T, L] char ids per token -> scores [B, T, K]."""
+        parts = [self.word_embedding(words)]
+        if self.cfg.char_filters:
+            B, T, L = word_chars.shape
+            parts.append(self.chars(word_chars.reshape(B * T, L)).reshape(B, T, -1))
+        if self.cfg.case_emb:
+            parts.append(self.case_embedding(cases))
+        x = self.drop(torch.cat(parts, dim=-1))
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.output(self.drop(out))
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean loss per token; padding never counts."""
+        n = mask.sum()
+        if self.crf is not None:
+            return self.crf.nll(emissions, tags, mask) / n
+        flat = emissions.reshape(-1, emissions.shape[-1])
+        return F.cross_entropy(flat[mask.reshape(-1)], tags.reshape(-1)[mask.reshape(-1)])
+
+    def numpy_weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().to("cpu", torch.float32).numpy().copy() for k, v in self.state_dict().items()}

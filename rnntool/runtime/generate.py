@@ -1,0 +1,175 @@
+"""Generating text from a language model, token by token, for many streams at once.
+
+Each new token costs one step of the recurrent cells (the hidden state is
+carried; the prompt is never re-run). Text is released as soon as it is final:
+at once, or, with stop strings, once it can no longer be the start of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnntool.errors import RnntoolError
+from rnntool.runtime.lm import LanguageModel, Stepper
+from rnntool.runtime.sampling import Sampler, SamplingOptions
+from rnntool.text.tokenize import Detokenizer
+
+TextFn = Callable[[int, str], None]  # (stream index, text piece)
+
+
+@dataclass
+class GenerationOptions:
+    max_tokens: int = 200
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
+    stops: Sequence[str] = ()
+    stop_at_eos: bool = False  # word models: at <eos>; char models: at a newline
+    allow_unk: bool = False
+    seed: int | None = None
+
+    def validate(self) -> None:
+        if self.max_tokens < 0:
+            raise RnntoolError("--max-tokens must be >= 0")
+        if any(s == "" for s in self.stops):
+            raise RnntoolError("--stop needs a non-empty string")
+        self.sampling.validate()
+
+
+@dataclass
+class Generation:
+    prompt: str
+    text: str = ""
+    tokens: int = 0
+    logprob_sum: float = 0.0
+    stop_reason: str = "max_tokens"
+
+    @property
+    def mean_logprob(self) -> float | None:
+        return self.logprob_sum / self.tokens if self.tokens else None
+
+
+class _Stream:
+    """Per-stream text bookkeeping: detokenizing, stop strings, what is released."""
+
+    def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool):
+        self.gen = gen
+        self.detok = Detokenizer(level)
+        self.detok.reset(at_line_start)
+        self.stops = list(stops)
+        self.hold = max((len(s) for s in stops), default=1) - 1
+        self.buffer = ""  # generated text
+        self.released = 0
+        self.done = False
+
+    def add(self, token: str) -> str:
+        """Append a token; return newly final text."""
+        piece = self.detok(token)
+        start = max(0, len(self.buffer) - self.hold)
+        self.buffer += piece
+        if self.stops:
+            hits = [p for p in (self.buffer.find(s, start) for s in self.stops) if p >= 0]
+            if hits:
+                end = min(hits)
+                self.done = True
+                self.gen.stop_reason = "stop"
+                return self.release(end)
+            return self.release(len(self.buffer) - self.hold)
+        return self.release(len(self.buffer))
+
+    def release(self, end: int) -> str:
+        end = max(end, self.released)
+        out = self.buffer[self.released: end]
+        self.released = end
+        self.gen.text = self.buffer[:end] if self.done else self.buffer
+        return out
+
+    def finish(self) -> str:
+        if self.done:
+            return ""
+        self.done = True
+        out = self.buffer[self.released:]
+        self.released = len(self.buffer)
+        self.gen.text = self.buffer
+        return out
+
+
+class Generator:
+    def __init__(self, lm: LanguageModel, opts: GenerationOptions, warn: Callable[[str], None] | None = None):
+        opts.validate()
+        self.lm = lm
+        self.opts = opts
+        self.warn = warn or (lambda message: None)
+        self.rng = np.random.default_rng(opts.seed)
+        self.sampler = Sampler(opts.sampling, self.rng)
+        vocab = lm.vocab
+        self.banned = [vocab.pad_id] + ([] if opts.allow_unk else [vocab.unk_id])
+        if lm.level == "char":
+            self.banned.append(vocab.eos_id)  # char models end lines with "\n", never <eos>
+        self.stop_id = lm.line_end_id if opts.stop_at_eos else None
+        self._warned = False
+
+    def _encode_prompt(self, prompt: str) -> list[int]:
+        ids = self.lm.encode(prompt)
+        unk = self.lm.vocab.unk_id
+        if unk in ids and not self._warned:
+            tokens = self.lm.tokenizer.tokenize(prompt)
+            unknown = sorted({t for t, i in zip(tokens, ids) if i == unk})
+            what = "characters" if self.lm.level == "char" else "words"
+            shown = ", ".join(repr(t) for t in unknown[:5])
+            self.warn(f"the prompt has {what} the model never saw ({shown}); they are read as <unk>")
+            self._warned = True
+        return [self.lm.line_end_id, *ids]
+
+    def generate(self, prompts: Sequence[str], on_text: TextFn | None = None,
+                 want_logprob: bool = False) -> list[Generation]:
+        """Generate one continuation per prompt, all streams in one batch."""
+        B = len(prompts)
+        gens = [Generation(p) for p in prompts]
+        if B == 0:
+            return gens
+        encoded = [self._encode_prompt(p) for p in prompts]
+        lengths = np.array([len(e) for e in encoded])
+        ids = np.full((int(lengths.max()), B), self.lm.vocab.pad_id, dtype=np.int64)
+        for b, e in enumerate(encoded):
+            ids[: len(e), b] = e
+        _, state = self.lm.hidden(ids, self.lm.zero_state(B), lengths if B > 1 else None)
+        scale = self.opts.sampling.logit_scale
+        stepper = Stepper(self.lm, B, logit_scale=scale, banned_ids=self.banned)
+        stepper.set_state(state)
+        streams = [_Stream(g, self.lm.level, self.opts.stops, at_line_start=not p) for g, p in zip(gens, prompts)]
+        itos = self.lm.vocab.itos
+        active = np.ones(B, dtype=bool)
+        emit = on_text or (lambda i, text: None)
+        for _ in range(self.opts.max_tokens):
+            scores = stepper.logits()
+            raw = scores / scale if want_logprob else None
+            chosen = self.sampler(scores)
+            if want_logprob:
+                m = raw.max(axis=1)
+                lse = m + np.log(np.exp(raw - m[:, None]).sum(axis=1))
+                lp = raw[np.arange(B), chosen] - lse
+            for b in np.flatnonzero(active) if B > 1 else ((0,) if active[0] else ()):
+                token_id = int(chosen[b])
+                gen, stream = gens[b], streams[b]
+                if token_id == self.stop_id:
+                    gen.stop_reason = "eos"
+                    active[b] = False
+                    continue
+                gen.tokens += 1
+                if want_logprob:
+                    gen.logprob_sum += float(lp[b])
+                piece = stream.add(itos[token_id])
+                if piece:
+                    emit(b, piece)
+                if stream.done:
+                    active[b] = False
+            if not active.any():
+                break
+            stepper.step(chosen)
+        for b, stream in enumerate(streams):
+            piece = stream.finish()
+            if piece:
+                emit(b, piece)
+        return gens

@@ -1,0 +1,258 @@
+"""A trained language model on the numpy runtime: scoring text and stepping
+token by token with the hidden state carried (O(1) work per new token)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnntool.arch import LMConfig
+from rnntool.modelfile import ModelFile, load_model
+from rnntool.runtime.cells import RNNStack, sigmoid
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings
+from rnntool.text.vocab import Vocab
+
+# Fold the first layer's input projection into a per-token table when it stays small.
+FOLD_LIMIT = 8_000_000  # floats (32 MB)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    m = x.max(axis=-1, keepdims=True)
+    shifted = x - m
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class LanguageModel:
+    def __init__(self, model: ModelFile):
+        self.model_file = model
+        self.cfg = LMConfig.from_dict(model.config)
+        self.vocab = Vocab.from_dict(model.header["vocab"])
+        self.settings = TokenizerSettings.from_dict(model.header["tokenizer"])
+        self.tokenizer = Tokenizer(self.settings)
+        t = {k: np.asarray(v, dtype=np.float32) for k, v in model.tensors.items()}
+        self.embedding = t["embedding.weight"]
+        self.stack = RNNStack(self.cfg.cell, t, self.cfg.layers, prefix="rnn.")
+        if self.cfg.softmax == "adaptive":
+            self.head = t["decoder.head.weight"]
+            self.head_bias = t.get("decoder.head.bias")
+            self.tails = [(t[f"decoder.tail.{i}.0.weight"], t[f"decoder.tail.{i}.1.weight"])
+                          for i in range(len(self.cfg.cutoffs))]
+        else:
+            self.out_w = self.embedding if self.cfg.tie else t["decoder.weight"]
+            self.out_b = t["decoder.bias"]
+        self.line_end_id = self.vocab.stoi.get(self.tokenizer.line_end, self.vocab.eos_id)
+
+    @classmethod
+    def load(cls, path) -> "LanguageModel":
+        return cls(load_model(path, kind="lm"))
+
+    @property
+    def level(self) -> str:
+        return self.settings.level
+
+    # --- output layer -------------------------------------------------------------------
+    def logits(self, h: np.ndarray) -> np.ndarray:
+        """Unnormalised scores [N, V] (for adaptive softmax: log-probabilities)."""
+        if self.cfg.softmax == "adaptive":
+            return self.adaptive_log_probs(h)
+        out = h @ self.out_w.T
+        out += self.out_b
+        return out
+
+    def log_probs(self, h: np.ndarray) -> np.ndarray:
+        return self.logits(h) if self.cfg.softmax == "adaptive" else log_softmax(self.logits(h))
+
+    def adaptive_log_probs(self, h: np.ndarray) -> np.ndarray:
+        """torch.nn.AdaptiveLogSoftmaxWithLoss.log_prob, in numpy."""
+        cutoffs = [*self.cfg.cutoffs, self.cfg.vocab_size]
+        head = h @ self.head.T
+        if self.head_bias is not None:
+            head += self.head_bias
+        head_lp = log_softmax(head)
+        out = np.empty((h.shape[0], self.cfg.vocab_size), dtype=np.float32)
+        short = cutoffs[0]
+        out[:, :short] = head_lp[:, :short]
+        for i, (proj, cluster) in enumerate(self.tails):
+            cluster_lp = log_softmax((h @ proj.T) @ cluster.T)
+            out[:, cutoffs[i]: cutoffs[i + 1]] = cluster_lp + head_lp[:, short + i: short + i + 1]
+        return out
+
+    # --- whole sequences ----------------------------------------------------------------
+    def zero_state(self, batch: int = 1):
+        return self.stack.zero_state(batch)
+
+    def start_state(self, batch: int = 1):
+        """The start-of-text state: the zero state after reading one line end."""
+        _, state = self.hidden(np.full((1, batch), self.line_end_id), self.zero_state(batch))
+        return state
+
+    def hidden(self, ids: np.ndarray, state=None, lengths: np.ndarray | None = None):
+        """Top-layer outputs [T, B, H] for ids [T, B], and the final state."""
+        x = self.embedding[np.asarray(ids)]
+        return self.stack.forward(x, state, lengths)
+
+    def target_log_probs(self, ids: np.ndarray, targets: np.ndarray, state=None, lengths=None, chunk: int = 256):
+        """log p(targets[t] | ids[..t]) for [T, B] arrays, in chunks of time steps. Returns (lp [T, B], state)."""
+        T, B = ids.shape
+        out = np.empty((T, B), dtype=np.float64)
+        for start in range(0, T, chunk):
+            sl = slice(start, min(T, start + chunk))
+            chunk_lengths = None if lengths is None else np.clip(lengths - start, 0, sl.stop - start)
+            h, state = self.hidden(ids[sl], state, chunk_lengths)
+            n = h.shape[0]
+            lp = self.log_probs(h.reshape(n * B, -1)).reshape(n, B, -1)
+            out[sl] = np.take_along_axis(lp, targets[sl][:, :, None], axis=2)[:, :, 0]
+        return out, state
+
+    def encode(self, text: str) -> list[int]:
+        return self.vocab.encode(self.tokenizer.tokenize(text))
+
+
+class Stepper:
+    """Steps B parallel streams one token at a time, with every buffer preallocated.
+
+    Per layer, one matmul does the whole gate pre-activation: the layer's input,
+    its own hidden state and a constant 1 sit side by side in one buffer
+    ``[x, h, 1]``, multiplied by the stacked ``[W_ih^T; W_hh^T; b]``. The first
+    layer's input part is a per-token table (embedding @ W_ih^T) when small.
+    Sigmoid gates are pre-scaled by 1/2 so a single tanh call serves all gates:
+    sigmoid(x) = (tanh(x/2) + 1) / 2. The state lives in these buffers.
+    """
+
+    def __init__(self, lm: LanguageModel, batch: int, logit_scale: float = 1.0, banned_ids=()):
+        self.lm = lm
+        self.batch = batch
+        cfg = lm.cfg
+        self.cell = cfg.cell
+        H = self.H = cfg.hidden
+        self.n_layers = cfg.layers
+        layers = [layer[0] for layer in lm.stack.weights]
+        first_in = cfg.emb
+        self.table = None
+        if cfg.vocab_size * 4 * H <= FOLD_LIMIT:
+            self.table = lm.embedding @ self._input_block(layers[0])
+        self.weights, self.xh, self.in_width = [], [], []
+        for k, w in enumerate(layers):
+            width = 0 if (k == 0 and self.table is not None) else (first_in if k == 0 else H)
+            blocks = ([self._input_block(w)] if width else []) + [self._hidden_block(w), self._bias_row(w)]
+            self.weights.append(np.ascontiguousarray(np.concatenate(blocks, axis=0), dtype=np.float32))
+            buf = np.zeros((batch, width + H + 1), dtype=np.float32)
+            buf[:, -1] = 1.0
+            self.xh.append(buf)
+            self.in_width.append(width)
+        cols = self.weights[0].shape[1]
+        self.gates = [np.empty((batch, cols), dtype=np.float32) for _ in layers]
+        self.cells = [np.zeros((batch, H), dtype=np.float32) for _ in layers] if self.cell == "lstm" else None
+        self.tmp = np.empty((batch, H), dtype=np.float32)
+        self.top = np.zeros((batch, H + 1), dtype=np.float32)
+        self.top[:, -1] = 1.0
+        self.adaptive = cfg.softmax == "adaptive"
+        if not self.adaptive:
+            out = np.concatenate([lm.out_w.T, lm.out_b[None, :]], axis=0) * np.float32(logit_scale)
+            for banned in banned_ids:
+                out[-1, banned] = -1e30
+            self.out = np.ascontiguousarray(out, dtype=np.float32)
+            self.logits_buf = np.empty((batch, cfg.vocab_size), dtype=np.float32)
+        self.logit_scale = logit_scale
+        self.banned_ids = list(banned_ids)
+
+    # --- weight layout ------------------------------------------------------------------
+    def _reorder(self, m: np.ndarray) -> np.ndarray:
+        """Rows in torch gate order -> columns in ours, sigmoid gates scaled by 1/2.
+        LSTM: torch i,f,g,o -> i,f,o,g. GRU: r,z,n -> r,z,n(x part),n(h part)."""
+        H = self.H
+        if self.cell == "lstm":
+            i, f, g, o = (m[j * H:(j + 1) * H] for j in range(4))
+            return np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, g], axis=0).T
+        return m.T
+
+    def _input_block(self, w) -> np.ndarray:
+        if self.cell == "gru":
+            H = self.H
+            r, z, n = (w.w_ih[j * H:(j + 1) * H] for j in range(3))
+            return np.concatenate([0.5 * r, 0.5 * z, n, np.zeros_like(n)], axis=0).T
+        return self._reorder(w.w_ih)
+
+    def _hidden_block(self, w) -> np.ndarray:
+        if self.cell == "gru":
+            H = self.H
+            r, z, n = (w.w_hh[j * H:(j + 1) * H] for j in range(3))
+            return np.concatenate([0.5 * r, 0.5 * z, np.zeros_like(n), n], axis=0).T
+        return self._reorder(w.w_hh)
+
+    def _bias_row(self, w) -> np.ndarray:
+        H = self.H
+        if self.cell == "gru":
+            bi, bh = w.b_ih, w.b_hh
+            return np.concatenate([0.5 * (bi[:H] + bh[:H]), 0.5 * (bi[H:2 * H] + bh[H:2 * H]),
+                                   bi[2 * H:], bh[2 * H:]])[None, :]
+        return self._reorder((w.b_ih + w.b_hh)[:, None])
+
+    # --- state --------------------------------------------------------------------------
+    def h(self, k: int) -> np.ndarray:
+        width = self.in_width[k]
+        return self.xh[k][:, width: width + self.H]
+
+    def set_state(self, state) -> None:
+        """Load a LanguageModel state ([layers, B, H] h, and c for LSTM)."""
+        h_all, c_all = state if self.cell == "lstm" else (state, None)
+        for k in range(self.n_layers):
+            self.h(k)[...] = h_all[k]
+            if c_all is not None:
+                self.cells[k][...] = c_all[k]
+        self.top[:, : self.H] = h_all[-1]
+
+    def get_state(self):
+        h = np.stack([self.h(k).copy() for k in range(self.n_layers)])
+        return (h, np.stack([c.copy() for c in self.cells])) if self.cell == "lstm" else h
+
+    # --- stepping -----------------------------------------------------------------------
+    def step(self, ids: np.ndarray) -> np.ndarray:
+        """Feed token ids [B]; returns the top layer's hidden state [B, H] (a view)."""
+        H = self.H
+        if self.table is None:
+            self.xh[0][:, : self.in_width[0]] = self.lm.embedding[ids]
+        for k in range(self.n_layers):
+            g = self.gates[k]
+            np.matmul(self.xh[k], self.weights[k], out=g)
+            if k == 0 and self.table is not None:
+                g += self.table[ids]
+            h = self.h(k)
+            if self.cell == "lstm":
+                np.tanh(g, out=g)
+                sig = g[:, : 3 * H]
+                sig += 1.0
+                sig *= 0.5
+                c = self.cells[k]
+                c *= g[:, H: 2 * H]
+                np.multiply(g[:, :H], g[:, 3 * H:], out=self.tmp)
+                c += self.tmp
+                np.tanh(c, out=h)
+                h *= g[:, 2 * H: 3 * H]
+            elif self.cell == "gru":
+                sig = g[:, : 2 * H]
+                np.tanh(sig, out=sig)
+                sig += 1.0
+                sig *= 0.5
+                n = g[:, 2 * H: 3 * H]
+                np.multiply(g[:, :H], g[:, 3 * H:], out=self.tmp)
+                n += self.tmp
+                np.tanh(n, out=n)
+                h -= n
+                h *= g[:, H: 2 * H]
+                h += n
+            elif self.cell == "rnn-relu":
+                np.maximum(g, 0.0, out=h)
+            else:
+                np.tanh(g, out=h)
+            nxt = self.xh[k + 1] if k + 1 < self.n_layers else self.top
+            nxt[:, :H] = h
+        return self.top[:, :H]
+
+    def logits(self) -> np.ndarray:
+        """Scaled next-token scores [B, V] for the current state (banned ids at -1e30)."""
+        if self.adaptive:
+            lp = self.lm.adaptive_log_probs(self.top[:, : self.H]) * np.float32(self.logit_scale)
+            if self.banned_ids:
+                lp[:, self.banned_ids] = -1e30
+            return lp
+        return np.matmul(self.top, self.out, out=self.logits_buf)

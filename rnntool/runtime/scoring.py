@@ -1,0 +1,68 @@
+"""Scoring text with a language model on the numpy runtime."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from rnntool.runtime.lm import LanguageModel
+
+LN2 = math.log(2.0)
+
+
+def evaluate_lines(lm: LanguageModel, lines: Iterable[str]) -> dict:
+    """Loss over the whole text as one stream with the state carried.
+
+    The stream starts in the start-of-text state, so every token of the text
+    (and each line end) is predicted: ``tokens`` counts them all.
+    """
+    end = lm.line_end_id
+    stream = [end]
+    for line in lines:
+        stream.extend(lm.encode(line))
+        stream.append(end)
+    ids = np.asarray(stream, dtype=np.int64)
+    if len(ids) < 2:
+        return {"loss": float("nan"), "ppl": float("nan"), "tokens": 0}
+    lp, _ = lm.target_log_probs(ids[:-1, None], ids[1:, None], lm.zero_state(1))
+    loss = float(-lp.mean())
+    out = {"loss": loss, "ppl": math.exp(min(loss, 700.0))}
+    if lm.level == "char":
+        out["bpc"] = loss / LN2
+    out["tokens"] = int(len(ids) - 1)
+    out["unk"] = int((ids[1:] == lm.vocab.unk_id).sum())
+    return out
+
+
+def score_lines(lm: LanguageModel, lines: Iterable[str], batch: int = 64) -> Iterator[tuple[str, float, int]]:
+    """(line, total log-probability in nats, tokens) per line, in input order.
+
+    Each line is scored from the start-of-text state and includes its line end
+    (the model's belief that the sentence ends there).
+    """
+    pending: list[str] = []
+    for line in lines:
+        pending.append(line)
+        if len(pending) == batch:
+            yield from _score_batch(lm, pending)
+            pending = []
+    if pending:
+        yield from _score_batch(lm, pending)
+
+
+def _score_batch(lm: LanguageModel, lines: list[str]) -> list[tuple[str, float, int]]:
+    end = lm.line_end_id
+    encoded = [[end, *lm.encode(line), end] for line in lines]
+    lengths = np.array([len(e) - 1 for e in encoded])
+    T, B = int(lengths.max()), len(lines)
+    inputs = np.full((T, B), lm.vocab.pad_id, dtype=np.int64)
+    targets = np.full((T, B), lm.vocab.pad_id, dtype=np.int64)
+    for b, e in enumerate(encoded):
+        inputs[: len(e) - 1, b] = e[:-1]
+        targets[: len(e) - 1, b] = e[1:]
+    lp, _ = lm.target_log_probs(inputs, targets, lm.zero_state(B), lengths=lengths)
+    mask = np.arange(T)[:, None] < lengths[None, :]
+    totals = np.where(mask, lp, 0.0).sum(axis=0)
+    return [(line, float(total), int(n)) for line, total, n in zip(lines, totals, lengths)]

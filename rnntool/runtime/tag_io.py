@@ -1,0 +1,146 @@
+"""Reading text to tag and writing tagged output, streamed batch by batch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from rnntool.errors import RnntoolError
+from rnntool.runtime.tagger import Tagger
+from rnntool.text.sources import TextSource
+from rnntool.text.tagged import spans
+
+
+@dataclass
+class Unit:
+    """One input sentence (or a line/block passed through unchanged)."""
+
+    tokens: list[str]
+    text: str | None = None
+    rows: list = field(default_factory=list)  # CoNLL rows / CoNLL-U TokenList
+    comments: list[str] = field(default_factory=list)
+    passthrough: str | None = None  # e.g. a -DOCSTART- block
+
+
+def units_text(lines: Iterable[str]) -> Iterator[Unit]:
+    from rnntool.text.segment import split_sentences, tokenize_words
+
+    for line in lines:
+        for sentence in split_sentences(line):
+            yield Unit(tokenize_words(sentence), text=sentence)
+
+
+def units_tokens(lines: Iterable[str]) -> Iterator[Unit]:
+    for line in lines:
+        yield Unit(line.split())  # an empty line stays an empty sentence: one output per input line
+
+
+def _blocks(lines: Iterable[str]) -> Iterator[list[str]]:
+    block: list[str] = []
+    for line in lines:
+        if line.strip():
+            block.append(line.rstrip("\n"))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def units_conll(lines: Iterable[str], name: str) -> Iterator[Unit]:
+    for block in _blocks(lines):
+        rows = [line.split() for line in block]
+        if rows[0][0] == "-DOCSTART-":
+            yield Unit([], passthrough="\n".join(block))
+            continue
+        yield Unit([r[0] for r in rows], rows=rows)
+
+
+def units_conllu(lines: Iterable[str], name: str) -> Iterator[Unit]:
+    import conllu
+
+    for block in _blocks(lines):
+        comments = [l for l in block if l.startswith("#")]
+        body = [l for l in block if not l.startswith("#")]
+        try:
+            tokens = conllu.parse("\n".join(body) + "\n\n")[0]
+        except (conllu.exceptions.ParseException, IndexError) as e:
+            raise RnntoolError(f"{name}: bad CoNLL-U sentence starting {body[:1]} ({e})") from None
+        words = [t["form"] for t in tokens if isinstance(t["id"], int)]
+        yield Unit(words, rows=tokens, comments=comments)
+
+
+def read_units(input_file: str, kind: str, errors: str) -> Iterator[Unit]:
+    source = TextSource(input_file)
+    lines = source.lines(errors, allow_empty=True)
+    if kind == "text":
+        return units_text(lines)
+    if kind == "tokens":
+        return units_tokens(lines)
+    if kind == "conll":
+        return units_conll(lines, source.name)
+    if kind == "conllu":
+        return units_conllu(lines, source.name)
+    raise RnntoolError(f"unknown input kind {kind!r}")
+
+
+def format_unit(unit: Unit, tags: list[str], conf: list[float] | None, fmt: str, tagger: Tagger) -> str:
+    if unit.passthrough is not None:
+        return unit.passthrough + "\n\n" if fmt in ("conll", "tsv", "conllu") else ""
+    words = unit.tokens
+    if fmt == "wordtag":
+        return " ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "\n"
+    if fmt == "tsv":
+        return "".join(f"{w}\t{t}\n" for w, t in zip(words, tags)) + "\n"
+    if fmt == "jsonl":
+        record = {"tokens": words, "tags": tags}
+        if conf is not None:
+            record["confidence"] = [round(c, 4) for c in conf]
+        if tagger.cfg.scheme:
+            record["spans"] = [{"start": s, "end": e, "type": t, "text": " ".join(words[s:e])}
+                               for s, e, t in sorted(spans(tags))]
+        return json.dumps(record, ensure_ascii=False) + "\n"
+    if fmt == "conll":
+        if unit.rows:
+            return "".join(" ".join([*row, t]) + "\n" for row, t in zip(unit.rows, tags)) + "\n"
+        return "".join(f"{w} {t}\n" for w, t in zip(words, tags)) + "\n"
+    if fmt == "conllu":
+        return _conllu(unit, tags, tagger)
+    raise RnntoolError(f"unknown output format {fmt!r}")
+
+
+def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
+    field_name = "xpos" if tagger.cfg.column == "xpos" else "upos"
+    if unit.rows and not isinstance(unit.rows[0], list):  # a CoNLL-U TokenList: fill in our column
+        it = iter(tags)
+        for token in unit.rows:
+            if isinstance(token["id"], int):
+                token[field_name] = next(it)
+        body = unit.rows.serialize()
+        return "".join(c + "\n" for c in unit.comments) + body
+    lines = [f"# text = {unit.text}"] if unit.text else []
+    for i, (w, t) in enumerate(zip(unit.tokens, tags), start=1):
+        upos, xpos = (t, "_") if field_name == "upos" else ("_", t)
+        lines.append(f"{i}\t{w}\t_\t{upos}\t{xpos}\t_\t_\t_\t_\t_")
+    return "\n".join(lines) + "\n\n"
+
+
+def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out) -> None:
+    """Tag ``input_file`` batch by batch, writing and flushing each batch."""
+    want_conf = fmt == "jsonl"
+    pending: list[Unit] = []
+
+    def flush() -> None:
+        tags, conf = tagger.tag([u.tokens for u in pending], confidences=want_conf)
+        out.write("".join(format_unit(u, t, None if conf is None else conf[i], fmt, tagger)
+                          for i, (u, t) in enumerate(zip(pending, tags))))
+        out.flush()
+        pending.clear()
+
+    for unit in read_units(input_file, kind, errors):
+        pending.append(unit)
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()

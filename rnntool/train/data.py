@@ -1,0 +1,63 @@
+"""Getting training data for a language model: a prepared corpus, or text prepared on the fly."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnntool.text.corpus import PrepOptions, is_prepared_corpus, load_corpus, prepare_corpus
+from rnntool.text.sources import ProgressFn
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings
+from rnntool.text.vocab import Vocab
+
+
+@dataclass
+class LMData:
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray | None
+    vocab: Vocab
+    settings: TokenizerSettings
+    data_sha256: str
+    sources: list[str]
+
+
+def _sha(ids: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest()
+
+
+def encode_text_files(specs: list[str], settings: TokenizerSettings, vocab: Vocab, errors: str = "strict") -> np.ndarray:
+    """Tokenize and encode with a fixed vocabulary (for --valid files with a prepared corpus, and eval)."""
+    from rnntool.text.sources import TextSource
+
+    tok = Tokenizer(settings)
+    ids: list[int] = []
+    for spec in specs:
+        for line in TextSource(spec).lines(errors):
+            ids.extend(vocab.encode(tok.tokenize(line)))
+            ids.append(vocab.stoi.get(tok.line_end, vocab.unk_id))
+    return np.asarray(ids, dtype=np.int64)
+
+
+def load_lm_data(
+    input_spec: str,
+    opts: PrepOptions,
+    valid_specs: list[str] | None = None,
+    progress: ProgressFn | None = None,
+) -> LMData:
+    """A prepared corpus directory is used as it is; text is prepared with ``opts``
+    (vocabulary from the training part, validation from --valid files or the tail)."""
+    valid_specs = valid_specs or []
+    if is_prepared_corpus(input_spec):
+        corpus = load_corpus(input_spec)
+        valid = corpus.splits["valid"]
+        if valid_specs:
+            valid = encode_text_files(valid_specs, corpus.settings, corpus.vocab, opts.errors)
+        test = corpus.splits.get("test")
+        return LMData(corpus.splits["train"], valid, test if test is not None and len(test) else None,
+                      corpus.vocab, corpus.settings, _sha(corpus.splits["train"]), corpus.sources)
+    corpus = prepare_corpus([input_spec], opts, valid_specs, progress=progress)
+    return LMData(corpus.splits["train"], corpus.splits["valid"], None, corpus.vocab, opts.settings,
+                  _sha(corpus.splits["train"]), corpus.sources)

@@ -1,0 +1,241 @@
+"""Training language models: the loop, checkpoints, resume, and the bad inputs."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error, run_rnntool
+from rnntool.errors import RnntoolError
+from rnntool.modelfile import load_model, read_header
+from rnntool.text.corpus import PrepOptions
+from rnntool.text.tokenize import TokenizerSettings
+from rnntool.train.lm import train_lm
+
+TINY = dict(layers=1, emb=8, hidden=16)
+TINY_TRAIN = dict(bptt=8, batch_size=4, lr=1e-2, precision="fp32")
+TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(120))
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    return path
+
+
+def run(text_file, tmp_path, name="m", model=None, train=None, **kw):
+    return train_lm(str(text_file), tmp_path / f"{name}.safetensors", model_options={**TINY, **(model or {})},
+                    train_options={**TINY_TRAIN, "epochs": 2, **(train or {})}, **kw)
+
+
+def test_training_lowers_validation_loss_and_records_the_run(text_file, tmp_path):
+    events = []
+    result, path = run(text_file, tmp_path, record={"command": "rnntool train-lm text.txt"}, on_event=events.append)
+    evals = [e for e in events if e["event"] == "eval"]
+    assert len(evals) == 2  # one per epoch
+    assert evals[-1]["valid_loss"] < math.log(result["params"] and 40)  # far better than uniform over the vocab
+    header = read_header(path, kind="lm")
+    training = header["training"]
+    assert training["command"] == "rnntool train-lm text.txt"
+    assert len(training["data_sha256"]) == 64
+    assert training["metrics"]["valid"]["loss"] == pytest.approx(min(e["valid_loss"] for e in evals))
+    assert "bpc" in training["metrics"]["valid"]  # char level by default
+    assert training["versions"]["rnntool"] and training["versions"]["torch"]
+    assert header["tokenizer"]["level"] == "char"
+    assert not (tmp_path / "m.ckpt").exists()  # a finished run leaves only the model
+
+
+def test_teacher_forcing_windows_cover_the_stream():
+    from rnntool.train.lm import stream_columns, window_tensors, windows
+
+    ids = np.arange(42)
+    cols = stream_columns(ids, 4)  # 4 streams of 10
+    assert cols.shape == (10, 4)
+    assert list(cols[:, 1]) == list(range(10, 20))
+    starts = windows(cols, 4)
+    assert starts == [0, 4, 8]
+    x, y = window_tensors(cols, 8, 4, "cpu")
+    assert x.shape == (1, 4)  # the last window is shorter: 9 inputs/targets per stream in all
+    assert (y - x == 1).all()  # the target at every position is the next token
+
+
+def test_resume_after_interruption_gives_the_same_weights(text_file, tmp_path):
+    full, full_path = run(text_file, tmp_path, "full", train={"epochs": 3, "precision": "auto"},
+                          model={"dropout": 0.2})
+    calls = {"n": 0}
+
+    def stop_after_13():
+        calls["n"] += 1
+        return calls["n"] == 13
+
+    part, part_path = run(text_file, tmp_path, "part", train={"epochs": 3, "precision": "auto"},
+                          model={"dropout": 0.2}, should_stop=stop_after_13)
+    assert part["stop_reason"] == "interrupted" and part["steps"] == 13
+    ckpt = tmp_path / "part.ckpt"
+    assert ckpt.exists() and part_path.exists()  # a model and a checkpoint are on disk
+    resumed, _ = train_lm(str(text_file), part_path, resume=ckpt)
+    assert resumed["steps"] == full["steps"]
+    a, b = load_model(full_path).tensors, load_model(part_path).tensors
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert not ckpt.exists()
+
+
+def test_word_level_with_tied_embeddings_and_adaptive_softmax(text_file, tmp_path):
+    prep = PrepOptions(TokenizerSettings(level="word"))
+    result, path = run(text_file, tmp_path, "tied", prep=prep, model={"emb": 16, "hidden": 16})
+    config = read_header(path)["config"]
+    assert config["tie"] is True  # word level ties by default when sizes allow
+    assert "decoder.weight" not in load_model(path).tensors  # stored once
+    assert "bpc" not in result["valid"]
+    result, path = run(text_file, tmp_path, "adaptive", prep=prep, model={"softmax": "adaptive", "emb": 16})
+    config = read_header(path)["config"]
+    assert config["softmax"] == "adaptive" and config["tie"] is False and config["cutoffs"]
+
+
+def test_prepared_corpus_input_reports_test_metrics(cli, text_file, tmp_path):
+    out = tmp_path / "c.corpus"
+    assert cli("prep", text_file, "-o", out, "--valid-frac", "0.1", "--test-frac", "0.1", "-q").exit_code == 0
+    result, path = train_lm(str(out), None, model_options=TINY, train_options={**TINY_TRAIN, "epochs": 1})
+    assert path == tmp_path / "c.lm.safetensors"
+    assert set(result["test"]) == {"loss", "ppl", "bpc"}
+
+
+@pytest.mark.parametrize(
+    "model, train, message",
+    [
+        ({}, {"bptt": 5000}, "needs at least"),
+        ({"tie": True, "emb": 8, "hidden": 16}, {}, "--tie needs --emb equal to --hidden"),
+        ({}, {"device": "tpu"}, "unknown device"),
+        ({"cell": "lstm"}, {"device": "cuda"}, "CUDA is not available"),
+    ],
+)
+def test_bad_configurations_are_user_errors(text_file, tmp_path, model, train, message):
+    if message == "CUDA is not available":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    with pytest.raises(RnntoolError, match=message):
+        run(text_file, tmp_path, model=model, train=train)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_empty_validation_split(text_file, tmp_path):
+    with pytest.raises(RnntoolError, match="validation split is empty"):
+        run(text_file, tmp_path, prep=PrepOptions(valid_frac=0.0))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_model(text_file, tmp_path, monkeypatch):
+    import torch
+
+    from rnntool.nn.lm import RNNLM
+
+    original = RNNLM.loss
+    calls = {"n": 0}
+
+    def poisoned(self, features, targets, reduction="mean"):
+        value = original(self, features, targets, reduction)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] > 140:  # after the first epoch (135 steps) was validated and saved
+                return value * torch.tensor(float("nan"))
+        return value
+
+    monkeypatch.setattr(RNNLM, "loss", poisoned)
+    path = tmp_path / "m.safetensors"
+    with pytest.raises(RnntoolError, match=f"loss became NaN at epoch 2, step 141; .*kept the best model so far in {path}"):
+        run(text_file, tmp_path, train={"epochs": 3})
+    model = load_model(path)  # the model validated before the NaN, intact
+    assert len(model.header["training"]["history"]) == 1
+    assert np.isfinite(model.tensors["embedding.weight"]).all()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_resume_refuses_other_kinds_and_damaged_files(text_file, tmp_path):
+    import torch
+
+    from rnntool.train.common import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+
+    tagger = tmp_path / "tagger.ckpt"
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": "tagger"}, tagger)
+    with pytest.raises(RnntoolError, match="is a tagger checkpoint"):
+        train_lm(str(text_file), tmp_path / "m.safetensors", resume=tagger)
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(RnntoolError, match="not an rnntool training checkpoint"):
+        train_lm(str(text_file), tmp_path / "m.safetensors", resume=junk)
+
+
+def test_cli_train_lm_prints_model_path_and_remembers_it(cli, text_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    result = cli("train-lm", text_file, "--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8",
+                 "--batch-size", "4", "--epochs", "1", "--log", tmp_path / "log.jsonl")
+    assert result.exit_code == 0, result.stderr
+    model = tmp_path / "text.lm.safetensors"
+    assert result.stdout.strip() == str(model)
+    assert "best valid loss" in result.stderr  # the summary table
+    events = [json.loads(line)["event"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert events[0] == "start" and "eval" in events and "step" in events
+    latest = json.loads((tmp_path / "state" / "rnntool" / "latest.json").read_text())
+    assert latest["lm"] == str(model.resolve())
+
+
+def test_cli_bad_inputs(cli, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("tiny text\n")
+    result = cli("train-lm", short, "-q")
+    assert_one_line_error(result, "needs at least")
+    long = tmp_path / "long.txt"
+    long.write_text(TEXT)
+    assert_one_line_error(cli("train-lm", long, "-o", tmp_path / "missing" / "m.safetensors"), "does not exist")
+    assert_one_line_error(cli("train-lm", "-", "-q", input=TEXT), "give the model file name with -o")
+    assert_one_line_error(cli("train-lm", long, "--emb", "8", "--hidden", "16", "--tie"), "--tie needs")
+    assert_one_line_error(cli("train-lm", long, "--device", "tpu"), "unknown device")
+
+
+def test_unwritable_output_path(cli, tmp_path):
+    import os
+
+    long = tmp_path / "long.txt"
+    long.write_text(TEXT)
+    if os.geteuid() == 0:
+        target = "/proc/rnntool-test.safetensors"  # even root cannot create files in /proc
+        fragment = "cannot write"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        target, fragment = locked / "m.safetensors", "no permission"
+    result = cli("train-lm", long, "-o", target, "--bptt", "8", "--batch-size", "4", "--layers", "1",
+                 "--hidden", "8", "--epochs", "1", "-q")
+    assert_one_line_error(result, fragment)
+
+
+def test_sigint_saves_checkpoint_and_resume_finishes(tmp_path):
+    text = tmp_path / "big.txt"
+    text.write_text(TEXT * 20)
+    log = tmp_path / "log.jsonl"
+    args = ["train-lm", text, "-o", tmp_path / "m.safetensors", "--layers", "1", "--emb", "8", "--hidden", "32",
+            "--bptt", "16", "--batch-size", "4", "--epochs", "50", "--log", log, "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "rnntool", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (log.exists() and log.read_text().count('"event": "step"') > 5):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert (tmp_path / "m.ckpt").exists() and (tmp_path / "m.safetensors").exists()
+    assert load_model(tmp_path / "m.safetensors").kind == "lm"
+    resumed = run_rnntool("train-lm", text, "-o", tmp_path / "m.safetensors", "--resume", tmp_path / "m.ckpt",
+                          "--max-steps", "1", "-q", "--json", text=True)
+    assert resumed.returncode == 0, resumed.stderr

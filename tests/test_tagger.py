@@ -1,0 +1,205 @@
+"""Training taggers, the numpy tagging runtime, and the tag / eval-tagger commands."""
+
+import itertools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import assert_one_line_error, run_rnntool
+from rnntool.errors import RnntoolError
+from rnntool.modelfile import read_header
+from rnntool.runtime.tagger import Tagger, crf_marginals, viterbi
+from rnntool.train.tagger import train_tagger
+
+NOUNS = ["cat", "dog", "bird", "fish", "horse", "Paris", "London", "Alice", "Bob"]
+VERBS = ["sees", "likes", "chases", "finds"]
+TINY = dict(word_emb=16, hidden=16, char_filters=8)
+
+
+def pos_corpus(n, seed):
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        a, b = rng.choice(NOUNS, 2)
+        v = rng.choice(VERBS)
+        lines.append(f"the/DET {a}/NOUN {v}/VERB a/DET {b}/NOUN ./PUNCT")
+    return "\n".join(lines) + "\n"
+
+
+def ner_corpus(n, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        who = rng.choice(["Alice Smith", "Bob Jones", "Carol"])
+        where = rng.choice(["Paris", "New York", "London"])
+        rows = [(w, "I-PER") for w in who.split()] + [("went", "O"), ("to", "O")]
+        rows += [(w, "I-LOC") for w in where.split()] + [(".", "O")]
+        out.append("\n".join(f"{w} X {t}" for w, t in rows))
+    return "\n\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def pos_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pos")
+    (d / "train.txt").write_text(pos_corpus(200, 0))
+    (d / "dev.txt").write_text(pos_corpus(30, 1))
+    result, path = train_tagger(str(d / "train.txt"), d / "pos.safetensors", dev_spec=str(d / "dev.txt"),
+                                model_options=TINY, train_options={"epochs": 6, "lr": 1e-2, "precision": "fp32"})
+    return result, path
+
+
+def test_training_learns_the_tags(pos_model):
+    result, path = pos_model
+    assert result["valid"]["accuracy"] > 0.95
+    header = read_header(path, kind="tagger")
+    assert header["config"]["tags"][0] in {"DET", "NOUN"}
+    assert header["training"]["metrics"]["valid"]["accuracy"] == result["valid"]["accuracy"]
+
+
+def test_numpy_tagger_matches_torch(pos_model, tmp_path):
+    _, path = pos_model
+    tagger = Tagger.load(path)
+    from rnntool.nn.tagger import BiLSTMTagger
+    from rnntool.modelfile import load_model
+    from rnntool.train.tagger import make_batches
+    from rnntool.text.tagged import TaggedSentence
+
+    model = BiLSTMTagger(tagger.cfg)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in load_model(path).tensors.items()})
+    model.eval()
+    sents = [["the", "cat", "sees", "Zebedee", "."], ["a", "dog"], ["Xylophone"]]
+    batch = make_batches([TaggedSentence(s, ["DET"] * len(s)) for s in sents], tagger.cfg, 8)[0]
+    with torch.no_grad():
+        t_em = model.emissions(batch.words, batch.cases, batch.chars, batch.lengths).numpy()
+    n_em, lengths = tagger.emissions([sents[i] for i in batch.order])
+    for row, n in enumerate(lengths):
+        np.testing.assert_allclose(n_em[row, :n], t_em[row, :n], rtol=1e-5, atol=1e-5)
+
+
+def test_viterbi_and_marginals_agree_with_brute_force():
+    rng = np.random.default_rng(0)
+    K, T = 3, 4
+    em = rng.normal(size=(2, T, K))
+    trans, start, end = rng.normal(size=(K, K)), rng.normal(size=K), rng.normal(size=K)
+    lengths = np.array([4, 2])
+    paths = viterbi(em, lengths, trans, start, end)
+    post = crf_marginals(em, lengths, trans, start, end)
+    for b, n in enumerate(lengths):
+        scores = {}
+        for path in itertools.product(range(K), repeat=int(n)):
+            s = start[path[0]] + end[path[-1]] + sum(em[b, t, path[t]] for t in range(n))
+            s += sum(trans[path[t - 1], path[t]] for t in range(1, n))
+            scores[path] = s
+        best = max(scores, key=scores.get)
+        assert tuple(paths[b, :n]) == best
+        z = np.logaddexp.reduce(list(scores.values()))
+        for t in range(n):
+            for k in range(K):
+                p = sum(np.exp(s - z) for path, s in scores.items() if path[t] == k)
+                assert post[b, t, k] == pytest.approx(p, abs=1e-9)
+
+
+def test_crf_ner_tagger_with_iob1_input(tmp_path):
+    (tmp_path / "train.conll").write_text(ner_corpus(150, 0))
+    (tmp_path / "dev.conll").write_text(ner_corpus(20, 1))
+    result, path = train_tagger(str(tmp_path / "train.conll"), tmp_path / "ner.safetensors",
+                                dev_spec=str(tmp_path / "dev.conll"),
+                                model_options={**TINY, "crf": True}, train_options={"epochs": 6, "lr": 1e-2})
+    config = read_header(path)["config"]
+    assert config["crf"] and config["scheme"] == "iob2"
+    assert "B-PER" in config["tags"]  # IOB1 was converted
+    assert result["valid"]["f1"] > 0.9
+    tagger = Tagger.load(path)
+    tags, conf = tagger.tag([["Bob", "Jones", "went", "to", "New", "York", "."]], confidences=True)
+    assert tags[0] == ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"]
+    assert all(0.0 < c <= 1.0 for c in conf[0])
+
+
+def test_tag_set_mismatch_and_missing_tags(tmp_path):
+    (tmp_path / "train.txt").write_text(pos_corpus(20, 0))
+    (tmp_path / "dev.txt").write_text("the/DT cat/NN\n")
+    with pytest.raises(RnntoolError, match="tags the training data never uses \\(DT, NN\\)"):
+        train_tagger(str(tmp_path / "train.txt"), tmp_path / "m.safetensors", dev_spec=str(tmp_path / "dev.txt"))
+
+
+def test_cli_tag_formats(cli, pos_model, tmp_path):
+    _, path = pos_model
+    text = "The cat sees a dog. A bird likes the fish.\n"
+    r = cli("tag", "-m", path, "-", input=text)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines() == ["The/DET cat/NOUN sees/VERB a/DET dog/NOUN ./PUNCT",
+                                     "A/DET bird/NOUN likes/VERB the/DET fish/NOUN ./PUNCT"]
+    r = cli("tag", "-m", path, "--input", "tokens", "--format", "tsv", "-", input="the cat\n")
+    assert r.stdout == "the\tDET\ncat\tNOUN\n\n"
+    r = cli("tag", "-m", path, "--input", "tokens", "--format", "jsonl", "-", input="the cat\n\nbird\n")
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [rec["tokens"] for rec in records] == [["the", "cat"], [], ["bird"]]  # one record per input line
+    assert all(0 < c <= 1 for c in records[0]["confidence"])
+    r = cli("tag", "-m", path, "--format", "conllu", "-", input="the dog.\n")
+    assert r.stdout.startswith("# text = the dog.\n1\tthe\t_\tDET\t")
+
+
+def test_cli_tag_keeps_conllu_columns(cli, pos_model, tmp_path):
+    _, path = pos_model
+    src = tmp_path / "in.conllu"
+    src.write_text("# sent_id = 9\n1\tthe\tthe\t_\t_\t_\t2\tdet\t_\t_\n2-3\tcats'\t_\t_\t_\t_\t_\t_\t_\t_\n"
+                   "2\tcat\tcat\t_\t_\t_\t0\troot\t_\t_\n3\t'\t'\t_\t_\t_\t2\tcase\t_\t_\n\n")
+    r = cli("tag", "-m", path, src)
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "# sent_id = 9"
+    assert lines[1].split("\t") == ["1", "the", "the", "DET", "_", "_", "2", "det", "_", "_"]
+    assert lines[2].startswith("2-3\tcats'")  # the multiword token line is kept
+    assert lines[3].split("\t")[3] == "NOUN" and lines[3].split("\t")[7] == "root"
+
+
+def test_cli_eval_tagger_json(cli, pos_model, tmp_path):
+    _, path = pos_model
+    (tmp_path / "test.txt").write_text(pos_corpus(20, 5) + "the/DET zebra/NOUN finds/VERB ./PUNCT\n")
+    r = cli("eval-tagger", "-m", path, tmp_path / "test.txt", "--json")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert {"accuracy", "iv_accuracy", "oov_accuracy", "per_tag"} <= set(s)
+    assert s["accuracy"] > 0.95 and s["oov_tokens"] == 1
+    r = cli("eval-tagger", "-m", path, tmp_path / "test.txt")
+    assert "accuracy" in r.stdout and "macro avg" in r.stdout
+
+
+def test_cli_tag_edge_cases(cli, pos_model, tmp_path):
+    _, path = pos_model
+    assert cli("tag", "-m", path, "-", input="").stdout == ""  # empty input: no output, exit 0
+    long_sentence = " ".join(["the cat sees a dog"] * 600) + "\n"  # 3000 tokens
+    r = cli("tag", "-m", path, "--input", "tokens", "-", input=long_sentence + "x" * 20000 + "\n")
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert len(out) == 2 and len(out[0].split()) == 3000 and out[1].startswith("x" * 100)
+
+
+def test_lm_given_to_tag_is_an_error(cli, tmp_path):
+    from rnntool.modelfile import save_model
+
+    lm = tmp_path / "lm.safetensors"
+    save_model(lm, "lm", {"w": np.zeros(1, np.float32)}, {"config": {}})
+    assert_one_line_error(cli("tag", "-m", lm, "-", input="hi\n"), "is a language model, but this command needs a tagger")
+
+
+def test_cli_train_tagger_errors(cli, tmp_path):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("EU NNP I-ORG\nrejects VBZ\n")
+    assert_one_line_error(cli("train-tagger", bad), "line 2")
+    (tmp_path / "train.txt").write_text(pos_corpus(20, 0))
+    (tmp_path / "dev.txt").write_text("the/DT cat/NN\n")
+    assert_one_line_error(cli("train-tagger", tmp_path / "train.txt", "--dev", tmp_path / "dev.txt"), "never uses")
+
+
+def test_tag_does_not_import_torch(pos_model):
+    _, path = pos_model
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "rnntool", "tag", "-m", str(path), "-"],
+                          input="the cat sees a dog.\n", capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("the/DET")
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "torch" not in imported
