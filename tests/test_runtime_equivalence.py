@@ -41,9 +41,10 @@ def torch_state(state, cell):
 def test_stack_matches_torch(cell, layers, bidirectional, batch, steps, input_size, hidden, padded, with_state, seed):
     torch.manual_seed(seed)
     rnn = make_rnn(cell, input_size, hidden, layers, 0.0, bidirectional=bidirectional)
-    with torch.no_grad():  # a wider weight range than the default init exercises the nonlinearities
-        for p in rnn.parameters():
-            p.uniform_(-1.0, 1.0)
+    if cell != "rnn-relu":  # a wider range than the default init drives the gates into saturation;
+        with torch.no_grad():  # (an unbounded ReLU RNN would only amplify float32 rounding instead)
+            for p in rnn.parameters():
+                p.uniform_(-1.0, 1.0)
     weights = {k: v.detach().numpy() for k, v in rnn.state_dict().items()}
     stack = RNNStack(cell, weights, layers, bidirectional)
     x = torch.randn(steps, batch, input_size)
