@@ -128,3 +128,14 @@ def byte_progress(description: str, total: int | None, quiet: bool):
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def parse_meta(items: list[str]) -> dict:
+    """--meta KEY=VALUE options -> {"meta": {KEY: VALUE}} for the model file's training record."""
+    meta = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise RnntoolError(f"--meta wants KEY=VALUE, got {item!r}")
+        meta[key.strip()] = value
+    return {"meta": meta} if meta else {}

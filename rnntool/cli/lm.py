@@ -9,7 +9,7 @@ from enum import Enum
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import err_console, handle_errors, info, print_json
+from rnntool.cli.common import err_console, handle_errors, info, parse_meta, print_json
 from rnntool.cli.prep import DecodeErrors, Level, WordTokenizer
 from rnntool.recipes import describe_lm_defaults
 
@@ -78,7 +78,19 @@ class GracefulStop:
         return self.requested
 
 
-@app.command("train-lm")
+TRAIN_LM_HELP = f"""Train a word- or character-level RNN language model with teacher forcing.
+
+The text is one stream cut into --batch-size parallel streams and windows of
+--bptt steps; the hidden state flows from window to window (truncated BPTT).
+Validation runs every epoch (and every --eval-every steps); the best model is
+kept. Ctrl-C or SIGTERM stops cleanly, leaving the best model and a resumable
+checkpoint (MODEL with .ckpt) for --resume. Prints the model path on stdout.
+
+Defaults: {describe_lm_defaults()}.
+"""
+
+
+@app.command("train-lm", help=TRAIN_LM_HELP)
 @handle_errors
 def train_lm_command(
     input: str = typer.Argument(..., metavar="INPUT", help="A text file, - for stdin, or a prepared corpus directory from rnntool prep."),
@@ -93,40 +105,33 @@ def train_lm_command(
     valid_frac: float = typer.Option(0.1, "--valid-frac", metavar="F", help="Fraction of INPUT's tokens held out for validation (contiguous tail)."),
     cell: Cell = typer.Option(None, "--cell", help="Recurrent cell [default: lstm]."),
     layers: int = typer.Option(None, "--layers", min=1, metavar="N", help="Stacked recurrent layers [default: 2]."),
-    emb: int = typer.Option(None, "--emb", min=1, metavar="N", help="Embedding size [char 64, word 256]."),
-    hidden: int = typer.Option(None, "--hidden", min=1, metavar="N", help="Hidden units per layer [char 512, word 256]."),
-    dropout: float = typer.Option(None, "--dropout", metavar="P", help="Dropout on embeddings, between layers and on outputs [char 0, word 0.3]."),
-    tie: bool = typer.Option(None, "--tie/--no-tie", help="Share embedding and output weights (needs --emb = --hidden) [word: when sizes allow]."),
-    softmax: Softmax = typer.Option(None, "--softmax", help="Output layer: full softmax, or adaptive softmax (fast for big word vocabularies) [full]."),
-    bptt: int = typer.Option(None, "--bptt", min=1, metavar="T", help="Truncated-BPTT window length [char 128, word 35]."),
-    batch_size: int = typer.Option(None, "--batch-size", min=1, metavar="B", help="Parallel streams per batch [32]."),
+    emb: int = typer.Option(None, "--emb", min=1, metavar="N", help="Embedding size [char 64, word 200]."),
+    hidden: int = typer.Option(None, "--hidden", min=1, metavar="N", help="Hidden units per layer [char 384, word 200]."),
+    dropout: float = typer.Option(None, "--dropout", metavar="P", help="Dropout on embeddings, between layers and on outputs [char 0, word 0.2]."),
+    tie: bool = typer.Option(None, "--tie/--no-tie", help="Share embedding and output weights (needs --emb = --hidden and a full softmax) [word: when sizes allow]."),
+    softmax: Softmax = typer.Option(None, "--softmax", help="Output layer: full softmax, or adaptive softmax (fast for big vocabularies) [adaptive for word vocabularies of 5000+, else full]."),
+    bptt: int = typer.Option(None, "--bptt", min=1, metavar="T", help="Truncated-BPTT window length [char 32, word 35]."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, metavar="B", help="Parallel streams per batch [char 32, word 20]."),
     epochs: int = typer.Option(None, "--epochs", min=1, metavar="N", help="Passes over the data [10, or unbounded with --max-time]."),
     max_time: float = typer.Option(None, "--max-time", metavar="SECONDS", help="Training time budget (validation included); the schedule fits it."),
     max_steps: int = typer.Option(None, "--max-steps", min=1, metavar="N", help="Stop after N optimizer steps."),
-    lr: float = typer.Option(None, "--lr", metavar="LR", help="Learning rate [2e-3]."),
-    optimizer: Optimizer = typer.Option(None, "--optimizer", help="Optimizer [adam]."),
+    lr: float = typer.Option(None, "--lr", metavar="LR", help="Learning rate [char: adam 5e-3; word: sgd 20, adam 2e-3]."),
+    optimizer: Optimizer = typer.Option(None, "--optimizer", help="Optimizer [char adam, word sgd]."),
     weight_decay: float = typer.Option(None, "--weight-decay", metavar="W", help="Weight decay [0]."),
-    clip: float = typer.Option(None, "--clip", metavar="NORM", help="Gradient-norm clipping, 0 for none [1.0]."),
+    clip: float = typer.Option(None, "--clip", metavar="NORM", help="Gradient-norm clipping, 0 for none [char 1.0, word 0.25]."),
     schedule: Schedule = typer.Option(None, "--schedule", help="Learning rate: cosine decay over the run, x0.25 on a validation plateau, or constant [cosine]."),
-    warmup: float = typer.Option(None, "--warmup", metavar="F", help="Linear warm-up over this fraction of the run [0]."),
+    warmup: float = typer.Option(None, "--warmup", metavar="F", help="Linear warm-up over this fraction of the run [char 0.05, word 0]."),
     patience: int = typer.Option(None, "--patience", min=1, metavar="N", help="Stop after N validations without improvement [3]."),
     eval_every: int = typer.Option(None, "--eval-every", min=1, metavar="STEPS", help="Validate every N steps as well as every epoch [min(epoch, 2000)]."),
     seed: int = typer.Option(0, "--seed", metavar="S", help="Random seed (weights, dropout)."),
     device: str = typer.Option("auto", "--device", metavar="DEVICE", help="auto, cpu, cuda or mps."),
     resume: str = typer.Option(None, "--resume", metavar="CHECKPOINT", help="Continue an interrupted run from its .ckpt file (same INPUT)."),
     log: str = typer.Option(None, "--log", metavar="FILE.jsonl", help="Append every training event as a JSON line."),
+    meta: list[str] = typer.Option([], "--meta", metavar="KEY=VALUE", help="Record KEY=VALUE in the model file (e.g. licence=...; repeatable)."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8 in text input: error or replace."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout (default: the model path)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary on stderr."),
 ) -> None:
-    """Train a word- or character-level RNN language model with teacher forcing.
-
-    The text is one stream cut into --batch-size parallel streams and windows of
-    --bptt steps; the hidden state flows from window to window (truncated BPTT).
-    Validation runs every epoch (and every --eval-every steps); the best model is
-    kept. Ctrl-C or SIGTERM stops cleanly, leaving the best model and a resumable
-    checkpoint (MODEL with .ckpt) for --resume. Prints the model path on stdout.
-    """
     from rnntool.text.corpus import PrepOptions
     from rnntool.text.tokenize import TokenizerSettings
     from rnntool.train.lm import train_lm
@@ -142,7 +147,7 @@ def train_lm_command(
                          lr=lr, optimizer=_value(optimizer), weight_decay=weight_decay, clip=clip,
                          schedule=_value(schedule), warmup=warmup, patience=patience, eval_every=eval_every,
                          seed=seed, device=device)
-    record = {"command": shlex.join(["rnntool", *sys.argv[1:]])}
+    record = {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(meta)}
     from rnntool.cli.training_display import TrainingDisplay, summary_table
 
     level_name = level.value

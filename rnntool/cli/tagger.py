@@ -9,7 +9,7 @@ from enum import Enum
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import err_console, handle_errors, info, print_json
+from rnntool.cli.common import err_console, handle_errors, info, parse_meta, print_json
 from rnntool.cli.prep import DecodeErrors
 
 
@@ -48,6 +48,7 @@ def train_tagger_command(
     crf: bool = typer.Option(None, "--crf/--no-crf", help="CRF output layer with Viterbi decoding (good for entities) [no]."),
     char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help="Character-CNN filters; 0 turns character features off [64]."),
     word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help="Word embedding size [100]."),
+    min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help="Words seen fewer than N times get no embedding of their own (smaller model) [1]."),
     hidden: int = typer.Option(None, "--hidden", min=1, metavar="N", help="BiLSTM units per direction [128]."),
     layers: int = typer.Option(None, "--layers", min=1, metavar="N", help="BiLSTM layers [1]."),
     dropout: float = typer.Option(None, "--dropout", metavar="P", help="Dropout [0.33]."),
@@ -60,6 +61,7 @@ def train_tagger_command(
     device: str = typer.Option("auto", "--device", metavar="DEVICE", help="auto, cpu, cuda or mps."),
     resume: str = typer.Option(None, "--resume", metavar="CHECKPOINT", help="Continue an interrupted run (same TRAIN)."),
     log: str = typer.Option(None, "--log", metavar="FILE.jsonl", help="Append every training event as a JSON line."),
+    meta: list[str] = typer.Option([], "--meta", metavar="KEY=VALUE", help="Record KEY=VALUE in the model file (e.g. licence=...; repeatable)."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout (default: the model path)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary on stderr."),
@@ -79,8 +81,8 @@ def train_tagger_command(
     model_options = dict(crf=crf, char_filters=char_filters, word_emb=word_emb, hidden=hidden, layers=layers,
                          dropout=dropout)
     train_options = dict(batch_size=batch_size, epochs=epochs, max_time=max_time, lr=lr, patience=patience,
-                         seed=seed, device=device)
-    record = {"command": shlex.join(["rnntool", *sys.argv[1:]])}
+                         seed=seed, device=device, min_word_freq=min_word_freq)
+    record = {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(meta)}
     with TrainingDisplay(quiet, log, "loss", unit="tok") as display, GracefulStop() as stop:
         result, path = train_tagger(train, output, dev_spec=dev, fmt=fmt.value, column=column, dev_frac=dev_frac,
                                     model_options=model_options, train_options=train_options, resume=resume,

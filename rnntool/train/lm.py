@@ -115,9 +115,9 @@ class LMTrainer(TrainingRun):
     def train_step(self) -> tuple[torch.Tensor, int]:
         x, y = window_tensors(self.columns, self.starts[self.batch_index], self.cfg.bptt, self.device)
         self.state = detach_state(self.state)
-        with autocast(self.device, self.precision):
+        with autocast(self.device, self.precision):  # the output layer too: it is most of the arithmetic
             features, self.state = self.model(x, self.state)
-            loss = self.model.loss(features.float(), y)
+            loss = self.model.loss(features, y)
         return loss, y.numel()
 
     def step_metrics(self, loss: float) -> dict:
@@ -225,12 +225,7 @@ def train_lm(
     else:
         prep = prep or PrepOptions()
         data = load_lm_data(input_spec, prep, valid_specs, progress)
-        defaults = lm_defaults(data.settings.level)
-        defaults.update({k: v for k, v in (model_options or {}).items() if v is not None})
-        defaults.update({k: v for k, v in (train_options or {}).items() if v is not None})
-        if (model_options or {}).get("tie") is None and (defaults["emb"] != defaults["hidden"]
-                                                         or defaults["softmax"] == "adaptive"):
-            defaults["tie"] = False  # the level's default ties only when sizes allow
+        defaults = lm_defaults(data.settings.level, len(data.vocab), {**(model_options or {}), **(train_options or {})})
         model_fields = {k: defaults.pop(k) for k in list(defaults) if k in LMConfig.__dataclass_fields__}
         model_cfg = LMConfig(vocab_size=len(data.vocab), **model_fields)
         if defaults.get("epochs") is None and defaults.get("max_time") is None and defaults.get("max_steps") is None:

@@ -236,7 +236,7 @@ def train_tagger(
         defaults.update({k: v for k, v in (train_options or {}).items() if v is not None})
         if defaults.get("epochs") is None and defaults.get("max_time") is None and defaults.get("max_steps") is None:
             defaults["epochs"] = 20
-        words, chars, word_counts = build_vocabularies(train, defaults.pop("min_word_freq", 1))
+        words, chars, word_counts = build_vocabularies(train, defaults.get("min_word_freq", 1))
         from collections import Counter
 
         tag_counts = Counter(t for s in train for t in s.tags)
