@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from rnntool.errors import RnntoolError
 
 PAD, UNK = "<pad>", "<unk>"
+BOW, EOW = "<w>", "</w>"  # word boundaries for the character CNN: suffixes and prefixes become visible
 MAX_WORD_CHARS = 32  # longer tokens keep their first and last 16 characters (bounded memory)
 CASES = ("<pad>", "lower", "title", "upper", "mixed", "numeric", "has_digit", "punct", "other")
 _DIGITS = re.compile(r"\d")
@@ -52,7 +53,7 @@ def clip_chars(word: str) -> str:
 @dataclass
 class TaggerConfig:
     words: list[str]  # index -> normalized word; 0 <pad>, 1 <unk>
-    chars: list[str]  # index -> character; 0 <pad>, 1 <unk>
+    chars: list[str]  # index -> character; 0 <pad>, 1 <unk>, 2 <w>, 3 </w>
     tags: list[str]
     word_emb: int = 100
     char_emb: int = 32
@@ -94,7 +95,7 @@ class TaggerConfig:
 
     def char_ids(self, word: str) -> list[int]:
         get = self.char_stoi.get
-        return [get(c, 1) for c in clip_chars(word)] or [1]
+        return [2, *(get(c, 1) for c in clip_chars(word)), 3]
 
 
 def build_vocabularies(sentences, min_word_freq: int = 1) -> tuple[list[str], list[str], dict[str, int]]:
@@ -104,5 +105,5 @@ def build_vocabularies(sentences, min_word_freq: int = 1) -> tuple[list[str], li
     words = Counter(normalize_word(w) for s in sentences for w in s.words)
     chars = Counter(c for s in sentences for w in s.words for c in clip_chars(w))
     word_list = [PAD, UNK] + [w for w, c in sorted(words.items(), key=lambda x: (-x[1], x[0])) if c >= min_word_freq]
-    char_list = [PAD, UNK] + [c for c, _ in sorted(chars.items(), key=lambda x: (-x[1], x[0]))]
+    char_list = [PAD, UNK, BOW, EOW] + [c for c, _ in sorted(chars.items(), key=lambda x: (-x[1], x[0]))]
     return word_list, char_list, dict(words)

@@ -109,3 +109,18 @@ def test_scores():
     s = score_tags([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "B-ORG"]], iob=True)
     assert s["spans"]["precision"] == 0.5 and s["spans"]["recall"] == 0.5
     assert s["spans"]["by_type"]["PER"]["f1"] == 1.0 and s["spans"]["by_type"]["LOC"]["recall"] == 0.0
+
+
+def test_nltk_treebank_tagged_sentences(monkeypatch):
+    import subprocess
+    import sys
+
+    from conftest import shared
+
+    data = shared("ptb-pos", "nltk_data")
+    code = ("from rnntool.text.tagged import read_tagged\n"
+            "s, fmt = read_tagged('nltk:treebank')\n"
+            "print(fmt, len(s), s[0].words[:3], s[0].tags[:3])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"NLTK_DATA": str(data),
+                                                                                          "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "nltk 3914 ['Pierre', 'Vinken', ','] ['NNP', 'NNP', ',']", out.stderr

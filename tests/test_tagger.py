@@ -71,13 +71,16 @@ def test_numpy_tagger_matches_torch(pos_model, tmp_path):
     model = BiLSTMTagger(tagger.cfg)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in load_model(path).tensors.items()})
     model.eval()
-    sents = [["the", "cat", "sees", "Zebedee", "."], ["a", "dog"], ["Xylophone"]]
-    batch = make_batches([TaggedSentence(s, ["DET"] * len(s)) for s in sents], tagger.cfg, 8)[0]
-    with torch.no_grad():
-        t_em = model.emissions(batch.words, batch.cases, batch.chars, batch.lengths).numpy()
-    n_em, lengths = tagger.emissions([sents[i] for i in batch.order])
-    for row, n in enumerate(lengths):
-        np.testing.assert_allclose(n_em[row, :n], t_em[row, :n], rtol=1e-5, atol=1e-5)
+    sents = [["the", "cat", "sees", "Zebedee", "."], ["a", "dog", "finds", "Xylophone", "!"], ["a", "dog"]]
+    batches = make_batches([TaggedSentence(s, ["DET"] * len(s)) for s in sents], tagger.cfg, 8)
+    assert [len(b.order) for b in batches] == [1, 2]  # one length per batch
+    n_em, lengths = tagger.emissions(sents)  # numpy: all three at once, padded and masked
+    for batch in batches:
+        with torch.no_grad():
+            t_em = model.emissions(batch.words, batch.cases, batch.type_chars, batch.type_index).numpy()
+        for row, i in enumerate(batch.order):
+            n = len(sents[i])
+            np.testing.assert_allclose(n_em[i, :n], t_em[row], rtol=1e-5, atol=1e-5)
 
 
 def test_viterbi_and_marginals_agree_with_brute_force():

@@ -74,18 +74,17 @@ class BiLSTMTagger(nn.Module):
         self.output = nn.Linear(2 * cfg.hidden, len(cfg.tags))
         self.crf = CRF(len(cfg.tags)) if cfg.crf else None
 
-    def emissions(self, words, cases, word_chars, lengths) -> torch.Tensor:
-        """words/cases [B, T]; word_chars [B, T, L] char ids per token -> scores [B, T, K]."""
+    def emissions(self, words, cases, type_chars, type_index) -> torch.Tensor:
+        """Scores [B, T, K] for a batch of equal-length sentences (training batches are
+        bucketed by exact length, so the BiLSTM runs unpacked, on torch's fast path).
+        words/cases/type_index [B, T]; type_chars [U, L]: characters of the batch's
+        distinct words (row 0 padding); type_index points into it."""
         parts = [self.word_embedding(words)]
         if self.cfg.char_filters:
-            B, T, L = word_chars.shape
-            parts.append(self.chars(word_chars.reshape(B * T, L)).reshape(B, T, -1))
+            parts.append(self.chars(type_chars)[type_index])
         if self.cfg.case_emb:
             parts.append(self.case_embedding(cases))
-        x = self.drop(torch.cat(parts, dim=-1))
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        out, _ = self.rnn(self.drop(torch.cat(parts, dim=-1)))
         return self.output(self.drop(out))
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -35,14 +35,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
+def resolve_precision(name: str, device: torch.device, cpu_bf16: bool = True) -> str:
     """auto: bf16 autocast where the hardware does bf16 natively (AVX512-BF16/AMX CPUs,
-    Ampere+ GPUs), else fp32. Weights and optimizer state stay fp32 either way."""
+    Ampere+ GPUs), else fp32. Weights and optimizer state stay fp32 either way.
+    ``cpu_bf16=False`` keeps fp32 on CPUs (models whose matrices are too small to gain)."""
     if name not in PRECISIONS:
         raise RnntoolError(f"unknown precision {name!r}; use one of: {', '.join(PRECISIONS)}")
     if name != "auto":
         return name
     if device.type == "cpu":
+        if not cpu_bf16:
+            return "fp32"
         try:
             return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
         except (AttributeError, RuntimeError):

@@ -35,7 +35,7 @@ EventFn = Callable[[dict], None]
 
 @dataclass
 class TrainConfig:
-    epochs: int | None = 10  # None: as many as --max-time allows
+    epochs: int | None = None  # None: as many as --max-time / --max-steps allow
     max_time: float | None = None  # seconds of training (validation included)
     max_steps: int | None = None
     batch_size: int = 32
@@ -74,6 +74,7 @@ class TrainingRun:
     ``validate``, ``header`` and optionally ``extra_state`` / ``restore_extra``."""
 
     kind = ""
+    cpu_bf16 = True  # does bf16 autocast pay off on CPUs for this model (see resolve_precision)
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, output: Path, checkpoint: Path,
                  record: dict, on_event: EventFn | None, data_sha256: str):
@@ -83,7 +84,7 @@ class TrainingRun:
         self.emit = on_event or (lambda event: None)
         self.data_sha256 = data_sha256
         self.device = resolve_device(cfg.device)
-        self.precision = resolve_precision(cfg.precision, self.device)
+        self.precision = resolve_precision(cfg.precision, self.device, self.cpu_bf16)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr, cfg.weight_decay, cfg.beta2)
         self.eval_every = cfg.eval_every or min(self.steps_per_epoch, 2000)
