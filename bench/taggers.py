@@ -141,8 +141,10 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--no-peer", action="store_true")
-    parser.add_argument("extra", nargs="*")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # train-tagger options, passed through
+    args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra else 0)])
+    args.extra = extra
     {"ewt": ewt, "conll2003": conll2003, "ptb-pos": ptb_pos}[args.task](args)
 
 

@@ -51,7 +51,8 @@ def describe_lm_defaults() -> str:
 
 TAGGER_DEFAULTS = dict(word_emb=100, char_emb=32, char_filters=64, char_kernel=3, case_emb=8, cell="lstm", hidden=128,
                        layers=1, dropout=0.33, crf=False, batch_size=32, lr=2e-3, optimizer="adam", clip=5.0,
-                       schedule="cosine", warmup=0.02, word_dropout=0.25, patience=4)
+                       schedule="cosine", warmup=0.02, word_dropout=0.25, patience=10,
+                       min_word_freq=2)
 
 
 def tagger_defaults() -> dict:

@@ -206,3 +206,33 @@ def test_tag_does_not_import_torch(pos_model):
     assert proc.returncode == 0 and proc.stdout.startswith("the/DET")
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "torch" not in imported
+
+
+def test_tag_answers_each_line_while_stdin_stays_open(pos_model):
+    """Interactive/pipe use: a line is tagged when the input pauses, not at EOF."""
+    _, path = pos_model
+    proc = subprocess.Popen([sys.executable, "-m", "rnntool", "tag", "-m", str(path), "-", "-q"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in ("the cat sees a dog.", "a bird likes the fish."):
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline()  # would block forever if output waited for EOF
+            assert answer.split()[1].endswith("/NOUN"), answer
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_per_type_gate_cache_is_bounded_and_exact(pos_model, monkeypatch):
+    import rnntool.runtime.tagger as runtime_tagger
+
+    _, path = pos_model
+    sents = [["the", "cat", "sees", "a", f"dog{i}", "."] for i in range(40)]
+    reference, _ = Tagger.load(path).tag(sents)
+    monkeypatch.setattr(runtime_tagger, "TYPE_CACHE_LIMIT", 12)
+    small = Tagger.load(path)
+    tags = [small.tag([s])[0][0] for s in sents]  # the cache is cleared many times over
+    assert tags == reference
+    assert len(small.type_row) <= 12

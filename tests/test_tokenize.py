@@ -1,7 +1,9 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnntool.errors import RnntoolError
-from rnntool.text.tokenize import Tokenizer, TokenizerSettings, fold_ascii
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings, fold_ascii, treebank_tokenizer
 
 
 def tok(line, **kw):
@@ -19,6 +21,21 @@ def test_whitespace_split():
 
 def test_treebank_splits_punctuation_and_contractions():
     assert tok("Alice didn't say, \"no.\"") == ["Alice", "did", "n't", "say", ",", "``", "no", ".", "''"]
+
+
+TRICKY = st.text(alphabet=st.one_of(st.sampled_from(list("aZ9 .,;:!?'\"`()[]{}<>-$%&#@/\u2019\u00e9\t")), st.characters()),
+                 max_size=80)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TRICKY)
+def test_treebank_tokenizer_matches_nltk_exactly(text):
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    nltk_tokens = TreebankWordTokenizer().tokenize(text)
+    assert treebank_tokenizer().tokenize(text) == nltk_tokens
+    assert treebank_tokenizer().tokenize(text, convert_parentheses=True) == TreebankWordTokenizer().tokenize(
+        text, convert_parentheses=True)
 
 
 def test_treebank_keeps_reserved_markers_whole():

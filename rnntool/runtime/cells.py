@@ -33,6 +33,11 @@ class LayerWeights:
     b_ih: np.ndarray  # [G*H]
     b_hh: np.ndarray  # [G*H]
 
+    def __post_init__(self):
+        # Contiguous transposes: x @ w_ih_t and h @ w_hh_t go straight to BLAS every step.
+        self.w_ih_t = np.ascontiguousarray(self.w_ih.T)
+        self.w_hh_t = np.ascontiguousarray(self.w_hh.T)
+
     @property
     def hidden(self) -> int:
         return self.w_hh.shape[1]
@@ -45,18 +50,19 @@ def layer_weights(weights: Mapping[str, np.ndarray], prefix: str, layer: int, re
 
 
 def cell_step(cell: str, gx: np.ndarray, h: np.ndarray, c: np.ndarray | None, w: LayerWeights):
-    """One time step. ``gx`` = x @ W_ih.T + b_ih (precomputed), h/c [B, H]. Returns (h, c)."""
+    """One time step. ``gx`` = x @ W_ih.T + b_ih (precomputed; overwritten), h/c [B, H]. Returns (h, c)."""
     H = w.hidden
-    gh = h @ w.w_hh.T
+    gh = h @ w.w_hh_t
     gh += w.b_hh
     if cell == "lstm":
-        g = gx + gh
-        i = sigmoid(g[:, :H])
-        f = sigmoid(g[:, H: 2 * H])
-        cand = np.tanh(g[:, 2 * H: 3 * H])
-        o = sigmoid(g[:, 3 * H:])
-        c = f * c + i * cand
-        return o * np.tanh(c), c
+        g = gx
+        g += gh
+        sigmoid(g[:, : 2 * H], out=g[:, : 2 * H])  # i, f
+        np.tanh(g[:, 2 * H: 3 * H], out=g[:, 2 * H: 3 * H])  # candidate
+        sigmoid(g[:, 3 * H:], out=g[:, 3 * H:])  # o
+        c = g[:, H: 2 * H] * c
+        c += g[:, :H] * g[:, 2 * H: 3 * H]
+        return g[:, 3 * H:] * np.tanh(c), c
     if cell == "gru":
         r = sigmoid(gx[:, :H] + gh[:, :H])
         z = sigmoid(gx[:, H: 2 * H] + gh[:, H: 2 * H])
@@ -66,34 +72,44 @@ def cell_step(cell: str, gx: np.ndarray, h: np.ndarray, c: np.ndarray | None, w:
     return (np.maximum(pre, 0.0) if cell == "rnn-relu" else np.tanh(pre)), None
 
 
-def run_direction(cell: str, x: np.ndarray, w: LayerWeights, h0: np.ndarray, c0: np.ndarray | None,
-                  lengths: np.ndarray | None = None, reverse: bool = False):
-    """Run one direction of one layer over x [T, B, I].
+def run_direction(cell: str, x: np.ndarray | None, w: LayerWeights, h0: np.ndarray, c0: np.ndarray | None,
+                  lengths: np.ndarray | None = None, reverse: bool = False, gates_in: np.ndarray | None = None):
+    """Run one direction of one layer over x [T, B, I], or over its input
+    projection ``gates_in`` = x @ W_ih.T + b_ih [T, B, G*H] when the caller has it.
 
-    With ``lengths``, steps past a sequence's end leave its state alone and give
-    zero outputs (what torch's packed sequences do), so a reverse pass starts at
-    each sequence's own last token.
+    With ``lengths``, each sequence stops at its own end (outputs past it are zero,
+    its final state is the one at its last token) and a reverse pass starts at its
+    own last token -- what torch's packed sequences do. Like packing, sequences are
+    ordered longest first so that the ones still running at step t are a leading
+    block of rows: padding costs nothing and needs no masks.
     """
-    T, B, _ = x.shape
+    T, B = (x if gates_in is None else gates_in).shape[:2]
     H = w.hidden
-    gx_all = x.reshape(T * B, -1) @ w.w_ih.T
-    gx_all += w.b_ih
-    gx_all = gx_all.reshape(T, B, -1)
+    if lengths is None:
+        lengths = np.full(B, T)
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    lengths = np.asarray(lengths)[order]
+    if gates_in is None:
+        gx_all = x[:, order].reshape(T * B, -1) @ w.w_ih_t
+        gx_all += w.b_ih
+        gx_all = gx_all.reshape(T, B, -1)
+    else:
+        gx_all = np.array(gates_in[:, order], dtype=np.float32)  # a copy: the steps work in place
     out = np.zeros((T, B, H), dtype=np.float32)
-    h, c = h0, c0
-    steps = range(T - 1, -1, -1) if reverse else range(T)
-    for t in steps:
-        h_new, c_new = cell_step(cell, gx_all[t], h, c, w)
-        if lengths is not None:
-            valid = (t < lengths)[:, None]
-            h_new = np.where(valid, h_new, h)
-            if c_new is not None:
-                c_new = np.where(valid, c_new, c)
-            out[t] = np.where(valid, h_new, 0.0)
-        else:
-            out[t] = h_new
-        h, c = h_new, c_new
-    return out, h, c
+    h = np.array(h0[order], dtype=np.float32)
+    c = None if c0 is None else np.array(c0[order], dtype=np.float32)
+    running = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)  # rows with length > t
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        n = running[t]
+        if n == 0:
+            continue
+        h_new, c_new = cell_step(cell, gx_all[t, :n], h[:n], None if c is None else c[:n], w)
+        h[:n] = h_new
+        if c is not None:
+            c[:n] = c_new
+        out[t, :n] = h_new
+    inverse = np.argsort(order)
+    return out[:, inverse], h[inverse], None if c is None else c[inverse]
 
 
 class RNNStack:
@@ -119,9 +135,20 @@ class RNNStack:
         h = np.zeros((self.layers * self.dirs, batch, self.hidden), dtype=np.float32)
         return (h, h.copy()) if self.cell == "lstm" else h
 
-    def forward(self, x: np.ndarray, state=None, lengths: np.ndarray | None = None):
-        x = np.asarray(x, dtype=np.float32)
-        B = x.shape[1]
+    def input_gates(self, x: np.ndarray, direction: int = 0) -> np.ndarray:
+        """The first layer's input projection x @ W_ih.T + b_ih for one direction
+        (x [..., I] -> [..., G*H]); callers may compute it once per input type and
+        pass the results to ``forward`` as ``first_gates``."""
+        w = self.weights[0][direction]
+        return np.asarray(x, dtype=np.float32) @ w.w_ih_t + w.b_ih
+
+    def forward(self, x: np.ndarray | None, state=None, lengths: np.ndarray | None = None,
+                first_gates: list[np.ndarray] | None = None):
+        """x [T, B, I]; or x None and ``first_gates``: per direction, the first layer's
+        input projection [T, B, G*H] (see ``input_gates``)."""
+        if first_gates is None:
+            x = np.asarray(x, dtype=np.float32)
+        B = (x if first_gates is None else first_gates[0]).shape[1]
         if state is None:
             state = self.zero_state(B)
         h0, c0 = state if self.cell == "lstm" else (state, None)
@@ -131,8 +158,9 @@ class RNNStack:
             outs = []
             for d in range(self.dirs):
                 k = layer * self.dirs + d
+                gates_in = first_gates[d] if (layer == 0 and first_gates is not None) else None
                 out, h, c = run_direction(self.cell, layer_in, self.weights[layer][d], h0[k],
-                                          None if c0 is None else c0[k], lengths, reverse=bool(d))
+                                          None if c0 is None else c0[k], lengths, reverse=bool(d), gates_in=gates_in)
                 outs.append(out)
                 hs.append(h)
                 cs.append(c)

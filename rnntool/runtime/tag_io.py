@@ -126,8 +126,48 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _read_ahead(units: Iterator[Unit], capacity: int) -> Iterator[Unit | None]:
+    """Yield ``units`` read (and tokenized) by a background thread; None whenever
+    the reader has nothing new ready within ~50 ms (the input is stalled).
+
+    Tokenizing is pure Python and the BiLSTM is mostly BLAS (which releases the
+    GIL), so the two overlap on two cores. Errors in the reader surface here.
+    """
+    import queue
+    import threading
+
+    done = object()
+    items: queue.Queue = queue.Queue(maxsize=capacity)
+
+    def read() -> None:
+        try:
+            for unit in units:
+                items.put(unit)
+        except BaseException as e:  # re-raised in the consumer
+            items.put(e)
+        items.put(done)
+
+    threading.Thread(target=read, name="rnntool-tag-reader", daemon=True).start()
+    waiting = False  # True after a unit: do not block forever, let the caller flush
+    while True:
+        try:
+            item = items.get(timeout=0.05) if waiting else items.get()
+        except queue.Empty:
+            waiting = False
+            yield None
+            continue
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        waiting = True
+        yield item
+
+
 def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out) -> None:
-    """Tag ``input_file`` batch by batch, writing and flushing each batch."""
+    """Tag ``input_file`` batch by batch, writing and flushing each batch: when
+    ``batch`` sentences are ready, or sooner when the input pauses (so a line
+    typed or piped in is answered at once)."""
     want_conf = fmt == "jsonl"
     pending: list[Unit] = []
 
@@ -138,9 +178,10 @@ def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int,
         out.flush()
         pending.clear()
 
-    for unit in read_units(input_file, kind, errors):
-        pending.append(unit)
-        if len(pending) >= batch:
+    for unit in _read_ahead(read_units(input_file, kind, errors), capacity=4 * batch):
+        if unit is not None:
+            pending.append(unit)
+        if pending and (unit is None or len(pending) >= batch):
             flush()
     if pending:
         flush()

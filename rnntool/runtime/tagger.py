@@ -13,6 +13,7 @@ from rnntool.tagging import TaggerConfig, casing
 
 MAX_SENTENCE = 1000  # longer "sentences" are tagged in pieces of this many tokens (bounded memory)
 MAX_BATCH_TOKENS = 16384
+TYPE_CACHE_LIMIT = 20_000  # word types whose first-layer gates are kept (~4 KB each at hidden 128)
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -99,8 +100,11 @@ class Tagger:
         self.out_w = np.ascontiguousarray(t["output.weight"].T)
         self.out_b = t["output.bias"]
         self.crf = (t["crf.transitions"], t["crf.start"], t["crf.end"]) if self.cfg.crf else None
-        self.char_cache: dict[str, np.ndarray] = {}
-        self.word_cache: dict[str, tuple[int, int]] = {}
+        # Every first-layer input (word, case and character features) depends on the
+        # word string alone, so its input projection is computed once per word type
+        # and kept here: one row of gate inputs (both directions) per type.
+        self.type_row: dict[str, int] = {}
+        self.type_gates = np.zeros((0, 0), dtype=np.float32)
         self.tags = self.cfg.tags
 
     @classmethod
@@ -109,56 +113,65 @@ class Tagger:
 
     # --- features -------------------------------------------------------------------------
     def char_features(self, words: Sequence[str]) -> np.ndarray:
-        """Character-CNN vectors [N, F]; each word type is computed once and cached."""
-        new = [w for w in dict.fromkeys(words) if w not in self.char_cache]
-        if new:
-            ids = [self.cfg.char_ids(w) for w in new]
-            L = max(len(i) for i in ids)
-            pad = self.conv_k // 2
-            mat = np.zeros((len(new), L + 2 * pad), dtype=np.int64)
-            for n, row in enumerate(ids):
-                mat[n, pad: pad + len(row)] = row
-            emb = self.char_emb[mat]  # [N, L+2p, E]; id 0 rows are zero (padding_idx)
-            emb[mat == 0] = 0.0
-            cols = np.concatenate([emb[:, j: j + L] for j in range(self.conv_k)], axis=2)  # [N, L, k*E]
-            h = cols @ self.conv_w + self.conv_b
-            np.maximum(h, 0.0, out=h)
-            valid = np.arange(L)[None, :] < np.array([len(i) for i in ids])[:, None]
-            h[~valid] = 0.0
-            feats = h.max(axis=1)
-            for w, f in zip(new, feats):
-                self.char_cache[w] = f
-        return np.stack([self.char_cache[w] for w in words])
+        """Character-CNN vectors [N, F] for distinct words."""
+        ids = [self.cfg.char_ids(w) for w in words]
+        L = max(len(i) for i in ids)
+        pad = self.conv_k // 2
+        mat = np.zeros((len(words), L + 2 * pad), dtype=np.int64)
+        for n, row in enumerate(ids):
+            mat[n, pad: pad + len(row)] = row
+        emb = self.char_emb[mat]  # [N, L+2p, E]; id 0 rows are zero (padding_idx)
+        emb[mat == 0] = 0.0
+        cols = np.concatenate([emb[:, j: j + L] for j in range(self.conv_k)], axis=2)  # [N, L, k*E]
+        h = cols @ self.conv_w + self.conv_b
+        np.maximum(h, 0.0, out=h)
+        valid = np.arange(L)[None, :] < np.array([len(i) for i in ids])[:, None]
+        h[~valid] = 0.0
+        return h.max(axis=1)
 
-    def word_features(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        cache = self.word_cache
-        out = []
-        for w in words:
-            f = cache.get(w)
-            if f is None:
-                f = cache[w] = (self.cfg.word_id(w), casing(w))
-            out.append(f)
-        arr = np.array(out, dtype=np.int64).reshape(-1, 2)
-        return arr[:, 0], arr[:, 1]
+    def type_features(self, words: Sequence[str]) -> np.ndarray:
+        """First-layer inputs [N, word_emb + char + case] for distinct words."""
+        parts = [self.word_emb[[self.cfg.word_id(w) for w in words]]]
+        if self.cfg.char_filters:
+            parts.append(self.char_features(words))
+        if self.case_emb is not None:
+            parts.append(self.case_emb[[casing(w) for w in words]])
+        return np.concatenate(parts, axis=1)
+
+    def gate_rows(self, words: Sequence[str]) -> np.ndarray:
+        """Rows of ``type_gates`` for each word, computing the new types (in one batch)."""
+        rows = self.type_row
+        new = [w for w in dict.fromkeys(words) if w not in rows]
+        if new:
+            if len(rows) + len(new) > TYPE_CACHE_LIMIT:  # bounded memory on huge vocabularies
+                rows.clear()
+                new = list(dict.fromkeys(words))
+            feats = self.type_features(new)
+            gates = np.concatenate([self.stack.input_gates(feats, d) for d in range(self.stack.dirs)], axis=1)
+            start = len(rows)
+            if start + len(new) > len(self.type_gates):
+                grown = np.zeros((max(2 * (start + len(new)), 1024), gates.shape[1]), dtype=np.float32)
+                if start:
+                    grown[:start] = self.type_gates[:start]
+                self.type_gates = grown
+            self.type_gates[start: start + len(new)] = gates
+            for i, w in enumerate(new):
+                rows[w] = start + i
+        return np.fromiter((rows[w] for w in words), dtype=np.int64, count=len(words))
 
     # --- tagging --------------------------------------------------------------------------
     def emissions(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """Scores [B, T, K] and lengths [B] for a batch of token lists."""
         lengths = np.array([len(s) for s in sentences])
         B, T = len(sentences), int(lengths.max())
-        flat = [w for s in sentences for w in s]
-        word_ids, case_ids = self.word_features(flat)
-        parts = [self.word_emb[word_ids]]
-        if self.cfg.char_filters:
-            parts.append(self.char_features(flat))
-        if self.case_emb is not None:
-            parts.append(self.case_emb[case_ids])
-        feats = np.concatenate(parts, axis=1)
-        x = np.zeros((T, B, feats.shape[1]), dtype=np.float32)
+        rows = self.gate_rows([w for s in sentences for w in s])  # may grow type_gates: index after
+        gates = self.type_gates[rows]
+        x = np.zeros((T, B, gates.shape[1]), dtype=np.float32)
         pos = np.concatenate([np.arange(n) for n in lengths])
         row = np.repeat(np.arange(B), lengths)
-        x[pos, row] = feats
-        out, _ = self.stack.forward(x, None, lengths)  # [T, B, 2H]
+        x[pos, row] = gates
+        per_dir = np.split(x, self.stack.dirs, axis=2)
+        out, _ = self.stack.forward(None, None, lengths, first_gates=per_dir)  # [T, B, 2H]
         scores = out @ self.out_w + self.out_b
         return scores.transpose(1, 0, 2), lengths
 
@@ -177,8 +190,11 @@ class Tagger:
         results = {}
         start = 0
         while start < len(pieces):
-            end = start + 1
-            while end < len(pieces) and (end - start + 1) * len(pieces[end][2]) <= MAX_BATCH_TOKENS:
+            # Pieces are sorted by length: a batch takes the next ones while they are at
+            # most ~25% longer than its first (little padding) and fit the token cap.
+            end, longest = start + 1, int(len(pieces[start][2]) * 1.25) + 1
+            while (end < len(pieces) and len(pieces[end][2]) <= longest
+                   and (end - start + 1) * len(pieces[end][2]) <= MAX_BATCH_TOKENS):
                 end += 1
             batch = pieces[start:end]
             em, lengths = self.emissions([p[2] for p in batch])

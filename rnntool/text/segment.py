@@ -10,7 +10,8 @@ rules (contractions, punctuation), as the tagger's training data is.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+
+from rnntool.text.tokenize import treebank_tokenizer
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "cf", "al", "inc", "ltd",
@@ -41,16 +42,9 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-@lru_cache(maxsize=1)
-def _word_tokenizer():
-    from nltk.tokenize.treebank import TreebankWordTokenizer
-
-    return TreebankWordTokenizer()
-
-
 def tokenize_words(sentence: str) -> list[str]:
     """Treebank-style tokens, with the PTB quote tokens mapped back to plain quotes."""
-    tokens = _word_tokenizer().tokenize(sentence)
+    tokens = treebank_tokenizer().tokenize(sentence)
     return ['"' if t in ("``", "''") else t for t in tokens]
 
 

@@ -33,8 +33,10 @@ def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn
     pending = ""  # text after the last complete line
     first = True
     at_start = True  # the BOM may arrive split across blocks
+    # read1 returns what is there (a pipe's line) instead of waiting for a whole block
+    read = getattr(stream, "read1", stream.read)
     while True:
-        block = stream.read(BLOCK_SIZE)
+        block = read(BLOCK_SIZE)
         final = not block
         if first:
             if not block:

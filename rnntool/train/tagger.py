@@ -22,7 +22,7 @@ from rnntool.train.loop import EventFn, TrainConfig, TrainingRun
 
 @dataclass
 class TaggerTrainConfig(TrainConfig):
-    word_dropout: float = 0.25  # training words seen once become <unk> this often (teaches <unk>)
+    word_dropout: float = 0.25  # the rarest words that keep an embedding become <unk> this often (teaches <unk>)
     min_word_freq: int = 1
 
 
@@ -35,7 +35,7 @@ class Batch:
     tags: torch.Tensor
     mask: torch.Tensor
     lengths: torch.Tensor
-    singletons: torch.Tensor  # words that occur once in training (candidates for word dropout)
+    droppable: torch.Tensor  # the rarest in-vocabulary words (candidates for word dropout)
     order: np.ndarray  # sentence indices in this batch
 
 
@@ -61,7 +61,7 @@ def check_tagsets(train: list[TaggedSentence], dev: list[TaggedSentence]) -> Non
 
 
 def make_batches(sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size: int,
-                 word_counts: dict[str, int] | None = None) -> list[Batch]:
+                 droppable: set[str] | None = None) -> list[Batch]:
     """Batches of sentences of one length each (no padding, so the recurrent layers
     run on torch's fast unpacked path); the character CNN sees each distinct word
     of a batch once."""
@@ -83,15 +83,15 @@ def make_batches(sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size:
             words = np.zeros((B, T), np.int64)
             cases = np.zeros((B, T), np.int64)
             tags = np.zeros((B, T), np.int64)
-            single = np.zeros((B, T), bool)
+            drop = np.zeros((B, T), bool)
             for b, s in enumerate(group):
                 for t, w in enumerate(s.words):
                     type_index[b, t] = types.setdefault(w, len(types) + 1)
                     words[b, t] = cfg.word_id(w)
                     cases[b, t] = casing(w)
                     tags[b, t] = tag_index.get(s.tags[t], 0)
-                    if word_counts is not None:
-                        single[b, t] = word_counts.get(normalize_word(w), 0) == 1
+                    if droppable:
+                        drop[b, t] = normalize_word(w) in droppable
             L = max(len(cfg.char_ids(w)) for w in types)
             type_chars = np.zeros((len(types) + 1, L), np.int64)
             for w, row in types.items():
@@ -100,7 +100,7 @@ def make_batches(sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size:
             lengths = np.full(B, T)
             mask = np.ones((B, T), bool)
             batches.append(Batch(*(torch.from_numpy(a) for a in (words, cases, type_chars, type_index, tags, mask,
-                                                                   lengths, single)), order=idx))
+                                                                   lengths, drop)), order=idx))
     return batches
 
 
@@ -123,7 +123,10 @@ class TaggerTrainer(TrainingRun):
                  record: dict, on_event: EventFn | None = None, sources: list[str] | None = None):
         cfg.validate()
         self.model_cfg = model_cfg
-        self.train_batches = make_batches(train, model_cfg, cfg.batch_size, word_counts)
+        # Words seen exactly min_word_freq times are the rarest with an embedding of
+        # their own; dropping them to <unk> now and then trains the <unk> vector.
+        rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
+        self.train_batches = make_batches(train, model_cfg, cfg.batch_size, rarest)
         self.dev = dev
         self.dev_batches = make_batches(dev, model_cfg, 256)
         self.steps_per_epoch = len(self.train_batches)
@@ -145,7 +148,7 @@ class TaggerTrainer(TrainingRun):
         batch = self.train_batches[self.epoch_order[self.batch_index]]
         words = batch.words
         if self.cfg.word_dropout > 0:
-            drop = batch.singletons & (torch.rand(words.shape) < self.cfg.word_dropout)
+            drop = batch.droppable & (torch.rand(words.shape) < self.cfg.word_dropout)
             words = words.masked_fill(drop, 1)
         d = self.device
         with autocast(d, self.precision):

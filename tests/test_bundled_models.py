@@ -1,0 +1,70 @@
+"""The models that ship inside the package: what a new user gets right after install."""
+
+import json
+import random
+import re
+
+from conftest import run_rnntool
+from rnntool.models import BUNDLED_LM, BUNDLED_TAGGER
+from rnntool.modelfile import read_header
+
+# No saved latest model and no $RNNTOOL_* variables: the bundled defaults must be chosen.
+FRESH_USER = {"XDG_STATE_HOME": "/nonexistent/rnntool-test", "RNNTOOL_LM": "", "RNNTOOL_TAGGER": ""}
+
+HAMLET = """HAMLET:
+To be, or not to be, that is the question:
+Whether 'tis nobler in the mind to suffer
+The slings and arrows of outrageous fortune,
+Or to take arms against a sea of troubles
+And by opposing end them.
+"""
+
+
+def test_bundled_files_are_small_and_record_how_they_were_made():
+    for path, kind, command in ((BUNDLED_LM, "lm", "train-lm"), (BUNDLED_TAGGER, "tagger", "train-tagger")):
+        assert path.is_file(), path
+        assert path.stat().st_size < 8_000_000, f"{path.name} should stay a few MB"
+        header = read_header(path)
+        assert header["kind"] == kind
+        assert command in header["training"]["command"]
+    tagger = read_header(BUNDLED_TAGGER)
+    assert "CC BY-SA 4.0" in json.dumps(tagger)
+
+
+def test_tag_right_after_install_prints_sensible_tags():
+    out = run_rnntool("tag", "-", input=b"The old man sailed to the islands.\n", env=FRESH_USER)
+    assert out.returncode == 0, out.stderr
+    assert "bundled" in out.stderr.decode()
+    pairs = [tok.rsplit("/", 1) for tok in out.stdout.decode().split()]
+    assert [w for w, _ in pairs] == ["The", "old", "man", "sailed", "to", "the", "islands", "."]
+    assert [t for _, t in pairs] == ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"]
+
+
+def test_bundled_tagger_handles_unseen_words_through_characters():
+    out = run_rnntool("tag", "-", "--input", "tokens", input=b"The zorbles were glimfing quickly .\n",
+                      env=FRESH_USER)
+    tags = [tok.rsplit("/", 1)[1] for tok in out.stdout.decode().split()]
+    assert tags[1] == "NOUN" and tags[3] == "VERB" and tags[4] == "ADV", tags
+
+
+def test_generate_right_after_install_writes_shakespeare_like_text():
+    out = run_rnntool("generate", "--prime", "ROMEO:", "-n", "300", "--seed", "1", env=FRESH_USER)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert text.startswith("ROMEO:")
+    assert len(text) >= 300
+    words = re.findall(r"[A-Za-z']+", text)
+    # A trained model writes mostly short real-looking words, with spaces and line breaks.
+    assert len(words) > 30 and sum(len(w) for w in words) / len(words) < 7
+    assert "\n" in text
+    again = run_rnntool("generate", "--prime", "ROMEO:", "-n", "300", "--seed", "1", env=FRESH_USER)
+    assert again.stdout.decode() == text
+
+
+def test_bundled_lm_finds_shakespeare_far_likelier_than_noise():
+    real = run_rnntool("eval-lm", BUNDLED_LM, "-", "--json", input=HAMLET.encode())
+    assert real.returncode == 0, real.stderr
+    noise = "".join(random.Random(0).sample(HAMLET, len(HAMLET)))  # same characters, no language left
+    shuffled = run_rnntool("eval-lm", BUNDLED_LM, "-", "--json", input=noise.encode())
+    bpc_real, bpc_noise = json.loads(real.stdout)["bpc"], json.loads(shuffled.stdout)["bpc"]
+    assert bpc_real < 2.6 < bpc_noise
