@@ -127,7 +127,7 @@ def tag_command(
                                         help="text: split sentences and words; tokens: one tokenized sentence per line; conll/conllu: keep the columns [auto: by file extension, else text]."),
     fmt: TagOutput = typer.Option(None, "--format",
                                   help="wordtag: word/TAG lines; tsv: token<TAB>tag, blank line between sentences; conllu; jsonl with confidences and entity spans [wordtag, or the input's CoNLL format]."),
-    batch: int = typer.Option(256, "--batch", min=1, metavar="N", help="Sentences tagged together (output is flushed per batch)."),
+    batch: int = typer.Option(1024, "--batch", min=1, metavar="N", help="Sentences tagged together at most; output is flushed per batch, and at once when the input pauses."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
 ) -> None:
