@@ -85,20 +85,19 @@ def run_direction(cell: str, x: np.ndarray | None, w: LayerWeights, h0: np.ndarr
     """
     T, B = (x if gates_in is None else gates_in).shape[:2]
     H = w.hidden
-    if lengths is None:
-        lengths = np.full(B, T)
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    lengths = np.asarray(lengths)[order]
+    # Equal lengths (or none given) need no reordering: every row runs every step.
+    order = None if lengths is None else np.argsort(-np.asarray(lengths), kind="stable")
+    pick = (lambda a: a) if order is None else (lambda a: a[:, order] if a.ndim == 3 else a[order])
+    running = np.full(T, B) if order is None else (np.asarray(lengths)[order][None, :] > np.arange(T)[:, None]).sum(axis=1)
     if gates_in is None:
-        gx_all = x[:, order].reshape(T * B, -1) @ w.w_ih_t
+        gx_all = pick(x).reshape(T * B, -1) @ w.w_ih_t
         gx_all += w.b_ih
         gx_all = gx_all.reshape(T, B, -1)
     else:
-        gx_all = np.array(gates_in[:, order], dtype=np.float32)  # a copy: the steps work in place
+        gx_all = np.array(pick(gates_in), dtype=np.float32)  # a copy: the steps work in place
     out = np.zeros((T, B, H), dtype=np.float32)
-    h = np.array(h0[order], dtype=np.float32)
-    c = None if c0 is None else np.array(c0[order], dtype=np.float32)
-    running = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)  # rows with length > t
+    h = np.array(pick(h0), dtype=np.float32)
+    c = None if c0 is None else np.array(pick(c0), dtype=np.float32)
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         n = running[t]
         if n == 0:
@@ -108,6 +107,8 @@ def run_direction(cell: str, x: np.ndarray | None, w: LayerWeights, h0: np.ndarr
         if c is not None:
             c[:n] = c_new
         out[t, :n] = h_new
+    if order is None:
+        return out, h, c
     inverse = np.argsort(order)
     return out[:, inverse], h[inverse], None if c is None else c[inverse]
 
