@@ -88,7 +88,10 @@ def run_direction(cell: str, x: np.ndarray | None, w: LayerWeights, h0: np.ndarr
     # Equal lengths (or none given) need no reordering: every row runs every step.
     order = None if lengths is None else np.argsort(-np.asarray(lengths), kind="stable")
     pick = (lambda a: a) if order is None else (lambda a: a[:, order] if a.ndim == 3 else a[order])
-    running = np.full(T, B) if order is None else (np.asarray(lengths)[order][None, :] > np.arange(T)[:, None]).sum(axis=1)
+    if order is None:
+        running = np.full(T, B)
+    else:  # rows with length > t
+        running = (np.asarray(lengths)[order][None, :] > np.arange(T)[:, None]).sum(axis=1)
     if gates_in is None:
         gx_all = pick(x).reshape(T * B, -1) @ w.w_ih_t
         gx_all += w.b_ih
