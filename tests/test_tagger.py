@@ -106,7 +106,7 @@ def test_viterbi_and_marginals_agree_with_brute_force():
                 assert post[b, t, k] == pytest.approx(p, abs=1e-9)
 
 
-def test_crf_ner_tagger_with_iob1_input(tmp_path):
+def test_crf_ner_tagger_with_iob1_input(tmp_path, monkeypatch):
     (tmp_path / "train.conll").write_text(ner_corpus(150, 0))
     (tmp_path / "dev.conll").write_text(ner_corpus(20, 1))
     result, path = train_tagger(str(tmp_path / "train.conll"), tmp_path / "ner.safetensors",
@@ -120,6 +120,25 @@ def test_crf_ner_tagger_with_iob1_input(tmp_path):
     tags, conf = tagger.tag([["Bob", "Jones", "went", "to", "New", "York", "."]], confidences=True)
     assert tags[0] == ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"]
     assert all(0.0 < c <= 1.0 for c in conf[0])
+    assert_batching_does_not_change_tags(tagger, monkeypatch)
+
+
+def assert_batching_does_not_change_tags(tagger, monkeypatch):
+    """However sentences are grouped into forward passes and decoding groups, each gets the same tags."""
+    import rnntool.runtime.tagger as runtime_tagger
+
+    rng = np.random.default_rng(3)
+    words = ["Bob", "Jones", "went", "to", "New", "York", ".", "Carol", "Paris"]
+    sents = [list(rng.choice(words, n)) for n in (1, 9, 3, 0, 14, 2, 9, 5)]
+    tags, conf = tagger.tag(sents, confidences=True)
+    assert [len(t) for t in tags] == [len(s) for s in sents]
+    monkeypatch.setattr(runtime_tagger, "MAX_BATCH_TOKENS", 10)
+    monkeypatch.setattr(runtime_tagger, "MAX_PADDED_CELLS", 12)
+    small_tags, small_conf = tagger.tag(sents, confidences=True)
+    assert small_tags == tags
+    np.testing.assert_allclose(np.concatenate(small_conf), np.concatenate(conf), rtol=1e-5)
+    alone = [tagger.tag([s])[0][0] for s in sents]
+    assert alone == tags
 
 
 def test_tag_set_mismatch_and_missing_tags(tmp_path):
@@ -236,3 +255,7 @@ def test_per_type_gate_cache_is_bounded_and_exact(pos_model, monkeypatch):
     tags = [small.tag([s])[0][0] for s in sents]  # the cache is cleared many times over
     assert tags == reference
     assert len(small.type_row) <= 12
+
+
+def test_softmax_tagger_batching_does_not_change_tags(pos_model, monkeypatch):
+    assert_batching_does_not_change_tags(Tagger.load(pos_model[1]), monkeypatch)

@@ -7,7 +7,7 @@ import numpy as np
 
 from rnntool.arch import LMConfig
 from rnntool.modelfile import ModelFile, load_model
-from rnntool.runtime.cells import RNNStack, sigmoid
+from rnntool.runtime.cells import RNNStack
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
@@ -154,30 +154,38 @@ class Stepper:
             self.logits_buf = np.empty((batch, cfg.vocab_size), dtype=np.float32)
         self.logit_scale = logit_scale
         self.banned_ids = list(banned_ids)
+        # One stream: matrix-vector products with [out, in] weights (OpenBLAS's gemv
+        # splits them over threads better than a one-row gemm: ~1.4x on 2 cores).
+        self.single = batch == 1
+        if self.single:
+            self.weights = [np.ascontiguousarray(w.T) for w in self.weights]
+        # Views into the buffers, made once: at ~10 us a token, numpy's per-call costs matter.
+        self.steps = [self._layer_views(k) for k in range(self.n_layers)]
+        self.top_h = self.top[:, :H]
 
-    # --- weight layout ------------------------------------------------------------------
-    def _reorder(self, m: np.ndarray) -> np.ndarray:
-        """Rows in torch gate order -> columns in ours, sigmoid gates scaled by 1/2.
-        LSTM: torch i,f,g,o -> i,f,o,g. GRU: r,z,n -> r,z,n(x part),n(h part)."""
-        H = self.H
-        if self.cell == "lstm":
-            i, f, g, o = (m[j * H:(j + 1) * H] for j in range(4))
-            return np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, g], axis=0).T
-        return m.T
+    def _layer_views(self, k: int) -> tuple:
+        H, g = self.H, self.gates[k]
+        nxt = (self.xh[k + 1] if k + 1 < self.n_layers else self.top)[:, :H]
+        parts = [g[:, j * H:(j + 1) * H] for j in range(g.shape[1] // H)]
+        sig = g[:, : (3 if self.cell == "lstm" else 2) * H]
+        return (self.xh[k], self.weights[k], g, self.h(k), nxt, parts, sig)
 
+    # --- weight layout: the scan layout of cells.LayerWeights (LSTM gates i, f, o, g with
+    # the sigmoid gates halved); GRUs get four column blocks r, z, n(x part), n(h part),
+    # since the reset gate multiplies only the hidden part.
     def _input_block(self, w) -> np.ndarray:
         if self.cell == "gru":
             H = self.H
             r, z, n = (w.w_ih[j * H:(j + 1) * H] for j in range(3))
             return np.concatenate([0.5 * r, 0.5 * z, n, np.zeros_like(n)], axis=0).T
-        return self._reorder(w.w_ih)
+        return w.w_ih_t
 
     def _hidden_block(self, w) -> np.ndarray:
         if self.cell == "gru":
             H = self.H
             r, z, n = (w.w_hh[j * H:(j + 1) * H] for j in range(3))
             return np.concatenate([0.5 * r, 0.5 * z, np.zeros_like(n), n], axis=0).T
-        return self._reorder(w.w_hh)
+        return w.w_hh_t
 
     def _bias_row(self, w) -> np.ndarray:
         H = self.H
@@ -185,7 +193,7 @@ class Stepper:
             bi, bh = w.b_ih, w.b_hh
             return np.concatenate([0.5 * (bi[:H] + bh[:H]), 0.5 * (bi[H:2 * H] + bh[H:2 * H]),
                                    bi[2 * H:], bh[2 * H:]])[None, :]
-        return self._reorder((w.b_ih + w.b_hh)[:, None])
+        return w.b_in[None, :]
 
     # --- state --------------------------------------------------------------------------
     def h(self, k: int) -> np.ndarray:
@@ -208,50 +216,49 @@ class Stepper:
     # --- stepping -----------------------------------------------------------------------
     def step(self, ids: np.ndarray) -> np.ndarray:
         """Feed token ids [B]; returns the top layer's hidden state [B, H] (a view)."""
-        H = self.H
         if self.table is None:
             self.xh[0][:, : self.in_width[0]] = self.lm.embedding[ids]
-        for k in range(self.n_layers):
-            g = self.gates[k]
-            np.matmul(self.xh[k], self.weights[k], out=g)
+        tmp = self.tmp
+        for k, (xh, w, g, h, nxt, parts, sig) in enumerate(self.steps):
+            if self.single:
+                np.dot(w, xh[0], out=g[0])
+            else:
+                np.matmul(xh, w, out=g)
             if k == 0 and self.table is not None:
                 g += self.table[ids]
-            h = self.h(k)
             if self.cell == "lstm":
+                i, f, o, cand = parts
                 np.tanh(g, out=g)
-                sig = g[:, : 3 * H]
                 sig += 1.0
                 sig *= 0.5
                 c = self.cells[k]
-                c *= g[:, H: 2 * H]
-                np.multiply(g[:, :H], g[:, 3 * H:], out=self.tmp)
-                c += self.tmp
+                c *= f
+                np.multiply(i, cand, out=tmp)
+                c += tmp
                 np.tanh(c, out=h)
-                h *= g[:, 2 * H: 3 * H]
+                h *= o
             elif self.cell == "gru":
-                sig = g[:, : 2 * H]
+                r, z, n, n_h = parts
                 np.tanh(sig, out=sig)
                 sig += 1.0
                 sig *= 0.5
-                n = g[:, 2 * H: 3 * H]
-                np.multiply(g[:, :H], g[:, 3 * H:], out=self.tmp)
-                n += self.tmp
+                np.multiply(r, n_h, out=tmp)
+                n += tmp
                 np.tanh(n, out=n)
                 h -= n
-                h *= g[:, H: 2 * H]
+                h *= z
                 h += n
             elif self.cell == "rnn-relu":
                 np.maximum(g, 0.0, out=h)
             else:
                 np.tanh(g, out=h)
-            nxt = self.xh[k + 1] if k + 1 < self.n_layers else self.top
-            nxt[:, :H] = h
-        return self.top[:, :H]
+            nxt[...] = h
+        return self.top_h
 
     def logits(self) -> np.ndarray:
         """Scaled next-token scores [B, V] for the current state (banned ids at -1e30)."""
         if self.adaptive:
-            lp = self.lm.adaptive_log_probs(self.top[:, : self.H]) * np.float32(self.logit_scale)
+            lp = self.lm.adaptive_log_probs(self.top_h) * np.float32(self.logit_scale)
             if self.banned_ids:
                 lp[:, self.banned_ids] = -1e30
             return lp

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnntool.modelfile import ModelFile, load_model
-from rnntool.runtime.cells import RNNStack
+from rnntool.runtime.cells import Packing, RNNStack
 from rnntool.tagging import TaggerConfig, casing
 
 MAX_SENTENCE = 1000  # longer "sentences" are tagged in pieces of this many tokens (bounded memory)
-MAX_BATCH_TOKENS = 16384
+MAX_BATCH_TOKENS = 32768  # tokens per forward pass (packed: no padding)
+MAX_PADDED_CELLS = 65536  # sentences x longest length per CRF decoding group
 TYPE_CACHE_LIMIT = 20_000  # word types whose first-layer gates are kept (~4 KB each at hidden 128)
 
 
@@ -83,6 +84,46 @@ def decode_batch(emissions: np.ndarray, lengths: np.ndarray, crf=None, confidenc
     return ids, np.take_along_axis(post, ids[..., None], axis=-1)[..., 0]
 
 
+
+def _pad(scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Token rows [N, K] (sentence after sentence) -> [B, T, K], zero past each end."""
+    B, T = len(lengths), int(lengths.max())
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    out = np.zeros((B, T, scores.shape[1]), dtype=scores.dtype)
+    out[mask] = scores
+    return out
+
+
+def decode_tokens(scores: np.ndarray, lengths: np.ndarray, crf=None, confidences: bool = False):
+    """decode_batch for token rows [N, K] (sentence after sentence): (ids [N], confidences [N] or None).
+    CRF decoding needs padded [B, T, K] arrays: sentences go through it in groups of
+    similar length, so padding stays small however long the longest one is."""
+    if crf is None:
+        ids = scores.argmax(axis=1)
+        if not confidences:
+            return ids, None
+        probs = np.exp(_log_softmax(scores))
+        return ids, probs[np.arange(len(ids)), ids]
+    ids = np.empty(len(scores), dtype=np.int64)
+    conf = np.empty(len(scores)) if confidences else None
+    starts = np.cumsum(lengths) - lengths
+    order = np.argsort(lengths, kind="stable")
+    i = 0
+    while i < len(order):
+        j = i + 1
+        while j < len(order) and (j - i + 1) * lengths[order[j]] <= MAX_PADDED_CELLS:
+            j += 1
+        group = order[i:j]
+        glen = lengths[group]
+        rows = np.repeat(starts[group] - (np.cumsum(glen) - glen), glen) + np.arange(glen.sum())
+        g_ids, g_conf = decode_batch(_pad(scores[rows], glen), glen, crf, confidences)
+        mask = np.arange(g_ids.shape[1])[None, :] < glen[:, None]
+        ids[rows] = g_ids[mask]
+        if conf is not None:
+            conf[rows] = g_conf[mask]
+        i = j
+    return ids, conf
+
 class Tagger:
     def __init__(self, model: ModelFile):
         self.model_file = model
@@ -102,9 +143,9 @@ class Tagger:
         self.crf = (t["crf.transitions"], t["crf.start"], t["crf.end"]) if self.cfg.crf else None
         # Every first-layer input (word, case and character features) depends on the
         # word string alone, so its input projection is computed once per word type
-        # and kept here: one row of gate inputs (both directions) per type.
+        # and kept here: per direction, a table with one row of gate inputs per type.
         self.type_row: dict[str, int] = {}
-        self.type_gates = np.zeros((0, 0), dtype=np.float32)
+        self.type_gates = [np.zeros((0, 0), dtype=np.float32) for _ in range(self.stack.dirs)]
         self.tags = self.cfg.tags
 
     @classmethod
@@ -139,7 +180,7 @@ class Tagger:
         return np.concatenate(parts, axis=1)
 
     def gate_rows(self, words: Sequence[str]) -> np.ndarray:
-        """Rows of ``type_gates`` for each word, computing the new types (in one batch)."""
+        """Rows of the ``type_gates`` tables for each word, computing the new types (in one batch)."""
         rows = self.type_row
         new = [w for w in dict.fromkeys(words) if w not in rows]
         if new:
@@ -147,66 +188,63 @@ class Tagger:
                 rows.clear()
                 new = list(dict.fromkeys(words))
             feats = self.type_features(new)
-            gates = np.concatenate([self.stack.input_gates(feats, d) for d in range(self.stack.dirs)], axis=1)
             start = len(rows)
-            if start + len(new) > len(self.type_gates):
-                grown = np.zeros((max(2 * (start + len(new)), 1024), gates.shape[1]), dtype=np.float32)
-                if start:
-                    grown[:start] = self.type_gates[:start]
-                self.type_gates = grown
-            self.type_gates[start: start + len(new)] = gates
+            for d, table in enumerate(self.type_gates):
+                gates = self.stack.input_gates(feats, d)
+                if start + len(new) > len(table):
+                    grown = np.zeros((max(2 * (start + len(new)), 1024), gates.shape[1]), dtype=np.float32)
+                    if start:
+                        grown[:start] = table[:start]
+                    table = self.type_gates[d] = grown
+                table[start: start + len(new)] = gates
             for i, w in enumerate(new):
                 rows[w] = start + i
         return np.fromiter((rows[w] for w in words), dtype=np.int64, count=len(words))
 
     # --- tagging --------------------------------------------------------------------------
+    def token_scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        """Output scores [N, K] for every token of a batch of non-empty token lists,
+        sentence after sentence. The BiLSTM runs on packed rows: no padding."""
+        packing = Packing.of([len(s) for s in sentences])
+        rows = self.gate_rows([w for s in sentences for w in s])  # may grow the tables: index after
+        token_rows = packing.token_rows()
+        packed_rows = np.empty_like(rows)
+        packed_rows[token_rows] = rows
+        out, _ = self.stack.forward_packed(None, packing, first_gates=self.type_gates, first_rows=packed_rows)
+        scores = out[token_rows] @ self.out_w
+        scores += self.out_b
+        return scores
+
     def emissions(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Scores [B, T, K] and lengths [B] for a batch of token lists."""
+        """Scores [B, T, K] (zero past each end) and lengths [B] for non-empty token lists."""
         lengths = np.array([len(s) for s in sentences])
-        B, T = len(sentences), int(lengths.max())
-        rows = self.gate_rows([w for s in sentences for w in s])  # may grow type_gates: index after
-        gates = self.type_gates[rows]
-        x = np.zeros((T, B, gates.shape[1]), dtype=np.float32)
-        pos = np.concatenate([np.arange(n) for n in lengths])
-        row = np.repeat(np.arange(B), lengths)
-        x[pos, row] = gates
-        per_dir = np.split(x, self.stack.dirs, axis=2)
-        out, _ = self.stack.forward(None, None, lengths, first_gates=per_dir)  # [T, B, 2H]
-        scores = out @ self.out_w + self.out_b
-        return scores.transpose(1, 0, 2), lengths
+        return _pad(self.token_scores(sentences), lengths), lengths
 
     def tag(self, sentences: Sequence[Sequence[str]], confidences: bool = False):
         """Tags (and, if asked, confidences) for each sentence, in order."""
-        tags_out: list = [None] * len(sentences)
-        conf_out: list = [None] * len(sentences)
-        pieces = []  # (sentence index, offset, tokens)
+        tags_out: list = [[] for _ in sentences]
+        conf_out: list = [[] for _ in sentences]
+        pieces = []  # (sentence index, tokens): pieces of one sentence stay in order
         for i, s in enumerate(sentences):
-            if not s:
-                tags_out[i], conf_out[i] = [], []
-                continue
             for off in range(0, len(s), MAX_SENTENCE):
-                pieces.append((i, off, list(s[off: off + MAX_SENTENCE])))
-        pieces.sort(key=lambda p: len(p[2]))
-        results = {}
+                pieces.append((i, list(s[off: off + MAX_SENTENCE])))
         start = 0
         while start < len(pieces):
-            # Pieces are sorted by length: a batch takes the next ones while they are at
-            # most ~25% longer than its first (little padding) and fit the token cap.
-            end, longest = start + 1, int(len(pieces[start][2]) * 1.25) + 1
-            while (end < len(pieces) and len(pieces[end][2]) <= longest
-                   and (end - start + 1) * len(pieces[end][2]) <= MAX_BATCH_TOKENS):
+            end, tokens = start, 0
+            while end < len(pieces) and (end == start or tokens + len(pieces[end][1]) <= MAX_BATCH_TOKENS):
+                tokens += len(pieces[end][1])
                 end += 1
             batch = pieces[start:end]
-            em, lengths = self.emissions([p[2] for p in batch])
-            ids, conf = decode_batch(em, lengths, self.crf, confidences)
-            for row, (i, off, toks) in enumerate(batch):
-                n = len(toks)
-                results[(i, off)] = ([self.tags[t] for t in ids[row, :n]], None if conf is None else conf[row, :n].tolist())
+            lengths = np.array([len(p[1]) for p in batch])
+            scores = self.token_scores([p[1] for p in batch])
+            ids, conf = decode_tokens(scores, lengths, self.crf, confidences)
+            bounds = np.cumsum(lengths)[:-1]
+            for (i, _), piece_ids, piece_conf in zip(batch, np.split(ids, bounds),
+                                                     np.split(conf, bounds) if conf is not None else [None] * len(batch)):
+                tags_out[i].extend(self.tags[t] for t in piece_ids)
+                if piece_conf is not None:
+                    conf_out[i].extend(piece_conf.tolist())
             start = end
-        for (i, off), (t, c) in sorted(results.items()):
-            tags_out[i] = (tags_out[i] or []) + t
-            if c is not None:
-                conf_out[i] = (conf_out[i] or []) + c
         return tags_out, (conf_out if confidences else None)
 
     def in_vocabulary(self, word: str) -> bool:
