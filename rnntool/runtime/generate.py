@@ -51,7 +51,12 @@ class Generation:
 
 
 class _Stream:
-    """Per-stream text bookkeeping: detokenizing, stop strings, what is released."""
+    """Per-stream text bookkeeping: detokenizing, stop strings, what is released.
+
+    Released text is kept as a list of pieces (joined once at the end), and only the
+    last ``hold`` characters are held back to be searched for a stop string that a
+    later token may complete, so each token costs the same however long the text gets.
+    """
 
     def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool):
         self.gen = gen
@@ -59,40 +64,41 @@ class _Stream:
         self.detok.reset(at_line_start)
         self.stops = list(stops)
         self.hold = max((len(s) for s in stops), default=1) - 1
-        self.buffer = ""  # generated text
-        self.released = 0
+        self.pieces: list[str] = []  # released text
+        self.pending = ""  # generated, not yet released (it may begin a stop string)
         self.done = False
 
     def add(self, token: str) -> str:
         """Append a token; return newly final text."""
         piece = self.detok(token)
-        start = max(0, len(self.buffer) - self.hold)
-        self.buffer += piece
-        if self.stops:
-            hits = [p for p in (self.buffer.find(s, start) for s in self.stops) if p >= 0]
-            if hits:
-                end = min(hits)
-                self.done = True
-                self.gen.stop_reason = "stop"
-                return self.release(end)
-            return self.release(len(self.buffer) - self.hold)
-        return self.release(len(self.buffer))
+        if not self.stops:
+            self.pieces.append(piece)
+            return piece
+        window = self.pending + piece
+        hits = [p for p in (window.find(s) for s in self.stops) if p >= 0]
+        if hits:
+            self.done = True
+            self.gen.stop_reason = "stop"
+            self.pending = ""
+            return self._release(window[: min(hits)])
+        cut = max(0, len(window) - self.hold)
+        self.pending = window[cut:]
+        return self._release(window[:cut])
 
-    def release(self, end: int) -> str:
-        end = max(end, self.released)
-        out = self.buffer[self.released: end]
-        self.released = end
-        self.gen.text = self.buffer[:end] if self.done else self.buffer
-        return out
+    def _release(self, text: str) -> str:
+        if text:
+            self.pieces.append(text)
+        if self.done:
+            self.gen.text = "".join(self.pieces)
+        return text
 
     def finish(self) -> str:
+        """End the stream: release what was held back; the generation's text is complete."""
         if self.done:
             return ""
         self.done = True
-        out = self.buffer[self.released:]
-        self.released = len(self.buffer)
-        self.gen.text = self.buffer
-        return out
+        out, self.pending = self.pending, ""
+        return self._release(out)
 
 
 class Generator:

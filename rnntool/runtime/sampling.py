@@ -33,32 +33,47 @@ class SamplingOptions:
         return 1.0 if self.greedy else 1.0 / self.temperature
 
 
+# Gumbel noise is drawn in blocks of this many floats: one RNG call serves many steps.
+NOISE_BLOCK = 1 << 16
+
+
 class Sampler:
+    """Draws by the Gumbel-max trick: argmax(scores + Gumbel noise) is a sample from
+    softmax(scores), and costs one add and one argmax per step (no exp, no cumsum).
+    Top-k and top-p set the excluded scores to -inf first."""
+
     def __init__(self, opts: SamplingOptions, rng: np.random.Generator):
         opts.validate()
         self.opts = opts
         self.rng = rng
+        self._noise = np.empty(0, dtype=np.float32)
+        self._used = 0
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         """Token ids [B] from temperature-scaled scores [B, V] (modified in place)."""
         if self.opts.greedy:
             return scores.argmax(axis=1)
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
         k = self.opts.top_k
         if 0 < k < scores.shape[1]:
             kth = np.partition(scores, -k, axis=1)[:, -k, None]
-            scores[scores < kth] = 0.0
+            scores[scores < kth] = -np.inf
         if self.opts.top_p < 1.0:
             self._nucleus(scores)
-        cdf = np.cumsum(scores, axis=1)
-        u = self.rng.random(scores.shape[0]) * cdf[:, -1]
-        if scores.shape[0] == 1:
-            return np.array([min(int(np.searchsorted(cdf[0], u[0], side="right")), scores.shape[1] - 1)])
-        return np.minimum((cdf <= u[:, None]).sum(axis=1), scores.shape[1] - 1)
+        scores += self._gumbel(scores.shape)
+        return scores.argmax(axis=1)
 
-    def _nucleus(self, probs: np.ndarray) -> None:
+    def _gumbel(self, shape: tuple[int, int]) -> np.ndarray:
+        n = shape[0] * shape[1]
+        if self._used + n > self._noise.size:
+            self._noise = self.rng.gumbel(size=max(n, NOISE_BLOCK)).astype(np.float32)
+            self._used = 0
+        out = self._noise[self._used: self._used + n].reshape(shape)
+        self._used += n
+        return out
+
+    def _nucleus(self, scores: np.ndarray) -> None:
         """Keep the smallest set of tokens whose probability reaches top_p."""
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
         order = np.argsort(-probs, axis=1)
         sorted_p = np.take_along_axis(probs, order, axis=1)
         cum = np.cumsum(sorted_p, axis=1)
@@ -67,4 +82,4 @@ class Sampler:
         drop_sorted = (cum - sorted_p) >= self.opts.top_p * total
         drop = np.zeros_like(drop_sorted)
         np.put_along_axis(drop, order, drop_sorted, axis=1)
-        probs[drop] = 0.0
+        scores[drop] = -np.inf
