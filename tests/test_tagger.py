@@ -259,3 +259,20 @@ def test_per_type_gate_cache_is_bounded_and_exact(pos_model, monkeypatch):
 
 def test_softmax_tagger_batching_does_not_change_tags(pos_model, monkeypatch):
     assert_batching_does_not_change_tags(Tagger.load(pos_model[1]), monkeypatch)
+
+
+def test_cli_half_stores_float16_weights_that_tag_the_same(cli, pos_model, tmp_path):
+    from safetensors import safe_open
+
+    _, path = pos_model
+    half = tmp_path / "half.safetensors"
+    result = cli("train-tagger", path.parent / "train.txt", "--dev", path.parent / "dev.txt", "-o", half, "--half",
+                 "--word-emb", "16", "--hidden", "16", "--char-filters", "8", "--epochs", "6", "--lr", "1e-2", "-q")
+    assert result.exit_code == 0, result.stderr
+    with safe_open(str(half), framework="np") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {np.dtype("float16")}
+    assert half.stat().st_size < 0.6 * path.stat().st_size
+    sents = [["the", "cat", "sees", "a", "Zebedee", "."], ["a", "bird", "finds", "the", "fish", "."]]
+    full_em, _ = Tagger.load(path).emissions(sents)
+    half_em, _ = Tagger.load(half).emissions(sents)
+    np.testing.assert_allclose(half_em, full_em, atol=0.05)  # the same run, rounded to float16

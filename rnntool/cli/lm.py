@@ -127,6 +127,7 @@ def train_lm_command(
     device: str = typer.Option("auto", "--device", metavar="DEVICE", help="auto, cpu, cuda or mps."),
     resume: str = typer.Option(None, "--resume", metavar="CHECKPOINT", help="Continue an interrupted run from its .ckpt file (same INPUT)."),
     log: str = typer.Option(None, "--log", metavar="FILE.jsonl", help="Append every training event as a JSON line."),
+    half: bool = typer.Option(False, "--half", help="Store the weights as float16: half the file size (inference still computes in float32)."),
     meta: list[str] = typer.Option([], "--meta", metavar="KEY=VALUE", help="Record KEY=VALUE in the model file (e.g. licence=...; repeatable)."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8 in text input: error or replace."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout (default: the model path)."),
@@ -146,7 +147,7 @@ def train_lm_command(
     train_options = dict(bptt=bptt, batch_size=batch_size, epochs=epochs, max_time=max_time, max_steps=max_steps,
                          lr=lr, optimizer=_value(optimizer), weight_decay=weight_decay, clip=clip,
                          schedule=_value(schedule), warmup=warmup, patience=patience, eval_every=eval_every,
-                         seed=seed, device=device)
+                         seed=seed, device=device, half=half or None)
     record = {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(meta)}
     from rnntool.cli.training_display import TrainingDisplay, summary_table
 

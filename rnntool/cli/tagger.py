@@ -61,6 +61,7 @@ def train_tagger_command(
     device: str = typer.Option("auto", "--device", metavar="DEVICE", help="auto, cpu, cuda or mps."),
     resume: str = typer.Option(None, "--resume", metavar="CHECKPOINT", help="Continue an interrupted run (same TRAIN)."),
     log: str = typer.Option(None, "--log", metavar="FILE.jsonl", help="Append every training event as a JSON line."),
+    half: bool = typer.Option(False, "--half", help="Store the weights as float16: half the file size (inference still computes in float32)."),
     meta: list[str] = typer.Option([], "--meta", metavar="KEY=VALUE", help="Record KEY=VALUE in the model file (e.g. licence=...; repeatable)."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout (default: the model path)."),
@@ -81,7 +82,7 @@ def train_tagger_command(
     model_options = dict(crf=crf, char_filters=char_filters, word_emb=word_emb, hidden=hidden, layers=layers,
                          dropout=dropout)
     train_options = dict(batch_size=batch_size, epochs=epochs, max_time=max_time, lr=lr, patience=patience,
-                         seed=seed, device=device, min_word_freq=min_word_freq)
+                         seed=seed, device=device, min_word_freq=min_word_freq, half=half or None)
     record = {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(meta)}
     with TrainingDisplay(quiet, log, "loss", unit="tok") as display, GracefulStop() as stop:
         result, path = train_tagger(train, output, dev_spec=dev, fmt=fmt.value, column=column, dev_frac=dev_frac,

@@ -22,7 +22,7 @@ from rnntool.nn.lm import RNNLM, detach_state
 from rnntool.text.corpus import PrepOptions
 from rnntool.train.data import LMData
 from rnntool.train.common import autocast
-from rnntool.train.loop import EventFn, TrainConfig, TrainingRun
+from rnntool.train.loop import EventFn, TrainConfig, TrainingRun, resumed_config
 
 LN2 = math.log(2.0)
 
@@ -215,10 +215,7 @@ def train_lm(
         prep = PrepOptions(settings=TokenizerSettings.from_dict(saved_prep.pop("settings")), **saved_prep)
         data = load_lm_data(input_spec, prep, ckpt.get("valid_specs") or [], progress)
         model_cfg = LMConfig.from_dict(ckpt["model_config"])
-        cfg = LMTrainConfig(**ckpt["train_config"])
-        for key in ("epochs", "max_time", "max_steps", "patience"):  # a resumed run may get a new budget
-            if (train_options or {}).get(key) is not None:
-                setattr(cfg, key, train_options[key])
+        cfg = resumed_config(LMTrainConfig(**ckpt["train_config"]), train_options)
         trainer = LMTrainer(model_cfg, cfg, data, output, Path(resume), record or {}, on_event)
         trainer.prep, trainer.valid_specs = prep, ckpt.get("valid_specs") or []
         trainer.restore(ckpt)

@@ -52,6 +52,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16 (autocast for the training passes)
+    half: bool = False  # store the model file's weights as float16 (checkpoints stay float32)
 
     def validate(self) -> None:
         if self.epochs is None and self.max_time is None and self.max_steps is None:
@@ -67,6 +68,18 @@ class TrainConfig:
             raise RnntoolError("--lr must be positive")
         if self.schedule not in SCHEDULES:
             raise RnntoolError(f"unknown schedule {self.schedule!r}; use one of: {', '.join(SCHEDULES)}")
+
+
+# What a resumed run may change: its budget, its patience, how the model file is stored.
+RESUME_OVERRIDES = ("epochs", "max_time", "max_steps", "patience", "half")
+
+
+def resumed_config(cfg: TrainConfig, options: dict | None) -> TrainConfig:
+    """A checkpoint's training config with the overridable options given again on top."""
+    for key in RESUME_OVERRIDES:
+        if (options or {}).get(key) is not None:
+            setattr(cfg, key, options[key])
+    return cfg
 
 
 class TrainingRun:
@@ -347,5 +360,7 @@ class TrainingRun:
                          "python": platform.python_version()},
             **header.get("training", {}),
         }
+        if self.cfg.half:
+            weights = {k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in weights.items()}
         save_model(self.output, self.kind, weights, header)
         self.saved_model = True

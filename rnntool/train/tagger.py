@@ -17,7 +17,7 @@ from rnntool.runtime.tagger import decode_batch
 from rnntool.tagging import TaggerConfig, build_vocabularies, casing
 from rnntool.text.tagged import TaggedSentence, iob1_to_iob2, is_iob
 from rnntool.train.common import autocast
-from rnntool.train.loop import EventFn, TrainConfig, TrainingRun
+from rnntool.train.loop import EventFn, TrainConfig, TrainingRun, resumed_config
 
 
 @dataclass
@@ -241,10 +241,7 @@ def train_tagger(
     check_tagsets(train, dev)
     if ckpt is not None:
         model_cfg = TaggerConfig.from_dict(ckpt["model_config"])
-        cfg = TaggerTrainConfig(**ckpt["train_config"])
-        for key in ("epochs", "max_time", "max_steps", "patience"):
-            if (train_options or {}).get(key) is not None:
-                setattr(cfg, key, train_options[key])
+        cfg = resumed_config(TaggerTrainConfig(**ckpt["train_config"]), train_options)
         _, _, word_counts = build_vocabularies(train)
         checkpoint = Path(resume)
     else:
