@@ -147,6 +147,7 @@ class Tagger:
         self.type_row: dict[str, int] = {}
         self.type_gates = [np.zeros((0, 0), dtype=np.float32) for _ in range(self.stack.dirs)]
         self.tags = self.cfg.tags
+        self.tag_names = np.array(self.tags, dtype=object)  # ids -> names in one indexing
 
     @classmethod
     def load(cls, path) -> "Tagger":
@@ -226,8 +227,10 @@ class Tagger:
         conf_out: list = [[] for _ in sentences]
         pieces = []  # (sentence index, tokens): pieces of one sentence stay in order
         for i, s in enumerate(sentences):
-            for off in range(0, len(s), MAX_SENTENCE):
-                pieces.append((i, list(s[off: off + MAX_SENTENCE])))
+            if len(s) > MAX_SENTENCE:
+                pieces.extend((i, s[off: off + MAX_SENTENCE]) for off in range(0, len(s), MAX_SENTENCE))
+            elif s:
+                pieces.append((i, s))
         start = 0
         while start < len(pieces):
             end, tokens = start, 0
@@ -238,12 +241,14 @@ class Tagger:
             lengths = np.array([len(p[1]) for p in batch])
             scores = self.token_scores([p[1] for p in batch])
             ids, conf = decode_tokens(scores, lengths, self.crf, confidences)
-            bounds = np.cumsum(lengths)[:-1]
-            for (i, _), piece_ids, piece_conf in zip(batch, np.split(ids, bounds),
-                                                     np.split(conf, bounds) if conf is not None else [None] * len(batch)):
-                tags_out[i].extend(self.tags[t] for t in piece_ids)
-                if piece_conf is not None:
-                    conf_out[i].extend(piece_conf.tolist())
+            names = self.tag_names[ids].tolist()
+            conf = None if conf is None else conf.tolist()
+            at = 0
+            for (i, _), n in zip(batch, lengths.tolist()):
+                tags_out[i] += names[at: at + n]
+                if conf is not None:
+                    conf_out[i] += conf[at: at + n]
+                at += n
             start = end
         return tags_out, (conf_out if confidences else None)
 
