@@ -19,6 +19,13 @@ def shared(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def private_user_state(tmp_path_factory, monkeypatch):
+    """Models trained by tests must never become the user's "latest model" (what a
+    bare `rnntool generate` or `tag` would then use): each test gets its own state dir."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def runner():
     return CliRunner()
