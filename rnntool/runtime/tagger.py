@@ -84,7 +84,6 @@ def decode_batch(emissions: np.ndarray, lengths: np.ndarray, crf=None, confidenc
     return ids, np.take_along_axis(post, ids[..., None], axis=-1)[..., 0]
 
 
-
 def _pad(scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Token rows [N, K] (sentence after sentence) -> [B, T, K], zero past each end."""
     B, T = len(lengths), int(lengths.max())
@@ -123,6 +122,7 @@ def decode_tokens(scores: np.ndarray, lengths: np.ndarray, crf=None, confidences
             conf[rows] = g_conf[mask]
         i = j
     return ids, conf
+
 
 class Tagger:
     def __init__(self, model: ModelFile):
