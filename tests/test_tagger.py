@@ -276,3 +276,17 @@ def test_cli_half_stores_float16_weights_that_tag_the_same(cli, pos_model, tmp_p
     full_em, _ = Tagger.load(path).emissions(sents)
     half_em, _ = Tagger.load(half).emissions(sents)
     np.testing.assert_allclose(half_em, full_em, atol=0.05)  # the same run, rounded to float16
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_char_cnn_is_the_convolution_it_stores(kernel):
+    from rnntool.nn.tagger import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(n_chars=30, emb=6, filters=5, kernel=kernel)
+    chars = torch.randint(1, 30, (7, 9))
+    chars[2:, 4:] = 0  # shorter words are padded
+    x = cnn.embedding(chars).transpose(1, 2)
+    reference = torch.relu(torch.nn.functional.conv1d(x, cnn.conv.weight, cnn.conv.bias, padding=kernel // 2))
+    reference = reference.masked_fill((chars == 0).unsqueeze(1), 0.0).max(dim=2).values
+    torch.testing.assert_close(cnn(chars), reference)  # the numpy runtime reads conv.weight as a convolution
