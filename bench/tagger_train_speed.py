@@ -8,8 +8,8 @@ CONFIG: train-tagger options as a JSON object (the defaults when none is given).
 
 Each configuration trains 890 steps (about two epochs of 450 batches); the rate is
 taken over steps 460-890, the second epoch, so that one-off costs (reading the data,
-the first shapes seen) and the end-of-epoch dev evaluation are left out. Within a
-run only the code differs between configurations, so compare ratios, not machines.
+the first shapes seen) and the end-of-epoch dev evaluation are left out. The machine
+is noisy: compare code versions by alternating runs in one session, not across machines.
 """
 
 from __future__ import annotations

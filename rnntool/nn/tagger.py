@@ -21,8 +21,8 @@ class CharCNN(nn.Module):
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         """chars [N, L] (0 = padding) -> [N, filters] (max over positions, padding masked)."""
         # The convolution as windows @ weights: every batch has its own [N, L], and on CPU
-        # oneDNN compiles a new convolution kernel for each new shape (profiled: a quarter
-        # of the tagger's training time); a matmul needs no compilation.
+        # oneDNN compiles a new convolution kernel for each new shape (profiled: much of the
+        # fifth of training time the convolution took); a matmul needs no compilation.
         k, pad = self.conv.kernel_size[0], self.conv.padding[0]
         x = F.pad(self.embedding(chars), (0, 0, pad, pad))  # [N, L + 2p, E]
         windows = x.unfold(1, k, 1).flatten(2)  # [N, L, E * k], ordered like the weight's [F, E, k]
