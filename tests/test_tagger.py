@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import assert_one_line_error, run_rnntool
 from rnntool.errors import RnntoolError
@@ -60,8 +61,18 @@ def test_training_learns_the_tags(pos_model):
     assert header["training"]["metrics"]["valid"]["accuracy"] == result["valid"]["accuracy"]
 
 
-def test_numpy_tagger_matches_torch(pos_model, tmp_path):
-    _, path = pos_model
+@pytest.fixture(scope="module")
+def two_layer_lm_model(pos_model):
+    """Two BiLSTM layers, trained with the language-model loss on the first."""
+    train = pos_model[1].parent / "train.txt"
+    return train_tagger(str(train), train.parent / "two-layer.safetensors", dev_spec=str(train.parent / "dev.txt"),
+                        model_options={**TINY, "layers": 2},
+                        train_options={"epochs": 6, "lr": 1e-2, "precision": "fp32", "lm_loss": 0.5})
+
+
+@pytest.mark.parametrize("model", ["pos_model", "two_layer_lm_model"])
+def test_numpy_tagger_matches_torch(model, request):
+    _, path = request.getfixturevalue(model)
     tagger = Tagger.load(path)
     from rnntool.nn.tagger import BiLSTMTagger
     from rnntool.modelfile import load_model
@@ -69,7 +80,7 @@ def test_numpy_tagger_matches_torch(pos_model, tmp_path):
     from rnntool.text.tagged import TaggedSentence
 
     model = BiLSTMTagger(tagger.cfg)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in load_model(path).tensors.items()})
+    model.load_numpy_weights(load_model(path).tensors)
     model.eval()
     sents = [["the", "cat", "sees", "Zebedee", "."], ["a", "dog", "finds", "Xylophone", "!"], ["a", "dog"]]
     batches = make_batches([TaggedSentence(s, ["DET"] * len(s)) for s in sents], tagger.cfg, 8)
@@ -81,6 +92,40 @@ def test_numpy_tagger_matches_torch(pos_model, tmp_path):
         for row, i in enumerate(batch.order):
             n = len(sents[i])
             np.testing.assert_allclose(n_em[i, :n], t_em[row], rtol=1e-5, atol=1e-5)
+
+
+def test_lm_loss_heads_stay_out_of_the_model_file(two_layer_lm_model):
+    from rnntool.modelfile import load_model
+
+    result, path = two_layer_lm_model
+    assert result["valid"]["accuracy"] > 0.95
+    tensors = load_model(path).tensors
+    rnn = {k for k in tensors if k.startswith("rnn.")}
+    assert rnn == {f"rnn.{w}_l{k}{d}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                   for k in (0, 1) for d in ("", "_reverse")}  # the stacked names the runtime reads
+    assert not any("lm_heads" in k for k in tensors)
+    assert result["params"] == sum(v.size for v in tensors.values())
+
+
+def test_lm_heads_predict_the_next_and_previous_word():
+    from rnntool.nn.tagger import LanguageModelHeads
+
+    torch.manual_seed(0)
+    heads = LanguageModelHeads(hidden=3, vocab=5, dropout=0.0)
+    layer = torch.randn(2, 4, 6)
+    words = torch.tensor([[2, 3, 4, 9], [4, 4, 2, 3]])  # 9 is past the heads' vocabulary: <unk> (1)
+    targets = torch.where(words < 5, words, torch.ones_like(words))
+    expected = []
+    for b in range(2):
+        for t in range(4):
+            if t + 1 < 4:  # the forward half at t has read words[:t+1]; it predicts words[t+1]
+                logits = heads.next_word(layer[b, t, :3])
+                expected.append(("next", F.cross_entropy(logits[None], targets[b, t + 1][None])))
+            if t > 0:  # the backward half at t has read words[t:]; it predicts words[t-1]
+                logits = heads.previous_word(layer[b, t, 3:])
+                expected.append(("previous", F.cross_entropy(logits[None], targets[b, t - 1][None])))
+    mean = lambda kind: torch.stack([v for k, v in expected if k == kind]).mean()  # noqa: E731
+    torch.testing.assert_close(heads.loss(layer, words), (mean("next") + mean("previous")) / 2)
 
 
 def test_viterbi_and_marginals_agree_with_brute_force():
@@ -216,6 +261,18 @@ def test_cli_train_tagger_errors(cli, tmp_path):
     (tmp_path / "train.txt").write_text(pos_corpus(20, 0))
     (tmp_path / "dev.txt").write_text("the/DT cat/NN\n")
     assert_one_line_error(cli("train-tagger", tmp_path / "train.txt", "--dev", tmp_path / "dev.txt"), "never uses")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_cli_train_tagger_precision_is_what_the_run_uses(cli, tmp_path, precision):
+    (tmp_path / "train.txt").write_text(pos_corpus(40, 0))
+    log, model = tmp_path / "log.jsonl", tmp_path / "m.safetensors"
+    result = cli("train-tagger", tmp_path / "train.txt", "-o", model, "--epochs", "1", "--hidden", "8", "--word-emb", "8",
+                 "--char-filters", "4", "--precision", precision, "--log", log, "-q")
+    assert result.exit_code == 0, result.stderr
+    start = json.loads(log.read_text().splitlines()[0])
+    assert start["event"] == "start" and start["precision"] == precision
+    assert read_header(model, kind="tagger")["training"]["train_config"]["precision"] == precision
 
 
 def test_tag_does_not_import_torch(pos_model):

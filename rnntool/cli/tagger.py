@@ -10,6 +10,7 @@ import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import err_console, handle_errors, info, parse_meta, print_json
+from rnntool.cli.lm import PRECISION_HELP, Precision
 from rnntool.cli.prep import DecodeErrors
 
 
@@ -57,8 +58,11 @@ def train_tagger_command(
     max_time: float = typer.Option(None, "--max-time", metavar="SECONDS", help="Training time budget; the schedule fits it."),
     lr: float = typer.Option(None, "--lr", metavar="LR", help="Learning rate [2e-3]."),
     patience: int = typer.Option(None, "--patience", min=1, metavar="N", help="Stop after N dev evaluations without improvement [10]."),
+    lm_loss: float = typer.Option(None, "--lm-loss", min=0.0, metavar="W",
+                                  help="Also train the first BiLSTM layer to predict the next and previous word, at weight W of the tag loss (helps unseen words; the prediction layers serve training only and are not saved) [0]."),
     seed: int = typer.Option(0, "--seed", metavar="S", help="Random seed."),
     device: str = typer.Option("auto", "--device", metavar="DEVICE", help="auto, cpu, cuda or mps."),
+    precision: Precision = typer.Option(Precision.auto, "--precision", help=PRECISION_HELP),
     resume: str = typer.Option(None, "--resume", metavar="CHECKPOINT", help="Continue an interrupted run (same TRAIN)."),
     log: str = typer.Option(None, "--log", metavar="FILE.jsonl", help="Append every training event as a JSON line."),
     half: bool = typer.Option(False, "--half", help="Store the weights as float16: half the file size (inference still computes in float32)."),
@@ -82,7 +86,8 @@ def train_tagger_command(
     model_options = dict(crf=crf, char_filters=char_filters, word_emb=word_emb, hidden=hidden, layers=layers,
                          dropout=dropout)
     train_options = dict(batch_size=batch_size, epochs=epochs, max_time=max_time, lr=lr, patience=patience,
-                         seed=seed, device=device, min_word_freq=min_word_freq, half=half or None)
+                         seed=seed, device=device, precision=precision.value, min_word_freq=min_word_freq,
+                         lm_loss=lm_loss, half=half or None)
     record = {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(meta)}
     with TrainingDisplay(quiet, log, "loss", unit="tok") as display, GracefulStop() as stop:
         result, path = train_tagger(train, output, dev_spec=dev, fmt=fmt.value, column=column, dev_frac=dev_frac,

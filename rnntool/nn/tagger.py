@@ -3,6 +3,8 @@ per-token scores, with softmax or CRF output."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -61,8 +63,43 @@ class CRF(nn.Module):
         return (log_z - score).sum()
 
 
+class LanguageModelHeads(nn.Module):
+    """Next-word and previous-word prediction from the first BiLSTM layer's forward
+    and backward halves (Rei 2017, "Semi-supervised multitask learning for sequence
+    labeling"): a training-only loss that makes the layer model its context, which
+    helps most on words the tag data rarely shows. Never stored in the model file."""
+
+    PROJECTION = 64
+
+    def __init__(self, hidden: int, vocab: int, dropout: float):
+        super().__init__()
+        self.vocab = vocab
+
+        def head() -> nn.Sequential:
+            return nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, self.PROJECTION), nn.Tanh(),
+                                 nn.Linear(self.PROJECTION, vocab))
+
+        self.next_word, self.previous_word = head(), head()
+
+    def loss(self, first_layer: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of both directions. first_layer [B, T, 2H]; words [B, T]
+        (T >= 2), ids in frequency order, so ids past the head's vocabulary become <unk> (1)."""
+        hidden = first_layer.shape[-1] // 2
+        target = torch.where(words < self.vocab, words, torch.ones_like(words))
+        forward = self.next_word(first_layer[:, :-1, :hidden]).float()
+        backward = self.previous_word(first_layer[:, 1:, hidden:]).float()
+        return (F.cross_entropy(forward.reshape(-1, self.vocab), target[:, 1:].reshape(-1))
+                + F.cross_entropy(backward.reshape(-1, self.vocab), target[:, :-1].reshape(-1))) / 2
+
+
 class BiLSTMTagger(nn.Module):
-    def __init__(self, cfg: TaggerConfig):
+    """The recurrent stack is one single-layer bidirectional module per layer, run
+    layer by layer with dropout between them -- what a stacked nn.LSTM computes, but
+    the language-model loss needs the first layer's output (training speed measured
+    the same, docs/benchmarks.md). The model file keeps the stacked module's names
+    (``rnn.weight_ih_l1``...) that the numpy runtime reads, see numpy_weights."""
+
+    def __init__(self, cfg: TaggerConfig, lm_vocab: int = 0):
         super().__init__()
         self.cfg = cfg
         self.word_embedding = nn.Embedding(len(cfg.words), cfg.word_emb, padding_idx=0)
@@ -74,23 +111,38 @@ class BiLSTMTagger(nn.Module):
             self.case_embedding = nn.Embedding(cfg.n_cases, cfg.case_emb)
             features += cfg.case_emb
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = make_rnn(cfg.cell, features, cfg.hidden, cfg.layers, cfg.dropout, bidirectional=True,
-                            batch_first=True)
+        self.rnn = nn.ModuleList(
+            make_rnn(cfg.cell, features if k == 0 else 2 * cfg.hidden, cfg.hidden, 1, 0.0, bidirectional=True,
+                     batch_first=True)
+            for k in range(cfg.layers)
+        )
         self.output = nn.Linear(2 * cfg.hidden, len(cfg.tags))
         self.crf = CRF(len(cfg.tags)) if cfg.crf else None
+        self.lm_heads = LanguageModelHeads(cfg.hidden, lm_vocab, cfg.dropout) if lm_vocab else None
 
-    def emissions(self, words, cases, type_chars, type_index) -> torch.Tensor:
-        """Scores [B, T, K] for a batch of equal-length sentences (training batches are
-        bucketed by exact length, so the BiLSTM runs unpacked, on torch's fast path).
-        words/cases/type_index [B, T]; type_chars [U, L]: characters of the batch's
-        distinct words (row 0 padding); type_index points into it."""
+    def layer_outputs(self, words, cases, type_chars, type_index) -> list[torch.Tensor]:
+        """Each BiLSTM layer's output [B, T, 2H] for a batch of equal-length sentences
+        (training batches are bucketed by exact length, so the layers run unpacked, on
+        torch's fast path). words/cases/type_index [B, T]; type_chars [U, L]: characters
+        of the batch's distinct words (row 0 padding); type_index points into it."""
         parts = [self.word_embedding(words)]
         if self.cfg.char_filters:
             parts.append(self.chars(type_chars)[type_index])
         if self.cfg.case_emb:
             parts.append(self.case_embedding(cases))
-        out, _ = self.rnn(self.drop(torch.cat(parts, dim=-1)))
-        return self.output(self.drop(out))
+        x = torch.cat(parts, dim=-1)
+        outputs = []
+        for layer in self.rnn:
+            x, _ = layer(self.drop(x))
+            outputs.append(x)
+        return outputs
+
+    def scores(self, top_layer: torch.Tensor) -> torch.Tensor:
+        return self.output(self.drop(top_layer))
+
+    def emissions(self, words, cases, type_chars, type_index) -> torch.Tensor:
+        """Scores [B, T, K] (see layer_outputs for the inputs)."""
+        return self.scores(self.layer_outputs(words, cases, type_chars, type_index)[-1])
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean loss per token; padding never counts."""
@@ -100,5 +152,29 @@ class BiLSTMTagger(nn.Module):
         flat = emissions.reshape(-1, emissions.shape[-1])
         return F.cross_entropy(flat[mask.reshape(-1)], tags.reshape(-1)[mask.reshape(-1)])
 
+    def n_params(self) -> int:
+        """Parameters of the model file (the training-only heads left out)."""
+        return sum(v.size for v in self.numpy_weights().values())
+
     def numpy_weights(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().to("cpu", torch.float32).numpy().copy() for k, v in self.state_dict().items()}
+        """The model file's tensors: per-layer modules under the stacked names, no LM heads."""
+        out = {}
+        for name, value in self.state_dict().items():
+            if name.startswith("lm_heads."):
+                continue
+            out[_file_name(name)] = value.detach().to("cpu", torch.float32).numpy().copy()
+        return out
+
+    def load_numpy_weights(self, tensors: dict[str, np.ndarray]) -> None:
+        names = {_file_name(name): name for name in self.state_dict() if not name.startswith("lm_heads.")}
+        self.load_state_dict({names[k]: torch.from_numpy(np.asarray(v, np.float32)) for k, v in tensors.items()},
+                             strict=self.lm_heads is None)
+
+
+_LAYER_PARAM = re.compile(r"rnn\.(\d+)\.(\w+)_l0(_reverse)?$")
+
+
+def _file_name(name: str) -> str:
+    """``rnn.1.weight_ih_l0_reverse`` (layer module 1) -> ``rnn.weight_ih_l1_reverse`` (stacked)."""
+    m = _LAYER_PARAM.fullmatch(name)
+    return f"rnn.{m[2]}_l{m[1]}{m[3] or ''}" if m else name

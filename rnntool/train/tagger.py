@@ -24,6 +24,12 @@ from rnntool.train.loop import EventFn, TrainConfig, TrainingRun, resumed_config
 class TaggerTrainConfig(TrainConfig):
     word_dropout: float = 0.25  # the rarest words that keep an embedding become <unk> this often (teaches <unk>)
     min_word_freq: int = 1
+    lm_loss: float = 0.0  # weight of the first layer's next/previous-word loss (0: off)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.lm_loss < 0:
+            raise RnntoolError("--lm-loss must be 0 (off) or positive")
 
 
 @dataclass
@@ -114,6 +120,12 @@ def sentences_sha256(sentences: list[TaggedSentence]) -> str:
     return h.hexdigest()
 
 
+# The language-model heads predict the most frequent words of the tagger's vocabulary
+# (ids are in frequency order), the rest as <unk>: that covers most tokens and keeps
+# the heads' softmax small next to the BiLSTM's arithmetic.
+LM_VOCAB = 2000
+
+
 class TaggerTrainer(TrainingRun):
     kind = "tagger"
     cpu_bf16 = False  # measured: the tagger's small matrices train faster in fp32 on CPU
@@ -133,7 +145,9 @@ class TaggerTrainer(TrainingRun):
         self.sources = sources or []
         self.epoch_order = np.arange(self.steps_per_epoch)
         torch.manual_seed(cfg.seed)
-        super().__init__(BiLSTMTagger(model_cfg), cfg, output, checkpoint, record, on_event, sentences_sha256(train))
+        lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0
+        super().__init__(BiLSTMTagger(model_cfg, lm_vocab), cfg, output, checkpoint, record, on_event,
+                         sentences_sha256(train))
         self.dev_tokens = sum(len(s.words) for s in dev)
         self.inputs: dict = {}  # how the data was read (for resuming)
 
@@ -152,10 +166,22 @@ class TaggerTrainer(TrainingRun):
             words = words.masked_fill(drop, 1)
         d = self.device
         with autocast(d, self.precision):
-            emissions = self.model.emissions(words.to(d), batch.cases.to(d), batch.type_chars.to(d),
-                                             batch.type_index.to(d))
+            layers = self.model.layer_outputs(words.to(d), batch.cases.to(d), batch.type_chars.to(d),
+                                              batch.type_index.to(d))
+            emissions = self.model.scores(layers[-1])
         loss = self.model.loss(emissions.float(), batch.tags.to(d), batch.mask.to(d))
+        if self.model.lm_heads is not None and words.shape[1] > 1:
+            with autocast(d, self.precision):
+                # the words as they are, not word-dropped: the heads predict the text
+                lm = self.model.lm_heads.loss(layers[0], batch.words.to(d))
+            loss = loss + self.cfg.lm_loss * lm
         return loss, int(batch.lengths.sum())
+
+    def n_params(self) -> int:
+        return self.model.n_params()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return self.model.numpy_weights()
 
     def validation_tokens(self) -> int:
         return self.dev_tokens
