@@ -154,7 +154,7 @@ class BiLSTMTagger(nn.Module):
 
     def n_params(self) -> int:
         """Parameters of the model file (the training-only heads left out)."""
-        return sum(v.size for v in self.numpy_weights().values())
+        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("lm_heads."))
 
     def numpy_weights(self) -> dict[str, np.ndarray]:
         """The model file's tensors: per-layer modules under the stacked names, no LM heads."""
