@@ -152,22 +152,24 @@ class BiLSTMTagger(nn.Module):
         flat = emissions.reshape(-1, emissions.shape[-1])
         return F.cross_entropy(flat[mask.reshape(-1)], tags.reshape(-1)[mask.reshape(-1)])
 
+    def _file_names(self) -> dict[str, str]:
+        """state_dict name -> model file name, for what the model file stores (no LM heads)."""
+        return {name: _file_name(name) for name in self.state_dict() if not name.startswith("lm_heads.")}
+
     def n_params(self) -> int:
         """Parameters of the model file (the training-only heads left out)."""
-        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("lm_heads."))
+        state = self.state_dict()
+        return sum(state[name].numel() for name in self._file_names())
 
     def numpy_weights(self) -> dict[str, np.ndarray]:
         """The model file's tensors: per-layer modules under the stacked names, no LM heads."""
-        out = {}
-        for name, value in self.state_dict().items():
-            if name.startswith("lm_heads."):
-                continue
-            out[_file_name(name)] = value.detach().to("cpu", torch.float32).numpy().copy()
-        return out
+        state = self.state_dict()
+        return {file: state[name].detach().to("cpu", torch.float32).numpy().copy()
+                for name, file in self._file_names().items()}
 
     def load_numpy_weights(self, tensors: dict[str, np.ndarray]) -> None:
-        names = {_file_name(name): name for name in self.state_dict() if not name.startswith("lm_heads.")}
-        self.load_state_dict({names[k]: torch.from_numpy(np.asarray(v, np.float32)) for k, v in tensors.items()},
+        module_name = {file: name for name, file in self._file_names().items()}
+        self.load_state_dict({module_name[k]: torch.from_numpy(np.asarray(v, np.float32)) for k, v in tensors.items()},
                              strict=self.lm_heads is None)
 
 
