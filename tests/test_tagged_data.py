@@ -47,6 +47,12 @@ def test_conllu_skips_multiword_tokens_and_empty_nodes(tmp_path):
     assert s.tags == ["PRP", "VBP", "RB", "."]
 
 
+def test_conllu_cut_short_after_a_comment_reads_the_sentences_before(tmp_path):
+    """A file that ends with a comment block and no tokens (head -n of a treebank)."""
+    sentences, _ = read_tagged(write(tmp_path, "cut.conllu", CONLLU + "# newdoc id = next\n"))
+    assert [s.words for s in sentences] == [["I", "do", "n't", "."]]
+
+
 def test_conll_columns_docstart_crlf_bom_and_trailing_blank_lines(tmp_path):
     text = "\ufeff" + CONLL.replace("\n", "\r\n")
     sentences, fmt = read_tagged(write(tmp_path, "eng.train", text))

@@ -69,6 +69,8 @@ def read_conllu(lines: Iterable[str], name: str, column: str = "upos") -> Iterat
     for block in _blocks(lines):
         comments = [line for _, line in block if line.startswith("#")]
         rows = [(n, line) for n, line in block if not line.startswith("#")]
+        if not rows:  # comments alone (a file cut short after "# newdoc ...")
+            continue
         for n, line in rows:
             cols = line.split("\t")
             if len(cols) != CONLLU_COLUMNS:
