@@ -103,7 +103,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--tokens", type=int, default=20000)
     args = parser.parse_args()
-    from rnntool.models import BUNDLED_LM
+    from rnntool.kinds import KINDS
+
+    BUNDLED_LM = KINDS["lm"].default_bundled.path
 
     model = args.model or (BUNDLED_LM if BUNDLED_LM.exists() else None)
     label = str(model) if model else "untrained 2x256 char LSTM"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from rnntool.config import CELLS, SOFTMAXES
 from rnntool.errors import RnntoolError
 
-CELLS = ("lstm", "gru", "rnn", "rnn-relu")
 GATES = {"lstm": 4, "gru": 3, "rnn": 1, "rnn-relu": 1}
-SOFTMAXES = ("full", "adaptive")
 
 
 def default_cutoffs(vocab_size: int) -> list[int]:
@@ -139,6 +138,10 @@ def lm_summary(cfg: LMConfig) -> list[SummaryRow]:
         n = cfg.hidden * cfg.vocab_size + cfg.vocab_size
         rows.append(SummaryRow("Dense (softmax)", f"(batch, time, {cfg.vocab_size})", n, n))
     return rows
+
+
+def lm_summary_from_config(config: dict) -> list[SummaryRow]:
+    return lm_summary(LMConfig.from_dict(config))
 
 
 def classifier_summary(cell: str, vocab: int, emb: int, hidden: int, layers: int, classes: int,

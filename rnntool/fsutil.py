@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from rnntool.errors import RnntoolError
 
@@ -50,8 +52,10 @@ def make_temp(path: Path) -> tuple[int, str]:
         raise RnntoolError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file beside it, then
+    fsync, rename over ``path`` and fsync the directory: readers see the old file or
+    the new one, never a torn one, and a failed write leaves no temporary file."""
     path = check_output_path(path)
     if path.is_dir():
         raise RnntoolError(f"cannot write {path}: it is a directory")
@@ -59,7 +63,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; outputs should not be
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -72,6 +76,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             raise RnntoolError(f"cannot write {path}: {e.strerror or e}") from None
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -4,7 +4,7 @@ A model is one safetensors file: the weights as named float arrays, and a JSON
 header (stored under the ``rnntool`` key of the safetensors metadata) with
 everything else needed to use it::
 
-    {"format": "rnntool-model", "format_version": 1, "kind": "lm" | "tagger",
+    {"format": "rnntool-model", "format_version": 1, "kind": "lm" | "tagger" (rnntool.kinds),
      "config": {...architecture...}, "vocab": {...}, "tokenizer": {...},
      "training": {"command": ..., "data_sha256": ..., "metrics": {...}, ...},
      "rnntool_version": "0.1.0", "created": "2026-11-23T10:00:00Z"}
@@ -26,11 +26,11 @@ import numpy as np
 from rnntool import __version__
 from rnntool.errors import RnntoolError
 from rnntool.fsutil import atomic_write_bytes
+from rnntool.kinds import KINDS, display_name
 
 MODEL_FORMAT = "rnntool-model"
 MODEL_FORMAT_VERSION = 1
 HEADER_KEY = "rnntool"
-KIND_NAMES = {"lm": "language model", "tagger": "tagger"}
 
 
 @dataclass
@@ -52,7 +52,7 @@ def save_model(path: str | os.PathLike, kind: str, tensors: dict[str, np.ndarray
     """Write a model file atomically. ``header`` supplies config/vocab/tokenizer/training."""
     from safetensors.numpy import save
 
-    if kind not in KIND_NAMES:
+    if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}")
     full = {
         "format": MODEL_FORMAT,
@@ -97,8 +97,8 @@ def _check_header(path: Path, metadata: dict | None, kind: str | None) -> dict:
             f"{MODEL_FORMAT_VERSION} (upgrade rnntool or retrain the model)"
         )
     if kind is not None and header.get("kind") != kind:
-        have = KIND_NAMES.get(header.get("kind"), repr(header.get("kind")))
-        raise RnntoolError(f"{path} is a {have}, but this command needs a {KIND_NAMES[kind]}")
+        raise RnntoolError(f"{path} is a {display_name(header.get('kind'))}, but this command needs a "
+                           f"{display_name(kind)}")
     return header
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from rnntool.config import CELLS, choice
 from rnntool.errors import RnntoolError
 
 PAD, UNK = "<pad>", "<unk>"
@@ -73,6 +74,15 @@ class TaggerConfig:
     def __post_init__(self) -> None:
         if not self.tags:
             raise RnntoolError("the training data has no tags")
+        choice(self.cell, CELLS, "cell")
+        for name in ("word_emb", "char_emb", "char_kernel", "hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise RnntoolError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("char_filters", "case_emb"):
+            if getattr(self, name) < 0:
+                raise RnntoolError(f"--{name.replace('_', '-')} must be 0 (off) or more")
+        if not 0.0 <= self.dropout < 1.0:
+            raise RnntoolError(f"--dropout must be in [0, 1), got {self.dropout}")
         self.word_stoi = {w: i for i, w in enumerate(self.words)}
         self.char_stoi = {c: i for i, c in enumerate(self.chars)}
 

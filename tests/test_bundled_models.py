@@ -5,8 +5,11 @@ import random
 import re
 
 from conftest import run_rnntool
-from rnntool.models import BUNDLED_LM, BUNDLED_TAGGER
+from rnntool.kinds import KINDS
 from rnntool.modelfile import read_header
+
+BUNDLED_LM = KINDS["lm"].default_bundled.path
+BUNDLED_TAGGER = KINDS["tagger"].default_bundled.path
 
 # No saved latest model and no $RNNTOOL_* variables: the bundled defaults must be chosen.
 FRESH_USER = {"XDG_STATE_HOME": "/nonexistent/rnntool-test", "RNNTOOL_LM": "", "RNNTOOL_TAGGER": ""}

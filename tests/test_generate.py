@@ -31,7 +31,7 @@ def save_random_lm(path, level="char", cell="lstm", unk_bias=0.0, seed=0):
         for p in model.parameters():
             p.uniform_(-0.8, 0.8)
         model.decoder.bias[1] = unk_bias
-    save_model(path, "lm", model.numpy_weights(), {"config": cfg.to_dict(), "vocab": Vocab(tokens).to_dict(),
+    save_model(path, "lm", model.file_weights(), {"config": cfg.to_dict(), "vocab": Vocab(tokens).to_dict(),
                                                  "tokenizer": {"level": level, "tokenizer": "whitespace"}})
     return path
 

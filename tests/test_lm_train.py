@@ -52,7 +52,7 @@ def test_training_lowers_validation_loss_and_records_the_run(text_file, tmp_path
 
 
 def test_teacher_forcing_windows_cover_the_stream():
-    from rnntool.train.lm import stream_columns, window_tensors, windows
+    from rnntool.train.batching import stream_columns, window_tensors, windows
 
     ids = np.arange(42)
     cols = stream_columns(ids, 4)  # 4 streams of 10
@@ -162,7 +162,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_model(text_file, tmp_path, monke
 def test_resume_refuses_other_kinds_and_damaged_files(text_file, tmp_path):
     import torch
 
-    from rnntool.train.common import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+    from rnntool.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
     tagger = tmp_path / "tagger.ckpt"
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": "tagger"}, tagger)

@@ -40,3 +40,9 @@ def test_man_renders():
                          env={"MANWIDTH": "100", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0
     assert "rnntool prep" in out.stdout and "--valid-frac" in out.stdout
+
+
+def test_man_page_documents_the_torchrun_launch_line():
+    page = render(app)
+    assert "torchrun \\-\\-standalone \\-\\-nproc_per_node=2 \\-m rnntool \\-\\- train\\-lm" in page
+    assert ".B RNNTOOL_LM" in page and ".B RNNTOOL_TAGGER" in page

@@ -87,7 +87,7 @@ def make_lm(cell, layers, softmax="full", tie=False, vocab_size=40, emb=6, hidde
     model = RNNLM(cfg).eval()
     vocab = Vocab(["<pad>", "<unk>", "<eos>"] + [f"w{i}" for i in range(vocab_size - 3)])
     header = {"kind": "lm", "config": cfg.to_dict(), "vocab": vocab.to_dict(), "tokenizer": {"level": "word"}}
-    return model, LanguageModel(ModelFile(header, model.numpy_weights()))
+    return model, LanguageModel(ModelFile(header, model.file_weights()))
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -96,7 +96,7 @@ def test_language_model_log_probs_match_torch(cell, softmax, tie):
     model, lm = make_lm(cell, 2, softmax, tie, emb=16 if tie else 6, hidden=16)
     ids = torch.randint(0, 40, (11, 3))
     with torch.no_grad():
-        features, _ = model(ids)
+        features, _ = model.features(ids)
         expected = model.log_probs(features).numpy()
     h, _ = lm.hidden(ids.numpy())
     close(lm.log_probs(h.reshape(33, -1)).reshape(11, 3, -1), expected, rtol=1e-5, atol=1e-5)
@@ -136,7 +136,7 @@ def test_runtime_does_not_import_torch(tmp_path):
 
     model, lm = make_lm("gru", 2)
     path = tmp_path / "m.safetensors"
-    save_model(path, "lm", model.numpy_weights(), {"config": lm.cfg.to_dict(), "vocab": lm.vocab.to_dict(),
+    save_model(path, "lm", model.file_weights(), {"config": lm.cfg.to_dict(), "vocab": lm.vocab.to_dict(),
                                                  "tokenizer": {"level": "word"}})
     code = (
         "import sys, numpy as np\n"

@@ -76,11 +76,11 @@ def test_numpy_tagger_matches_torch(model, request):
     tagger = Tagger.load(path)
     from rnntool.nn.tagger import BiLSTMTagger
     from rnntool.modelfile import load_model
-    from rnntool.train.tagger import make_batches
+    from rnntool.train.batching import make_batches
     from rnntool.text.tagged import TaggedSentence
 
     model = BiLSTMTagger(tagger.cfg)
-    model.load_numpy_weights(load_model(path).tensors)
+    model.load_file_weights(load_model(path).tensors)
     model.eval()
     sents = [["the", "cat", "sees", "Zebedee", "."], ["a", "dog", "finds", "Xylophone", "!"], ["a", "dog"]]
     batches = make_batches([TaggedSentence(s, ["DET"] * len(s)) for s in sents], tagger.cfg, 8)

@@ -139,3 +139,20 @@ def parse_meta(items: list[str]) -> dict:
             raise RnntoolError(f"--meta wants KEY=VALUE, got {item!r}")
         meta[key.strip()] = value
     return {"meta": meta} if meta else {}
+
+
+def open_model(kind: str, model: str | None, quiet: bool = False):
+    """The numpy runtime for ``-m MODEL`` (a file or a bundled name), else the user's
+    latest model of ``kind``, else its environment variable, else its bundled model."""
+    from rnntool.kinds import get_kind
+    from rnntool.userstate import resolve_model
+
+    row = get_kind(kind)
+    path, why = resolve_model(kind, model)
+    if not path:
+        bundled = ", ".join(b.name for b in row.bundled)
+        raise RnntoolError(f"no {row.display}: train one with rnntool {row.train_command} or pass -m MODEL"
+                           + (f" (bundled: {bundled})" if bundled else ""))
+    if why != "given with -m":
+        info(f"rnntool: using {path} ({why})", quiet)
+    return row.load("runtime").load(path)

@@ -8,8 +8,8 @@ from enum import Enum
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, info, warn
-from rnntool.cli.prep import DecodeErrors
+from rnntool.cli.common import handle_errors, open_model, warn
+from rnntool.cli.options import DecodeErrors
 
 
 class GenFormat(str, Enum):
@@ -17,27 +17,12 @@ class GenFormat(str, Enum):
     jsonl = "jsonl"
 
 
-def open_language_model(model: str | None, quiet: bool):
-    """Load -m MODEL, else the latest trained LM, else $RNNTOOL_LM, else the bundled model."""
-    from rnntool.errors import RnntoolError
-    from rnntool.models import BUNDLED_LM
-    from rnntool.runtime.lm import LanguageModel
-    from rnntool.userstate import resolve_model
-
-    path, why = resolve_model("lm", model, BUNDLED_LM)
-    if not path:
-        raise RnntoolError("no language model: train one with rnntool train-lm or pass -m MODEL")
-    if why != "given with -m":
-        info(f"rnntool: using {path} ({why})", quiet)
-    return LanguageModel.load(path)
-
-
 @app.command("generate")
 @handle_errors
 def generate_command(
     prompts_file: str = typer.Argument(None, metavar="[PROMPTS]", help="- (or a file): one prompt per line. Piped stdin is read the same way."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL",
-                              help="Language model [default: your latest trained, else $RNNTOOL_LM, else the bundled Shakespeare model]."),
+                              help="Language model: a file or a bundled name [default: your latest trained, else $RNNTOOL_LM, else the bundled shakespeare-char]."),
     prime: str = typer.Option(None, "--prime", metavar="TEXT", help="Prompt text to continue."),
     prime_file: str = typer.Option(None, "--prime-file", metavar="FILE", help="Read the prompt (whole file) from FILE."),
     max_tokens: int = typer.Option(200, "-n", "--max-tokens", min=0, metavar="N", help="Tokens to generate per sample."),
@@ -68,7 +53,7 @@ def generate_command(
     from rnntool.runtime.sampling import SamplingOptions
     from rnntool.text.sources import TextSource, read_text
 
-    lm = open_language_model(model, quiet)
+    lm = open_model("lm", model, quiet)
     if prime is not None and prime_file is not None:
         from rnntool.errors import RnntoolError
 

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from rnntool import __version__
+from rnntool.kinds import KINDS
 
 
 def _roff(text: str) -> str:
@@ -68,9 +69,26 @@ def render(app: typer.Typer) -> str:
             out += [_roff(para), ".PP"]
         out += _options(cmd, ctx)
     out += [
+        ".SH DISTRIBUTED TRAINING",
+        _roff("Every train-* command runs unchanged under PyTorch's launcher; put -- before the rnntool "
+              "command, so that torchrun's own parser leaves its options alone:"),
+        ".PP", ".nf",
+        _roff("torchrun --standalone --nproc_per_node=2 -m rnntool -- train-lm big.txt --max-time 3600"),
+        _roff("torchrun --nnodes=4 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 \\"),
+        _roff("    -m rnntool -- train-tagger train.conllu --dev dev.conllu"),
+        ".fi", ".PP",
+        _roff("Each rank trains on its share of every --batch-size (the global batch): NCCL on CUDA GPUs "
+              "(cuda:LOCAL_RANK), gloo on CPUs. Rank 0 alone validates and writes the model file, the "
+              "checkpoint, the --log events and progress. The time budget, a NaN loss, early stopping and "
+              "Ctrl-C/SIGTERM stop every rank at the same step. Checkpoints resume at any number of ranks."),
         ".SH ENVIRONMENT",
         ".TP", ".B NO_COLOR", "Disable colour in messages on standard error.",
         ".TP", ".B RNNTOOL_DEBUG", "Set to 1 to show Python tracebacks (same as \\fB\\-\\-debug\\fR).",
+    ]
+    for kind in KINDS.values():
+        out += [".TP", f".B {kind.env}", _roff(f"The {kind.display} to use when -m is not given and you have "
+                                               f"trained none ({kind.train_command}).")]
+    out += [
         ".SH SEE ALSO",
         "README.md and docs/ in the rnntool source tree.",
     ]

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import byte_progress, err_console, handle_errors, print_json
-
-
-class Level(str, Enum):
-    char = "char"
-    word = "word"
-
-
-class WordTokenizer(str, Enum):
-    treebank = "treebank"
-    whitespace = "whitespace"
-
-
-class SplitMode(str, Enum):
-    tail = "tail"
-    random = "random"
-
-
-class DecodeErrors(str, Enum):
-    strict = "strict"
-    replace = "replace"
+from rnntool.cli.options import DecodeErrors, Level, SplitMode, WordTokenizer
 
 
 @app.command()

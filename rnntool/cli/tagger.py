@@ -2,125 +2,59 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
-from enum import Enum
 
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import err_console, handle_errors, info, parse_meta, print_json
-from rnntool.cli.lm import PRECISION_HELP, Precision
-from rnntool.cli.prep import DecodeErrors
+from rnntool.cli.common import handle_errors, open_model, print_json
+from rnntool.cli.options import FRACTION, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
+
+TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
+
+Words, a character CNN (so unseen words still get good tags) and a casing
+feature feed a BiLSTM; the output is a softmax or a CRF. IOB1 entity tags are
+converted to IOB2. The dev score (accuracy, or entity F1 for IOB tags) picks
+the best model; Ctrl-C leaves it and a checkpoint for --resume. Under torchrun
+(torchrun ... -m rnntool -- train-tagger ...) every rank takes its share of each
+batch and rank 0 alone writes the model.
+"""
 
 
-class DataFormat(str, Enum):
-    auto = "auto"
-    conllu = "conllu"
-    conll = "conll"
-    wordtag = "wordtag"
-
-
-class TagInput(str, Enum):
-    auto = "auto"
-    text = "text"
-    tokens = "tokens"
-    conll = "conll"
-    conllu = "conllu"
-
-
-class TagOutput(str, Enum):
-    wordtag = "wordtag"
-    tsv = "tsv"
-    conllu = "conllu"
-    jsonl = "jsonl"
-
-
-@app.command("train-tagger")
-@handle_errors
+@training_command(app, "train-tagger", "tagger", TRAIN_TAGGER_HELP)
 def train_tagger_command(
     train: str = typer.Argument(..., metavar="TRAIN", help="Tagged training data: CoNLL-U, CoNLL columns, word/TAG lines, or nltk:treebank."),
     dev: str = typer.Option(None, "--dev", metavar="DEV", help="Dev data for model selection [default: 10% of TRAIN, see --dev-frac]."),
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL", help="Model file [default: next to TRAIN, e.g. train.tagger.safetensors]."),
-    fmt: DataFormat = typer.Option(DataFormat.auto, "--format", help="Input format (auto-detected by default)."),
+    fmt: TaggedFormat = typer.Option(TaggedFormat.auto, "--format", help="Input format (auto-detected by default)."),
     column: str = typer.Option(None, "--column", metavar="COL",
                                help="Tag column: upos/xpos for CoNLL-U [upos]; 1-based index for CoNLL files, negative from the end [-1]."),
-    dev_frac: float = typer.Option(0.1, "--dev-frac", metavar="F", help="Without --dev: hold out this fraction of TRAIN sentences."),
+    dev_frac: float = typer.Option(0.1, "--dev-frac", metavar="F", callback=FRACTION,
+                                   help="Without --dev: hold out this fraction of TRAIN sentences."),
     crf: bool = typer.Option(None, "--crf/--no-crf", help="CRF output layer with Viterbi decoding (good for entities) [no]."),
     char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help="Character-CNN filters; 0 turns character features off [64]."),
     word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help="Word embedding size [100]."),
     min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help="Words seen fewer than N times get no embedding of their own (smaller model) [2]."),
-    hidden: int = typer.Option(None, "--hidden", min=1, metavar="N", help="BiLSTM units per direction [128]."),
-    layers: int = typer.Option(None, "--layers", min=1, metavar="N", help="BiLSTM layers [1]."),
-    dropout: float = typer.Option(None, "--dropout", metavar="P", help="Dropout [0.33]."),
-    batch_size: int = typer.Option(None, "--batch-size", min=1, metavar="B", help="Sentences per batch [32]."),
-    epochs: int = typer.Option(None, "--epochs", min=1, metavar="N", help="Passes over the data [20, or unbounded with --max-time]."),
-    max_time: float = typer.Option(None, "--max-time", metavar="SECONDS", help="Training time budget; the schedule fits it."),
-    lr: float = typer.Option(None, "--lr", metavar="LR", help="Learning rate [2e-3]."),
-    patience: int = typer.Option(None, "--patience", min=1, metavar="N", help="Stop after N dev evaluations without improvement [10]."),
     lm_loss: float = typer.Option(None, "--lm-loss", min=0.0, metavar="W",
                                   help="Also train the first BiLSTM layer to predict the next and previous word, at weight W of the tag loss (helps unseen words; the prediction layers serve training only and are not saved) [0]."),
-    seed: int = typer.Option(0, "--seed", metavar="S", help="Random seed."),
-    device: str = typer.Option("auto", "--device", metavar="DEVICE", help="auto, cpu, cuda or mps."),
-    precision: Precision = typer.Option(Precision.auto, "--precision", help=PRECISION_HELP),
-    resume: str = typer.Option(None, "--resume", metavar="CHECKPOINT", help="Continue an interrupted run (same TRAIN)."),
-    log: str = typer.Option(None, "--log", metavar="FILE.jsonl", help="Append every training event as a JSON line."),
-    half: bool = typer.Option(False, "--half", help="Store the weights as float16: half the file size (inference still computes in float32)."),
-    meta: list[str] = typer.Option([], "--meta", metavar="KEY=VALUE", help="Record KEY=VALUE in the model file (e.g. licence=...; repeatable)."),
-    errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
-    json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout (default: the model path)."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary on stderr."),
+    options: TrainingOptions = None,
 ) -> None:
-    """Train a BiLSTM tagger (part of speech or named entities) with character features.
-
-    Words, a character CNN (so unseen words still get good tags) and a casing
-    feature feed a BiLSTM; the output is a softmax or a CRF. IOB1 entity tags are
-    converted to IOB2. The dev score (accuracy, or entity F1 for IOB tags) picks
-    the best model; Ctrl-C leaves it and a checkpoint for --resume.
-    """
-    from rnntool.cli.lm import GracefulStop
-    from rnntool.cli.training_display import TrainingDisplay, summary_table
+    from rnntool.cli.training import run_training
     from rnntool.train.tagger import train_tagger
-    from rnntool.userstate import remember_latest
 
-    model_options = dict(crf=crf, char_filters=char_filters, word_emb=word_emb, hidden=hidden, layers=layers,
-                         dropout=dropout)
-    train_options = dict(batch_size=batch_size, epochs=epochs, max_time=max_time, lr=lr, patience=patience,
-                         seed=seed, device=device, precision=precision.value, min_word_freq=min_word_freq,
-                         lm_loss=lm_loss, half=half or None)
-    record = {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(meta)}
-    with TrainingDisplay(quiet, log, "loss", unit="tok") as display, GracefulStop() as stop:
-        result, path = train_tagger(train, output, dev_spec=dev, fmt=fmt.value, column=column, dev_frac=dev_frac,
-                                    model_options=model_options, train_options=train_options, resume=resume,
-                                    record=record, on_event=display, should_stop=stop, errors=errors.value)
-    remember_latest("tagger", path)
-    if not quiet:
-        rows = [(f"best dev {k}", f"{v:.4f}") for k, v in result["valid"].items()]
-        rows += [("stopped", result["stop_reason"]), ("epochs", f"{result['epochs']:.2f}"),
-                 ("train / dev sentences", f"{result['train_sentences']:,} / {result['dev_sentences']:,}"),
-                 ("training time", f"{result['train_seconds']:.1f} s"), ("parameters", f"{result['params']:,}"),
-                 ("model", str(path))]
-        if result.get("checkpoint"):
-            rows.append(("checkpoint", f"{result['checkpoint']}  (continue with --resume)"))
-        err_console().print(summary_table(f"tagger ({result['format']} input)", rows))
-    if json_out:
-        print_json({k: v for k, v in result.items() if k != "history"})
-    else:
-        sys.stdout.write(f"{path}\n")
+    def rows(result: dict) -> list[tuple[str, str]]:
+        return [("input format", result["format"]),
+                ("train / dev sentences", f"{result['train_sentences']:,} / {result['dev_sentences']:,}")]
 
-
-def open_tagger(model: str | None, quiet: bool):
-    from rnntool.errors import RnntoolError
-    from rnntool.models import BUNDLED_TAGGER
-    from rnntool.runtime.tagger import Tagger
-    from rnntool.userstate import resolve_model
-
-    path, why = resolve_model("tagger", model, BUNDLED_TAGGER)
-    if not path:
-        raise RnntoolError("no tagger: train one with rnntool train-tagger or pass -m MODEL")
-    if why != "given with -m":
-        info(f"rnntool: using {path} ({why})", quiet)
-    return Tagger.load(path)
+    run_training(
+        "tagger",
+        lambda **run: train_tagger(train, output, dev_spec=dev, fmt=fmt.value, column=column, dev_frac=dev_frac,
+                                   model_options=options.model_options(crf=crf, char_filters=char_filters,
+                                                                       word_emb=word_emb),
+                                   train_options=options.train_options(min_word_freq=min_word_freq, lm_loss=lm_loss),
+                                   resume=options.resume, record=options.record(), errors=options.errors.value, **run),
+        options, "loss", "tagger", rows,
+    )
 
 
 @app.command("tag")
@@ -128,7 +62,7 @@ def open_tagger(model: str | None, quiet: bool):
 def tag_command(
     input_file: str = typer.Argument("-", metavar="FILE", help="Text to tag; - for stdin."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL",
-                              help="Tagger [default: your latest trained, else $RNNTOOL_TAGGER, else the bundled English UPOS model]."),
+                              help="Tagger: a file or a bundled name [default: your latest trained, else $RNNTOOL_TAGGER, else the bundled en-ewt-upos]."),
     input_kind: TagInput = typer.Option(TagInput.auto, "--input",
                                         help="text: split sentences and words; tokens: one tokenized sentence per line; conll/conllu: keep the columns [auto: by file extension, else text]."),
     fmt: TagOutput = typer.Option(None, "--format",
@@ -143,7 +77,7 @@ def tag_command(
     """
     from rnntool.runtime.tag_io import tag_stream
 
-    tagger = open_tagger(model, quiet)
+    tagger = open_model("tagger", model, quiet)
     kind = input_kind.value
     if kind == "auto":
         lower = input_file.lower()
@@ -157,7 +91,7 @@ def tag_command(
 def eval_tagger_command(
     data: str = typer.Argument(..., metavar="DATA", help="Gold-tagged data (any train-tagger format)."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL", help="Tagger [default: as for rnntool tag]."),
-    fmt: DataFormat = typer.Option(DataFormat.auto, "--format", help="Input format (auto-detected by default)."),
+    fmt: TaggedFormat = typer.Option(TaggedFormat.auto, "--format", help="Input format (auto-detected by default)."),
     column: str = typer.Option(None, "--column", metavar="COL", help="Gold tag column [the one the model was trained on]."),
     matrix: bool = typer.Option(False, "--matrix", help="Also print the full confusion matrix."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
@@ -169,7 +103,7 @@ def eval_tagger_command(
     from rnntool.evaluation import score_tags
     from rnntool.text.tagged import iob1_to_iob2, read_tagged
 
-    tagger = open_tagger(model, quiet)
+    tagger = open_model("tagger", model, quiet)
     cfg = tagger.cfg
     sentences, _ = read_tagged(data, fmt.value, column if column is not None else cfg.column, errors.value)
     gold = [iob1_to_iob2(s.tags) if cfg.scheme else s.tags for s in sentences]

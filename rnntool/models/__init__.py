@@ -1,6 +1,2 @@
-"""Models that ship with rnntool (see rnntool/corpora/README.md for how they were made)."""
-
-from pathlib import Path
-
-BUNDLED_LM = Path(__file__).with_name("shakespeare-char.safetensors")
-BUNDLED_TAGGER = Path(__file__).with_name("en-ewt-upos.safetensors")
+"""Models that ship with rnntool: the files are package data; rnntool.kinds names them
+(see rnntool/corpora/README.md for how each was made)."""

@@ -6,12 +6,14 @@ reads the same names from the model file.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rnntool.arch import LMConfig
+from rnntool.nn.base import FileModule
 
 
 def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float, bidirectional: bool = False,
@@ -25,7 +27,34 @@ def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: floa
     return nn.RNN(input_size, hidden, nonlinearity="relu" if cell == "rnn-relu" else "tanh", **kwargs)
 
 
-class RNNLM(nn.Module):
+class StateCarry:
+    """The hidden state carried from one window of a stream to the next."""
+
+    def __init__(self):
+        self.state = None
+
+
+@dataclass
+class LMWindow:
+    """One window of teacher forcing: ``inputs`` [T, B] ids, ``targets`` [T, B] the next
+    ids; ``carry`` holds the streams' state between windows; ``norm`` is the number of
+    targets in the whole (global) batch, so that ranks' losses add up to its mean."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    carry: StateCarry
+    norm: int
+
+    @property
+    def tokens(self) -> int:
+        return self.norm
+
+    def to(self, device: torch.device) -> "LMWindow":
+        return LMWindow(self.inputs.to(device, non_blocking=True), self.targets.to(device, non_blocking=True),
+                        self.carry, self.norm)
+
+
+class RNNLM(FileModule):
     """Inputs and outputs are time-major: ids [T, B] -> features [T, B, H]."""
 
     def __init__(self, cfg: LMConfig):
@@ -61,7 +90,18 @@ class RNNLM(nn.Module):
         zeros = torch.zeros(shape, device=device)
         return (zeros, zeros.clone()) if self.cfg.cell == "lstm" else zeros
 
-    def forward(self, ids: torch.Tensor, state=None):
+    @property
+    def may_skip_parameters(self) -> bool:
+        return self.cfg.softmax == "adaptive"  # a tail cluster no target of a batch falls in gets no gradient
+
+    def forward(self, batch: LMWindow) -> torch.Tensor:
+        """The window's share of its batch's mean loss; the carried state moves on (detached:
+        truncated back-propagation through time)."""
+        features, state = self.features(batch.inputs, batch.carry.state)
+        batch.carry.state = detach_state(state)
+        return self.loss(features, batch.targets, reduction="sum") / batch.norm
+
+    def features(self, ids: torch.Tensor, state=None):
         x = self.drop(self.embedding(ids))
         out, state = self.rnn(x, state)
         return self.drop(out), state
@@ -83,20 +123,13 @@ class RNNLM(nn.Module):
             out = F.log_softmax(self.decoder(flat), dim=-1)
         return out.reshape(*features.shape[:-1], -1)
 
-    def numpy_weights(self) -> dict[str, np.ndarray]:
-        """float32 arrays by name; a tied decoder weight is stored once (as the embedding)."""
-        out = {}
-        for name, tensor in self.state_dict().items():
-            if self.cfg.tie and name == "decoder.weight":
-                continue
-            out[name] = tensor.detach().to("cpu", torch.float32).numpy().copy()
-        return out
+    def file_names(self) -> dict[str, str]:
+        """A tied decoder weight is stored once (as the embedding)."""
+        return {name: name for name in self.state_dict() if not (self.cfg.tie and name == "decoder.weight")}
 
-    def load_numpy_weights(self, weights: dict[str, np.ndarray]) -> None:
-        state = {k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()}
+    def after_load(self) -> None:
         if self.cfg.tie:
-            state["decoder.weight"] = state["embedding.weight"]
-        self.load_state_dict(state)
+            self.decoder.weight = self.embedding.weight
 
 
 def detach_state(state):

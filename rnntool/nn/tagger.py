@@ -4,12 +4,14 @@ per-token scores, with softmax or CRF output."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnntool.nn.base import FileModule
 from rnntool.nn.lm import make_rnn
 from rnntool.tagging import TaggerConfig
 
@@ -81,27 +83,68 @@ class LanguageModelHeads(nn.Module):
 
         self.next_word, self.previous_word = head(), head()
 
-    def loss(self, first_layer: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of both directions. first_layer [B, T, 2H]; words [B, T]
-        (T >= 2), ids in frequency order, so ids past the head's vocabulary become <unk> (1)."""
+    def loss(self, first_layer: torch.Tensor, words: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """Cross-entropy of both directions, averaged over them (``reduction`` within each).
+        first_layer [B, T, 2H]; words [B, T] (T >= 2), ids in frequency order, so ids past
+        the head's vocabulary become <unk> (1)."""
         hidden = first_layer.shape[-1] // 2
         target = torch.where(words < self.vocab, words, torch.ones_like(words))
         forward = self.next_word(first_layer[:, :-1, :hidden]).float()
         backward = self.previous_word(first_layer[:, 1:, hidden:]).float()
-        return (F.cross_entropy(forward.reshape(-1, self.vocab), target[:, 1:].reshape(-1))
-                + F.cross_entropy(backward.reshape(-1, self.vocab), target[:, :-1].reshape(-1))) / 2
+        return (F.cross_entropy(forward.reshape(-1, self.vocab), target[:, 1:].reshape(-1), reduction=reduction)
+                + F.cross_entropy(backward.reshape(-1, self.vocab), target[:, :-1].reshape(-1),
+                                  reduction=reduction)) / 2
 
 
-class BiLSTMTagger(nn.Module):
+@dataclass
+class TaggerBatch:
+    """Sentences of one length T (so no padding): words/cases/type_index/tags [B, T];
+    type_chars [U + 1, L] the characters of the batch's distinct words (row 0 padding),
+    which type_index points into; droppable [B, T] the rarest in-vocabulary words
+    (candidates for word dropout). ``sentences`` is the size of the whole (global)
+    batch, so that ranks' losses add up to its mean; a rank with no share of a small
+    batch gets one sentence at ``weight`` 0 (DDP needs every rank to step)."""
+
+    words: torch.Tensor
+    cases: torch.Tensor
+    type_chars: torch.Tensor
+    type_index: torch.Tensor
+    tags: torch.Tensor
+    droppable: torch.Tensor
+    sentences: int
+    weight: float = 1.0
+    order: np.ndarray | None = None  # the sentences' indices in the data (dev batches)
+
+    @property
+    def tokens(self) -> int:
+        return self.sentences * self.words.shape[1]
+
+    def _map(self, fn) -> "TaggerBatch":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return TaggerBatch(**{k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+
+    def to(self, device: torch.device) -> "TaggerBatch":
+        return self._map(lambda t: t.to(device, non_blocking=True))
+
+    def pin_memory(self) -> "TaggerBatch":
+        return self._map(lambda t: t.pin_memory())
+
+
+class BiLSTMTagger(FileModule):
     """The recurrent stack is one single-layer bidirectional module per layer, run
     layer by layer with dropout between them -- what a stacked nn.LSTM computes, but
     the language-model loss needs the first layer's output (training speed measured
     the same, docs/benchmarks.md). The model file keeps the stacked module's names
-    (``rnn.weight_ih_l1``...) that the numpy runtime reads, see numpy_weights."""
+    (``rnn.weight_ih_l1``...) that the numpy runtime reads, see file_names.
 
-    def __init__(self, cfg: TaggerConfig, lm_vocab: int = 0):
+    Training-only settings: ``lm_vocab``/``lm_weight`` for the language-model loss,
+    ``word_dropout`` for the rate at which the rarest words become <unk>."""
+
+    def __init__(self, cfg: TaggerConfig, lm_vocab: int = 0, lm_weight: float = 0.0, word_dropout: float = 0.0):
         super().__init__()
         self.cfg = cfg
+        self.lm_weight = lm_weight
+        self.word_dropout = word_dropout
         self.word_embedding = nn.Embedding(len(cfg.words), cfg.word_emb, padding_idx=0)
         features = cfg.word_emb
         if cfg.char_filters:
@@ -144,33 +187,29 @@ class BiLSTMTagger(nn.Module):
         """Scores [B, T, K] (see layer_outputs for the inputs)."""
         return self.scores(self.layer_outputs(words, cases, type_chars, type_index)[-1])
 
-    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean loss per token; padding never counts."""
-        n = mask.sum()
+    def forward(self, batch: TaggerBatch) -> torch.Tensor:
+        """The batch's share of the mean loss per token of its (global) batch."""
+        words = batch.words
+        if self.training and self.word_dropout > 0:  # the rarest words stand in for unseen ones
+            drop = batch.droppable & (torch.rand(words.shape, device=words.device) < self.word_dropout)
+            words = words.masked_fill(drop, 1)
+        layers = self.layer_outputs(words, batch.cases, batch.type_chars, batch.type_index)
+        emissions = self.scores(layers[-1]).float()
+        T = words.shape[1]
         if self.crf is not None:
-            return self.crf.nll(emissions, tags, mask) / n
-        flat = emissions.reshape(-1, emissions.shape[-1])
-        return F.cross_entropy(flat[mask.reshape(-1)], tags.reshape(-1)[mask.reshape(-1)])
+            loss = self.crf.nll(emissions, batch.tags, torch.ones_like(batch.tags, dtype=torch.bool))
+        else:
+            loss = F.cross_entropy(emissions.reshape(-1, emissions.shape[-1]), batch.tags.reshape(-1), reduction="sum")
+        loss = loss / (batch.sentences * T)
+        if self.lm_heads is not None and self.lm_weight > 0 and T > 1:
+            # the words as they are, not word-dropped: the heads predict the text
+            lm = self.lm_heads.loss(layers[0], batch.words, reduction="sum") / (batch.sentences * (T - 1))
+            loss = loss + self.lm_weight * lm
+        return loss * batch.weight
 
-    def _file_names(self) -> dict[str, str]:
-        """state_dict name -> model file name, for what the model file stores (no LM heads)."""
+    def file_names(self) -> dict[str, str]:
+        """Per-layer modules under the stacked names; no language-model heads."""
         return {name: _file_name(name) for name in self.state_dict() if not name.startswith("lm_heads.")}
-
-    def n_params(self) -> int:
-        """Parameters of the model file (the training-only heads left out)."""
-        state = self.state_dict()
-        return sum(state[name].numel() for name in self._file_names())
-
-    def numpy_weights(self) -> dict[str, np.ndarray]:
-        """The model file's tensors: per-layer modules under the stacked names, no LM heads."""
-        state = self.state_dict()
-        return {file: state[name].detach().to("cpu", torch.float32).numpy().copy()
-                for name, file in self._file_names().items()}
-
-    def load_numpy_weights(self, tensors: dict[str, np.ndarray]) -> None:
-        module_name = {file: name for name, file in self._file_names().items()}
-        self.load_state_dict({module_name[k]: torch.from_numpy(np.asarray(v, np.float32)) for k, v in tensors.items()},
-                             strict=self.lm_heads is None)
 
 
 _LAYER_PARAM = re.compile(r"rnn\.(\d+)\.(\w+)_l0(_reverse)?$")

@@ -14,11 +14,12 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rnntool.config import SPLIT_MODES
 from rnntool.errors import RnntoolError
 from rnntool.fsutil import AtomicDirectory
 from rnntool.text.sources import ProgressFn, TextSource
@@ -29,7 +30,6 @@ CORPUS_FORMAT = "rnntool-corpus"
 CORPUS_FORMAT_VERSION = 1
 META_FILE = "corpus.json"
 SPLITS = ("train", "valid", "test")
-SPLIT_MODES = ("tail", "random")
 COVERAGE_TOP_N = (10, 100, 1000, 10000)
 _LINES_PER_BATCH = 4096
 
@@ -56,6 +56,13 @@ class PrepOptions:
             )
         if self.split not in SPLIT_MODES:
             raise RnntoolError(f"unknown split mode {self.split!r}; use one of: {', '.join(SPLIT_MODES)}")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "settings": self.settings.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PrepOptions":
+        return cls(**{**data, "settings": TokenizerSettings.from_dict(data["settings"])})
 
 
 class _Interner(dict):

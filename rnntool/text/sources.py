@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from rnntool.config import DECODE_ERRORS
 from rnntool.errors import RnntoolError
 
 BLOCK_SIZE = 1 << 20
-ENCODING_ERRORS = ("strict", "replace")
 NLTK_PREFIX = "nltk:"
 
 ProgressFn = Callable[[int], None]
@@ -26,8 +26,8 @@ ProgressFn = Callable[[int], None]
 def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None,
                   allow_empty: bool = False) -> Iterator[str]:
     """Decode a binary stream into LF-terminated lines (terminators removed)."""
-    if errors not in ENCODING_ERRORS:
-        raise RnntoolError(f"unknown --errors value {errors!r}; use one of: {', '.join(ENCODING_ERRORS)}")
+    if errors not in DECODE_ERRORS:
+        raise RnntoolError(f"unknown --errors value {errors!r}; use one of: {', '.join(DECODE_ERRORS)}")
     decoder = codecs.getincrementaldecoder("utf-8")(errors)
     offset = 0  # bytes of the stream consumed so far
     pending = ""  # text after the last complete line

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from rnntool.config import TAGGED_FORMATS
 from rnntool.errors import RnntoolError
 from rnntool.text.sources import NLTK_PREFIX, TextSource, nltk_corpus_reader
 
-FORMATS = ("auto", "conllu", "conll", "wordtag")
 CONLLU_COLUMNS = 10
 _IOB_TAG = re.compile(r"^(O|[BIES]-.+)$")
 
@@ -154,8 +154,8 @@ def read_nltk_tagged(spec: str) -> Iterator[TaggedSentence]:
 
 def read_tagged(spec: str, fmt: str = "auto", column: str | None = None, errors: str = "strict") -> tuple[list[TaggedSentence], str]:
     """All tagged sentences of one input, and the format they were read in."""
-    if fmt not in FORMATS:
-        raise RnntoolError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if fmt not in TAGGED_FORMATS:
+        raise RnntoolError(f"unknown format {fmt!r}; use one of: {', '.join(TAGGED_FORMATS)}")
     if spec.startswith(NLTK_PREFIX):
         sentences = list(read_nltk_tagged(spec[len(NLTK_PREFIX):]))
         fmt = "nltk"

@@ -11,10 +11,9 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from rnntool.config import LEVELS, WORD_TOKENIZERS
 from rnntool.errors import RnntoolError
 
-LEVELS = ("char", "word")
-WORD_TOKENIZERS = ("treebank", "whitespace")
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 SPECIALS = (PAD, UNK, EOS)

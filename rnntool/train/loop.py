@@ -1,9 +1,24 @@
-"""The training loop every model shares: budgets (epochs, steps, time), the
-learning-rate schedule, validation with the best model kept, early stopping,
-NaN detection, checkpoints for exact resumption, and progress events.
+"""The training loop every model kind runs on.
 
-A subclass says how to run one batch, how to validate, and what goes into the
-model file; this class does the rest.
+    start ─► budget left? ──no──► validate (if not just done) ─► test ─► write best model ─► done
+               │yes
+               ▼
+             lr from the schedule ─► batch(epoch, i) ─► loss = model(batch) ─► backward, clip, step
+               │
+               ▼
+             sync point (every step on CPU, every 20 on GPUs, and before each validation):
+             sum [loss, elapsed, stop requests] over ranks ─► NaN? fail · step event
+               │
+               ├─ end of epoch or --eval-every ─► validate on rank 0, broadcast ─► best model,
+               │                                   checkpoint, early stopping
+               └─ Ctrl-C/SIGTERM on any rank ─► checkpoint and stop, every rank at the same step
+
+The loop knows a model only through ``model(batch) -> loss`` and
+``model.file_weights()``; a kind hands it a :class:`Job` (its data, how to score
+it, what its model file holds). Everything the loop decides -- budgets, the
+learning-rate schedule, early stopping, where a resumed run continues -- is
+kept in :class:`Progress`, which checkpoints carry whole, so a resumed run is
+bit-identical on CPU to one that was never interrupted.
 """
 
 from __future__ import annotations
@@ -12,355 +27,352 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from rnntool import __version__
+from rnntool.checkpoint import rng_state, save_checkpoint, set_rng_state
+from rnntool.config import TrainConfig
 from rnntool.errors import RnntoolError
+from rnntool.kinds import Kind
 from rnntool.modelfile import save_model
-from rnntool.train.common import (
-    SCHEDULES,
-    cosine_lr,
-    make_optimizer,
-    resolve_device,
-    resolve_precision,
-    save_checkpoint,
-)
+from rnntool.nn.base import FileModule
+from rnntool.train.distributed import RANK_SEED_STRIDE, Distributed
+from rnntool.train.optim import cosine_lr, make_optimizer
+from rnntool.train.precision import autocast, grad_scaler
 
 EventFn = Callable[[dict], None]
+GPU_SYNC_EVERY = 20  # steps between host syncs on accelerators (CPU steps are synchronous anyway)
 
 
 @dataclass
-class TrainConfig:
-    epochs: int | None = None  # None: as many as --max-time / --max-steps allow
-    max_time: float | None = None  # seconds of training (validation included)
-    max_steps: int | None = None
-    batch_size: int = 32
-    lr: float = 2e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    beta2: float = 0.999  # Adam's second-moment decay
-    clip: float = 1.0
-    schedule: str = "cosine"
-    warmup: float = 0.0  # fraction of the run
-    lr_decay: float = 0.25  # plateau schedule: multiply on a non-improving evaluation
-    patience: int = 3
-    eval_every: int | None = None  # steps; None: every epoch (at most 2000 steps apart)
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast for the training passes)
-    half: bool = False  # store the model file's weights as float16 (checkpoints stay float32)
+class Job:
+    """What a model kind gives the loop."""
 
-    def validate(self) -> None:
-        if self.epochs is None and self.max_time is None and self.max_steps is None:
-            raise RnntoolError("give --epochs or --max-time")
-        for name in ("batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise RnntoolError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.epochs is not None and self.epochs < 1:
-            raise RnntoolError("--epochs must be at least 1")
-        if self.max_time is not None and self.max_time <= 0:
-            raise RnntoolError("--max-time must be positive")
-        if not self.lr > 0:
-            raise RnntoolError("--lr must be positive")
-        if self.schedule not in SCHEDULES:
-            raise RnntoolError(f"unknown schedule {self.schedule!r}; use one of: {', '.join(SCHEDULES)}")
+    model: FileModule  # model(batch) -> loss
+    data: object  # steps_per_epoch, batch(epoch, index), state_dict(dist), load_state_dict(state, device)
+    evaluate: Callable[[FileModule], tuple[float, dict]]  # (score, higher is better; metrics)
+    header: dict  # config / vocab / tokenizer / training.sources for the model file
+    model_config: dict  # how to rebuild the model (checkpoints)
+    inputs: dict  # how the data was read (checkpoints, so a resumed run reads it the same way)
+    validation_tokens: int = 0  # to keep time back for the final validation under --max-time
+    test: Callable[[FileModule], dict] | None = None  # final metrics of the best model on test data
+    step_metrics: Callable[[float], dict] = field(default=lambda loss: {})
 
 
-# What a resumed run may change: its budget, its patience, how the model file is stored.
-RESUME_OVERRIDES = ("epochs", "max_time", "max_steps", "patience", "half")
+@dataclass
+class Run:
+    """What the run preparation settles before any training: where, on what, how."""
+
+    kind: Kind
+    output: Path
+    checkpoint: Path
+    device: torch.device
+    precision: str
+    dist: Distributed
+    record: dict  # command line, --meta
+    data_sha256: str = ""
+    emit: EventFn = field(default=lambda event: None)
 
 
-def resumed_config(cfg: TrainConfig, options: dict | None) -> TrainConfig:
-    """A checkpoint's training config with the overridable options given again on top."""
-    for key in RESUME_OVERRIDES:
-        if (options or {}).get(key) is not None:
-            setattr(cfg, key, options[key])
-    return cfg
+@dataclass
+class Progress:
+    """Where a run stands; checkpoints carry it whole."""
+
+    epoch: int = 0
+    batch_index: int = 0
+    step: int = 0
+    elapsed: float = 0.0  # seconds of training and validation (the same on every rank)
+    tokens_seen: int = 0
+    lr: float = 0.0
+    best_score: float = -math.inf  # higher is better
+    best_metrics: dict = field(default_factory=dict)
+    bad_evals: int = 0
+    history: list = field(default_factory=list)
+    saved_model: bool = False
+    last_eval_step: int = -1
+    eval_seconds: float | None = None
 
 
-class TrainingRun:
-    """Subclasses set ``kind`` and implement: ``steps_per_epoch``, ``train_step``,
-    ``validate``, ``header`` and optionally ``extra_state`` / ``restore_extra``."""
-
-    kind = ""
-    cpu_bf16 = True  # does bf16 autocast pay off on CPUs for this model (see resolve_precision)
-
-    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, output: Path, checkpoint: Path,
-                 record: dict, on_event: EventFn | None, data_sha256: str):
-        self.cfg = cfg
-        self.output, self.checkpoint = Path(output), Path(checkpoint)
-        self.record = record
-        self.emit = on_event or (lambda event: None)
-        self.data_sha256 = data_sha256
-        self.device = resolve_device(cfg.device)
-        self.precision = resolve_precision(cfg.precision, self.device, self.cpu_bf16)
-        self.model = model.to(self.device)
+class Trainer:
+    def __init__(self, job: Job, cfg: TrainConfig, run: Run, checkpoint: dict | None = None):
+        self.job, self.cfg, self.run_info = job, cfg, run
+        self.dist, self.device, self.precision = run.dist, run.device, run.precision
+        self.model = job.model.to(self.device)
+        if self.device.type == "cuda":
+            self.model.flatten_rnns()
+        self.data = job.data
+        self.steps_per_epoch = self.data.steps_per_epoch
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr, cfg.weight_decay, cfg.beta2)
+        self.scaler = grad_scaler(self.device, self.precision)
         self.eval_every = cfg.eval_every or min(self.steps_per_epoch, 2000)
-        # progress state (all of it goes into checkpoints)
-        self.epoch, self.batch_index, self.step = 0, 0, 0
-        self.elapsed = 0.0
-        self.tokens_seen = 0
-        self.lr = cfg.lr
-        self.best_score = -math.inf  # higher is better
-        self.best_metrics: dict = {}
-        self.bad_evals = 0
-        self.history: list[dict] = []
-        self.saved_model = False
+        self.sync_every = 1 if self.device.type == "cpu" else GPU_SYNC_EVERY
+        self.progress = Progress(lr=cfg.lr)
         self.best_weights: dict[str, np.ndarray] | None = None
-        self.eval_seconds: float | None = None
         self.stop_reason = ""
-
-    # --- to implement ---------------------------------------------------------------------
-    steps_per_epoch: int = 1
-
-    def train_step(self) -> tuple[torch.Tensor, int]:
-        """Run the batch at (epoch, batch_index): return (loss, tokens)."""
-        raise NotImplementedError
-
-    def validate(self) -> tuple[float, dict]:
-        """(score, metrics): higher score is better."""
-        raise NotImplementedError
-
-    def header(self) -> dict:
-        """config / vocab / tokenizer ... for the model file."""
-        raise NotImplementedError
-
-    def validation_tokens(self) -> int:
-        return 0
-
-    def extra_state(self) -> dict:
-        return {}
-
-    def restore_extra(self, ckpt: dict) -> None:
-        pass
-
-    def start_epoch(self) -> None:
-        pass
-
-    def final_metrics(self) -> dict:
-        return {}
+        if checkpoint is not None:
+            self.restore(checkpoint)
+        elif self.dist.rank:  # every rank built the same weights; dropout draws differ per rank
+            torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
+        self.trained = self.dist.wrap(self.model, self.device, self.model.may_skip_parameters)
 
     # --- budget and schedule --------------------------------------------------------------
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
-
     def total_steps(self) -> int | None:
-        caps = []
-        if self.cfg.epochs is not None:
-            caps.append(self.cfg.epochs * self.steps_per_epoch)
-        if self.cfg.max_steps is not None:
-            caps.append(self.cfg.max_steps)
+        caps = [c for c in (self.cfg.epochs and self.cfg.epochs * self.steps_per_epoch, self.cfg.max_steps) if c]
         return min(caps) if caps else None
 
     def eval_reserve(self) -> float:
         """Seconds to keep for the final validation, so the run ends within --max-time."""
-        if self.eval_seconds is not None:
-            return self.eval_seconds * 1.1
-        if self.tokens_seen and self.elapsed > 0:  # forward-only passes run about 3x faster than training
-            return self.validation_tokens() / (3.0 * self.tokens_seen / self.elapsed)
+        p = self.progress
+        if p.eval_seconds is not None:
+            return p.eval_seconds * 1.1
+        if p.tokens_seen and p.elapsed > 0:  # forward-only passes run about 3x faster than training
+            return self.job.validation_tokens / (3.0 * p.tokens_seen / p.elapsed)
         return 0.0
 
-    def progress(self) -> float:
-        """Fraction of the run done: by steps, or by time when --max-time bounds it (whichever is further)."""
-        p = 0.0
+    def fraction_done(self) -> float:
+        """By steps, or by time when --max-time bounds the run (whichever is further)."""
+        p, done = self.progress, 0.0
         total = self.total_steps()
         if total:
-            p = self.step / total
+            done = p.step / total
         if self.cfg.max_time:
-            p = max(p, self.elapsed / max(1e-9, self.cfg.max_time - self.eval_reserve()))
-        return min(p, 1.0)
+            done = max(done, p.elapsed / max(1e-9, self.cfg.max_time - self.eval_reserve()))
+        return min(done, 1.0)
 
     def set_lr(self) -> None:
         if self.cfg.schedule == "cosine":
-            self.lr = cosine_lr(self.cfg.lr, self.progress(), self.cfg.warmup)
+            self.progress.lr = cosine_lr(self.cfg.lr, self.fraction_done(), self.cfg.warmup)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
+            group["lr"] = self.progress.lr
 
-    def out_of_budget(self) -> bool:
-        total = self.total_steps()
-        if total is not None and self.step >= total:
-            self.stop_reason = "finished"
-            return True
-        if self.cfg.max_time is not None and self.elapsed + self.eval_reserve() >= self.cfg.max_time:
-            self.stop_reason = "time budget reached"
-            return True
-        return False
+    def reason_to_stop(self) -> str:
+        """Why the run must not take another step ('' to go on); the same on every rank."""
+        p, total = self.progress, self.total_steps()
+        if p.bad_evals >= self.cfg.patience:
+            return f"early stop: no improvement in {self.cfg.patience} evaluations"
+        if total is not None and p.step >= total:
+            return "finished"
+        if self.cfg.max_time is not None and p.elapsed + self.eval_reserve() >= self.cfg.max_time:
+            return "time budget reached"
+        return ""
 
-    # --- checkpoints ----------------------------------------------------------------------
-    def checkpoint_state(self) -> dict:
-        return {
-            "kind": self.kind,
-            "train_config": asdict(self.cfg),
-            "data_sha256": self.data_sha256,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "position": {"epoch": self.epoch, "batch_index": self.batch_index, "step": self.step},
-            "elapsed": self.elapsed,
-            "tokens_seen": self.tokens_seen,
-            "lr": self.lr,
-            "best_score": self.best_score,
-            "best_metrics": self.best_metrics,
-            "bad_evals": self.bad_evals,
-            "history": self.history,
-            "saved_model": self.saved_model,
-            **self.extra_state(),
-        }
-
-    def restore(self, ckpt: dict) -> None:
-        if ckpt["data_sha256"] != self.data_sha256:
-            raise RnntoolError("the checkpoint was trained on different data; resume with the same input")
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["rng"])
-        pos = ckpt["position"]
-        self.epoch, self.batch_index, self.step = pos["epoch"], pos["batch_index"], pos["step"]
-        self.elapsed = ckpt["elapsed"]
-        self.tokens_seen = ckpt["tokens_seen"]
-        self.lr = ckpt["lr"]
-        self.best_score = ckpt["best_score"]
-        self.best_metrics = ckpt["best_metrics"]
-        self.bad_evals = ckpt["bad_evals"]
-        self.history = list(ckpt["history"])
-        self.saved_model = ckpt["saved_model"]
-        self.restore_extra(ckpt)
+    def fractional_epoch(self) -> float:
+        return self.progress.epoch + self.progress.batch_index / self.steps_per_epoch
 
     # --- the loop -------------------------------------------------------------------------
-    def fractional_epoch(self) -> float:
-        return self.epoch + self.batch_index / self.steps_per_epoch
-
-    def run(self, should_stop: Callable[[], bool] = lambda: False) -> dict:
-        self.emit({"event": "start", "params": self.n_params(), "steps_per_epoch": self.steps_per_epoch,
-                   "device": str(self.device), "precision": self.precision, "epochs": self.cfg.epochs,
-                   "max_time": self.cfg.max_time, "total_steps": self.total_steps(), "resumed_at_step": self.step})
+    def fit(self, should_stop: Callable[[], bool] = lambda: False) -> dict:
+        p = self.progress
+        self.emit({"event": "start", "params": self.model.n_params(), "steps_per_epoch": self.steps_per_epoch,
+                   "device": str(self.device), "precision": self.precision, "world_size": self.dist.world_size,
+                   "backend": self.dist.backend, "epochs": self.cfg.epochs, "max_time": self.cfg.max_time,
+                   "total_steps": self.total_steps(), "resumed_at_step": p.step})
         self.model.train()
         clock = time.perf_counter()
-        last_eval_step = self.step if self.history else -1
-        interrupted = nan = False
-        while not self.out_of_budget():
-            if self.batch_index == 0:
-                self.start_epoch()
+        loss_sum = torch.zeros((), device=self.device)
+        pending = 0  # steps since the last sync point
+        interrupted = False
+        while not (reason := self.reason_to_stop()):
             self.set_lr()
-            loss, tokens = self.train_step()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            batch = self.data.batch(p.epoch, p.batch_index).to(self.device)
+            with autocast(self.device, self.precision):
+                loss = self.trained(batch)
+            # DDP averages gradients over ranks; each rank's loss is its share of the global mean
+            self.scaler.scale(loss * self.dist.world_size).backward()
             if self.cfg.clip > 0:
+                self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
-            self.optimizer.step()
-            loss_value = loss.item()
-            self.step += 1
-            self.tokens_seen += tokens
-            self.batch_index += 1
-            if self.batch_index == self.steps_per_epoch:
-                self.batch_index = 0
-                self.epoch += 1
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.detach().float()
+            pending += 1
+            p.step += 1
+            p.tokens_seen += batch.tokens
+            p.batch_index += 1
+            if p.batch_index == self.steps_per_epoch:
+                p.batch_index = 0
+                p.epoch += 1
+            eval_due = p.batch_index == 0 or p.step % self.eval_every == 0
+            if not (eval_due or p.step % self.sync_every == 0):
+                continue
             now = time.perf_counter()
-            self.elapsed += now - clock
+            total_loss, seconds, stops = self.dist.all_sum([float(loss_sum), now - clock, float(should_stop())],
+                                                           self.device)
             clock = now
-            if not math.isfinite(loss_value):
-                nan = True
-                break
-            self.emit({"event": "step", "epoch": self.fractional_epoch(), "step": self.step, "loss": loss_value,
-                       **self.step_metrics(loss_value), "lr": self.lr, "tokens_seen": self.tokens_seen,
-                       "elapsed": self.elapsed, "progress": self.progress()})
-            if self.batch_index == 0 or self.step % self.eval_every == 0:
+            p.elapsed += seconds / self.dist.world_size
+            mean_loss = total_loss / pending  # ranks' shares add up to the global batch's loss
+            loss_sum.zero_()
+            pending = 0
+            if not math.isfinite(mean_loss):
+                self.fail_nan()
+            self.emit({"event": "step", "epoch": self.fractional_epoch(), "step": p.step, "loss": mean_loss,
+                       **self.job.step_metrics(mean_loss), "lr": p.lr, "tokens_seen": p.tokens_seen,
+                       "elapsed": p.elapsed, "progress": self.fraction_done()})
+            if eval_due:
                 self.validate_and_save()
-                last_eval_step = self.step
                 clock = time.perf_counter()
-                if self.bad_evals >= self.cfg.patience:
-                    self.stop_reason = f"early stop: no improvement in {self.cfg.patience} evaluations"
-                    break
-            if should_stop():
+            if stops > 0 and not self.reason_to_stop().startswith("early stop"):
                 interrupted = True
-                self.stop_reason = "interrupted"
                 break
-        if nan:
-            self.fail_nan()
         if interrupted:
-            save_checkpoint(self.checkpoint, self.checkpoint_state())
-            if not self.saved_model:
-                # nothing validated yet: leave the current weights as the model (trainer state untouched,
-                # so resuming still gives the same run)
-                self.write_model(self.weights(), {**self.summary(), "note": "interrupted before the first validation"})
+            self.stop_reason = "interrupted"
+            self.save_checkpoint()
+            if not p.saved_model:
+                # nothing validated yet: leave the current weights as the model (the loop's state
+                # stays as it is, so resuming still gives the same run)
+                self.write_model(self.model.file_weights(), {**self.summary(),
+                                                             "note": "interrupted before the first validation"})
             return self.summary()
-        if last_eval_step != self.step:
+        self.stop_reason = reason
+        if p.last_eval_step != p.step:
             self.validate_and_save()
-        result = {**self.summary(), **self.final_metrics()}
+        if self.best_weights is None and self.dist.is_main:
+            raise RnntoolError("validation never gave a finite score, so there is no model to keep; "
+                               "try a lower --lr or --clip")
+        result = {**self.summary(), **self.test_metrics()}
         self.write_model(self.best_weights, result)
-        if self.checkpoint.exists():
-            self.checkpoint.unlink()
+        if self.dist.is_main and self.run_info.checkpoint.exists():
+            self.run_info.checkpoint.unlink()
         return result
 
-    def step_metrics(self, loss: float) -> dict:
-        return {}
-
-    def weights(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().to("cpu", torch.float32).numpy().copy() for k, v in self.model.state_dict().items()}
+    def emit(self, event: dict) -> None:
+        if self.dist.is_main:
+            self.run_info.emit(event)
 
     def validate_and_save(self) -> None:
+        """Rank 0 scores the model; every rank takes its result, so all keep one history."""
+        p = self.progress
         t0 = time.perf_counter()
-        self.model.eval()
-        with torch.no_grad():
-            score, metrics = self.validate()
-        self.model.train()
-        self.eval_seconds = time.perf_counter() - t0
-        self.elapsed += self.eval_seconds
-        improved = score > self.best_score
-        entry = {"step": self.step, "epoch": self.fractional_epoch(), "elapsed": self.elapsed,
-                 "tokens_seen": self.tokens_seen, "lr": self.lr, **{f"valid_{k}": v for k, v in metrics.items()}}
-        self.history.append(entry)
+        outcome = None
+        if self.dist.is_main:
+            self.model.eval()
+            with torch.no_grad():
+                score, metrics = self.job.evaluate(self.model)
+            self.model.train()
+            outcome = (score, metrics, time.perf_counter() - t0)
+        score, metrics, p.eval_seconds = self.dist.broadcast(outcome)
+        p.elapsed += p.eval_seconds
+        p.last_eval_step = p.step
+        improved = score > p.best_score
+        entry = {"step": p.step, "epoch": self.fractional_epoch(), "elapsed": p.elapsed,
+                 "tokens_seen": p.tokens_seen, "lr": p.lr, **{f"valid_{k}": v for k, v in metrics.items()}}
+        p.history.append(entry)
         if improved:
-            self.best_score = score
-            self.best_metrics = metrics
-            self.bad_evals = 0
-            self.best_weights = self.weights()
+            p.best_score, p.best_metrics, p.bad_evals = score, metrics, 0
+            if self.dist.is_main:
+                self.best_weights = self.model.file_weights()
             self.write_model(self.best_weights, self.summary())
         else:
-            self.bad_evals += 1
+            p.bad_evals += 1
             if self.cfg.schedule == "plateau":
-                self.lr *= self.cfg.lr_decay
+                p.lr *= self.cfg.lr_decay
         self.emit({"event": "eval", **entry, "improved": improved})
-        save_checkpoint(self.checkpoint, self.checkpoint_state())
+        self.save_checkpoint()
+
+    def test_metrics(self) -> dict:
+        if self.job.test is None or not self.dist.is_main or self.best_weights is None:
+            return {}
+        self.model.load_file_weights(self.best_weights)
+        self.model.to(self.device)
+        if self.device.type == "cuda":
+            self.model.flatten_rnns()
+        self.model.eval()
+        with torch.no_grad():
+            return {"test": self.job.test(self.model)}
 
     def summary(self) -> dict:
+        p = self.progress
         return {
-            "valid": self.best_metrics,
+            "valid": p.best_metrics,
             "epochs": self.fractional_epoch(),
-            "steps": self.step,
-            "tokens_seen": self.tokens_seen,
-            "train_seconds": round(self.elapsed, 2),
+            "steps": p.step,
+            "tokens_seen": p.tokens_seen,
+            "train_seconds": round(p.elapsed, 2),
             "stop_reason": self.stop_reason or "finished",
-            "params": self.n_params(),
-            "history": self.history,
+            "params": self.model.n_params(),
+            "world_size": self.dist.world_size,
+            "history": p.history,
         }
 
     def fail_nan(self) -> None:
-        where = f"epoch {self.epoch + 1}, step {self.step}"
-        if self.saved_model:
-            raise RnntoolError(
-                f"the loss became NaN at {where}; stopped and kept the best model so far in {self.output} "
-                f"({', '.join(f'{k} {v:.4f}' for k, v in self.best_metrics.items())}); try a lower --lr or --clip"
-            )
+        p = self.progress
+        where = f"epoch {p.epoch + 1}, step {p.step}"
+        if p.saved_model:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in p.best_metrics.items())
+            raise RnntoolError(f"the loss became NaN at {where}; stopped and kept the best model so far in "
+                               f"{self.run_info.output} ({shown}); try a lower --lr or --clip")
         raise RnntoolError(f"the loss became NaN at {where} before any model was saved; try a lower --lr or --clip")
 
-    def write_model(self, weights: dict[str, np.ndarray], metrics: dict) -> None:
-        header = self.header()
+    # --- files ----------------------------------------------------------------------------
+    def write_model(self, weights: dict[str, np.ndarray] | None, metrics: dict) -> None:
+        self.progress.saved_model = True
+        if not self.dist.is_main:
+            return
+        run = self.run_info
+        header = {k: v for k, v in self.job.header.items() if k != "training"}
         header["training"] = {
-            **self.record,
-            "data_sha256": self.data_sha256,
+            **run.record,
+            "data_sha256": run.data_sha256,
             "train_config": asdict(self.cfg),
+            "device": str(self.device),
+            "precision": self.precision,
+            "world_size": self.dist.world_size,
+            "backend": self.dist.backend,
             "metrics": {k: v for k, v in metrics.items() if k != "history"},
             "history": metrics.get("history", []),
             "versions": {"rnntool": __version__, "torch": torch.__version__, "numpy": np.__version__,
                          "python": platform.python_version()},
-            **header.get("training", {}),
+            **self.job.header.get("training", {}),
         }
         if self.cfg.half:
             weights = {k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in weights.items()}
-        save_model(self.output, self.kind, weights, header)
-        self.saved_model = True
+        save_model(run.output, run.kind.name, weights, header)
+
+    def checkpoint_state(self) -> dict:
+        """Collective: every rank contributes its random state and its data's state."""
+        rngs = self.dist.gather(rng_state(self.device))
+        data_state = self.data.state_dict(self.dist)
+        best = None if self.best_weights is None else {k: torch.from_numpy(v) for k, v in self.best_weights.items()}
+        return {
+            "kind": self.run_info.kind.name,
+            "model_config": self.job.model_config,
+            "train_config": asdict(self.cfg),
+            "inputs": self.job.inputs,
+            "data_sha256": self.run_info.data_sha256,
+            "world_size": self.dist.world_size,
+            "progress": asdict(self.progress),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rngs,
+            "data": data_state,
+            "best_weights": best,
+        }
+
+    def save_checkpoint(self) -> None:
+        state = self.checkpoint_state()
+        if self.dist.is_main:
+            save_checkpoint(self.run_info.checkpoint, state)
+
+    def restore(self, ckpt: dict) -> None:
+        if ckpt["data_sha256"] != self.run_info.data_sha256:
+            raise RnntoolError("the checkpoint was trained on different data; resume with the same input")
+        self.model.load_state_dict(ckpt["model"])
+        if self.device.type == "cuda":
+            self.model.flatten_rnns()
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.progress = Progress(**ckpt["progress"])
+        rngs = ckpt["rng"]
+        if self.dist.rank < len(rngs):
+            set_rng_state(rngs[self.dist.rank], self.device)
+        else:  # more ranks than the interrupted run had: new draws for the new ranks
+            torch.manual_seed(self.cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
+        self.data.load_state_dict(ckpt["data"], self.device)
+        best = ckpt.get("best_weights")
+        self.best_weights = None if best is None else {k: v.numpy() for k, v in best.items()}

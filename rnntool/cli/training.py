@@ -1,13 +1,17 @@
-"""Showing a training run on stderr: a live rich progress line on a terminal,
-one plain line per evaluation otherwise; every event to --log as JSON lines."""
+"""What every train-* command does around the library call: a live rich progress
+line on a terminal (one plain line per evaluation otherwise), every event to --log
+as JSON lines, Ctrl-C/SIGTERM handling, the summary table, and the model path or
+the JSON summary on stdout. Under torchrun only rank 0 shows or logs anything."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections.abc import Callable
 
-from rnntool.cli.common import animate, err_console
+from rnntool.cli.common import animate, err_console, print_json
 
 
 def _rate(n: float) -> str:
@@ -72,7 +76,8 @@ class TrainingDisplay:
             if event.get("max_time"):
                 budget.append(f"{event['max_time']:g} s")
             resumed = f", resuming at step {event['resumed_at_step']}" if event.get("resumed_at_step") else ""
-            self.print(f"training {event['params']:,} parameters on {event['device']}, "
+            ranks = f" x {event['world_size']} ranks ({event['backend']})" if event.get("world_size", 1) > 1 else ""
+            self.print(f"training {event['params']:,} parameters on {event['device']}{ranks} ({event['precision']}), "
                        f"{event['steps_per_epoch']:,} steps per epoch, budget {' or '.join(budget) or '-'}{resumed}")
         elif kind == "step":
             self.window.append((event["elapsed"], event["tokens_seen"]))
@@ -112,3 +117,77 @@ def summary_table(title: str, rows: list[tuple[str, str]]):
     for k, v in rows:
         table.add_row(k, v)
     return table
+
+
+def main_process() -> bool:
+    """Rank 0 of a torchrun job, or a plain process (torch-free: reads torchrun's environment)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+class GracefulStop:
+    """The first SIGINT/SIGTERM asks the run to stop at the next step (it then saves a
+    checkpoint); a second Ctrl-C aborts at once -- except under torchrun, whose launcher
+    forwards the terminal's Ctrl-C as a second signal and enforces its own shutdown timeout."""
+
+    def __init__(self):
+        self.requested = False
+        self.launched = "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ
+
+    def __enter__(self):
+        import signal
+
+        self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in self.previous:
+            signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+
+        if self.requested:
+            if signum == signal.SIGINT and not self.launched:
+                raise KeyboardInterrupt
+            return
+        self.requested = True
+        if main_process():
+            sys.stderr.write("\nrnntool: stopping after this step and saving a checkpoint (Ctrl-C again to abort)\n")
+
+    def __exit__(self, *exc):
+        import signal
+
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def run_training(kind: str, train: Callable, options, metric: str, title: str,
+                 extra_rows: Callable[[dict], list[tuple[str, str]]] = lambda result: []) -> None:
+    """Run ``train(on_event=..., should_stop=...) -> (result, path)`` with progress on stderr,
+    then remember the model and print the summary (stderr) and the path or JSON (stdout)."""
+    from rnntool.userstate import remember_latest
+
+    main = main_process()
+    quiet = options.quiet or not main
+    with TrainingDisplay(quiet, options.log if main else None, metric) as display, GracefulStop() as stop:
+        result, path = train(on_event=display, should_stop=stop)
+    if not main:
+        return
+    remember_latest(kind, path)
+    if not quiet:
+        rows = [(f"best valid {k}", f"{v:.4f}") for k, v in result["valid"].items()]
+        rows += [(f"test {k}", f"{v:.4f}") for k, v in result.get("test", {}).items()]
+        rows += [("stopped", result["stop_reason"]), ("epochs", f"{result['epochs']:.2f}"),
+                 ("steps", f"{result['steps']:,}"), ("tokens seen", f"{result['tokens_seen']:,}"), *extra_rows(result),
+                 ("training time", f"{result['train_seconds']:.1f} s"), ("parameters", f"{result['params']:,}")]
+        if result.get("world_size", 1) > 1:
+            rows.append(("ranks", str(result["world_size"])))
+        rows.append(("model", str(path)))
+        if result.get("checkpoint"):
+            rows.append(("checkpoint", f"{result['checkpoint']}  (continue with --resume)"))
+        err_console().print(summary_table(title, rows))
+    if options.json_out:
+        print_json({k: v for k, v in result.items() if k != "history"})
+    else:
+        sys.stdout.write(f"{path}\n")

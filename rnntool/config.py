@@ -1,0 +1,161 @@
+"""Training configuration as typed data, and the choice sets every layer shares.
+
+Torch-free: the CLI builds its option enums from the choice tuples here, and
+``--help`` must not import torch. Model architectures live beside the code that
+reads them (``arch.LMConfig``, ``tagging.TaggerConfig``); what every training run
+shares lives here.
+
+``resolve(cls, defaults, options)`` is the one way a configuration is made from
+a recipe's defaults and a user's options: ``None`` means "not given", and a key
+the dataclass does not have raises instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TypeVar
+
+from rnntool.errors import RnntoolError
+
+# --- choice sets (the CLI's enums are made from these) ------------------------------------
+CELLS = ("lstm", "gru", "rnn", "rnn-relu")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "plateau", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SOFTMAXES = ("full", "adaptive")
+DECODE_ERRORS = ("strict", "replace")
+LEVELS = ("char", "word")
+WORD_TOKENIZERS = ("treebank", "whitespace")
+SPLIT_MODES = ("tail", "random")
+TAGGED_FORMATS = ("auto", "conllu", "conll", "wordtag")
+TAG_INPUTS = ("auto", "text", "tokens", "conll", "conllu")
+TAG_OUTPUTS = ("wordtag", "tsv", "conllu", "jsonl")
+
+C = TypeVar("C")
+
+
+class ConfigError(RnntoolError):
+    """An option that the configuration does not have, or a value it cannot take."""
+
+
+def field_names(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def check_keys(cls, options: dict | None, what: str) -> dict:
+    """The given (non-None) options, after checking every key belongs to ``cls``."""
+    options = options or {}
+    known = field_names(cls)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def resolve(cls: type[C], defaults: dict, options: dict | None = None, what: str | None = None) -> C:
+    """``cls`` from ``defaults`` with the given ``options`` on top; unknown keys raise."""
+    what = what or cls.__name__
+    merged = {**check_keys(cls, defaults, what), **check_keys(cls, options, what)}
+    return cls(**merged)
+
+
+def choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"unknown {option} {value!r}; use one of: {', '.join(choices)}")
+    return value
+
+
+@dataclass
+class TrainConfig:
+    """What every training run shares (the loop reads nothing else)."""
+
+    epochs: int | None = None  # None: as many as --max-time / --max-steps allow
+    max_time: float | None = None  # seconds of training (validation included)
+    max_steps: int | None = None
+    batch_size: int = 32  # the global batch: split across ranks under torchrun
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    beta2: float = 0.999  # Adam's second-moment decay
+    clip: float = 1.0
+    schedule: str = "cosine"
+    warmup: float = 0.0  # fraction of the run
+    lr_decay: float = 0.25  # plateau schedule: multiply on a non-improving evaluation
+    patience: int = 3
+    eval_every: int | None = None  # steps; None: every epoch (at most 2000 steps apart)
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast for the training passes)
+    half: bool = False  # store the model file's weights as float16 (checkpoints stay float32)
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.max_time is None and self.max_steps is None:
+            raise ConfigError("give --epochs, --max-time or --max-steps")
+        for name in ("batch_size", "patience", "epochs", "max_steps", "eval_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("lr", "max_time"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive number")
+        for name in ("clip", "weight_decay"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ConfigError("--warmup must be a fraction in [0, 1)")
+        if not 0.0 < self.beta2 < 1.0 or not 0.0 < self.lr_decay <= 1.0:
+            raise ConfigError("beta2 must be in (0, 1) and lr_decay in (0, 1]")
+        choice(self.optimizer, OPTIMIZERS, "optimizer")
+        choice(self.schedule, SCHEDULES, "schedule")
+        choice(self.precision, PRECISIONS, "precision")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError(f"unknown device {self.device!r}; use one of: {', '.join(DEVICES)} (or cuda:N)")
+
+
+@dataclass
+class LMTrainConfig(TrainConfig):
+    bptt: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.bptt < 1:
+            raise ConfigError("--bptt must be at least 1")
+
+
+@dataclass
+class TaggerTrainConfig(TrainConfig):
+    word_dropout: float = 0.25  # the rarest words that keep an embedding become <unk> this often (teaches <unk>)
+    min_word_freq: int = 1
+    lm_loss: float = 0.0  # weight of the first layer's next/previous-word loss (0: off)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (math.isfinite(self.lm_loss) and self.lm_loss >= 0):
+            raise ConfigError("--lm-loss must be 0 (off) or positive")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ConfigError("word dropout must be in [0, 1)")
+        if self.min_word_freq < 1:
+            raise ConfigError("--min-word-freq must be at least 1")
+
+
+# What a resumed run may change: its budget, its patience, how the model file is
+# stored, and where it runs. Everything else comes from the checkpoint.
+RESUME_OVERRIDES = ("epochs", "max_time", "max_steps", "patience", "half", "device", "precision")
+
+
+def resumed(cfg: C, options: dict | None) -> C:
+    """A checkpoint's training config with the options a resumed run may change on top.
+    Any other option given with a different value is an error, not silently ignored."""
+    given = check_keys(type(cfg), options, "training")
+    changed = {k: v for k, v in given.items() if k not in RESUME_OVERRIDES and getattr(cfg, k) != v}
+    if changed:
+        shown = ", ".join(f"--{k.replace('_', '-')} (checkpoint: {getattr(cfg, k)!r})" for k in sorted(changed))
+        raise ConfigError(f"a resumed run keeps its checkpoint's settings; drop {shown}, or start a new run "
+                          f"without --resume (a resumed run may change only "
+                          f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)})")
+    return dataclasses.replace(cfg, **{k: v for k, v in given.items() if k in RESUME_OVERRIDES})

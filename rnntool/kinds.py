@@ -1,0 +1,96 @@
+"""The one registry of model kinds.
+
+Each row says what a kind is called, which classes build, train and serve it,
+which environment variable names a fallback model, and which models ship with
+rnntool. Torch-free: classes are named as ``"module:attribute"`` and imported
+only when asked for, so ``--help`` and the numpy commands stay fast.
+
+Adding a kind means adding a row here (and the modules it names).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnntool.errors import RnntoolError
+
+MODELS_DIR = Path(__file__).with_name("models")
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str  # what -m NAME accepts
+    file: str  # under rnntool/models/
+    description: str
+    trained_on: str
+    licence: str
+
+    @property
+    def path(self) -> Path:
+        return MODELS_DIR / self.file
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # the model file's "kind"
+    display: str  # "language model"
+    train_command: str
+    env: str  # environment variable naming a fallback model
+    config: str  # model configuration class ("module:attribute", torch-free)
+    module: str  # torch module (imported by training only)
+    runtime: str  # numpy runtime class with .load(path)
+    summary: str  # function(header config dict) -> summary rows
+    cpu_bf16: bool = True  # does --precision auto pick bf16 on CPUs with native bf16 (measured per kind)
+    bundled: tuple[BundledModel, ...] = field(default_factory=tuple)
+
+    @property
+    def default_bundled(self) -> BundledModel | None:
+        return self.bundled[0] if self.bundled else None
+
+    def load(self, attribute: str):
+        """The object a row names: ``kind.load("runtime")`` imports and returns the class."""
+        module, _, name = getattr(self, attribute).partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+KINDS: dict[str, Kind] = {
+    "lm": Kind(
+        name="lm", display="language model", train_command="train-lm", env="RNNTOOL_LM",
+        config="rnntool.arch:LMConfig", module="rnntool.nn.lm:RNNLM",
+        runtime="rnntool.runtime.lm:LanguageModel", summary="rnntool.arch:lm_summary_from_config",
+        bundled=(BundledModel("shakespeare-char", "shakespeare-char.safetensors",
+                              "character-level 2x256 LSTM: Shakespeare-like text", "tiny Shakespeare (char-rnn)",
+                              "public-domain text"),),
+    ),
+    "tagger": Kind(
+        name="tagger", display="tagger", train_command="train-tagger", env="RNNTOOL_TAGGER",
+        config="rnntool.tagging:TaggerConfig", module="rnntool.nn.tagger:BiLSTMTagger",
+        runtime="rnntool.runtime.tagger:Tagger", summary="rnntool.arch:tagger_summary",
+        cpu_bf16=False,  # measured: the tagger's small matrices train faster in fp32 on CPU
+        bundled=(BundledModel("en-ewt-upos", "en-ewt-upos.safetensors",
+                              "English universal part-of-speech tagger (BiLSTM + char CNN)",
+                              "UD English-EWT v2.16", "CC BY-SA 4.0"),),
+    ),
+}
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise RnntoolError(f"unknown model kind {name!r}; known: {', '.join(KINDS)}") from None
+
+
+def display_name(kind: str | None) -> str:
+    return KINDS[kind].display if kind in KINDS else repr(kind)
+
+
+def bundled_model(name: str) -> tuple[Kind, BundledModel] | None:
+    """The kind and entry of a bundled model called ``name``, if there is one."""
+    for kind in KINDS.values():
+        for entry in kind.bundled:
+            if entry.name == name:
+                return kind, entry
+    return None

@@ -1,0 +1,180 @@
+"""Training batches: LM streams with truncated BPTT, and exact-length sentence buckets.
+
+A batch source has ``steps_per_epoch`` and ``batch(epoch, index)``, a pure function
+of its arguments (plus an LM's carried state), so a resumed run sees exactly the
+batches the interrupted one would have. Under torchrun each rank holds its own
+share of every global batch: LM stream columns are split contiguously, sentence
+buckets row-wise, and every rank takes the same number of steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rnntool.errors import RnntoolError
+from rnntool.nn.lm import LMWindow, StateCarry
+from rnntool.nn.tagger import TaggerBatch
+from rnntool.tagging import TaggerConfig, casing, normalize_word
+from rnntool.text.tagged import TaggedSentence
+from rnntool.train.distributed import Distributed
+
+
+# --- language-model streams ----------------------------------------------------------------
+
+def stream_columns(ids: np.ndarray, batch: int) -> np.ndarray:
+    """[n] -> [n // batch, batch]: column b is the b-th contiguous slice of the stream."""
+    n = len(ids) // batch
+    return np.asarray(ids[: n * batch]).reshape(batch, n).T
+
+
+def windows(columns: np.ndarray, bptt: int) -> list[int]:
+    return list(range(0, len(columns) - 1, bptt))
+
+
+def window_tensors(columns: np.ndarray, start: int, bptt: int, device=None, pin: bool = False):
+    length = min(bptt, len(columns) - 1 - start)
+    chunk = torch.from_numpy(np.ascontiguousarray(columns[start: start + length + 1], dtype=np.int64))
+    if pin:
+        chunk = chunk.pin_memory()
+    if device is not None:
+        chunk = chunk.to(device, non_blocking=True)
+    return chunk[:-1], chunk[1:]
+
+
+def _split_state(state, start: int, stop: int):
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return tuple(s[:, start:stop].contiguous() for s in state)
+    return state[:, start:stop].contiguous()
+
+
+def _to(state, device):
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return tuple(s.to(device) for s in state)
+    return state.to(device)
+
+
+class LMStreams:
+    """The training ids as ``batch_size`` parallel streams cut into ``bptt`` windows;
+    this rank holds columns [rank * b, (rank + 1) * b) with b = batch_size / world_size,
+    so N ranks together see exactly one process's batch."""
+
+    def __init__(self, ids: np.ndarray, batch_size: int, bptt: int, dist: Distributed, pin: bool = False):
+        if batch_size % dist.world_size:
+            raise RnntoolError(f"--batch-size {batch_size} (the global batch) must divide evenly among "
+                               f"{dist.world_size} ranks; use a multiple of {dist.world_size}")
+        columns = stream_columns(ids, batch_size)
+        self.local = batch_size // dist.world_size
+        self.rank = dist.rank
+        self.batch_size, self.bptt, self.pin = batch_size, bptt, pin
+        self.columns = np.ascontiguousarray(columns[:, dist.rank * self.local: (dist.rank + 1) * self.local])
+        self.starts = windows(columns, bptt)
+        self.steps_per_epoch = len(self.starts)
+        self.carry = StateCarry()
+
+    def batch(self, epoch: int, index: int) -> LMWindow:
+        if index == 0:
+            self.carry.state = None  # each epoch starts from the zero state
+        x, y = window_tensors(self.columns, self.starts[index], self.bptt, pin=self.pin)
+        return LMWindow(x, y, self.carry, norm=x.shape[0] * self.batch_size)
+
+    def state_dict(self, dist: Distributed) -> dict:
+        """The carried state of all ranks' streams, in one process's layout."""
+        local = _to(self.carry.state, "cpu")
+        parts = dist.gather(local)
+        if parts[0] is None:
+            return {"hidden": None}
+        if isinstance(parts[0], tuple):
+            return {"hidden": [torch.cat([p[i] for p in parts], dim=1) for i in range(len(parts[0]))]}
+        return {"hidden": torch.cat(parts, dim=1)}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        hidden = state.get("hidden")
+        start = self.rank * self.local
+        self.carry.state = _to(_split_state(hidden, start, start + self.local), device)
+
+
+# --- sentence buckets ----------------------------------------------------------------------
+
+def length_buckets(lengths, batch_size: int) -> list[np.ndarray]:
+    """Indices grouped by exact length (shortest first), at most ``batch_size`` per group."""
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        by_length.setdefault(int(n), []).append(i)
+    buckets = []
+    for length in sorted(by_length):
+        ids = by_length[length]
+        buckets += [np.array(ids[start: start + batch_size]) for start in range(0, len(ids), batch_size)]
+    return buckets
+
+
+def tagger_batch(sentences: list[TaggedSentence], idx: np.ndarray, cfg: TaggerConfig, droppable: set[str] | None,
+                 total: int | None = None, weight: float = 1.0) -> TaggerBatch:
+    """One batch of equal-length sentences; the character CNN sees each distinct word once."""
+    tag_index = {t: i for i, t in enumerate(cfg.tags)}
+    group = [sentences[i] for i in idx]
+    B, T = len(group), len(group[0].words)
+    types: dict[str, int] = {}
+    type_index = np.zeros((B, T), np.int64)
+    words = np.zeros((B, T), np.int64)
+    cases = np.zeros((B, T), np.int64)
+    tags = np.zeros((B, T), np.int64)
+    drop = np.zeros((B, T), bool)
+    for b, s in enumerate(group):
+        for t, w in enumerate(s.words):
+            type_index[b, t] = types.setdefault(w, len(types) + 1)
+            words[b, t] = cfg.word_id(w)
+            cases[b, t] = casing(w)
+            tags[b, t] = tag_index.get(s.tags[t], 0)
+            if droppable:
+                drop[b, t] = normalize_word(w) in droppable
+    L = max(len(cfg.char_ids(w)) for w in types)
+    type_chars = np.zeros((len(types) + 1, L), np.int64)
+    for w, row in types.items():
+        ids = cfg.char_ids(w)
+        type_chars[row, : len(ids)] = ids
+    tensors = (torch.from_numpy(a) for a in (words, cases, type_chars, type_index, tags, drop))
+    return TaggerBatch(*tensors, sentences=total or B, weight=weight, order=idx)
+
+
+def make_batches(sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size: int,
+                 droppable: set[str] | None = None) -> list[TaggerBatch]:
+    """Batches of sentences of one length each (no padding, so the recurrent layers run on
+    torch's fast unpacked path)."""
+    return [tagger_batch(sentences, idx, cfg, droppable) for idx in length_buckets([len(s.words) for s in sentences],
+                                                                                    batch_size)]
+
+
+class SentenceBatches:
+    """Exact-length buckets in a fresh order each epoch (from ``seed + epoch``, so a resumed
+    run sees the same order). Under torchrun each rank takes its rows of every bucket."""
+
+    def __init__(self, sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size: int,
+                 droppable: set[str] | None, seed: int, dist: Distributed, pin: bool = False):
+        self.seed = seed
+        self.batches = []
+        for idx in length_buckets([len(s.words) for s in sentences], batch_size):
+            share = np.array_split(idx, dist.world_size)[dist.rank]
+            if len(share):
+                self.batches.append(tagger_batch(sentences, share, cfg, droppable, total=len(idx)))
+            else:  # fewer sentences than ranks: step on one at weight 0 (DDP needs every rank)
+                self.batches.append(tagger_batch(sentences, idx[:1], cfg, droppable, total=len(idx), weight=0.0))
+        if pin:  # page-locked, so copies to the GPU run asynchronously
+            self.batches = [b.pin_memory() for b in self.batches]
+        self.steps_per_epoch = len(self.batches)
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def batch(self, epoch: int, index: int) -> TaggerBatch:
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, np.random.default_rng(self.seed + epoch).permutation(self.steps_per_epoch))
+        return self.batches[self._order[1][index]]
+
+    def state_dict(self, dist: Distributed) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        pass

@@ -1,0 +1,137 @@
+"""Running one training command as N processes under ``torchrun`` (DDP).
+
+torchrun's environment is the whole launch contract: ``RANK``, ``LOCAL_RANK`` and
+``WORLD_SIZE`` (with ``MASTER_ADDR``/``MASTER_PORT``). The rules that keep N ranks
+one run:
+
+- every rank builds the same model from the same seed; DDP averages gradients;
+- ``--batch-size`` is the global batch: each rank takes its own share of it;
+- rank 0 alone validates, writes the model file, the checkpoint, the log and progress;
+  the validation result is broadcast so every rank keeps the same history;
+- stopping (time budget, NaN loss, Ctrl-C/SIGTERM) is decided from values all-reduced
+  across ranks, so every rank stops at the same step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from rnntool.errors import RnntoolError
+
+# Keeps rank r's dropout draws apart from rank 0's (rank 0 keeps the single-process stream).
+RANK_SEED_STRIDE = 1_000_003
+
+
+def launched() -> bool:
+    """Started by torchrun (or another launcher that sets the torch.distributed variables)?"""
+    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+    backend: str | None = None  # None: a single process
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def all_sum(self, values: list[float], device: torch.device) -> list[float]:
+        """Element-wise sums over ranks (one collective); identity for one process."""
+        if not self.active:
+            return list(values)
+        import torch.distributed as dist
+
+        t = torch.tensor(values, dtype=torch.float64, device=device if self.backend == "nccl" else "cpu")
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t.tolist()
+
+    def broadcast(self, obj):
+        """Rank 0's ``obj`` on every rank."""
+        if not self.active:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def gather(self, obj) -> list:
+        """Every rank's ``obj``, in rank order (on every rank)."""
+        if not self.active:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def wrap(self, model: torch.nn.Module, device: torch.device, find_unused: bool = False) -> torch.nn.Module:
+        if not self.active:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, output_device=ids[0] if ids else None,
+                                       find_unused_parameters=find_unused)
+
+    def close(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device a run trains on; under torchrun, GPUs are cuda:LOCAL_RANK."""
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps and local_rank is None else "cpu"
+    if name.startswith("cuda") and not cuda:
+        raise RnntoolError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+    if name == "mps" and not mps:
+        raise RnntoolError("--device mps: Apple MPS is not available on this machine; use --device cpu or auto")
+    if local_rank is not None:
+        if name == "mps":
+            raise RnntoolError("torchrun training runs on CPUs (gloo) or CUDA GPUs (NCCL), not on Apple MPS")
+        if name.startswith("cuda"):
+            if name != "cuda":
+                raise RnntoolError(f"under torchrun each rank uses cuda:LOCAL_RANK; give --device cuda, not {name}")
+            return torch.device("cuda", local_rank)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise RnntoolError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+
+
+def setup(device_name: str) -> tuple[Distributed, torch.device]:
+    """The process group (when launched by torchrun) and this rank's device."""
+    if not launched():
+        return Distributed(), resolve_device(device_name)
+    try:
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    except ValueError:
+        raise RnntoolError("RANK, LOCAL_RANK and WORLD_SIZE must be integers (set by torchrun)") from None
+    device = resolve_device(device_name, local_rank)
+    if world == 1:
+        return Distributed(rank, local_rank, 1), device
+    import torch.distributed as dist
+
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, init_method="env://")
+    return Distributed(rank, local_rank, world, backend), device

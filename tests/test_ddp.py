@@ -1,0 +1,171 @@
+"""torchrun / DDP on CPU with gloo, launched the way a user would launch it.
+
+Marked ``ddp`` (run by .ci/run, not by the default suite): each test starts real
+processes through PyTorch's launcher, ``torchrun --standalone`` (which picks a
+free port), with a timeout.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import run_rnntool
+from rnntool.checkpoint import load_checkpoint
+from rnntool.modelfile import load_model, read_header
+
+pytestmark = pytest.mark.ddp
+
+TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(120))
+LM_ARGS = ["--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--batch-size", "4", "--precision",
+           "fp32", "--seed", "2"]
+TIMEOUT = 240
+
+
+def torchrun(*args, nproc=2, **kwargs):
+    """The documented launch line: torchrun --standalone --nproc_per_node=N -m rnntool -- COMMAND ..."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "rnntool", "--", *map(str, args)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env, **kwargs)
+
+
+def events(log):
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def assert_close_weights(a, b, rtol=1e-4, atol=1e-5):
+    ta, tb = load_model(a).tensors, load_model(b).tensors
+    assert ta.keys() == tb.keys()
+    for name in ta:
+        np.testing.assert_allclose(ta[name], tb[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    return path
+
+
+def test_two_ranks_train_the_same_lm_as_one_process(text, tmp_path):
+    one = run_rnntool("train-lm", text, "-o", tmp_path / "one.safetensors", "--epochs", "2", *LM_ARGS, "-q", text=True)
+    assert one.returncode == 0, one.stderr
+    log = tmp_path / "two.jsonl"
+    two = torchrun("train-lm", text, "-o", tmp_path / "two.safetensors", "--epochs", "2", *LM_ARGS, "--log", log,
+                   "--json", "-q")
+    assert two.returncode == 0, two.stderr
+    summary = json.loads(two.stdout)  # rank 0 alone prints: one JSON document
+    assert summary["world_size"] == 2
+    assert_close_weights(tmp_path / "one.safetensors", tmp_path / "two.safetensors")
+    starts = [e for e in events(log) if e["event"] == "start"]  # rank 0 alone logs
+    assert len(starts) == 1 and starts[0]["world_size"] == 2 and starts[0]["backend"] == "gloo"
+    training = read_header(tmp_path / "two.safetensors")["training"]
+    assert training["world_size"] == 2 and training["backend"] == "gloo"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_tagger_under_two_ranks_writes_one_model_that_tag_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    nouns = ["cat", "dog", "bird", "fish"]
+    lines = [f"the/DET {rng.choice(nouns)}/NOUN sees/VERB a/DET {rng.choice(nouns)}/NOUN" for _ in range(61)]
+    lines += ["a/DET cat/NOUN"] * 3  # a bucket of 3 sentences: one rank gets 2, the other 1
+    lines += ["dog/NOUN"]  # a bucket of one sentence: one rank steps on it at weight 0
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(lines) + "\n")
+    log = tmp_path / "log.jsonl"
+    out = tmp_path / "t.safetensors"
+    result = torchrun("train-tagger", train, "-o", out, "--epochs", "12", "--hidden", "8", "--word-emb", "8",
+                      "--char-filters", "4", "--lr", "0.01", "--batch-size", "8", "--log", log)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)  # one path printed, by rank 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl", "t.safetensors", "train.txt"]
+    run = events(log)
+    assert sum(e["event"] == "start" for e in run) == 1
+    steps = [e["step"] for e in run if e["event"] == "step"]
+    assert steps == list(range(1, len(steps) + 1))  # one step event per step: one writer
+    tagged = run_rnntool("tag", "-m", out, "--input", "tokens", "-", input="the cat sees a dog\n", text=True)
+    assert tagged.returncode == 0 and tagged.stdout.split() == ["the/DET", "cat/NOUN", "sees/VERB", "a/DET",
+                                                               "dog/NOUN"]
+
+
+def test_ctrl_c_to_the_launcher_leaves_a_checkpoint_that_one_process_resumes(text, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text(TEXT * 4)
+    out, log = tmp_path / "m.safetensors", tmp_path / "log.jsonl"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "rnntool",
+               "--", "train-lm", str(big), "-o", str(out), "--epochs", "3", *LM_ARGS, "--log", str(log), "-q"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and not (log.exists() and '"event": "eval"' in log.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # to the launcher only: it forwards the signal to its workers
+    _, stderr = proc.communicate(timeout=TIMEOUT)
+    ckpt = tmp_path / "m.ckpt"
+    assert ckpt.exists(), stderr
+    state = load_checkpoint(ckpt, "lm")
+    assert state["world_size"] == 2 and len(state["rng"]) == 2
+    assert state["progress"]["last_eval_step"] >= 0  # interrupted after a validation
+    hidden = state["data"]["hidden"]
+    assert hidden[0].shape[1] == 4  # both ranks' streams, in one process's layout
+    resumed = run_rnntool("train-lm", big, "-o", out, "--resume", ckpt, "-q", "--json", text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["world_size"] == 1
+    reference = run_rnntool("train-lm", big, "-o", tmp_path / "ref.safetensors", "--epochs", "3", *LM_ARGS, "-q",
+                            text=True)
+    assert reference.returncode == 0, reference.stderr
+    assert_close_weights(tmp_path / "ref.safetensors", out)  # no dropout: the same run, to float rounding
+
+
+def test_a_one_process_checkpoint_resumes_under_two_ranks(text, tmp_path):
+    from rnntool.train.lm import train_lm
+
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] == 150
+
+    options = dict(bptt=8, batch_size=4, epochs=2, precision="fp32", seed=2)
+    train_lm(str(text), tmp_path / "m.safetensors", model_options=dict(layers=1, emb=8, hidden=16),
+             train_options=options, should_stop=stop)
+    result = torchrun("train-lm", text, "-o", tmp_path / "m.safetensors", "--resume", tmp_path / "m.ckpt", "--json",
+                      "-q")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["world_size"] == 2 and summary["steps"] == 236
+    reference = run_rnntool("train-lm", text, "-o", tmp_path / "ref.safetensors", "--epochs", "2", *LM_ARGS, "-q",
+                            text=True)
+    assert reference.returncode == 0
+    assert_close_weights(tmp_path / "ref.safetensors", tmp_path / "m.safetensors")
+
+
+def test_every_training_option_passes_through_the_launcher(text, tmp_path):
+    """The documented line with options that torchrun's own parser would otherwise claim."""
+    log = tmp_path / "log.jsonl"
+    result = torchrun("train-lm", text, "-o", tmp_path / "m.safetensors", "--max-steps", "40", "--max-time", "600",
+                      *LM_ARGS, "--log", log, "--eval-every", "20", "--lr", "0.01", "--optimizer", "adam",
+                      "--clip", "0.5", "--schedule", "constant", "--warmup", "0", "--patience", "5", "--device", "cpu",
+                      "--half", "--meta", "note=ddp", "--errors", "replace", "--cell", "gru", "--dropout", "0",
+                      "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["steps"] == 40 and len(summary["valid"]) == 3
+    header = read_header(tmp_path / "m.safetensors")
+    assert header["config"]["cell"] == "gru" and header["training"]["meta"] == {"note": "ddp"}
+    assert header["training"]["train_config"]["clip"] == 0.5
+    assert [e["step"] for e in events(log) if e["event"] == "eval"] == [20, 40]
+
+
+def test_a_batch_that_does_not_split_evenly_is_refused(text, tmp_path):
+    result = torchrun("train-lm", text, "-o", tmp_path / "m.safetensors", "--epochs", "1", *LM_ARGS[:-6],
+                      "--batch-size", "3", "-q")
+    assert result.returncode != 0
+    assert "rnntool: error: --batch-size 3 (the global batch) must divide evenly among 2 ranks" in result.stderr
+    assert not (tmp_path / "m.safetensors").exists()

@@ -1,0 +1,170 @@
+"""The one engine: typed configuration, the kind registry, the shared training
+options, the launch line, precision choices, and compatibility with model files
+written before the engine (the bundled models)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_rnntool
+from rnntool.config import ConfigError, LMTrainConfig, TaggerTrainConfig, resolve
+from rnntool.errors import RnntoolError
+from rnntool.kinds import KINDS, bundled_model
+from rnntool.modelfile import load_model
+
+FRESH_USER = {"XDG_STATE_HOME": "/nonexistent/rnntool-test", "RNNTOOL_LM": "", "RNNTOOL_TAGGER": ""}
+
+
+def test_resolve_refuses_unknown_and_misrouted_keys():
+    cfg = resolve(LMTrainConfig, {"epochs": 2, "bptt": 8}, {"lr": 0.1, "seed": None})
+    assert (cfg.lr, cfg.seed, cfg.bptt) == (0.1, 0, 8)  # None means "not given"
+    with pytest.raises(ConfigError, match="unknown LMTrainConfig option bptt_len"):
+        resolve(LMTrainConfig, {"epochs": 2}, {"bptt_len": 8})
+    with pytest.raises(ConfigError, match="unknown TaggerTrainConfig option bptt"):  # an LM option, misrouted
+        resolve(TaggerTrainConfig, {"epochs": 2}, {"bptt": 8})
+    with pytest.raises(ConfigError, match="--lr must be a positive number"):
+        resolve(LMTrainConfig, {"epochs": 1}, {"lr": float("nan")})
+
+
+def test_recipes_refuse_unknown_keys(tmp_path):
+    from rnntool.train.lm import train_lm
+    from rnntool.train.tagger import train_tagger
+
+    text, tagged = tmp_path / "t.txt", tmp_path / "tagged.txt"
+    text.write_text("abc\n" * 300)
+    tagged.write_text("a/DET b/NOUN\n" * 20)
+    with pytest.raises(ConfigError, match="unknown language-model option hiden"):
+        train_lm(str(text), tmp_path / "m.safetensors", model_options={"hiden": 8}, train_options={"epochs": 1})
+    with pytest.raises(ConfigError, match="unknown training option crf"):  # a model option given as training
+        train_tagger(str(tagged), tmp_path / "m.safetensors", train_options={"crf": True})
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_every_kind_row_names_classes_that_exist():
+    for kind in KINDS.values():
+        for attribute in ("config", "module", "runtime", "summary"):
+            assert callable(kind.load(attribute)), (kind.name, attribute)
+        assert kind.default_bundled is not None and kind.default_bundled.path.is_file()
+        header = load_model(kind.default_bundled.path).header
+        assert header["kind"] == kind.name
+        rows = kind.load("summary")(header["config"])
+        assert sum(r.params for r in rows) == sum(v.size for v in load_model(kind.default_bundled.path).tensors.values())
+    assert bundled_model("en-ewt-upos")[0].name == "tagger" and bundled_model("nope") is None
+
+
+def test_train_commands_share_one_set_of_training_options():
+    import typer
+
+    from rnntool.cli import app
+    from rnntool.cli.options import SHARED
+
+    root = typer.main.get_command(app)
+    shared_flags = {decl for s in SHARED for decl in s.decls}
+    helps = {}
+    for name in ("train-lm", "train-tagger"):
+        cmd = root.commands[name]
+        flags = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+        assert shared_flags <= flags, (name, shared_flags - flags)
+        helps[name] = {p.opts[-1]: p.help.split(" [")[0] for p in cmd.params if set(p.opts) & shared_flags}
+    assert helps["train-lm"] == helps["train-tagger"]  # same names, same help (defaults differ per kind)
+    for flag in ("--max-steps", "--optimizer", "--clip", "--schedule", "--warmup", "--eval-every", "--cell"):
+        assert flag in helps["train-tagger"]
+
+
+def test_documented_launch_line_hands_every_option_to_rnntool_unchanged():
+    """torchrun's own parser matches prefixes of its options anywhere on the line unless
+    they follow `--`: `--log` alone is "ambiguous" to it. After `--` every option arrives."""
+    import typer
+    from torch.distributed.run import get_args_parser
+
+    from rnntool.cli import app
+
+    root = typer.main.get_command(app)
+    ours = sorted({opt for name in ("train-lm", "train-tagger") for p in root.commands[name].params
+                   for opt in getattr(p, "opts", []) if opt.startswith("-")})
+    line = ["train-lm", "data.txt", *[x for opt in ours for x in (opt, "1")]]
+    args = get_args_parser().parse_args(["--standalone", "--nproc_per_node=2", "-m", "rnntool", "--", *line])
+    assert args.module and args.training_script == "rnntool"
+    assert args.training_script_args == line
+    with pytest.raises(SystemExit):  # without `--`, torchrun itself stops at our --log
+        get_args_parser().parse_args(["--standalone", "-m", "rnntool", "train-lm", "x", "--log", "run.jsonl"])
+
+
+def test_precision_choices_are_checked_before_training():
+    from rnntool.train.precision import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("auto", cpu, cpu_bf16=False) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(RnntoolError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16", cpu)
+
+
+def test_precision_on_a_gpu_whose_cudnn_lacks_recurrent_bf16(monkeypatch):
+    import rnntool.train.precision as precision
+
+    cuda = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
+    assert precision.resolve_precision("auto", cuda) == "fp16"
+    with pytest.raises(RnntoolError, match="no bf16 LSTM/GRU kernels .*use --precision fp16 or fp32"):
+        precision.resolve_precision("bf16", cuda)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91300)
+    assert precision.resolve_precision("auto", cuda) == "bf16"
+
+
+# --- model files written before the engine load and give the same outputs ------------------
+
+def test_bundled_lm_loads_into_the_torch_module_with_the_runtime_numbers():
+    from rnntool.arch import LMConfig
+    from rnntool.nn.lm import RNNLM
+    from rnntool.runtime.lm import LanguageModel
+
+    path = KINDS["lm"].default_bundled.path
+    lm = LanguageModel.load(path)
+    model = RNNLM(LMConfig.from_dict(lm.cfg.to_dict()))
+    model.load_file_weights(load_model(path).tensors)
+    model.eval()
+    ids = np.array([lm.encode("ROMEO:\nWhat light through yonder window breaks?")]).T
+    with torch.no_grad():
+        features, _ = model.features(torch.from_numpy(ids))
+        expected = model.log_probs(features).numpy()
+    h, _ = lm.hidden(ids)
+    got = lm.log_probs(h.reshape(len(ids), -1)).reshape(expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert model.n_params() == sum(v.size for v in load_model(path).tensors.values())
+
+
+def test_bundled_models_give_the_outputs_they_gave_before_the_engine():
+    """Recorded with the code before the engine (commit f0cc59a)."""
+    out = run_rnntool("generate", "--prime", "ROMEO:", "-n", "80", "--greedy", "-q", env=FRESH_USER, text=True)
+    assert out.stdout == "ROMEO:\nI think the senate that we shall be so that the sea\nThe state of the seat of th\n"
+    out = run_rnntool("tag", "--input", "tokens", "--format", "jsonl", "-q", "-", env=FRESH_USER, text=True,
+                      input="The quick brown fox jumps over the lazy dog .\n")
+    record = json.loads(out.stdout)
+    assert record["tags"] == ["DET", "ADJ", "ADJ", "NOUN", "VERB", "ADP", "DET", "ADJ", "NOUN", "PUNCT"]
+    assert record["confidence"] == [1.0, 0.9986, 0.9733, 0.8605, 0.951, 0.9971, 1.0, 0.9936, 0.9998, 1.0]
+    out = run_rnntool("score", "shakespeare-char", "-", env=FRESH_USER, text=True, input="the quick brown fox\n")
+    assert out.stdout == "-43.8799\t20\t8.9710\n"  # a bundled model by name, as -m takes it
+
+
+def test_bundled_tagger_loads_into_the_torch_module():
+    from rnntool.nn.tagger import BiLSTMTagger
+    from rnntool.runtime.tagger import Tagger
+    from rnntool.text.tagged import TaggedSentence
+    from rnntool.train.batching import make_batches
+
+    path = KINDS["tagger"].default_bundled.path
+    tagger = Tagger.load(path)
+    model = BiLSTMTagger(tagger.cfg)
+    model.load_file_weights(load_model(path).tensors)
+    model.eval()
+    words = ["The", "zorbles", "were", "glimfing", "quickly", "."]
+    [batch] = make_batches([TaggedSentence(words, ["X"] * len(words))], tagger.cfg, 1)
+    with torch.no_grad():
+        expected = model.emissions(batch.words, batch.cases, batch.type_chars, batch.type_index).numpy()[0]
+    got, _ = tagger.emissions([words])
+    np.testing.assert_allclose(got[0], expected, rtol=1e-4, atol=1e-4)
