@@ -144,22 +144,18 @@ def lm_summary_from_config(config: dict) -> list[SummaryRow]:
     return lm_summary(LMConfig.from_dict(config))
 
 
-def classifier_summary(cell: str, vocab: int, emb: int, hidden: int, layers: int, classes: int,
-                       bidirectional: bool = False) -> list[SummaryRow]:
-    """Many-to-one: embedding -> RNN (last state) -> dense."""
-    rows = [SummaryRow("Embedding", f"(batch, time, {emb})", vocab * emb, vocab * emb)]
-    rows += rnn_stack_rows(cell, layers, emb, hidden, "time", bidirectional)
-    last = rows[-1]
-    last.output_shape = f"(batch, {hidden * (2 if bidirectional else 1)})"
-    last.layer += " (last state)"
-    n = hidden * (2 if bidirectional else 1) * classes + classes
-    rows.append(SummaryRow("Dense", f"(batch, {classes})", n, n))
-    return rows
+def classifier_spec(cell: str, vocab: int, emb: int, hidden: int, layers: int, classes: int,
+                    bidirectional: bool = False, pool: str = "last") -> dict:
+    """The configuration of a words-only classifier (what ``train-classifier --char-filters 0
+    --case-emb 0`` builds), for ``summary`` to describe."""
+    return {"words": [""] * vocab, "chars": [], "word_emb": emb, "char_filters": 0, "case_emb": 0, "cell": cell,
+            "hidden": hidden, "layers": layers, "bidirectional": bidirectional, "pool": pool,
+            "labels": [str(i) for i in range(classes)]}
 
 
-def tagger_summary(config: dict) -> list[SummaryRow]:
-    """Layers of a BiLSTM tagger (config as stored in the model file)."""
-    words, chars, tags = len(config["words"]), len(config["chars"]), len(config["tags"])
+def encoder_rows(config: dict, bidirectional: bool = True) -> list[SummaryRow]:
+    """Token features and the recurrent stack of a tagger or classifier (config as stored)."""
+    words, chars = len(config["words"]), len(config["chars"])
     rows = [SummaryRow("Word embedding", f"(batch, time, {config['word_emb']})", words * config["word_emb"],
                        words * config["word_emb"])]
     features = config["word_emb"]
@@ -172,10 +168,36 @@ def tagger_summary(config: dict) -> list[SummaryRow]:
         n = 9 * config["case_emb"]
         rows.append(SummaryRow("Casing embedding", f"(batch, time, {config['case_emb']})", n, n))
         features += config["case_emb"]
-    rows += rnn_stack_rows(config["cell"], config["layers"], features, config["hidden"], "time", bidirectional=True)
+    rows += rnn_stack_rows(config["cell"], config["layers"], features, config["hidden"], "time", bidirectional)
+    return rows
+
+
+def tagger_summary(config: dict) -> list[SummaryRow]:
+    """Layers of a BiLSTM tagger (config as stored in the model file)."""
+    tags = len(config["tags"])
+    rows = encoder_rows(config)
     n = 2 * config["hidden"] * tags + tags
     rows.append(SummaryRow("Dense (tag scores)", f"(batch, time, {tags})", n, n))
     if config.get("crf"):
         n = tags * tags + 2 * tags
         rows.append(SummaryRow("CRF (transitions)", f"(batch, time, {tags})", n, n))
+    return rows
+
+
+def classifier_summary_from_config(config: dict) -> list[SummaryRow]:
+    """Layers of a text classifier (config as stored in the model file)."""
+    bi = config.get("bidirectional", True)
+    size = config["hidden"] * (2 if bi else 1)
+    classes = len(config["labels"])
+    rows = encoder_rows(config, bi)
+    pool = config.get("pool", "max")
+    if pool == "attention":
+        n = size * size + size + size
+        rows.append(SummaryRow("Attention pooling", f"(batch, {size})", n, n))
+    else:
+        rows.append(SummaryRow(f"{pool.capitalize()} pooling" if pool != "last" else "Last state", f"(batch, {size})",
+                               0, 0))
+    n = size * classes + classes
+    activation = "sigmoid" if config.get("multilabel") else "softmax"
+    rows.append(SummaryRow(f"Dense ({activation})", f"(batch, {classes})", n, n))
     return rows

@@ -28,11 +28,15 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 SOFTMAXES = ("full", "adaptive")
 DECODE_ERRORS = ("strict", "replace")
 LEVELS = ("char", "word")
-WORD_TOKENIZERS = ("treebank", "whitespace")
+WORD_TOKENIZERS = ("treebank", "whitespace", "kiwi")  # kiwi: Korean morphemes (the [ko] extra)
 SPLIT_MODES = ("tail", "random")
 TAGGED_FORMATS = ("auto", "conllu", "conll", "wordtag")
 TAG_INPUTS = ("auto", "text", "tokens", "conll", "conllu")
 TAG_OUTPUTS = ("wordtag", "tsv", "conllu", "jsonl")
+CLASS_WEIGHTS = ("none", "balanced")
+LABELLED_FORMATS = ("auto", "tsv", "fasttext", "csv", "jsonl")
+CLASSIFY_INPUTS = ("auto", "text", "tsv", "fasttext", "csv", "jsonl")
+CLASSIFY_OUTPUTS = ("tsv", "jsonl")
 
 C = TypeVar("C")
 
@@ -141,6 +145,25 @@ class TaggerTrainConfig(TrainConfig):
             raise ConfigError("word dropout must be in [0, 1)")
         if self.min_word_freq < 1:
             raise ConfigError("--min-word-freq must be at least 1")
+
+
+@dataclass
+class ClassifierTrainConfig(TrainConfig):
+    word_dropout: float = 0.25  # as for taggers: the rarest words become <unk> this often
+    min_word_freq: int = 1
+    max_vocab: int | None = None  # words with an embedding of their own, at most (reserved ones included)
+    class_weight: str = "none"  # balanced: weigh each class by the inverse of its frequency
+    calibrate: bool = True  # fit a temperature on the dev set after training
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        choice(self.class_weight, CLASS_WEIGHTS, "--class-weight")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ConfigError("word dropout must be in [0, 1)")
+        if self.min_word_freq < 1:
+            raise ConfigError("--min-word-freq must be at least 1")
+        if self.max_vocab is not None and self.max_vocab < 3:
+            raise ConfigError("--max-vocab must be at least 3")
 
 
 # What a resumed run may change: its budget, its patience, how the model file is

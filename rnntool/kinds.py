@@ -44,10 +44,11 @@ class Kind:
     summary: str  # function(header config dict) -> summary rows
     cpu_bf16: bool = True  # does --precision auto pick bf16 on CPUs with native bf16 (measured per kind)
     bundled: tuple[BundledModel, ...] = field(default_factory=tuple)
+    default: str | None = None  # the bundled model a command uses when none is named (classifiers: none)
 
     @property
     def default_bundled(self) -> BundledModel | None:
-        return self.bundled[0] if self.bundled else None
+        return next((b for b in self.bundled if b.name == self.default), None)
 
     def load(self, attribute: str):
         """The object a row names: ``kind.load("runtime")`` imports and returns the class."""
@@ -63,6 +64,7 @@ KINDS: dict[str, Kind] = {
         bundled=(BundledModel("shakespeare-char", "shakespeare-char.safetensors",
                               "character-level 2x256 LSTM: Shakespeare-like text", "tiny Shakespeare (char-rnn)",
                               "public-domain text"),),
+        default="shakespeare-char",
     ),
     "tagger": Kind(
         name="tagger", display="tagger", train_command="train-tagger", env="RNNTOOL_TAGGER",
@@ -72,6 +74,21 @@ KINDS: dict[str, Kind] = {
         bundled=(BundledModel("en-ewt-upos", "en-ewt-upos.safetensors",
                               "English universal part-of-speech tagger (BiLSTM + char CNN)",
                               "UD English-EWT v2.16", "CC BY-SA 4.0"),),
+        default="en-ewt-upos",
+    ),
+    "classifier": Kind(
+        name="classifier", display="classifier", train_command="train-classifier", env="RNNTOOL_CLASSIFIER",
+        config="rnntool.classification:ClassifierConfig", module="rnntool.nn.classifier:TextClassifier",
+        runtime="rnntool.runtime.classifier:Classifier", summary="rnntool.arch:classifier_summary_from_config",
+        cpu_bf16=False,  # the encoder is the tagger's: small matrices, faster in fp32 on CPUs
+        bundled=(BundledModel("sms-spam", "sms-spam.safetensors", "English SMS spam filter (BiLSTM, max pooling)",
+                              "SMS Spam Collection v.1 (Almeida et al. 2011)",
+                              "free, no limitations; copyright the authors, no warranty"),
+                 BundledModel("ko-sentiment", "ko-sentiment.safetensors",
+                              "Korean movie-review sentiment, positive (1) or negative (0)",
+                              "NSMC, Naver sentiment movie corpus v1.0 (Lucy Park)", "CC0 1.0")),
+        # a spam filter or a Korean sentiment model is nobody's default: without -m, a classifier
+        # command uses the user's own latest model or $RNNTOOL_CLASSIFIER, else says which are bundled
     ),
 }
 

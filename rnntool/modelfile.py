@@ -109,6 +109,18 @@ def read_header(path: str | os.PathLike, kind: str | None = None) -> dict:
         return _check_header(path, f.metadata(), kind)
 
 
+def tensor_count(path: str | os.PathLike) -> int:
+    """Numbers stored in a model file's tensors, from its header (the weights are not read)."""
+    from safetensors import SafetensorError
+
+    path = Path(path)
+    try:
+        with _open(path) as f:
+            return sum(int(np.prod(f.get_slice(name).get_shape())) for name in f.keys())
+    except (SafetensorError, OSError) as e:
+        raise RnntoolError(f"{path} is damaged ({e}); retrain or re-download it") from None
+
+
 def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
     """Load header and weights as numpy arrays; ``kind`` makes a wrong model kind an error."""
     from safetensors import SafetensorError

@@ -9,7 +9,7 @@ configuration does not have, and settles the choices that depend on others.
 from __future__ import annotations
 
 from rnntool.arch import LMConfig
-from rnntool.config import LMTrainConfig, TaggerTrainConfig, check_keys
+from rnntool.config import ClassifierTrainConfig, LMTrainConfig, TaggerTrainConfig, check_keys
 
 # Word vocabularies at least this large get an adaptive softmax by default: with a
 # full softmax over 10k words the output layer is most of the arithmetic.
@@ -37,6 +37,13 @@ TAGGER_TRAIN = dict(batch_size=32, lr=2e-3, optimizer="adam", clip=5.0, schedule
 TAGGER_EPOCHS = 20
 
 
+CLASSIFIER_MODEL = dict(word_emb=100, char_emb=32, char_filters=64, char_kernel=3, case_emb=8, cell="lstm",
+                        hidden=128, layers=1, dropout=0.4, bidirectional=True, pool="max", max_length=400)
+CLASSIFIER_TRAIN = dict(batch_size=32, lr=2e-3, optimizer="adam", clip=5.0, schedule="cosine", warmup=0.02,
+                        word_dropout=0.25, patience=5, min_word_freq=2)
+CLASSIFIER_EPOCHS = 10
+
+
 def _budget(train: dict, epochs: int) -> dict:
     if train.get("epochs") is None and train.get("max_time") is None and train.get("max_steps") is None:
         train["epochs"] = epochs
@@ -59,6 +66,19 @@ def lm_configs(level: str, vocab_size: int, model_options: dict | None,
 def tagger_train_config(train_options: dict | None) -> TaggerTrainConfig:
     return TaggerTrainConfig(**_budget({**TAGGER_TRAIN, **check_keys(TaggerTrainConfig, train_options, "training")},
                                        TAGGER_EPOCHS))
+
+
+def classifier_train_config(train_options: dict | None) -> ClassifierTrainConfig:
+    given = check_keys(ClassifierTrainConfig, train_options, "training")
+    return ClassifierTrainConfig(**_budget({**CLASSIFIER_TRAIN, **given}, CLASSIFIER_EPOCHS))
+
+
+def classifier_model_options(model_options: dict | None, level: str) -> dict:
+    """Character-level classifiers read one character per token: no character CNN."""
+    from rnntool.classification import ClassifierConfig
+
+    defaults = {**CLASSIFIER_MODEL, **({"char_filters": 0} if level == "char" else {})}
+    return {**defaults, **check_keys(ClassifierConfig, model_options, "classifier")}
 
 
 def tagger_model_options(model_options: dict | None) -> dict:
@@ -86,6 +106,11 @@ def default_text(kind: str, option: str) -> str | None:
         if values["char"] == values["word"]:
             return _fmt(values["char"])
         return f"char {_fmt(values['char'])}, word {_fmt(values['word'])}"
+    if kind == "classifier":
+        if option == "epochs":
+            return f"{CLASSIFIER_EPOCHS}, or unbounded with --max-time/--max-steps"
+        value = {**CLASSIFIER_MODEL, **CLASSIFIER_TRAIN}.get(option)
+        return None if value is None else _fmt(value)
     if kind == "tagger":
         if option == "epochs":
             return f"{TAGGER_EPOCHS}, or unbounded with --max-time/--max-steps"

@@ -71,3 +71,23 @@ def test_bundled_lm_finds_shakespeare_far_likelier_than_noise():
     shuffled = run_rnntool("eval-lm", BUNDLED_LM, "-", "--json", input=noise.encode())
     bpc_real, bpc_noise = json.loads(real.stdout)["bpc"], json.loads(shuffled.stdout)["bpc"]
     assert bpc_real < 2.6 < bpc_noise
+
+
+def test_bundled_classifiers_classify_out_of_the_box():
+    out = run_rnntool("classify", "-m", "sms-spam", "-", env=FRESH_USER,
+                      input="WINNER!! claim your free prize now\nAre we still on for lunch tomorrow?\n".encode())
+    assert out.returncode == 0, out.stderr
+    assert [line.split("\t")[0] for line in out.stdout.decode().splitlines()] == ["spam", "ham"]
+    out = run_rnntool("classify", "-m", "ko-sentiment", "-", env=FRESH_USER,
+                      input="진짜 재밌어요 최고의 영화\n시간 낭비였다 지루하고 최악\n".encode())
+    assert [line.split("\t")[0] for line in out.stdout.decode().splitlines()] == ["1", "0"]
+    for name in ("sms-spam", "ko-sentiment"):
+        header = read_header(KINDS["classifier"].bundled[0 if name == "sms-spam" else 1].path)
+        assert header["training"]["meta"]["attribution"] and header["training"]["meta"]["licence"]
+
+
+def test_without_a_classifier_the_message_names_the_bundled_ones():
+    out = run_rnntool("classify", "-", env={**FRESH_USER, "RNNTOOL_CLASSIFIER": ""}, input=b"hello\n")
+    assert out.returncode == 1
+    assert out.stderr.decode().strip() == ("rnntool: error: no classifier: train one with rnntool train-classifier "
+                                           "or pass -m MODEL (bundled: sms-spam, ko-sentiment)")

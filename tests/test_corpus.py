@@ -82,7 +82,7 @@ def test_min_freq_and_max_vocab(tmp_path):
 @pytest.mark.parametrize(
     "text, opts, message",
     [
-        ("!!! ...\n", PrepOptions(TokenizerSettings(level="word", strip_punct=True)), "no tokens left after cleaning"),
+        ("!!! ...\n", PrepOptions(TokenizerSettings(level="word", strip_punct=True)), "has no text"),
         ("a b c\n", PrepOptions(WORDS, valid_frac=0.6, test_frac=0.5), "leave no training data"),
         ("a\n", PrepOptions(WORDS, valid_frac=0.3), "too small for a valid split"),
         ("a b\n", PrepOptions(WORDS, valid_frac=1.0), "must be in [0, 1)"),

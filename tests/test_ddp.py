@@ -169,3 +169,24 @@ def test_a_batch_that_does_not_split_evenly_is_refused(text, tmp_path):
     assert result.returncode != 0
     assert "rnntool: error: --batch-size 3 (the global batch) must divide evenly among 2 ranks" in result.stderr
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_classifier_under_two_ranks_writes_one_calibrated_model(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(201):  # an odd number: the last batch does not split evenly
+        label = "spam" if rng.random() < 0.4 else "ham"
+        words = ["win", "free", "cash"] if label == "spam" else ["see", "you", "home"]
+        rows.append(f"{label}\t" + " ".join(rng.choice(words, int(rng.integers(1, 6)))))
+    data = tmp_path / "train.tsv"
+    data.write_text("\n".join(rows) + "\n")
+    out, log = tmp_path / "c.safetensors", tmp_path / "log.jsonl"
+    result = torchrun("train-classifier", data, "-o", out, "--epochs", "4", "--hidden", "8", "--word-emb", "8",
+                      "--char-filters", "4", "--lr", "0.01", "--batch-size", "16", "--log", log, "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["world_size"] == 2 and "calibration" in summary
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.safetensors", "log.jsonl", "train.tsv"]
+    assert sum(e["event"] == "start" for e in events(log)) == 1
+    classified = run_rnntool("classify", "-m", out, "-", input="win free cash\nsee you home\n", text=True)
+    assert [line.split("\t")[0] for line in classified.stdout.splitlines()] == ["spam", "ham"]

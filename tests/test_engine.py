@@ -46,11 +46,12 @@ def test_every_kind_row_names_classes_that_exist():
     for kind in KINDS.values():
         for attribute in ("config", "module", "runtime", "summary"):
             assert callable(kind.load(attribute)), (kind.name, attribute)
-        assert kind.default_bundled is not None and kind.default_bundled.path.is_file()
-        header = load_model(kind.default_bundled.path).header
-        assert header["kind"] == kind.name
-        rows = kind.load("summary")(header["config"])
-        assert sum(r.params for r in rows) == sum(v.size for v in load_model(kind.default_bundled.path).tensors.values())
+        assert kind.bundled and (kind.default is None or kind.default_bundled is not None)
+        for bundled in kind.bundled:
+            header = load_model(bundled.path).header
+            assert header["kind"] == kind.name and bundled_model(bundled.name)[0] is kind
+            rows = kind.load("summary")(header["config"])
+            assert sum(r.params for r in rows) == sum(v.size for v in load_model(bundled.path).tensors.values())
     assert bundled_model("en-ewt-upos")[0].name == "tagger" and bundled_model("nope") is None
 
 

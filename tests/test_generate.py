@@ -175,3 +175,25 @@ def test_generate_into_head_exits_quietly_and_never_imports_torch(char_lm):
     assert "Traceback" not in imports and "BrokenPipe" not in imports
     imported = {line.split("|")[-1].strip() for line in imports.splitlines() if "|" in line}
     assert "torch" not in imported and "rnntool.runtime.lm" in imported
+
+
+@pytest.mark.parametrize("command", ["generate", "score"])
+def test_generate_and_score_answer_each_line_while_stdin_stays_open(char_lm, command):
+    """A coprocess or interactive pipe: one line written, one answer read, the pipe still open."""
+    args = ["generate", "-m", str(char_lm), "-n", "5", "--seed", "1", "--format", "jsonl", "-", "-q"] \
+        if command == "generate" else ["score", str(char_lm), "-"]
+    with subprocess.Popen([sys.executable, "-m", "rnntool", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            for prompt in ("ab", "ba"):
+                proc.stdin.write(prompt + "\n")
+                proc.stdin.flush()
+                answer = proc.stdout.readline()  # would block until EOF if output waited for 64 lines
+                if command == "generate":
+                    assert json.loads(answer)["prompt"] == prompt
+                else:
+                    assert float(answer.split("\t")[0]) < 0
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+    assert proc.returncode == 0

@@ -214,3 +214,29 @@ def test_sigint_after_the_first_validation_then_resume_equals_one_run(data, tmp_
     starts = [json.loads(line) for line in log.read_text().splitlines() if '"event": "start"' in line]
     assert [s["resumed_at_step"] for s in starts] == [0, interrupted_at]
     assert_same_weights(tmp_path / "ref.safetensors", tmp_path / "m.safetensors")
+
+
+def test_classifier_resumed_is_bit_identical_to_uninterrupted(tmp_path):
+    from rnntool.train.classifier import train_classifier
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(160):
+        label = "pos" if rng.random() < 0.5 else "neg"
+        words = ["good", "great", "fine"] if label == "pos" else ["bad", "awful", "poor"]
+        rows.append(f"{label}\t" + " ".join(rng.choice(words + ["film", "the"], int(rng.integers(2, 7)))))
+    data = tmp_path / "train.tsv"
+    data.write_text("\n".join(rows) + "\n")
+
+    def run(out, **kw):
+        return train_classifier(str(data), out, model_options=dict(word_emb=8, hidden=8, char_filters=4, dropout=0.3),
+                                train_options={"epochs": 3, "lr": 1e-2, "batch_size": 16}, **kw)
+
+    full, full_path = run(tmp_path / "full.safetensors")
+    assert full["steps"] == 27  # 3 epochs of 9 batches
+    part, path = run(tmp_path / "c.safetensors", should_stop=stop_at(11))  # after the first validation
+    assert part["steps"] == 11 and len(part["history"]) == 1
+    resumed, _ = train_classifier(str(data), path, resume=tmp_path / "c.ckpt")
+    assert resumed["valid"] == full["valid"] and resumed["calibration"] == full["calibration"]
+    assert_same_weights(full_path, path)
+    assert read_header(path)["config"]["temperature"] == read_header(full_path)["config"]["temperature"]

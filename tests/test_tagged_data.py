@@ -3,7 +3,7 @@
 import pytest
 
 from rnntool.errors import RnntoolError
-from rnntool.evaluation import score_tags
+from rnntool.metrics import score_tags
 from rnntool.text.tagged import detect_format, iob1_to_iob2, is_iob, read_tagged, spans
 
 CONLLU = """# sent_id = 1

@@ -302,16 +302,16 @@ def test_tag_answers_each_line_while_stdin_stays_open(pos_model):
 
 
 def test_per_type_gate_cache_is_bounded_and_exact(pos_model, monkeypatch):
-    import rnntool.runtime.tagger as runtime_tagger
+    import rnntool.runtime.encoder as runtime_encoder
 
     _, path = pos_model
     sents = [["the", "cat", "sees", "a", f"dog{i}", "."] for i in range(40)]
     reference, _ = Tagger.load(path).tag(sents)
-    monkeypatch.setattr(runtime_tagger, "TYPE_CACHE_LIMIT", 12)
+    monkeypatch.setattr(runtime_encoder, "TYPE_CACHE_LIMIT", 12)
     small = Tagger.load(path)
     tags = [small.tag([s])[0][0] for s in sents]  # the cache is cleared many times over
     assert tags == reference
-    assert len(small.type_row) <= 12
+    assert len(small.encoder.type_row) <= 12
 
 
 def test_softmax_tagger_batching_does_not_change_tags(pos_model, monkeypatch):
@@ -337,7 +337,7 @@ def test_cli_half_stores_float16_weights_that_tag_the_same(cli, pos_model, tmp_p
 
 @pytest.mark.parametrize("kernel", [3, 5])
 def test_char_cnn_is_the_convolution_it_stores(kernel):
-    from rnntool.nn.tagger import CharCNN
+    from rnntool.nn.encoder import CharCNN
 
     torch.manual_seed(0)
     cnn = CharCNN(n_chars=30, emb=6, filters=5, kernel=kernel)
@@ -347,3 +347,20 @@ def test_char_cnn_is_the_convolution_it_stores(kernel):
     reference = torch.relu(torch.nn.functional.conv1d(x, cnn.conv.weight, cnn.conv.bias, padding=kernel // 2))
     reference = reference.masked_fill((chars == 0).unsqueeze(1), 0.0).max(dim=2).values
     torch.testing.assert_close(cnn(chars), reference)  # the numpy runtime reads conv.weight as a convolution
+
+
+def test_tag_reads_conll_input_with_the_training_readers_checks(cli, pos_model, tmp_path):
+    """One reader serves training and tagging: a short CoNLL-U row is an error with its line
+    number, not tagged silently; -DOCSTART- blocks still pass through to CoNLL output."""
+    _, path = pos_model
+    short = tmp_path / "short.conllu"
+    short.write_text("1\tthe\tthe\tDET\t_\t_\t2\tdet\t_\t_\n2\tcat\tcat\tNOUN\n\n")
+    assert_one_line_error(cli("tag", "-m", path, short, "-q"), "short.conllu line 2: expected 10 tab-separated")
+    conll = tmp_path / "in.conll"
+    conll.write_text("-DOCSTART- -X- O\n\nthe DT\ncat NN\n\n")
+    result = cli("tag", "-m", path, conll, "-q")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("-DOCSTART- -X- O\n\nthe DT DET\ncat NN NOUN\n")
+    ragged = tmp_path / "ragged.conll"
+    ragged.write_text("the DT\ncat\n\n")
+    assert_one_line_error(cli("tag", "-m", path, ragged, "-q"), "ragged.conll line 2: 1 columns where earlier lines have 2")

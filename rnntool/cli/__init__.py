@@ -15,7 +15,7 @@ from rnntool.cli import common
 
 app = typer.Typer(
     name="rnntool",
-    help="Recurrent-network text models: prepare corpora, train and use RNN language models and taggers.",
+    help="Recurrent-network text models: prepare corpora, train and use RNN language models, taggers and classifiers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -37,7 +37,7 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """Recurrent-network text models: prepare corpora, train and use RNN language models and taggers.
+    """Recurrent-network text models: prepare corpora, train and use RNN language models, taggers and classifiers.
 
     Data goes to stdout, progress and messages to stderr; - means stdin.
     """
@@ -45,9 +45,11 @@ def root(
 
 
 # Command modules register themselves on `app` when imported.
+from rnntool.cli import classifier as _classifier  # noqa: E402,F401
 from rnntool.cli import corpus as _corpus  # noqa: E402,F401
 from rnntool.cli import generate as _generate  # noqa: E402,F401
 from rnntool.cli import lm as _lm  # noqa: E402,F401
+from rnntool.cli import models as _models  # noqa: E402,F401
 from rnntool.cli import prep as _prep  # noqa: E402,F401
 from rnntool.cli import tagger as _tagger  # noqa: E402,F401
 

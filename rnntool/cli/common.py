@@ -153,6 +153,6 @@ def open_model(kind: str, model: str | None, quiet: bool = False):
         bundled = ", ".join(b.name for b in row.bundled)
         raise RnntoolError(f"no {row.display}: train one with rnntool {row.train_command} or pass -m MODEL"
                            + (f" (bundled: {bundled})" if bundled else ""))
-    if why != "given with -m":
+    if not model:  # say which model a bare command chose
         info(f"rnntool: using {path} ({why})", quiet)
     return row.load("runtime").load(path)

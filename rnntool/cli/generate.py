@@ -9,7 +9,7 @@ import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, open_model, warn
-from rnntool.cli.options import DecodeErrors
+from rnntool.cli.options import NON_NEGATIVE, TOP_P, DecodeErrors
 
 
 class GenFormat(str, Enum):
@@ -26,10 +26,10 @@ def generate_command(
     prime: str = typer.Option(None, "--prime", metavar="TEXT", help="Prompt text to continue."),
     prime_file: str = typer.Option(None, "--prime-file", metavar="FILE", help="Read the prompt (whole file) from FILE."),
     max_tokens: int = typer.Option(200, "-n", "--max-tokens", min=0, metavar="N", help="Tokens to generate per sample."),
-    temperature: float = typer.Option(0.8, "--temperature", "-t", metavar="T", help="Sampling temperature; 0 is greedy."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", metavar="T", callback=NON_NEGATIVE, help="Sampling temperature; 0 is greedy."),
     greedy: bool = typer.Option(False, "--greedy", help="Always take the most likely token (same as --temperature 0)."),
     top_k: int = typer.Option(0, "--top-k", min=0, metavar="K", help="Sample from the K most likely tokens only (0: all)."),
-    top_p: float = typer.Option(1.0, "--top-p", metavar="P", help="Sample from the smallest set of tokens with probability >= P."),
+    top_p: float = typer.Option(1.0, "--top-p", metavar="P", callback=TOP_P, help="Sample from the smallest set of tokens with probability >= P."),
     seed: int = typer.Option(None, "--seed", metavar="S", help="Random seed: the same seed and model give the same text."),
     stop: list[str] = typer.Option([], "--stop", metavar="STRING", help="Stop before the first occurrence of STRING (repeatable)."),
     stop_at_eos: bool = typer.Option(False, "--stop-at-eos", help="Stop at the end of a line (<eos> for word models, newline for char models)."),
@@ -37,7 +37,7 @@ def generate_command(
     allow_unk: bool = typer.Option(False, "--allow-unk", help="Let <unk> be sampled."),
     fmt: GenFormat = typer.Option(GenFormat.text, "--format", help="text, or jsonl: prompt, text, tokens, mean_logprob, stop_reason."),
     echo: bool = typer.Option(True, "--echo/--no-echo", help="text format: print the prompt before its continuation."),
-    batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Streams generated together."),
+    batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Streams generated together at most; prompts are answered at once when the input pauses."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8 in prompts: error or replace."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
 ) -> None:
@@ -50,6 +50,7 @@ def generate_command(
     import json
 
     from rnntool.runtime.generate import GenerationOptions, Generator
+    from rnntool.runtime.stream import batches
     from rnntool.runtime.sampling import SamplingOptions
     from rnntool.text.sources import TextSource, read_text
 
@@ -75,7 +76,7 @@ def generate_command(
     out = sys.stdout
     jsonl = fmt == GenFormat.jsonl
     first_record = True
-    for chunk in _chunks(_repeat(prompts, num), batch):
+    for chunk in batches(_repeat(prompts, num), batch):  # answered as soon as the input pauses
         streaming = len(chunk) == 1 and not jsonl
         if streaming:
             if not first_record:
@@ -122,14 +123,3 @@ def _repeat(prompts, num: int):
     for p in prompts:
         for _ in range(num):
             yield p
-
-
-def _chunks(items, size: int):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -10,7 +10,7 @@ import typer
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, open_model, print_json
 from rnntool.cli.options import (
-    FRACTION, Cell, DecodeErrors, Level, Softmax, TrainingOptions, WordTokenizer, training_command, value,
+    FRACTION, Cell, DecodeErrors, Level, Pool, Softmax, TrainingOptions, WordTokenizer, training_command, value,
 )
 from rnntool.recipes import describe_lm_defaults
 
@@ -108,7 +108,7 @@ def score_command(
     model: str = typer.Argument(..., metavar="MODEL", help="A language model file (or a bundled name)."),
     text: str = typer.Argument("-", metavar="FILE", help="Text to score, one item per line; - for stdin."),
     fmt: ScoreFormat = typer.Option(ScoreFormat.tsv, "--format", help="tsv: logprob<TAB>tokens<TAB>ppl; jsonl adds the text."),
-    batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Lines scored together."),
+    batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Lines scored together at most; output is flushed per batch, and at once when the input pauses."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
 ) -> None:
     """Score each line: total log-probability (nats), tokens, perplexity; one output line per input line.
@@ -124,13 +124,14 @@ def score_command(
 
     lm = open_model("lm", model)
     out = sys.stdout
-    for line, logprob, tokens in score_lines(lm, TextSource(text).lines(errors.value), batch):
-        ppl = math.exp(-logprob / tokens)
-        if fmt == ScoreFormat.jsonl:
-            out.write(json.dumps({"text": line, "logprob": round(logprob, 4), "tokens": tokens, "ppl": round(ppl, 4)},
-                                 ensure_ascii=False) + "\n")
-        else:
-            out.write(f"{logprob:.4f}\t{tokens}\t{ppl:.4f}\n")
+    for scored in score_lines(lm, TextSource(text).lines(errors.value), batch):
+        for line, logprob, tokens in scored:
+            ppl = math.exp(-logprob / tokens)
+            if fmt == ScoreFormat.jsonl:
+                out.write(json.dumps({"text": line, "logprob": round(logprob, 4), "tokens": tokens,
+                                      "ppl": round(ppl, 4)}, ensure_ascii=False) + "\n")
+            else:
+                out.write(f"{logprob:.4f}\t{tokens}\t{ppl:.4f}\n")
         out.flush()
 
 
@@ -145,6 +146,7 @@ def summary_command(
     layers: int = typer.Option(1, "--layers", min=1, metavar="N", help="Spec: stacked layers."),
     classes: int = typer.Option(None, "--classes", min=1, metavar="N", help="Spec: a many-to-one classifier with N outputs (else a language model)."),
     bidirectional: bool = typer.Option(False, "--bidirectional", help="Spec (classifier): bidirectional layers."),
+    pool: Pool = typer.Option(Pool.last, "--pool", help="Spec (classifier): how the outputs become one vector."),
     tie: bool = typer.Option(False, "--tie/--no-tie", help="Spec (language model): tied embeddings."),
     softmax: Softmax = typer.Option(Softmax.full, "--softmax", help="Spec (language model): output layer."),
     json_out: bool = typer.Option(False, "--json", help="Print the layers and counts as JSON."),
@@ -154,7 +156,7 @@ def summary_command(
     torch's RNN/LSTM cells carry two bias vectors per gate (b_ih and b_hh); where
     that differs from the single-bias textbook arithmetic, both counts are shown.
     """
-    from rnntool.arch import LMConfig, classifier_summary, lm_summary
+    from rnntool.arch import LMConfig, classifier_spec, classifier_summary_from_config, lm_summary
 
     if model:
         from rnntool.kinds import get_kind
@@ -165,8 +167,8 @@ def summary_command(
         kind = get_kind(header["kind"])
         rows, title = kind.load("summary")(header["config"]), f"{model} ({kind.display})"
     elif classes:
-        rows = classifier_summary(cell.value, vocab, emb, hidden, layers, classes, bidirectional)
-        title = "classifier spec"
+        spec = classifier_spec(cell.value, vocab, emb, hidden, layers, classes, bidirectional, pool.value)
+        rows, title = classifier_summary_from_config(spec), "classifier spec (train-classifier --char-filters 0 --case-emb 0)"
     else:
         rows = lm_summary(LMConfig(vocab_size=vocab, cell=cell.value, emb=emb, hidden=hidden, layers=layers,
                                    tie=tie, softmax=softmax.value))

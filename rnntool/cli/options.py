@@ -22,6 +22,7 @@ from typing import Any
 import typer
 
 from rnntool import config
+from rnntool.classification import POOLS
 from rnntool.recipes import default_text
 
 
@@ -42,6 +43,7 @@ SplitMode = choices("SplitMode", config.SPLIT_MODES)
 TaggedFormat = choices("TaggedFormat", config.TAGGED_FORMATS)
 TagInput = choices("TagInput", config.TAG_INPUTS)
 TagOutput = choices("TagOutput", config.TAG_OUTPUTS)
+Pool = choices("Pool", POOLS)
 
 
 def value(option: Any) -> Any:
@@ -70,6 +72,8 @@ def number(low: float | None = None, high: float | None = None, *, low_open: boo
 POSITIVE = number(0.0, low_open=True)
 NON_NEGATIVE = number(0.0)
 FRACTION = number(0.0, 1.0, high_open=True)  # probabilities such as dropout, fractions of a run
+OPEN_PROBABILITY = number(0.0, 1.0, low_open=True, high_open=True)  # thresholds
+TOP_P = number(0.0, 1.0, low_open=True)
 
 PRECISION_HELP = ("Arithmetic of the training passes (weights and optimizer stay fp32): bf16 or fp16 autocast, fp32, "
                   "or auto: bf16 where the hardware does it natively (CPUs with AVX512-BF16/AMX for language models; "
@@ -170,25 +174,72 @@ class TrainingOptions:
         return {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(self.values["meta"])}
 
 
+def with_group(func, specs: tuple[Shared, ...], kind: str | None, param: str, build):
+    """``func`` with the options ``specs`` appended to its signature; their values reach it as
+    one argument ``param`` = ``build(values)``. Typer reads the signature this returns."""
+    own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != param]
+    added = [inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.option(kind), annotation=s.annotation)
+             for s in specs]
+
+    @functools.wraps(func)
+    def command(**kwargs):
+        values = {s.name: kwargs.pop(s.name) for s in specs}
+        return func(**kwargs, **{param: build(values)})
+
+    params = own + added
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
 def training_command(app: typer.Typer, name: str, kind: str, help: str):
     """Register ``func(own options..., options: TrainingOptions)`` as command ``name`` with the
     shared training options appended (their defaults described for ``kind``)."""
     from rnntool.cli.common import handle_errors
 
     def decorate(func):
-        own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != "options"]
-        shared = [inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.option(kind),
-                                    annotation=s.annotation) for s in SHARED]
-
-        @functools.wraps(func)
-        def command(**kwargs):
-            values = {s.name: kwargs.pop(s.name) for s in SHARED}
-            return func(**kwargs, options=TrainingOptions(values))
-
-        params = own + shared
-        command.__signature__ = inspect.Signature(params)
-        command.__annotations__ = {p.name: p.annotation for p in params}
-        app.command(name, help=help)(handle_errors(command))
+        app.command(name, help=help)(handle_errors(with_group(func, SHARED, kind, "options", TrainingOptions)))
         return func
 
     return decorate
+
+
+# --- how labelled texts are read (train-classifier, eval-classifier, classify) ---------------
+
+LabelledFormatChoice = choices("LabelledFormat", config.LABELLED_FORMATS)
+ClassifyInput = choices("ClassifyInput", config.CLASSIFY_INPUTS)
+
+
+def labelled_specs(format_decls: tuple[str, ...], format_type, format_help: str) -> tuple[Shared, ...]:
+    return (
+        Shared("format", format_type, format_decls, format_help, default=format_type.auto),
+        Shared("text_col", str, ("--text-col",), "Tables: the text column, by header name or number from 1 "
+               "[detected from the header: text, document, sentence, review, ...].", "COL"),
+        Shared("label_col", str, ("--label-col",), "Tables: the label column, by header name or number from 1 "
+               "[detected: label, class, category, sentiment, ...].", "COL"),
+        Shared("text_field", str, ("--text-field",), "JSONL: the text field.", "NAME", default="text"),
+        Shared("label_field", str, ("--label-field",), "JSONL: the label field (a string, or a list for "
+               "multi-label data).", "NAME", default="label"),
+        Shared("label_sep", str, ("--label-sep",), "label<TAB>text and tables: several labels in one field, "
+               "separated by SEP (multi-label).", "SEP"),
+    )
+
+
+LABELLED_FORMAT_HELP = ("Input layout: label<TAB>text lines (tsv), fastText __label__ lines, a CSV/TSV table with a "
+                        "header (csv), or JSONL [auto: detected from the first lines, and said].")
+LABELLED = labelled_specs(("--format",), LabelledFormatChoice, LABELLED_FORMAT_HELP)
+CLASSIFY_LABELLED = labelled_specs(("--input",), ClassifyInput, "Input layout: one text per line (text), or any "
+                                   "train-classifier layout, whose labels are then ignored [auto: JSONL, fastText "
+                                   "and headed tables are recognised; anything else is text].")
+
+
+def labelled_format(values: dict):
+    from rnntool.text.labelled import LabelledFormat
+
+    return LabelledFormat(value(values["format"]), values["text_col"], values["label_col"], values["text_field"],
+                          values["label_field"], values["label_sep"])
+
+
+def labelled_input(specs: tuple[Shared, ...] = LABELLED):
+    """Append the labelled-input options to a command; it receives them as ``fmt: LabelledFormat``."""
+    return lambda func: with_group(func, specs, None, "fmt", labelled_format)

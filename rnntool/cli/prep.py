@@ -6,7 +6,7 @@ import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import byte_progress, err_console, handle_errors, print_json
-from rnntool.cli.options import DecodeErrors, Level, SplitMode, WordTokenizer
+from rnntool.cli.options import FRACTION, DecodeErrors, Level, SplitMode, WordTokenizer
 
 
 @app.command()
@@ -27,8 +27,8 @@ def prep(
     max_vocab: int = typer.Option(
         None, "--max-vocab", min=4, metavar="N", help="Keep at most N symbols (reserved ones included); the rest become <unk>."
     ),
-    valid_frac: float = typer.Option(0.1, "--valid-frac", metavar="F", help="Fraction of tokens for the validation split."),
-    test_frac: float = typer.Option(0.0, "--test-frac", metavar="F", help="Fraction of tokens for the test split."),
+    valid_frac: float = typer.Option(0.1, "--valid-frac", metavar="F", callback=FRACTION, help="Fraction of tokens for the validation split."),
+    test_frac: float = typer.Option(0.0, "--test-frac", metavar="F", callback=FRACTION, help="Fraction of tokens for the test split."),
     split: SplitMode = typer.Option(
         SplitMode.tail, "--split", help="tail: contiguous splits from the end; random: whole lines drawn at random (see --seed)."
     ),

@@ -8,7 +8,7 @@ import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, open_model, print_json
-from rnntool.cli.options import FRACTION, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
+from rnntool.cli.options import FRACTION, NON_NEGATIVE, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
 
 TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
 
@@ -35,7 +35,7 @@ def train_tagger_command(
     char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help="Character-CNN filters; 0 turns character features off [64]."),
     word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help="Word embedding size [100]."),
     min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help="Words seen fewer than N times get no embedding of their own (smaller model) [2]."),
-    lm_loss: float = typer.Option(None, "--lm-loss", min=0.0, metavar="W",
+    lm_loss: float = typer.Option(None, "--lm-loss", metavar="W", callback=NON_NEGATIVE,
                                   help="Also train the first BiLSTM layer to predict the next and previous word, at weight W of the tag loss (helps unseen words; the prediction layers serve training only and are not saved) [0]."),
     options: TrainingOptions = None,
 ) -> None:
@@ -100,7 +100,7 @@ def eval_tagger_command(
 ) -> None:
     """Score a tagger: accuracy (overall, in- and out-of-vocabulary), per-tag P/R/F1,
     top confusions, and entity-span P/R/F1 by type for IOB taggers (conlleval rules)."""
-    from rnntool.evaluation import score_tags
+    from rnntool.metrics import score_tags
     from rnntool.text.tagged import iob1_to_iob2, read_tagged
 
     tagger = open_model("tagger", model, quiet)

@@ -163,14 +163,14 @@ class GracefulStop:
 
 
 def run_training(kind: str, train: Callable, options, metric: str, title: str,
-                 extra_rows: Callable[[dict], list[tuple[str, str]]] = lambda result: []) -> None:
+                 extra_rows: Callable[[dict], list[tuple[str, str]]] = lambda result: [], unit: str = "tok") -> None:
     """Run ``train(on_event=..., should_stop=...) -> (result, path)`` with progress on stderr,
     then remember the model and print the summary (stderr) and the path or JSON (stdout)."""
     from rnntool.userstate import remember_latest
 
     main = main_process()
     quiet = options.quiet or not main
-    with TrainingDisplay(quiet, options.log if main else None, metric) as display, GracefulStop() as stop:
+    with TrainingDisplay(quiet, options.log if main else None, metric, unit) as display, GracefulStop() as stop:
         result, path = train(on_event=display, should_stop=stop)
     if not main:
         return
@@ -179,7 +179,8 @@ def run_training(kind: str, train: Callable, options, metric: str, title: str,
         rows = [(f"best valid {k}", f"{v:.4f}") for k, v in result["valid"].items()]
         rows += [(f"test {k}", f"{v:.4f}") for k, v in result.get("test", {}).items()]
         rows += [("stopped", result["stop_reason"]), ("epochs", f"{result['epochs']:.2f}"),
-                 ("steps", f"{result['steps']:,}"), ("tokens seen", f"{result['tokens_seen']:,}"), *extra_rows(result),
+                 ("steps", f"{result['steps']:,}"), (f"{'texts' if unit == 'texts' else 'tokens'} seen", f"{result['tokens_seen']:,}"),
+                 *extra_rows(result),
                  ("training time", f"{result['train_seconds']:.1f} s"), ("parameters", f"{result['params']:,}")]
         if result.get("world_size", 1) > 1:
             rows.append(("ranks", str(result["world_size"])))

@@ -3,7 +3,6 @@ per-token scores, with softmax or CRF output."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -12,27 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnntool.nn.base import FileModule
-from rnntool.nn.lm import make_rnn
+from rnntool.nn.encoder import RecurrentStack, TokenFeatures, stacked_name
 from rnntool.tagging import TaggerConfig
-
-
-class CharCNN(nn.Module):
-    def __init__(self, n_chars: int, emb: int, filters: int, kernel: int):
-        super().__init__()
-        self.embedding = nn.Embedding(n_chars, emb, padding_idx=0)
-        self.conv = nn.Conv1d(emb, filters, kernel, padding=kernel // 2)
-
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """chars [N, L] (0 = padding) -> [N, filters] (max over positions, padding masked)."""
-        # The convolution as windows @ weights: every batch has its own [N, L], and on CPU
-        # oneDNN compiles a new convolution kernel for each new shape (profiled: much of the
-        # fifth of training time the convolution took); a matmul needs no compilation.
-        k, pad = self.conv.kernel_size[0], self.conv.padding[0]
-        x = F.pad(self.embedding(chars), (0, 0, pad, pad))  # [N, L + 2p, E]
-        windows = x.unfold(1, k, 1).flatten(2)  # [N, L, E * k], ordered like the weight's [F, E, k]
-        h = torch.relu(F.linear(windows, self.conv.weight.flatten(1), self.conv.bias))  # [N, L, F]
-        h = h.masked_fill((chars == 0).unsqueeze(2), 0.0)  # relu >= 0, so 0 never wins over a real position
-        return h.max(dim=1).values
 
 
 class CRF(nn.Module):
@@ -145,20 +125,9 @@ class BiLSTMTagger(FileModule):
         self.cfg = cfg
         self.lm_weight = lm_weight
         self.word_dropout = word_dropout
-        self.word_embedding = nn.Embedding(len(cfg.words), cfg.word_emb, padding_idx=0)
-        features = cfg.word_emb
-        if cfg.char_filters:
-            self.chars = CharCNN(len(cfg.chars), cfg.char_emb, cfg.char_filters, cfg.char_kernel)
-            features += cfg.char_filters
-        if cfg.case_emb:
-            self.case_embedding = nn.Embedding(cfg.n_cases, cfg.case_emb)
-            features += cfg.case_emb
+        self.features = TokenFeatures(cfg)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = nn.ModuleList(
-            make_rnn(cfg.cell, features if k == 0 else 2 * cfg.hidden, cfg.hidden, 1, 0.0, bidirectional=True,
-                     batch_first=True)
-            for k in range(cfg.layers)
-        )
+        self.rnn = RecurrentStack(cfg.cell, cfg.feature_size, cfg.hidden, cfg.layers)
         self.output = nn.Linear(2 * cfg.hidden, len(cfg.tags))
         self.crf = CRF(len(cfg.tags)) if cfg.crf else None
         self.lm_heads = LanguageModelHeads(cfg.hidden, lm_vocab, cfg.dropout) if lm_vocab else None
@@ -168,17 +137,7 @@ class BiLSTMTagger(FileModule):
         (training batches are bucketed by exact length, so the layers run unpacked, on
         torch's fast path). words/cases/type_index [B, T]; type_chars [U, L]: characters
         of the batch's distinct words (row 0 padding); type_index points into it."""
-        parts = [self.word_embedding(words)]
-        if self.cfg.char_filters:
-            parts.append(self.chars(type_chars)[type_index])
-        if self.cfg.case_emb:
-            parts.append(self.case_embedding(cases))
-        x = torch.cat(parts, dim=-1)
-        outputs = []
-        for layer in self.rnn:
-            x, _ = layer(self.drop(x))
-            outputs.append(x)
-        return outputs
+        return self.rnn.run(self.features(words, cases, type_chars, type_index), self.drop)
 
     def scores(self, top_layer: torch.Tensor) -> torch.Tensor:
         return self.output(self.drop(top_layer))
@@ -209,13 +168,5 @@ class BiLSTMTagger(FileModule):
 
     def file_names(self) -> dict[str, str]:
         """Per-layer modules under the stacked names; no language-model heads."""
-        return {name: _file_name(name) for name in self.state_dict() if not name.startswith("lm_heads.")}
-
-
-_LAYER_PARAM = re.compile(r"rnn\.(\d+)\.(\w+)_l0(_reverse)?$")
-
-
-def _file_name(name: str) -> str:
-    """``rnn.1.weight_ih_l0_reverse`` (layer module 1) -> ``rnn.weight_ih_l1_reverse`` (stacked)."""
-    m = _LAYER_PARAM.fullmatch(name)
-    return f"rnn.{m[2]}_l{m[1]}{m[3] or ''}" if m else name
+        return {name: stacked_name(name.removeprefix("features.")) for name in self.state_dict()
+                if not name.startswith("lm_heads.")}

@@ -36,20 +36,17 @@ def evaluate_lines(lm: LanguageModel, lines: Iterable[str]) -> dict:
     return out
 
 
-def score_lines(lm: LanguageModel, lines: Iterable[str], batch: int = 64) -> Iterator[tuple[str, float, int]]:
-    """(line, total log-probability in nats, tokens) per line, in input order.
+def score_lines(lm: LanguageModel, lines: Iterable[str], batch: int = 64) -> Iterator[list[tuple[str, float, int]]]:
+    """Batches of (line, total log-probability in nats, tokens), in input order: a batch as
+    soon as ``batch`` lines are there or the input pauses (runtime/stream.py).
 
     Each line is scored from the start-of-text state and includes its line end
     (the model's belief that the sentence ends there).
     """
-    pending: list[str] = []
-    for line in lines:
-        pending.append(line)
-        if len(pending) == batch:
-            yield from _score_batch(lm, pending)
-            pending = []
-    if pending:
-        yield from _score_batch(lm, pending)
+    from rnntool.runtime.stream import batches
+
+    for chunk in batches(iter(lines), batch):
+        yield _score_batch(lm, chunk)
 
 
 def _score_batch(lm: LanguageModel, lines: list[str]) -> list[tuple[str, float, int]]:

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.errors import RnntoolError
+from rnntool.runtime.stream import answer_stream
 from rnntool.runtime.tagger import Tagger
 from rnntool.text.sources import TextSource
-from rnntool.text.tagged import spans
+from rnntool.text.tagged import read_conll, read_conllu, spans
 
 
 @dataclass
@@ -36,39 +37,14 @@ def units_tokens(lines: Iterable[str]) -> Iterator[Unit]:
         yield Unit(line.split())  # an empty line stays an empty sentence: one output per input line
 
 
-def _blocks(lines: Iterable[str]) -> Iterator[list[str]]:
-    block: list[str] = []
-    for line in lines:
-        if line.strip():
-            block.append(line.rstrip("\n"))
-        elif block:
-            yield block
-            block = []
-    if block:
-        yield block
-
-
 def units_conll(lines: Iterable[str], name: str) -> Iterator[Unit]:
-    for block in _blocks(lines):
-        rows = [line.split() for line in block]
-        if rows[0][0] == "-DOCSTART-":
-            yield Unit([], passthrough="\n".join(block))
-            continue
-        yield Unit([r[0] for r in rows], rows=rows)
+    for s in read_conll(lines, name, tagged=False):
+        yield Unit(s.words, rows=s.rows, passthrough=s.passthrough)
 
 
 def units_conllu(lines: Iterable[str], name: str) -> Iterator[Unit]:
-    import conllu
-
-    for block in _blocks(lines):
-        comments = [l for l in block if l.startswith("#")]
-        body = [l for l in block if not l.startswith("#")]
-        try:
-            tokens = conllu.parse("\n".join(body) + "\n\n")[0]
-        except (conllu.exceptions.ParseException, IndexError) as e:
-            raise RnntoolError(f"{name}: bad CoNLL-U sentence starting {body[:1]} ({e})") from None
-        words = [t["form"] for t in tokens if isinstance(t["id"], int)]
-        yield Unit(words, rows=tokens, comments=comments)
+    for s in read_conllu(lines, name):
+        yield Unit(s.words, rows=s.rows, comments=s.comments)
 
 
 def read_units(input_file: str, kind: str, errors: str) -> Iterator[Unit]:
@@ -126,62 +102,14 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _read_ahead(units: Iterator[Unit], capacity: int) -> Iterator[Unit | None]:
-    """Yield ``units`` read (and tokenized) by a background thread; None whenever
-    the reader has nothing new ready within ~50 ms (the input is stalled).
-
-    Tokenizing is pure Python and the BiLSTM is mostly BLAS (which releases the
-    GIL), so the two overlap on two cores. Errors in the reader surface here.
-    """
-    import queue
-    import threading
-
-    done = object()
-    items: queue.Queue = queue.Queue(maxsize=capacity)
-
-    def read() -> None:
-        try:
-            for unit in units:
-                items.put(unit)
-        except BaseException as e:  # re-raised in the consumer
-            items.put(e)
-        items.put(done)
-
-    threading.Thread(target=read, name="rnntool-tag-reader", daemon=True).start()
-    waiting = False  # True after a unit: do not block forever, let the caller flush
-    while True:
-        try:
-            item = items.get(timeout=0.05) if waiting else items.get()
-        except queue.Empty:
-            waiting = False
-            yield None
-            continue
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        waiting = True
-        yield item
-
-
 def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out) -> None:
-    """Tag ``input_file`` batch by batch, writing and flushing each batch: when
-    ``batch`` sentences are ready, or sooner when the input pauses (so a line
-    typed or piped in is answered at once)."""
+    """Tag ``input_file`` batch by batch (see runtime/stream.py: a batch goes out when full
+    or as soon as the input pauses, so a line typed or piped in is answered at once)."""
     want_conf = fmt == "jsonl"
-    pending: list[Unit] = []
 
-    def flush() -> None:
+    def answer(pending: list[Unit]) -> str:
         tags, conf = tagger.tag([u.tokens for u in pending], confidences=want_conf)
-        out.write("".join(format_unit(u, t, None if conf is None else conf[i], fmt, tagger)
-                          for i, (u, t) in enumerate(zip(pending, tags))))
-        out.flush()
-        pending.clear()
+        return "".join(format_unit(u, t, None if conf is None else conf[i], fmt, tagger)
+                       for i, (u, t) in enumerate(zip(pending, tags)))
 
-    for unit in _read_ahead(read_units(input_file, kind, errors), capacity=4 * batch):
-        if unit is not None:
-            pending.append(unit)
-        if pending and (unit is None or len(pending) >= batch):
-            flush()
-    if pending:
-        flush()
+    answer_stream(read_units(input_file, kind, errors), answer, batch, out)

@@ -1,5 +1,5 @@
-"""A trained tagger on the numpy runtime: features, character CNN (computed once
-per word type), BiLSTM, softmax or CRF (Viterbi) decoding."""
+"""A trained tagger on the numpy runtime: the shared text encoder (runtime/encoder.py),
+then per-token scores with softmax or CRF (Viterbi) decoding."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnntool.modelfile import ModelFile, load_model
-from rnntool.runtime.cells import Packing, RNNStack
-from rnntool.tagging import TaggerConfig, casing
+from rnntool.runtime.encoder import TextEncoder
+from rnntool.tagging import TaggerConfig
 
 MAX_SENTENCE = 1000  # longer "sentences" are tagged in pieces of this many tokens (bounded memory)
 MAX_BATCH_TOKENS = 32768  # tokens per forward pass (packed: no padding)
 MAX_PADDED_CELLS = 65536  # sentences x longest length per CRF decoding group
-TYPE_CACHE_LIMIT = 20_000  # word types whose first-layer gates are kept (~4 KB each at hidden 128)
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -129,23 +128,10 @@ class Tagger:
         self.model_file = model
         self.cfg = TaggerConfig.from_dict(model.config)
         t = {k: np.asarray(v, dtype=np.float32) for k, v in model.tensors.items()}
-        self.word_emb = t["word_embedding.weight"]
-        self.case_emb = t.get("case_embedding.weight")
-        if self.cfg.char_filters:
-            self.char_emb = t["chars.embedding.weight"]
-            conv = t["chars.conv.weight"]  # [F, E, k]
-            self.conv_k = conv.shape[2]
-            self.conv_w = np.ascontiguousarray(conv.transpose(2, 1, 0).reshape(-1, conv.shape[0]))  # [k*E, F]
-            self.conv_b = t["chars.conv.bias"]
-        self.stack = RNNStack(self.cfg.cell, t, self.cfg.layers, bidirectional=True, prefix="rnn.")
+        self.encoder = TextEncoder(self.cfg, t)
         self.out_w = np.ascontiguousarray(t["output.weight"].T)
         self.out_b = t["output.bias"]
         self.crf = (t["crf.transitions"], t["crf.start"], t["crf.end"]) if self.cfg.crf else None
-        # Every first-layer input (word, case and character features) depends on the
-        # word string alone, so its input projection is computed once per word type
-        # and kept here: per direction, a table with one row of gate inputs per type.
-        self.type_row: dict[str, int] = {}
-        self.type_gates = [np.zeros((0, 0), dtype=np.float32) for _ in range(self.stack.dirs)]
         self.tags = self.cfg.tags
         self.tag_names = np.array(self.tags, dtype=object)  # ids -> names in one indexing
 
@@ -153,66 +139,12 @@ class Tagger:
     def load(cls, path) -> "Tagger":
         return cls(load_model(path, kind="tagger"))
 
-    # --- features -------------------------------------------------------------------------
-    def char_features(self, words: Sequence[str]) -> np.ndarray:
-        """Character-CNN vectors [N, F] for distinct words."""
-        ids = [self.cfg.char_ids(w) for w in words]
-        L = max(len(i) for i in ids)
-        pad = self.conv_k // 2
-        mat = np.zeros((len(words), L + 2 * pad), dtype=np.int64)
-        for n, row in enumerate(ids):
-            mat[n, pad: pad + len(row)] = row
-        emb = self.char_emb[mat]  # [N, L+2p, E]; id 0 rows are zero (padding_idx)
-        emb[mat == 0] = 0.0
-        cols = np.concatenate([emb[:, j: j + L] for j in range(self.conv_k)], axis=2)  # [N, L, k*E]
-        h = cols @ self.conv_w + self.conv_b
-        np.maximum(h, 0.0, out=h)
-        valid = np.arange(L)[None, :] < np.array([len(i) for i in ids])[:, None]
-        h[~valid] = 0.0
-        return h.max(axis=1)
-
-    def type_features(self, words: Sequence[str]) -> np.ndarray:
-        """First-layer inputs [N, word_emb + char + case] for distinct words."""
-        parts = [self.word_emb[[self.cfg.word_id(w) for w in words]]]
-        if self.cfg.char_filters:
-            parts.append(self.char_features(words))
-        if self.case_emb is not None:
-            parts.append(self.case_emb[[casing(w) for w in words]])
-        return np.concatenate(parts, axis=1)
-
-    def gate_rows(self, words: Sequence[str]) -> np.ndarray:
-        """Rows of the ``type_gates`` tables for each word, computing the new types (in one batch)."""
-        rows = self.type_row
-        new = [w for w in dict.fromkeys(words) if w not in rows]
-        if new:
-            if len(rows) + len(new) > TYPE_CACHE_LIMIT:  # bounded memory on huge vocabularies
-                rows.clear()
-                new = list(dict.fromkeys(words))
-            feats = self.type_features(new)
-            start = len(rows)
-            for d, table in enumerate(self.type_gates):
-                gates = self.stack.input_gates(feats, d)
-                if start + len(new) > len(table):
-                    grown = np.zeros((max(2 * (start + len(new)), 1024), gates.shape[1]), dtype=np.float32)
-                    if start:
-                        grown[:start] = table[:start]
-                    table = self.type_gates[d] = grown
-                table[start: start + len(new)] = gates
-            for i, w in enumerate(new):
-                rows[w] = start + i
-        return np.fromiter((rows[w] for w in words), dtype=np.int64, count=len(words))
-
     # --- tagging --------------------------------------------------------------------------
     def token_scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """Output scores [N, K] for every token of a batch of non-empty token lists,
         sentence after sentence. The BiLSTM runs on packed rows: no padding."""
-        packing = Packing.of([len(s) for s in sentences])
-        rows = self.gate_rows([w for s in sentences for w in s])  # may grow the tables: index after
-        token_rows = packing.token_rows()
-        packed_rows = np.empty_like(rows)
-        packed_rows[token_rows] = rows
-        out, _ = self.stack.forward_packed(None, packing, first_gates=self.type_gates, first_rows=packed_rows)
-        scores = out[token_rows] @ self.out_w
+        out, _, _ = self.encoder.run(sentences)
+        scores = out @ self.out_w
         scores += self.out_b
         return scores
 
@@ -253,4 +185,4 @@ class Tagger:
         return tags_out, (conf_out if confidences else None)
 
     def in_vocabulary(self, word: str) -> bool:
-        return self.cfg.word_id(word) != 1
+        return self.encoder.in_vocabulary(word)

@@ -294,13 +294,21 @@ def _add_random(builder: _StreamBuilder, lines: list[str], opts: PrepOptions, rn
 
 
 def _is_text_token(builder: _StreamBuilder, stream: np.ndarray) -> np.ndarray:
-    return stream != builder.line_end_id
+    """Tokens that are text: not line ends, and at char level not white space either (a file
+    of spaces and tabs has no text to learn from)."""
+    text = stream != builder.line_end_id
+    if builder.char_level and len(stream):
+        kinds = np.unique(stream)
+        space = kinds[[chr(int(k)).isspace() for k in kinds]]
+        text &= ~np.isin(stream, space)
+    return text
 
 
 def _check_nonempty(builder: _StreamBuilder, splits: dict[str, np.ndarray], opts: PrepOptions, explicit: bool) -> None:
     total_text = sum(int(_is_text_token(builder, a).sum()) for a in splits.values())
     if total_text == 0:
-        raise RnntoolError("no tokens left after cleaning; check the input and the --lower/--strip-punct/--ascii options")
+        raise RnntoolError("the input has no text (nothing but white space and line ends after cleaning); "
+                           "check the input and the --lower/--strip-punct/--ascii options")
     if not _is_text_token(builder, splits["train"]).any():
         raise RnntoolError("the training split is empty; lower --valid-frac/--test-frac or give more text")
     if not explicit:

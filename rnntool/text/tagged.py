@@ -22,6 +22,7 @@ class TaggedSentence:
     # for CoNLL/CoNLL-U output: the original lines/columns, kept as they were
     rows: list = field(default_factory=list, repr=False)
     comments: list[str] = field(default_factory=list, repr=False)
+    passthrough: str | None = None  # a block to copy to the output as it is (CoNLL -DOCSTART-, when tagging)
 
 
 def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
@@ -60,8 +61,9 @@ def detect_format(lines: list[str]) -> str:
 
 
 def read_conllu(lines: Iterable[str], name: str, column: str = "upos") -> Iterator[TaggedSentence]:
-    """Words and UPOS/XPOS tags; multiword-token ranges and empty nodes are skipped,
-    comments kept apart (for writing the file back)."""
+    """Words and UPOS/XPOS tags ("_" where there is none: text to tag); multiword-token
+    ranges and empty nodes are skipped, comments and the parsed rows kept (for writing the
+    file back). One reader for training, evaluation and tagging: the same checks for all."""
     import conllu
 
     if column not in ("upos", "xpos"):
@@ -89,7 +91,7 @@ def read_conllu(lines: Iterable[str], name: str, column: str = "upos") -> Iterat
             tags.append(token[column] or "_")
             kept.append(token)
         if words:
-            yield TaggedSentence(words, tags, rows=list(tokens), comments=comments)
+            yield TaggedSentence(words, tags, rows=tokens, comments=comments)
 
 
 def _column_index(column: str | int | None, width: int, name: str, line_no: int) -> int:
@@ -99,28 +101,33 @@ def _column_index(column: str | int | None, width: int, name: str, line_no: int)
     return index - 1 if index > 0 else width + index
 
 
-def read_conll(lines: Iterable[str], name: str, column: str | int | None = None) -> Iterator[TaggedSentence]:
+def read_conll(lines: Iterable[str], name: str, column: str | int | None = None,
+               tagged: bool = True) -> Iterator[TaggedSentence]:
     """Whitespace-separated columns, word first; ``column`` 1-based, negative from the end
-    (default: the last). ``-DOCSTART-`` lines are ignored."""
+    (default: the last). ``-DOCSTART-`` blocks are skipped, or, when tagging (``tagged``
+    False: the tag column may be missing), passed through."""
     width = None
     for block in _blocks(lines):
         words, tags, rows = [], [], []
+        if block[0][1].split()[0] == "-DOCSTART-":
+            if not tagged:
+                yield TaggedSentence([], [], passthrough="\n".join(line for _, line in block))
+            continue
         for n, line in block:
             cols = line.split()
-            if cols[0] == "-DOCSTART-":
-                continue
             if width is None:
                 width = len(cols)
-                if width < 2:
+                if width < 2 and tagged:
                     raise RnntoolError(f"{name} line {n}: no tag column (need word and tag columns)")
             elif len(cols) != width:
                 raise RnntoolError(f"{name} line {n}: {len(cols)} columns where earlier lines have {width}")
-            k = _column_index(column, width, name, n)
-            if k == 0:
-                raise RnntoolError(f"{name}: column 1 holds the words; choose the tag column with --column")
             words.append(cols[0])
-            tags.append(cols[k])
             rows.append(cols)
+            if tagged:
+                k = _column_index(column, width, name, n)
+                if k == 0:
+                    raise RnntoolError(f"{name}: column 1 holds the words; choose the tag column with --column")
+                tags.append(cols[k])
         if words:
             yield TaggedSentence(words, tags, rows=rows)
 

@@ -79,6 +79,31 @@ def treebank_tokenizer():
     return fast()
 
 
+KIWI_BATCH = 512  # texts per call into kiwi's (multithreaded) analyser
+
+
+@lru_cache(maxsize=1)
+def kiwi_analyser():
+    """kiwipiepy's Korean morpheme analyser (the optional [ko] extra)."""
+    try:
+        from kiwipiepy import Kiwi
+    except ImportError:
+        raise RnntoolError("--tokenizer kiwi needs the Korean extra: pip install \"rnntool[ko]\" "
+                           "(kiwipiepy and its model package)") from None
+    import os
+
+    return Kiwi(num_workers=min(4, os.cpu_count() or 1))
+
+
+def kiwi_tokens(lines: list[str]) -> list[list[str]]:
+    """Korean morphemes as form/TAG tokens (the tag tells 보/VV 'see' from 보/NNG), one list per line."""
+    out = []
+    kiwi = kiwi_analyser()
+    for start in range(0, len(lines), KIWI_BATCH):
+        out += [[f"{t.form}/{t.tag}" for t in tokens] for tokens in kiwi.tokenize(lines[start: start + KIWI_BATCH])]
+    return out
+
+
 @dataclass(frozen=True)
 class TokenizerSettings:
     level: str = "char"
@@ -125,6 +150,8 @@ class Tokenizer:
             return list(line)
         if self.settings.tokenizer == "whitespace":
             return line.split()
+        if self.settings.tokenizer == "kiwi":
+            return kiwi_tokens([line])[0] if line.strip() else []
         tokens: list[str] = []
         for i, piece in enumerate(_SPECIAL_RE.split(line)):
             if i % 2:
@@ -132,6 +159,14 @@ class Tokenizer:
             elif piece and not piece.isspace():
                 tokens.extend(treebank_tokenizer().tokenize(piece))
         return tokens
+
+
+    def tokenize_many(self, lines: list[str]) -> list[list[str]]:
+        """``tokenize`` for many lines at once (kiwi analyses them in batches, on every core)."""
+        if self.settings.level == "word" and self.settings.tokenizer == "kiwi":
+            cleaned = [self.clean(line) for line in lines]
+            return kiwi_tokens(cleaned)
+        return [self.tokenize(line) for line in lines]
 
 
 # Detokenizing word-level output: no space before closing punctuation and clitics,

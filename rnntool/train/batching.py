@@ -178,3 +178,95 @@ class SentenceBatches:
 
     def load_state_dict(self, state: dict, device: torch.device) -> None:
         pass
+
+
+# --- texts of any length (classifiers) -----------------------------------------------------
+
+LENGTH_SORT_CHUNK = 50  # batches' worth of texts sorted by length together: little padding, still shuffled
+
+
+class TextTable:
+    """Token lists encoded once: a table of their distinct token strings (word id, casing,
+    characters, droppable) and each text as rows of that table, so a batch is a few
+    numpy gathers."""
+
+    def __init__(self, token_lists: list[list[str]], cfg, droppable: set[str] | None = None):
+        from rnntool.features import normalize_word
+
+        types: dict[str, int] = {}
+        self.rows = [np.fromiter((types.setdefault(w, len(types) + 1) for w in tokens), np.int64, len(tokens))
+                     for tokens in token_lists]
+        self.lengths = np.array([len(r) for r in self.rows], np.int64)
+        names = list(types)
+        self.word = np.array([0, *(cfg.word_id(w) for w in names)], np.int64)
+        self.case = np.array([0, *(casing(w) for w in names)], np.int64)
+        normal = normalize_word if cfg.normalize_words else (lambda w: w)
+        self.drop = np.array([False, *(bool(droppable) and normal(w) in droppable for w in names)])
+        char_ids = [cfg.char_ids(w) for w in names]
+        self.chars = np.zeros((len(names) + 1, max((len(c) for c in char_ids), default=1)), np.int64)
+        self.char_len = np.zeros(len(names) + 1, np.int64)
+        for row, ids in enumerate(char_ids, start=1):
+            self.chars[row, : len(ids)] = ids
+            self.char_len[row] = len(ids)
+
+    def batch(self, idx: np.ndarray, targets: np.ndarray, total: int | None = None, weight: float = 1.0):
+        from rnntool.nn.classifier import ClassifierBatch
+
+        lengths = self.lengths[idx]
+        rows = np.zeros((len(idx), int(lengths.max())), np.int64)
+        for b, i in enumerate(idx):
+            rows[b, : lengths[b]] = self.rows[i]
+        types, type_index = np.unique(rows, return_inverse=True)
+        type_chars = self.chars[types][:, : max(1, int(self.char_len[types].max()))]
+        arrays = (self.word[rows], self.case[rows], type_chars, type_index.reshape(rows.shape))
+        return ClassifierBatch(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays),
+                               lengths=torch.from_numpy(lengths), targets=torch.from_numpy(targets[idx]),
+                               droppable=torch.from_numpy(self.drop[rows]), texts=total or len(idx), weight=weight,
+                               order=idx)
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Evaluation batches: texts by length, so padding stays small."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class TextBatches:
+    """Each epoch: texts shuffled (from ``seed + epoch``), sorted by length within chunks of
+    LENGTH_SORT_CHUNK batches, cut into batches, batch order shuffled again. Under torchrun
+    each rank takes its rows of every batch."""
+
+    def __init__(self, table: TextTable, targets: np.ndarray, batch_size: int, seed: int, dist: Distributed,
+                 pin: bool = False):
+        self.table, self.targets, self.batch_size, self.seed, self.dist, self.pin = (
+            table, targets, batch_size, seed, dist, pin)
+        self.steps_per_epoch = -(-len(table.lengths) // batch_size)
+        self._plan: tuple[int, list[np.ndarray]] | None = None
+
+    def plan(self, epoch: int) -> list[np.ndarray]:
+        if self._plan is None or self._plan[0] != epoch:
+            rng = np.random.default_rng(self.seed + epoch)
+            order = rng.permutation(len(self.table.lengths))
+            chunk = self.batch_size * LENGTH_SORT_CHUNK
+            batches = []
+            for start in range(0, len(order), chunk):
+                part = order[start: start + chunk]
+                part = part[np.argsort(self.table.lengths[part], kind="stable")]
+                batches += [part[i: i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+            self._plan = (epoch, [batches[i] for i in rng.permutation(len(batches))])
+        return self._plan[1]
+
+    def batch(self, epoch: int, index: int):
+        idx = self.plan(epoch)[index]
+        share = np.array_split(idx, self.dist.world_size)[self.dist.rank]
+        if len(share):
+            batch = self.table.batch(share, self.targets, total=len(idx))
+        else:  # fewer texts than ranks: step on one at weight 0 (DDP needs every rank)
+            batch = self.table.batch(idx[:1], self.targets, total=len(idx), weight=0.0)
+        return batch.pin_memory() if self.pin else batch
+
+    def state_dict(self, dist: Distributed) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        pass

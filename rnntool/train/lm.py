@@ -107,7 +107,7 @@ def train_lm(
         model_config=model_cfg.to_dict(),
         inputs=inputs,
         validation_tokens=len(data.valid),
-        test=test if data.test is not None and len(data.test) >= 2 else None,
+        finish=(lambda m: {"test": test(m)}) if data.test is not None and len(data.test) >= 2 else None,
         step_metrics=lambda loss: metrics_for(loss, level),
     )
     return run.fit(job, cfg, data.data_sha256, should_stop), run.output

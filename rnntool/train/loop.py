@@ -1,6 +1,6 @@
 """The training loop every model kind runs on.
 
-    start ─► budget left? ──no──► validate (if not just done) ─► test ─► write best model ─► done
+    start ─► budget left? ──no──► validate (if not just done) ─► finish (test, calibration) ─► best model
                │yes
                ▼
              lr from the schedule ─► batch(epoch, i) ─► loss = model(batch) ─► backward, clip, step
@@ -58,8 +58,10 @@ class Job:
     header: dict  # config / vocab / tokenizer / training.sources for the model file
     model_config: dict  # how to rebuild the model (checkpoints)
     inputs: dict  # how the data was read (checkpoints, so a resumed run reads it the same way)
-    validation_tokens: int = 0  # to keep time back for the final validation under --max-time
-    test: Callable[[FileModule], dict] | None = None  # final metrics of the best model on test data
+    validation_tokens: int = 0  # the validation data in the units of batch.tokens: time kept back under --max-time
+    # after training, with the best weights loaded: final metrics (an LM's test scores, a
+    # classifier's calibration), merged into the result; it may update ``header`` too
+    finish: Callable[[FileModule], dict] | None = None
     step_metrics: Callable[[float], dict] = field(default=lambda loss: {})
 
 
@@ -233,7 +235,7 @@ class Trainer:
         if self.best_weights is None and self.dist.is_main:
             raise RnntoolError("validation never gave a finite score, so there is no model to keep; "
                                "try a lower --lr or --clip")
-        result = {**self.summary(), **self.test_metrics()}
+        result = {**self.summary(), **self.finish()}
         self.write_model(self.best_weights, result)
         if self.dist.is_main and self.run_info.checkpoint.exists():
             self.run_info.checkpoint.unlink()
@@ -273,8 +275,8 @@ class Trainer:
         self.emit({"event": "eval", **entry, "improved": improved})
         self.save_checkpoint()
 
-    def test_metrics(self) -> dict:
-        if self.job.test is None or not self.dist.is_main or self.best_weights is None:
+    def finish(self) -> dict:
+        if self.job.finish is None or not self.dist.is_main or self.best_weights is None:
             return {}
         self.model.load_file_weights(self.best_weights)
         self.model.to(self.device)
@@ -282,7 +284,7 @@ class Trainer:
             self.model.flatten_rnns()
         self.model.eval()
         with torch.no_grad():
-            return {"test": self.job.test(self.model)}
+            return self.job.finish(self.model)
 
     def summary(self) -> dict:
         p = self.progress

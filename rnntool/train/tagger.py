@@ -12,7 +12,7 @@ import numpy as np
 
 from rnntool.config import TaggerTrainConfig
 from rnntool.errors import RnntoolError
-from rnntool.evaluation import score_tags
+from rnntool.metrics import score_tags
 from rnntool.nn.tagger import BiLSTMTagger, TaggerBatch
 from rnntool.recipes import tagger_model_options, tagger_train_config
 from rnntool.runtime.tagger import decode_batch
@@ -115,7 +115,7 @@ def train_tagger(
 
     def build() -> tuple[TaggerConfig, TaggerTrainConfig]:
         cfg = tagger_train_config(train_options)
-        words, chars, _ = build_vocabularies(train, cfg.min_word_freq)
+        words, chars, _ = build_vocabularies([s.words for s in train], cfg.min_word_freq)
         tag_counts = Counter(t for s in train for t in s.tags)
         tags = [t for t, _ in sorted(tag_counts.items(), key=lambda x: (-x[1], x[0]))]
         column_name = str(inputs["column"]) if inputs["column"] is not None else None
@@ -125,7 +125,7 @@ def train_tagger(
     model_cfg, cfg = run.configs(TaggerConfig, TaggerTrainConfig, model_options, train_options, build)
     # Words seen exactly min_word_freq times are the rarest with an embedding of
     # their own; dropping them to <unk> now and then trains the <unk> vector.
-    _, _, word_counts = build_vocabularies(train)
+    _, _, word_counts = build_vocabularies([s.words for s in train])
     rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
     run.seed(cfg)
     lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# How the bundled models in rnntool/models/ are made (the same commands as in
+# rnntool/corpora/README.md). Run from the repository root with ../shared/data beside it:
+#   bash bench/bundle_models.sh sms-spam ko-sentiment      (or: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=../shared/data
+targets=" ${*:-all} "
+for name in shakespeare-char en-ewt-upos sms-spam ko-sentiment; do
+  [[ $targets == *" all "* || $targets == *" $name "* ]] || continue
+  case $name in
+    shakespeare-char)
+      rnntool train-lm $D/tinyshakespeare/input.txt --level char --hidden 256 --max-time 600 --seed 1 \
+        -o rnntool/models/shakespeare-char.safetensors ;;
+    en-ewt-upos)
+      rnntool train-tagger $D/ud-en-ewt/en_ewt-ud-train.conllu --dev $D/ud-en-ewt/en_ewt-ud-dev.conllu \
+        --max-time 600 --seed 1 --meta licence="CC BY-SA 4.0" \
+        --meta attribution="Trained on UD English-EWT v2.16 (Silveira et al. 2014; Universal Dependencies contributors), CC BY-SA 4.0" \
+        -o rnntool/models/en-ewt-upos.safetensors ;;
+    sms-spam)
+      rnntool train-classifier $D/sms-spam/splits/train.tsv --max-time 600 --seed 1 --half \
+        --meta licence="SMS Spam Collection v.1: provided free and with no limitations, except that the copyright stays with T. A. Almeida and J. M. Gomez Hidalgo, without warranty" \
+        --meta attribution="Trained on the SMS Spam Collection v.1 (Almeida, Gomez Hidalgo and Yamakami, Contributions to the Study of SMS Spam Filtering: New Collection and Results, ACM DocEng 2011), training part of the fixed 80/20 split" \
+        -o rnntool/models/sms-spam.safetensors ;;
+    ko-sentiment)
+      # eojeol words (Treebank rules split off punctuation) + syllable CNN: runs without the [ko] extra
+      rnntool train-classifier $D/nsmc/ratings_train.txt --max-time 600 --seed 1 --max-vocab 20000 --half \
+        --meta licence="CC0 1.0 (NSMC)" \
+        --meta attribution="Trained on NSMC, the Naver sentiment movie corpus v1.0 (Lucy Park, https://github.com/e9t/nsmc), CC0 1.0; labels: 1 positive, 0 negative" \
+        -o rnntool/models/ko-sentiment.safetensors ;;
+  esac
+done

@@ -1,0 +1,104 @@
+#!/usr/bin/env python
+"""Classifier quality, as a user would measure it: train-classifier on the official
+training split (a stratified 10% held out as dev by rnntool itself), then
+eval-classifier on the test split; mean +- std over seeds, beside the peers
+(TF-IDF + logistic regression, fastText: ../shared/peers/classify_peers.py) in the
+same run.
+
+    python bench/classifiers.py sms-spam [--seeds 1 2 3] [--budget 600] [--peer-python PY] [-- train-classifier options]
+    python bench/classifiers.py nsmc ...
+    python bench/classifiers.py r8 ...
+
+--peer-python names a Python with scikit-learn and fasttext-wheel installed (the peers
+are skipped without it). Results are printed; copy them into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+PEERS = ROOT.parent / "shared" / "peers" / "classify_peers.py"
+SPLITS = {
+    "sms-spam": (DATA / "sms-spam" / "splits" / "train.tsv", DATA / "sms-spam" / "splits" / "test.tsv", []),
+    "nsmc": (DATA / "nsmc" / "ratings_train.txt", DATA / "nsmc" / "ratings_test.txt", []),
+    "r8": (DATA / "r8" / "train.txt", DATA / "r8" / "test.txt", ["--tokenizer", "whitespace"]),
+}
+
+
+def rnntool(*args, env=None) -> str:
+    out = subprocess.run([sys.executable, "-m", "rnntool", *map(str, args)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(out.stderr)
+    return out.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", choices=sorted(SPLITS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per seed")
+    parser.add_argument("--peer-python", help="a Python with scikit-learn and fasttext-wheel")
+    parser.add_argument("--keep", type=Path, help="keep the model of the first seed here")
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # train-classifier options, passed through
+    args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra else 0)])
+    args.extra = extra
+    train, test, defaults = SPLITS[args.dataset]
+    if not train.exists():
+        sys.exit(f"missing {train}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
+    print(f"command: rnntool train-classifier {train.name} --max-time {args.budget:g} --seed S "
+          f"{' '.join(defaults + args.extra)}; rnntool eval-classifier {test.name}")
+    accs, f1s = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "XDG_STATE_HOME": tmp}
+        for i, seed in enumerate(args.seeds):
+            model = Path(tmp) / f"c{seed}.safetensors"
+            t0 = time.perf_counter()
+            summary = json.loads(rnntool("train-classifier", train, "-o", model, "--max-time", args.budget, "--seed",
+                                         seed, "--json", "-q", *defaults, *args.extra, env=env))
+            wall = time.perf_counter() - t0
+            scores = json.loads(rnntool("eval-classifier", "-m", model, test, "--json", "-q", env=env))
+            accs.append(scores["accuracy"])
+            f1s.append(scores["macro"]["f1"])
+            extra = ""
+            if "roc_auc" in scores:
+                pos = scores["positive_class"]
+                extra = f", {pos} F1 {scores['per_class'][pos]['f1']:.4f}, ROC-AUC {scores['roc_auc']:.4f}"
+            cal = summary.get("calibration", {})
+            print(f"seed {seed}: test accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro']['f1']:.4f}{extra}, "
+                  f"test ECE {scores['ece']:.4f} (dev ECE {cal.get('dev_ece_before', float('nan')):.4f} -> "
+                  f"{cal.get('dev_ece_after', float('nan')):.4f}, T {cal.get('temperature', 1):.3f}); "
+                  f"dev {summary['valid']['accuracy']:.4f}, {summary['epochs']:.1f} epochs, "
+                  f"{summary['train_seconds']:.0f} s training, wall {wall:.0f} s, {summary['params']:,} params",
+                  flush=True)
+            if i == 0 and args.keep:
+                args.keep.write_bytes(model.read_bytes())
+    std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    print(f"{args.dataset} test accuracy: {statistics.mean(accs):.4f} +- {std:.4f} over {len(accs)} seeds "
+          f"(macro-F1 {statistics.mean(f1s):.4f})")
+    if args.peer_python and PEERS.exists():
+        out = subprocess.run([args.peer_python, str(PEERS), args.dataset, "--data", str(DATA)], capture_output=True,
+                             text=True)
+        for line in out.stdout.splitlines():
+            peer = json.loads(line)
+            if "skipped" in peer:
+                print(f"peer {peer['peer']}: skipped ({peer['skipped']})")
+            else:
+                print(f"peer {peer['peer']}: test accuracy {peer['test_accuracy']:.4f}, macro-F1 {peer['macro_f1']:.4f},"
+                      f" {peer['train_s']} s training, {peer['predict_lines_per_s']:,} lines/s ({peer['config']})")
+
+
+if __name__ == "__main__":
+    main()

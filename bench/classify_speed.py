@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""classify throughput (lines/s, file -> file) with a model (default: the bundled
+sms-spam), beside fastText's predict on the same lines in the same run, and the
+time from process start to the first output line.
+
+    python bench/classify_speed.py [--model MODEL] [--repeat 20] [--peer-python PY]
+
+The input is the SMS Spam test split (../shared/data/sms-spam/splits/test.tsv)
+repeated --repeat times; fastText (fasttext-wheel, in --peer-python's
+environment) is trained on the training split with the peers' settings and
+predicts the same texts in-process, as ../shared/peers/classify_peers.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPLITS = ROOT.parent / "shared" / "data" / "sms-spam" / "splits"
+
+FASTTEXT = r"""
+import sys, time, fasttext
+train, texts = sys.argv[1], sys.argv[2]
+clean = lambda s: " ".join(s.split())
+rows = [l.rstrip("\n").split("\t", 1) for l in open(train, encoding="utf-8")]
+with open(train + ".ft", "w", encoding="utf-8") as f:
+    for y, x in rows:
+        f.write(f"__label__{y} {clean(x)}\n")
+model = fasttext.train_supervised(train + ".ft", epoch=25, lr=0.5, wordNgrams=2, dim=100, minCount=1, verbose=0)
+lines = [clean(l.rstrip("\n")) for l in open(texts, encoding="utf-8")]
+t = time.perf_counter()
+labels, _ = model.predict(lines)
+print(len(lines) / (time.perf_counter() - t))
+"""
+
+
+def first_line_seconds(model: str, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "rnntool", "classify", "-m", model, "-", "-q"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc.stdin.write("WINNER!! claim your free prize now\n")
+        proc.stdin.flush()
+        proc.stdout.readline()
+        times.append(time.perf_counter() - t0)
+        proc.stdin.close()
+        proc.wait()
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="sms-spam")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--peer-python")
+    args = parser.parse_args()
+    texts = [line.rstrip("\n").split("\t", 1)[1] for line in open(SPLITS / "test.tsv", encoding="utf-8")]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "texts.txt"
+        path.write_text("".join(t + "\n" for t in texts * args.repeat), encoding="utf-8")
+        n = len(texts) * args.repeat
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}; "
+              f"model {args.model}; {n:,} lines")
+        walls = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "rnntool", "classify", "-m", args.model, str(path), "-q"],
+                           stdout=subprocess.DEVNULL, check=True)
+            walls.append(time.perf_counter() - t0)
+        wall = sorted(walls)[1]
+        ours = n / wall
+        print(f"rnntool classify FILE > /dev/null: {wall:.2f} s wall (median of 3), {ours:,.0f} lines/s "
+              "(process start and model load included)")
+        print(f"process start -> first output line: {first_line_seconds(args.model) * 1000:.0f} ms (median of 5)")
+        if args.peer_python:
+            out = subprocess.run([args.peer_python, "-c", FASTTEXT, str(SPLITS / "train.tsv"), str(path)],
+                                 capture_output=True, text=True, cwd=tmp)
+            if out.returncode:
+                print(f"peer fastText failed: {out.stderr.strip()[-300:]}")
+            else:
+                peer = float(out.stdout.strip())
+                print(f"peer fastText predict (in-process, same lines): {peer:,.0f} lines/s  ->  ours "
+                      f"{ours / peer:.3f}x fastText")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Token features and the recurrent encoder's configuration, shared by the
+tagger and the classifier, by torch training and the numpy runtime (torch-free).
+
+Each token gives three features: its word (lowercased, digits folded to 0,
+rare words -> <unk>), its characters (case kept; for the character CNN), and
+a casing class. Character features depend only on the word type, which lets
+the runtime compute them once per type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from rnntool.config import CELLS, choice
+from rnntool.errors import RnntoolError
+
+PAD, UNK = "<pad>", "<unk>"
+BOW, EOW = "<w>", "</w>"  # word boundaries for the character CNN: suffixes and prefixes become visible
+MAX_WORD_CHARS = 32  # longer tokens keep their first and last 16 characters (bounded memory)
+CASES = ("<pad>", "lower", "title", "upper", "mixed", "numeric", "has_digit", "punct", "other")
+_DIGITS = re.compile(r"\d")
+
+
+def normalize_word(word: str) -> str:
+    return _DIGITS.sub("0", word.lower())
+
+
+def casing(word: str) -> int:
+    if word.isdigit() or re.fullmatch(r"[\d.,:/\-]+", word) and any(c.isdigit() for c in word):
+        return CASES.index("numeric")
+    if any(c.isdigit() for c in word):
+        return CASES.index("has_digit")
+    if word.islower():
+        return CASES.index("lower")
+    if word.isupper():
+        return CASES.index("upper")
+    if word[:1].isupper() and (len(word) == 1 or word[1:].islower()):
+        return CASES.index("title")
+    if any(c.isalpha() for c in word):
+        return CASES.index("mixed")
+    if all(not c.isalnum() for c in word):
+        return CASES.index("punct")
+    return CASES.index("other")
+
+
+def clip_chars(word: str) -> str:
+    if len(word) <= MAX_WORD_CHARS:
+        return word
+    half = MAX_WORD_CHARS // 2
+    return word[:half] + word[-half:]
+
+
+@dataclass(kw_only=True)
+class EncoderConfig:
+    """Token features -> a stack of recurrent layers (each bidirectional or not)."""
+
+    words: list[str]  # index -> normalized word; 0 <pad>, 1 <unk>
+    chars: list[str]  # index -> character; 0 <pad>, 1 <unk>, 2 <w>, 3 </w>
+    word_emb: int = 100
+    char_emb: int = 32
+    char_filters: int = 64  # 0: no character features
+    char_kernel: int = 3
+    case_emb: int = 8  # 0: no casing feature
+    cell: str = "lstm"
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.33
+    normalize_words: bool = True  # lowercase, digits as 0 (off for vocabularies taken from a language model)
+    word_stoi: dict = field(default=None, repr=False, compare=False)
+    char_stoi: dict = field(default=None, repr=False, compare=False)
+
+    TYPE = "encoder"  # the config's "type" in model files
+
+    def __post_init__(self) -> None:
+        choice(self.cell, CELLS, "cell")
+        for name in ("word_emb", "char_emb", "char_kernel", "hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise RnntoolError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("char_filters", "case_emb"):
+            if getattr(self, name) < 0:
+                raise RnntoolError(f"--{name.replace('_', '-')} must be 0 (off) or more")
+        if not 0.0 <= self.dropout < 1.0:
+            raise RnntoolError(f"--dropout must be in [0, 1), got {self.dropout}")
+        self.word_stoi = {w: i for i, w in enumerate(self.words)}
+        self.char_stoi = {c: i for i, c in enumerate(self.chars)}
+
+    @property
+    def n_cases(self) -> int:
+        return len(CASES)
+
+    @property
+    def directions(self) -> int:
+        return 2
+
+    @property
+    def feature_size(self) -> int:
+        return self.word_emb + self.char_filters + self.case_emb
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("word_stoi")
+        d.pop("char_stoi")
+        return {"type": self.TYPE, **d}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        skip = ("word_stoi", "char_stoi")
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k not in skip})
+
+    def word_id(self, word: str) -> int:
+        return self.word_stoi.get(normalize_word(word) if self.normalize_words else word, 1)
+
+    def char_ids(self, word: str) -> list[int]:
+        get = self.char_stoi.get
+        return [2, *(get(c, 1) for c in clip_chars(word)), 3]
+
+
+def build_vocabularies(token_lists: Sequence[Sequence[str]], min_word_freq: int = 1,
+                       max_words: int | None = None) -> tuple[list[str], list[str], dict[str, int]]:
+    """Word and character vocabularies from training token lists (frequency order; ties
+    alphabetical); ``max_words`` caps the words (reserved symbols included)."""
+    words = Counter(normalize_word(w) for tokens in token_lists for w in tokens)
+    chars = Counter(c for tokens in token_lists for w in tokens for c in clip_chars(w))
+    kept = [w for w, c in sorted(words.items(), key=lambda x: (-x[1], x[0])) if c >= min_word_freq]
+    if max_words is not None:
+        kept = kept[: max(0, max_words - 2)]
+    char_list = [PAD, UNK, BOW, EOW] + [c for c, _ in sorted(chars.items(), key=lambda x: (-x[1], x[0]))]
+    return [PAD, UNK] + kept, char_list, dict(words)
+
+
+def token_types(token_lists: Iterable[Sequence[str]]) -> dict[str, int]:
+    """Distinct tokens in order of first appearance -> 1-based row (row 0: padding)."""
+    types: dict[str, int] = {}
+    for tokens in token_lists:
+        for w in tokens:
+            types.setdefault(w, len(types) + 1)
+    return types

@@ -1,0 +1,98 @@
+"""A trained text classifier on the numpy runtime: the shared text encoder
+(runtime/encoder.py: per-type gate tables, packed recurrent cells), pooling,
+the output layer, and calibrated probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rnntool.classification import ClassifierConfig
+from rnntool.modelfile import ModelFile, load_model
+from rnntool.runtime.encoder import TextEncoder
+from rnntool.text.labelled import nfc
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings
+
+MAX_BATCH_TOKENS = 32768  # tokens per forward pass
+
+
+class Classifier:
+    def __init__(self, model: ModelFile):
+        self.model_file = model
+        self.cfg = cfg = ClassifierConfig.from_dict(model.config)
+        t = {k: np.asarray(v, dtype=np.float32) for k, v in model.tensors.items()}
+        self.encoder = TextEncoder(cfg, t, bidirectional=cfg.bidirectional)
+        self.tokenizer = Tokenizer(TokenizerSettings.from_dict(cfg.tokenizer))
+        if cfg.pool == "attention":
+            self.att_w = np.ascontiguousarray(t["attention.weight"].T)
+            self.att_b = t["attention.bias"]
+            self.att_v = t["attention_score.weight"][0]
+        self.out_w = np.ascontiguousarray(t["output.weight"].T)
+        self.out_b = t["output.bias"]
+        self.labels = cfg.labels
+
+    @classmethod
+    def load(cls, path) -> "Classifier":
+        return cls(load_model(path, kind="classifier"))
+
+    def tokens(self, text: str) -> list[str]:
+        return self.tokenizer.tokenize(nfc(text))[: self.cfg.max_length]
+
+    def pool(self, outputs: np.ndarray, lengths: np.ndarray, state) -> np.ndarray:
+        """[B, D] from the top layer's outputs (sentence after sentence) or its final state."""
+        cfg = self.cfg
+        if cfg.pool == "last":
+            h = state[0] if isinstance(state, tuple) else state  # [layers * dirs, B, H]
+            top = h[-cfg.directions:]
+            return np.concatenate(list(top), axis=1)  # forward at the end, backward at the start
+        starts = np.cumsum(lengths) - lengths
+        if cfg.pool == "mean":
+            return np.add.reduceat(outputs, starts, axis=0) / lengths[:, None]
+        if cfg.pool == "max":
+            return np.maximum.reduceat(outputs, starts, axis=0)
+        scores = np.tanh(outputs @ self.att_w + self.att_b) @ self.att_v  # [N]
+        scores -= np.repeat(np.maximum.reduceat(scores, starts), lengths)
+        weights = np.exp(scores)
+        weights /= np.repeat(np.add.reduceat(weights, starts), lengths)
+        return np.add.reduceat(outputs * weights[:, None], starts, axis=0)
+
+    def logits(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """[B, C] for token lists (an empty one reads as the zero vector: the output bias)."""
+        out = np.tile(self.out_b, (len(token_lists), 1)).astype(np.float32)
+        todo = [i for i, t in enumerate(token_lists) if t]
+        start = 0
+        while start < len(todo):
+            end, tokens = start, 0
+            while end < len(todo) and (end == start or tokens + len(token_lists[todo[end]]) <= MAX_BATCH_TOKENS):
+                tokens += len(token_lists[todo[end]])
+                end += 1
+            rows = todo[start:end]
+            batch = [token_lists[i] for i in rows]
+            outputs, state, _ = self.encoder.run(batch)
+            pooled = self.pool(outputs, np.array([len(s) for s in batch]), state)
+            out[rows] = pooled @ self.out_w + self.out_b
+            start = end
+        return out
+
+    def probabilities(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """Calibrated class probabilities [B, C] (softmax, or sigmoids for multi-label) for
+        texts as ``tokens`` gives them."""
+        z = self.logits(token_lists) / np.float32(self.cfg.temperature)
+        if self.cfg.multilabel:
+            return 1.0 / (1.0 + np.exp(-z))
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+    def decide(self, probs: np.ndarray, threshold: float | None = None) -> list[list[str]]:
+        """The predicted classes of each text: the most likely one, or every class whose
+        probability reaches the threshold (multi-label)."""
+        if self.cfg.multilabel:
+            t = self.cfg.threshold if threshold is None else threshold
+            return [[self.labels[j] for j in np.flatnonzero(row >= t)] for row in probs]
+        return [[self.labels[j]] for j in probs.argmax(axis=1)]
+
+    def in_vocabulary(self, word: str) -> bool:
+        return self.encoder.in_vocabulary(word)

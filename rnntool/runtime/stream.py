@@ -1,0 +1,72 @@
+"""The streaming loop of every command that answers its input line by line
+(``tag``, ``classify``, ``score``, ``generate``): items are read (and tokenized) by a background thread,
+batched as they arrive, and each batch's answer is written and flushed when the
+batch is full or as soon as the input pauses -- so a line typed or written to an
+open pipe is answered at once, and a large file still goes through in big batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def read_ahead(units: Iterator[T], capacity: int) -> Iterator[T | None]:
+    """Yield ``units`` read (and tokenized) by a background thread; None whenever
+    the reader has nothing new ready within ~50 ms (the input is stalled).
+
+    Tokenizing is pure Python and the BiLSTM is mostly BLAS (which releases the
+    GIL), so the two overlap on two cores. Errors in the reader surface here.
+    """
+    import queue
+    import threading
+
+    done = object()
+    items: queue.Queue = queue.Queue(maxsize=capacity)
+
+    def read() -> None:
+        try:
+            for unit in units:
+                items.put(unit)
+        except BaseException as e:  # re-raised in the consumer
+            items.put(e)
+        items.put(done)
+
+    threading.Thread(target=read, name="rnntool-reader", daemon=True).start()
+    waiting = False  # True after a unit: do not block forever, let the caller flush
+    while True:
+        try:
+            item = items.get(timeout=0.05) if waiting else items.get()
+        except queue.Empty:
+            waiting = False
+            yield None
+            continue
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        waiting = True
+        yield item
+
+
+def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    """Lists of at most ``size`` items: full ones, and whatever is there whenever the input
+    pauses (~50 ms), so an interactive line is answered at once."""
+    pending: list[T] = []
+    for item in read_ahead(items, capacity=4 * size):
+        if item is not None:
+            pending.append(item)
+        if pending and (item is None or len(pending) >= size):
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: int, out) -> None:
+    """Write and flush ``answer(batch of items)`` for every batch (see ``batches``)."""
+    for chunk in batches(items, batch):
+        out.write(answer(chunk))
+        out.flush()

@@ -1,0 +1,279 @@
+"""The classifier recipe: labelled texts -> length-sorted padded batches, dev
+accuracy (or micro-F1 for multi-label data) picks the best model, and a
+temperature fitted on the dev set calibrates its probabilities."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnntool.classification import ClassifierConfig
+from rnntool.config import ClassifierTrainConfig
+from rnntool.errors import RnntoolError
+from rnntool.features import build_vocabularies, normalize_word
+from rnntool.metrics import expected_calibration_error, score_classes
+from rnntool.nn.classifier import TextClassifier
+from rnntool.recipes import classifier_model_options, classifier_train_config
+from rnntool.text.labelled import Example, LabelledFormat, read_examples
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings
+from rnntool.train.batching import TextBatches, TextTable, sorted_batches
+from rnntool.train.loop import EventFn, Job
+from rnntool.train.runs import prepare
+
+DEV_BATCH = 128
+
+
+def tokenize(examples: list[Example], tokenizer: Tokenizer, max_length: int) -> list[list[str]]:
+    return [tokens[:max_length] for tokens in tokenizer.tokenize_many([e.text for e in examples])]
+
+
+def split_dev(pairs: list[tuple[Example, list[str]]], frac: float, seed: int) -> tuple[list, list]:
+    """A held-out fraction of (example, tokens) pairs, stratified by label set (every class
+    keeps its share)."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[tuple, list[int]] = {}
+    for i, (e, _) in enumerate(pairs):
+        by_label.setdefault(tuple(sorted(e.labels)), []).append(i)
+    dev = set()
+    for ids in by_label.values():
+        n = int(round(len(ids) * frac))
+        dev.update(rng.permutation(ids)[:n].tolist())
+    if not dev or len(dev) == len(pairs):
+        raise RnntoolError("too few training texts to hold out a dev set; give --dev")
+    return [p for i, p in enumerate(pairs) if i not in dev], [p for i, p in enumerate(pairs) if i in dev]
+
+
+def class_weights(targets: np.ndarray, labels: list[str], multilabel: bool) -> list[float]:
+    """'balanced': each class weighs n / (classes x its count) (multi-label: negatives / positives)."""
+    if multilabel:
+        pos = targets.sum(axis=0)
+        return [float((len(targets) - p) / p) if p else 1.0 for p in pos]
+    counts = np.bincount(targets, minlength=len(labels))
+    return [float(len(targets) / (len(labels) * c)) if c else 0.0 for c in counts]
+
+
+def examples_sha256(examples: list[Example]) -> str:
+    h = hashlib.sha256()
+    for e in examples:
+        h.update("\t".join(e.labels).encode())
+        h.update(b"\t")
+        h.update(e.text.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def probabilities(logits: np.ndarray, multilabel: bool, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    if multilabel:
+        return 1.0 / (1.0 + np.exp(-z))
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(logits: np.ndarray, targets: np.ndarray, multilabel: bool, temperature: float) -> float:
+    """Mean negative log-likelihood of the targets at this temperature (log-space, stable)."""
+    z = logits.astype(np.float64) / temperature
+    if multilabel:  # -log sigmoid(z) = logaddexp(0, -z)
+        return float((targets * np.logaddexp(0, -z) + (1 - targets) * np.logaddexp(0, z)).mean())
+    log_z = np.logaddexp.reduce(z, axis=1)
+    return float((log_z - z[np.arange(len(targets)), targets]).mean())
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray, multilabel: bool) -> float:
+    """The temperature that minimises the dev negative log-likelihood (golden-section search
+    over log T in [-3, 3]; the NLL is unimodal in T)."""
+    lo, hi = -3.0, 3.0
+    ratio = (math.sqrt(5) - 1) / 2
+    f = lambda log_t: nll(logits, targets, multilabel, math.exp(log_t))  # noqa: E731
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = f(a), f(b)
+    for _ in range(60):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = f(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = f(b)
+    return math.exp((lo + hi) / 2)
+
+
+def predict_logits(model: TextClassifier, table: TextTable, targets: np.ndarray, device) -> np.ndarray:
+    """Logits [N, C] for every text of ``table`` (in its order)."""
+    out = np.zeros((len(table.lengths), len(model.cfg.labels)), np.float32)
+    for idx in sorted_batches(table.lengths, DEV_BATCH):
+        b = table.batch(idx, targets).to(device)
+        out[idx] = model.logits(b.words, b.cases, b.type_chars, b.type_index, b.lengths).float().cpu().numpy()
+    return out
+
+
+def decide(probs: np.ndarray, labels: list[str], multilabel: bool, threshold: float) -> list[list[str]]:
+    if multilabel:
+        return [[labels[j] for j in np.flatnonzero(row >= threshold)] for row in probs]
+    return [[labels[j]] for j in probs.argmax(axis=1)]
+
+
+def init_from_language_model(path: str) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """An rnntool LM as the encoder's start: (model options, tokenizer settings, torch-named
+    weights). Its vocabulary becomes the classifier's, its recurrent stack the encoder."""
+    from rnntool.arch import LMConfig
+    from rnntool.modelfile import load_model
+
+    lm = load_model(path, kind="lm")
+    cfg = LMConfig.from_dict(lm.config)
+    options = dict(words=list(lm.header["vocab"]["tokens"]), word_emb=cfg.emb, char_filters=0, case_emb=0,
+                   cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, bidirectional=False, normalize_words=False)
+    weights = {"features.word_embedding.weight": lm.tensors["embedding.weight"]}
+    for k in range(cfg.layers):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            weights[f"rnn.{k}.forward_rnn.{name}_l0"] = lm.tensors[f"rnn.{name}_l{k}"]
+    return options, lm.header["tokenizer"], weights
+
+
+def train_classifier(
+    train_spec: str,
+    output: str | Path | None = None,
+    *,
+    dev_spec: str | None = None,
+    fmt: LabelledFormat | None = None,
+    dev_frac: float = 0.1,
+    settings: TokenizerSettings | None = None,
+    init_from: str | None = None,
+    model_options: dict | None = None,
+    train_options: dict | None = None,
+    resume: str | Path | None = None,
+    record: dict | None = None,
+    on_event: EventFn | None = None,
+    on_message: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    errors: str = "strict",
+) -> tuple[dict, Path]:
+    """Train (or resume) a text classifier; returns (summary, model path)."""
+    say = on_message or (lambda message: None)
+    run = prepare("classifier", train_spec, output, train_options, resume, record, on_event)
+    inputs = run.inputs({"dev": dev_spec, "format": (fmt or LabelledFormat()).to_dict(), "dev_frac": dev_frac,
+                         "errors": errors, "tokenizer": (settings or TokenizerSettings("word")).to_dict(),
+                         "init_from": init_from})
+    fmt = LabelledFormat(**inputs["format"])
+    detected = []
+    train = list(read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append))
+    if fmt.name == "auto":
+        say(f"reading {train_spec} as {detected[0].describe()} (detected; --format to choose)")
+    fmt = detected[0]
+    init = init_from_language_model(inputs["init_from"]) if inputs["init_from"] else None
+    tokenizer = Tokenizer(TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"]))
+    max_length = (run.checkpoint["model_config"]["max_length"] if run.resumed else
+                  (model_options or {}).get("max_length") or classifier_model_options(None, "word")["max_length"])
+
+    def tokenized(examples: list[Example], name: str) -> list[tuple[Example, list[str]]]:
+        """(example, tokens) pairs, texts without a token left out (and counted)."""
+        pairs = [(e, t) for e, t in zip(examples, tokenize(examples, tokenizer, max_length)) if t]
+        if len(pairs) < len(examples):
+            say(f"skipped {len(examples) - len(pairs):,} empty text(s) in {name}")
+        return pairs
+
+    train_pairs = tokenized(train, train_spec)
+    if inputs["dev"]:
+        dev_pairs = tokenized(list(read_examples(inputs["dev"], fmt, inputs["errors"])), inputs["dev"])
+    else:
+        seed = run.checkpoint["train_config"]["seed"] if run.resumed else (train_options or {}).get("seed") or 0
+        train_pairs, dev_pairs = split_dev(train_pairs, inputs["dev_frac"], seed)
+    train, train_tokens = [e for e, _ in train_pairs], [t for _, t in train_pairs]
+    dev, dev_tokens = [e for e, _ in dev_pairs], [t for _, t in dev_pairs]
+    multilabel = any(len(e.labels) != 1 for e in train)
+    labels = sorted({c for e in train for c in e.labels})
+    unknown = sorted({c for e in dev for c in e.labels} - set(labels))
+    if unknown:
+        raise RnntoolError(f"the dev data has classes the training data never uses ({', '.join(unknown[:8])}); "
+                           "check that both files label the same way")
+    if len(labels) < 2:
+        raise RnntoolError(f"{train_spec} has {len(labels)} class{'es' if len(labels) != 1 else ''} "
+                           f"({', '.join(labels) or 'none'}); a classifier needs at least two")
+
+    def build() -> tuple[ClassifierConfig, ClassifierTrainConfig]:
+        cfg = classifier_train_config(train_options)
+        options = classifier_model_options(model_options, tokenizer.settings.level)
+        words, chars, _ = build_vocabularies(train_tokens, cfg.min_word_freq, cfg.max_vocab)
+        if init is not None:  # the language model's vocabulary and encoder shape
+            options.update(init[0])
+            words = options.pop("words")
+        return ClassifierConfig(words=words, chars=chars, labels=labels, multilabel=multilabel,
+                                tokenizer=tokenizer.settings.to_dict(), **options), cfg
+
+    model_cfg, cfg = run.configs(ClassifierConfig, ClassifierTrainConfig, model_options, train_options, build)
+    index = {c: i for i, c in enumerate(model_cfg.labels)}
+
+    def targets_of(examples: list[Example]) -> np.ndarray:
+        if model_cfg.multilabel:
+            t = np.zeros((len(examples), len(index)), np.float32)
+            for row, e in enumerate(examples):
+                t[row, [index[c] for c in e.labels]] = 1.0
+            return t
+        return np.array([index[e.labels[0]] for e in examples], np.int64)
+
+    train_targets, dev_targets = targets_of(train), targets_of(dev)
+    normal = normalize_word if model_cfg.normalize_words else (lambda w: w)
+    word_counts = Counter(normal(w) for tokens in train_tokens for w in tokens)
+    rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
+    run.seed(cfg)
+    weights = class_weights(train_targets, model_cfg.labels, model_cfg.multilabel) \
+        if cfg.class_weight == "balanced" else None
+    model = TextClassifier(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
+    if init is not None and not run.resumed:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in init[2].items()}, strict=False)
+    table = TextTable(train_tokens, model_cfg, rarest)
+    dev_table = TextTable(dev_tokens, model_cfg)
+    header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]
+                                                                                        else [])}}
+
+    def validate(m: TextClassifier) -> tuple[float, dict]:
+        probs = probabilities(predict_logits(m, dev_table, dev_targets, run.device), model_cfg.multilabel)
+        scores = score_classes([e.labels for e in dev], decide(probs, model_cfg.labels, model_cfg.multilabel,
+                                                               model_cfg.threshold),
+                               model_cfg.labels, probs, model_cfg.multilabel)
+        metrics = {"accuracy": scores["accuracy"], "macro_f1": scores["macro"]["f1"]}
+        if model_cfg.multilabel:
+            metrics["micro_f1"] = scores["micro"]["f1"]
+            return scores["micro"]["f1"], metrics
+        return scores["accuracy"], metrics
+
+    def finish(m: TextClassifier) -> dict:
+        """Calibration: the temperature that makes the dev probabilities mean what they say."""
+        if not cfg.calibrate:
+            return {}
+        logits = predict_logits(m, dev_table, dev_targets, run.device)
+        t = fit_temperature(logits, dev_targets, model_cfg.multilabel)
+        header["config"]["temperature"] = t
+
+        def ece(temperature: float) -> float:
+            probs = probabilities(logits, model_cfg.multilabel, temperature)
+            return score_classes([e.labels for e in dev], decide(probs, model_cfg.labels, model_cfg.multilabel,
+                                                                 model_cfg.threshold),
+                                 model_cfg.labels, probs, model_cfg.multilabel)["ece"]
+
+        return {"calibration": {"temperature": t, "dev_ece_before": ece(1.0), "dev_ece_after": ece(t),
+                                "dev_nll_before": nll(logits, dev_targets, model_cfg.multilabel, 1.0),
+                                "dev_nll_after": nll(logits, dev_targets, model_cfg.multilabel, t)}}
+
+    job = Job(
+        model=model,
+        data=TextBatches(table, train_targets, cfg.batch_size, cfg.seed, run.dist, pin=run.device.type == "cuda"),
+        evaluate=validate,
+        header=header,
+        model_config=model_cfg.to_dict(),
+        inputs={**inputs, "format": fmt.to_dict()},
+        validation_tokens=len(dev),  # the units of tokens_seen, which counts texts for a classifier
+        finish=finish,
+    )
+    result = run.fit(job, cfg, examples_sha256(train), should_stop)
+    result.update(format=fmt.name, train_texts=len(train), dev_texts=len(dev), classes=len(model_cfg.labels),
+                  multilabel=model_cfg.multilabel)
+    return result, run.output

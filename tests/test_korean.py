@@ -1,0 +1,34 @@
+"""Korean text: the morpheme tokenizer (optional [ko] extra) and its friendly absence."""
+
+import builtins
+
+import pytest
+
+from rnntool.errors import RnntoolError
+from rnntool.text.tokenize import Tokenizer, TokenizerSettings, kiwi_analyser
+
+
+def test_kiwi_splits_korean_into_tagged_morphemes():
+    pytest.importorskip("kiwipiepy")
+    tokenizer = Tokenizer(TokenizerSettings("word", "kiwi"))
+    assert tokenizer.tokenize("포스터보고 가볍지 않구나") == ["포스터/NNG", "보/VV", "고/EC", "가볍/VA-I", "지/EC",
+                                                         "않/VX", "구나/EF"]
+    many = tokenizer.tokenize_many(["영화 최고", "", "재밌어요"])
+    assert many[0] == ["영화/NNG", "최고/NNG"] and many[1] == [] and many[2][0].startswith("재밌")
+
+
+def test_without_the_extra_kiwi_is_a_one_line_install_hint(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_kiwi(name, *args, **kwargs):
+        if name == "kiwipiepy":
+            raise ImportError("No module named 'kiwipiepy'")
+        return real_import(name, *args, **kwargs)
+
+    kiwi_analyser.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_kiwi)
+    try:
+        with pytest.raises(RnntoolError, match=r'pip install "rnntool\[ko\]"'):
+            Tokenizer(TokenizerSettings("word", "kiwi")).tokenize("영화")
+    finally:
+        kiwi_analyser.cache_clear()
