@@ -121,3 +121,64 @@ def test_load_rejects_damaged_or_foreign_corpora(tmp_path):
         load_corpus(tmp_path / "c")
     with pytest.raises(RnntoolError, match="not a prepared corpus"):
         load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_one_line_corpus_is_split_by_tokens(tmp_path, level):
+    # text8 and enwik8 are shipped as one line: the split must cut between tokens, not wait for a line end
+    words = [f"w{i % 37}" for i in range(3000)]
+    src = write(tmp_path, "one.txt", " ".join(words))
+    settings = WORDS if level == "word" else TokenizerSettings(level="char")
+    corpus = prepare_corpus([src], PrepOptions(settings, valid_frac=0.1, test_frac=0.1))
+    sizes = {s: len(a) for s, a in corpus.splits.items()}
+    total = sum(sizes.values())
+    assert sizes["valid"] == pytest.approx(0.1 * total, abs=1) and sizes["test"] == pytest.approx(0.1 * total, abs=1)
+    joined = np.concatenate([corpus.splits[s] for s in ("train", "valid", "test")])
+    decoded = corpus.vocab.decode(joined)
+    if level == "word":
+        assert decoded == words + ["<eos>"]
+    else:
+        # the one line end falls in the test split, so the vocabulary (from train) has no "\n"
+        assert "".join(decoded) == " ".join(words) + "<unk>"
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_a_line_read_in_pieces_gives_the_same_corpus(tmp_path, level, monkeypatch):
+    import rnntool.text.sources as sources
+
+    text = " ".join(f"tok{i % 101}" for i in range(5000)) + "\nsecond line here\n"
+    src = write(tmp_path, "long.txt", text)
+    settings = WORDS if level == "word" else TokenizerSettings(level="char")
+    opts = PrepOptions(settings, valid_frac=0.1)
+    whole = prepare_corpus([src], opts)
+    monkeypatch.setattr(sources, "PIECE_CHARS", 97)  # the long line arrives in ~300 pieces
+    monkeypatch.setattr(sources.TextSource.pieces, "__defaults__", ("strict", None, False, 97))
+    pieced = prepare_corpus([src], opts)
+    assert pieced.vocab.itos == whole.vocab.itos
+    for split in ("train", "valid", "test"):
+        np.testing.assert_array_equal(pieced.splits[split], whole.splits[split])
+
+
+def test_nfd_and_nfc_text_give_the_same_corpus(tmp_path):
+    import unicodedata
+
+    text = "한국어 문장 입니다\n두 번째 문장\n" * 5
+    nfc = prepare_corpus([write(tmp_path, "nfc.txt", unicodedata.normalize("NFC", text))], PrepOptions(WORDS, valid_frac=0))
+    nfd = prepare_corpus([write(tmp_path, "nfd.txt", unicodedata.normalize("NFD", text))], PrepOptions(WORDS, valid_frac=0))
+    assert nfd.vocab.itos == nfc.vocab.itos and "한국어" in nfc.vocab.itos
+    np.testing.assert_array_equal(nfd.splits["train"], nfc.splits["train"])
+
+
+def test_corpus_larger_than_one_chunk_streams_the_same(tmp_path, monkeypatch):
+    import rnntool.text.corpus as corpus_module
+
+    src = write(tmp_path, "a.txt", "".join(f"a{i % 53} b{i % 7} c\n" for i in range(2000)))
+    opts = PrepOptions(WORDS, valid_frac=0.1, test_frac=0.05)
+    one_pass = prepare_corpus([src], opts)
+    monkeypatch.setattr(corpus_module, "CHUNK", 61)  # every array pass takes many chunks
+    monkeypatch.setattr(corpus_module, "CHUNK_CHARS", 50)
+    chunked = prepare_corpus([src], opts)
+    assert chunked.vocab.itos == one_pass.vocab.itos
+    assert chunked.stats == one_pass.stats
+    for split in ("train", "valid", "test"):
+        np.testing.assert_array_equal(chunked.splits[split], one_pass.splits[split])

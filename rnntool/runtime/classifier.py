@@ -11,7 +11,6 @@ import numpy as np
 from rnntool.classification import ClassifierConfig
 from rnntool.modelfile import ModelFile, load_model
 from rnntool.runtime.encoder import TextEncoder
-from rnntool.text.labelled import nfc
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 
 MAX_BATCH_TOKENS = 32768  # tokens per forward pass
@@ -37,7 +36,7 @@ class Classifier:
         return cls(load_model(path, kind="classifier"))
 
     def tokens(self, text: str) -> list[str]:
-        return self.tokenizer.tokenize(nfc(text))[: self.cfg.max_length]
+        return self.tokenizer.tokenize(text)[: self.cfg.max_length]
 
     def pool(self, outputs: np.ndarray, lengths: np.ndarray, state) -> np.ndarray:
         """[B, D] from the top layer's outputs (sentence after sentence) or its final state."""

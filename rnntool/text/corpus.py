@@ -65,6 +65,10 @@ class PrepOptions:
         return cls(**{**data, "settings": TokenizerSettings.from_dict(data["settings"])})
 
 
+CHUNK = 1 << 20  # ids per pass over a split (memory stays bounded however large the corpus)
+CHUNK_CHARS = 1 << 22  # characters tokenized together
+
+
 class _Interner(dict):
     """token -> provisional id, in order of first appearance."""
 
@@ -73,16 +77,27 @@ class _Interner(dict):
         return i
 
 
-class _StreamBuilder:
-    """Tokenizes lines into provisional-id streams, one per split."""
+def ids_sha256(ids: np.ndarray) -> str:
+    """sha256 of the ids as int64, a chunk at a time (the data checksum of checkpoints)."""
+    h = hashlib.sha256()
+    for start in range(0, len(ids), CHUNK):
+        h.update(np.ascontiguousarray(ids[start: start + CHUNK], dtype=np.int64).tobytes())
+    return h.hexdigest()
 
-    def __init__(self, tokenizer: Tokenizer):
+
+class _StreamBuilder:
+    """Tokenizes text into provisional-id streams, one file per split in a scratch directory:
+    nothing of the corpus but its vocabulary stays in memory."""
+
+    def __init__(self, tokenizer: Tokenizer, scratch: Path):
         self.tokenizer = tokenizer
         self.char_level = tokenizer.settings.level == "char"
         self.interner = _Interner()
         for special in SPECIALS:
             self.interner[special]  # specials get provisional ids 0..2 (word level)
-        self.parts: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+        self.files = {s: open(scratch / f"{s}.ids", "wb") for s in SPLITS}
+        self.sizes = dict.fromkeys(SPLITS, 0)
+        self.scratch = scratch
         self.characters = 0
         self.lines = 0
 
@@ -90,28 +105,38 @@ class _StreamBuilder:
     def line_end_id(self) -> int:
         return ord("\n") if self.char_level else self.interner[self.tokenizer.line_end]
 
-    def add_lines(self, lines: Sequence[str], split: str) -> None:
-        if not lines:
+    def add(self, pieces: Sequence[tuple[str, bool]], split: str) -> None:
+        """Append (text, ends_a_line) pieces to ``split``."""
+        if not pieces:
             return
-        self.lines += len(lines)
-        self.characters += sum(map(len, lines)) + len(lines)
+        ends = sum(e for _, e in pieces)
+        self.lines += ends
+        self.characters += sum(len(p) for p, _ in pieces) + ends
         if self.char_level:
             clean = self.tokenizer.clean
-            text = "\n".join(map(clean, lines)) + "\n"
-            ids = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int64)
+            text = "".join(clean(p) + ("\n" if e else "") for p, e in pieces)
+            ids = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int32)
         else:
             lookup = self.interner.__getitem__
             eos = self.line_end_id
             out: list[int] = []
-            for line in lines:
-                out.extend(map(lookup, self.tokenizer.tokenize(line)))
-                out.append(eos)
-            ids = np.asarray(out, dtype=np.int64)
-        self.parts[split].append(ids)
+            for (_, e), tokens in zip(pieces, self.tokenizer.tokenize_many([p for p, _ in pieces])):
+                out.extend(map(lookup, tokens))
+                if e:
+                    out.append(eos)
+            ids = np.asarray(out, dtype=np.int32)
+        self.files[split].write(ids.tobytes())
+        self.sizes[split] += len(ids)
 
-    def stream(self, split: str) -> np.ndarray:
-        parts = self.parts[split]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def streams(self) -> dict[str, np.ndarray]:
+        """The provisional ids of each split, memory-mapped."""
+        out = {}
+        for split, f in self.files.items():
+            f.close()
+            n = self.sizes[split]
+            out[split] = (np.memmap(f.name, dtype=np.int32, mode="r", shape=(n,)) if n
+                          else np.zeros(0, dtype=np.int32))
+        return out
 
     def type_of(self, provisional: int) -> str:
         if self.char_level:
@@ -124,22 +149,39 @@ class _StreamBuilder:
         return 0x110000 if self.char_level else len(self.interner)
 
 
-def _snap_to_line_start(stream: np.ndarray, cut: int, line_end: int) -> int:
-    """Move ``cut`` forward to the start of the next line (just after a line end)."""
-    if cut <= 0 or cut >= len(stream) or stream[cut - 1] == line_end:
+def _next_line_start(stream: np.ndarray, cut: int, line_end: int) -> int | None:
+    """The first position at or after ``cut`` that starts a line, or None (a chunk at a time)."""
+    if cut <= 0 or stream[cut - 1] == line_end:
         return cut
-    ends = np.flatnonzero(stream[cut:] == line_end)
-    return cut + int(ends[0]) + 1 if len(ends) else cut
+    for start in range(cut, len(stream), CHUNK):
+        ends = np.flatnonzero(stream[start: start + CHUNK] == line_end)
+        if len(ends):
+            return start + int(ends[0]) + 1
+    return None
+
+
+def _snap(stream: np.ndarray, cut: int, limit: int, line_end: int | None) -> int:
+    """``cut`` moved to the next line start when one comes before ``limit`` (so no split
+    starts mid-line); a corpus that is one long line is cut between tokens instead."""
+    if line_end is None or cut >= limit:
+        return cut
+    start = _next_line_start(stream, cut, line_end)
+    return start if start is not None and start < limit else cut
 
 
 def _tail_split(stream: np.ndarray, opts: PrepOptions, line_end: int | None) -> dict[str, np.ndarray]:
+    """Contiguous splits from the end, by tokens (then moved to line starts where there are any)."""
     n = len(stream)
     train_end = n - round(n * (opts.valid_frac + opts.test_frac))
     valid_end = n - round(n * opts.test_frac)
-    if line_end is not None:
-        train_end = _snap_to_line_start(stream, train_end, line_end)
-        valid_end = max(train_end, _snap_to_line_start(stream, valid_end, line_end))
+    train_end = _snap(stream, train_end, valid_end if opts.valid_frac else n, line_end)
+    valid_end = max(train_end, _snap(stream, valid_end, n, line_end))
     return {"train": stream[:train_end], "valid": stream[train_end:valid_end], "test": stream[valid_end:]}
+
+
+def _chunks(stream: np.ndarray):
+    for start in range(0, len(stream), CHUNK):
+        yield np.asarray(stream[start: start + CHUNK])
 
 
 @dataclass
@@ -150,16 +192,21 @@ class PreparedCorpus:
     stats: dict
     sources: list[str] = field(default_factory=list)
     path: Path | None = None
+    scratch: object = field(default=None, repr=False, compare=False)  # keeps the backing files of fresh splits
 
     @property
     def train_sha256(self) -> str:
-        return hashlib.sha256(np.ascontiguousarray(self.splits["train"]).tobytes()).hexdigest()
+        return ids_sha256(self.splits["train"])
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically; an existing prepared corpus at ``path`` is replaced."""
         with AtomicDirectory(path, replace_if=is_prepared_corpus, what="prepared corpus") as tmp:
             for split, ids in self.splits.items():
-                np.save(tmp / f"{split}.npy", ids, allow_pickle=False)
+                out = np.lib.format.open_memmap(tmp / f"{split}.npy", mode="w+", dtype=ids.dtype, shape=ids.shape)
+                for start in range(0, len(ids), CHUNK):
+                    out[start: start + CHUNK] = ids[start: start + CHUNK]
+                out.flush()
+                del out
             meta = {
                 "format": CORPUS_FORMAT,
                 "format_version": CORPUS_FORMAT_VERSION,
@@ -213,13 +260,15 @@ def load_corpus(path: str | os.PathLike, mmap: bool = True) -> PreparedCorpus:
     )
 
 
-def _batched(lines: Iterable[str], size: int = _LINES_PER_BATCH) -> Iterable[list[str]]:
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= size:
+def _batched(pieces: Iterable[tuple[str, bool]], size: int = CHUNK_CHARS) -> Iterable[list[tuple[str, bool]]]:
+    batch: list[tuple[str, bool]] = []
+    chars = 0
+    for piece in pieces:
+        batch.append(piece)
+        chars += len(piece[0])
+        if chars >= size or len(batch) >= _LINES_PER_BATCH:
             yield batch
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield batch
 
@@ -234,10 +283,17 @@ def prepare_corpus(
     """Read, clean, tokenize and encode ``inputs`` into a :class:`PreparedCorpus`.
 
     Splits come from ``valid_inputs`` / ``test_inputs`` when given, else from the
-    fractions in ``opts`` (contiguous tail by default). The vocabulary is built
-    from the training split only, so valid/test words it never saw count as
+    fractions in ``opts`` (contiguous tail by default, cut by tokens). The vocabulary
+    is built from the training split only, so valid/test words it never saw count as
     ``<unk>`` -- the honest way to measure a model on them.
+
+    Two passes over files on disk (a scratch directory under $TMPDIR): tokens become
+    provisional ids as they are read, then the vocabulary is counted and every split
+    encoded a chunk at a time, so memory grows with the vocabulary, not the corpus.
+    The returned splits are memory-mapped.
     """
+    import tempfile
+
     opts.validate()
     if not inputs:
         raise RnntoolError("no input given; name text files, - for stdin, or nltk:<corpus>")
@@ -248,72 +304,87 @@ def prepare_corpus(
     for source, _ in sources:
         source.check()
 
-    builder = _StreamBuilder(Tokenizer(opts.settings))
+    scratch = tempfile.TemporaryDirectory(prefix="rnntool-prep-")
+    builder = _StreamBuilder(Tokenizer(opts.settings), Path(scratch.name))
     explicit = bool(valid_inputs or test_inputs)
     rng = np.random.default_rng(opts.seed)
+    bounds = (1.0 - opts.valid_frac - opts.test_frac, 1.0 - opts.test_frac)
+    line_split = "train"  # random mode: every piece of a line goes where the line's draw sent it
+    at_line_start = True
     for source, split in sources:
-        for batch in _batched(source.lines(opts.errors, progress)):
-            if opts.split == "random" and not explicit:
-                _add_random(builder, batch, opts, rng)
-            else:
-                builder.add_lines(batch, split)
+        for batch in _batched(source.pieces(opts.errors, progress)):
+            if opts.split != "random" or explicit:
+                builder.add(batch, split)
+                continue
+            parts: dict[str, list] = {s: [] for s in SPLITS}
+            for piece in batch:
+                if at_line_start:
+                    draw = rng.random()
+                    line_split = "train" if draw < bounds[0] else "valid" if draw < bounds[1] else "test"
+                parts[line_split].append(piece)
+                at_line_start = piece[1]
+            for s, chosen in parts.items():
+                builder.add(chosen, s)
 
+    streams = builder.streams()
     if explicit or opts.split == "random":
-        splits = {s: builder.stream(s) for s in SPLITS}
+        splits = streams
     else:
-        line_end = None if builder.char_level else builder.line_end_id
-        splits = _tail_split(builder.stream("train"), opts, line_end)
+        splits = _tail_split(streams["train"], opts, None if builder.char_level else builder.line_end_id)
     _check_nonempty(builder, splits, opts, explicit)
 
-    train = splits["train"]
-    counts = np.bincount(train, minlength=0)
+    counts = np.zeros(builder.n_types(), dtype=np.int64)
+    for chunk in _chunks(splits["train"]):
+        counts += np.bincount(chunk, minlength=len(counts))[: len(counts)]
     present = np.flatnonzero(counts)
     type_counts = {builder.type_of(int(p)): int(counts[p]) for p in present}
     vocab = Vocab.from_counts(type_counts, opts.min_freq, opts.max_vocab)
 
-    # provisional id -> final id, only for the ids that occur anywhere
-    used = np.unique(np.concatenate([a for a in splits.values() if len(a)]))
-    table = np.full(int(used[-1]) + 1, vocab.unk_id, dtype=np.int64)
+    # provisional id -> final id, for the ids that occur anywhere
+    seen = np.zeros(builder.n_types(), dtype=bool)
+    for stream in splits.values():
+        for chunk in _chunks(stream):
+            seen[chunk] = True
+    used = np.flatnonzero(seen)
+    table = np.full(builder.n_types(), vocab.unk_id, dtype=np.int64)
     table[used] = vocab.lookup_table([builder.type_of(int(u)) for u in used])
     dtype = np.uint16 if len(vocab) <= np.iinfo(np.uint16).max else np.int32
-    encoded = {s: table[a].astype(dtype) for s, a in splits.items()}
+    encoded = {}
+    for name, stream in splits.items():
+        out = np.lib.format.open_memmap(Path(scratch.name) / f"{name}.npy", mode="w+", dtype=dtype,
+                                        shape=(len(stream),)) if len(stream) else np.zeros(0, dtype=dtype)
+        for start in range(0, len(stream), CHUNK):
+            out[start: start + CHUNK] = table[np.asarray(stream[start: start + CHUNK])]
+        encoded[name] = out
 
     stats = corpus_stats(builder, encoded, vocab, type_counts)
-    return PreparedCorpus(vocab, opts.settings, encoded, stats, sources=[s.name for s, _ in sources])
+    return PreparedCorpus(vocab, opts.settings, encoded, stats, sources=[s.name for s, _ in sources],
+                          scratch=scratch)
 
 
-def _add_random(builder: _StreamBuilder, lines: list[str], opts: PrepOptions, rng: np.random.Generator) -> None:
-    draws = rng.random(len(lines))
-    for split, lo, hi in (
-        ("train", 0.0, 1.0 - opts.valid_frac - opts.test_frac),
-        ("valid", 1.0 - opts.valid_frac - opts.test_frac, 1.0 - opts.test_frac),
-        ("test", 1.0 - opts.test_frac, 1.0),
-    ):
-        chosen = [line for line, d in zip(lines, draws) if lo <= d < hi]
-        builder.add_lines(chosen, split)
-
-
-def _is_text_token(builder: _StreamBuilder, stream: np.ndarray) -> np.ndarray:
-    """Tokens that are text: not line ends, and at char level not white space either (a file
-    of spaces and tabs has no text to learn from)."""
-    text = stream != builder.line_end_id
-    if builder.char_level and len(stream):
-        kinds = np.unique(stream)
-        space = kinds[[chr(int(k)).isspace() for k in kinds]]
-        text &= ~np.isin(stream, space)
-    return text
+def _text_tokens(builder: _StreamBuilder, stream: np.ndarray) -> int:
+    """How many tokens are text: not line ends, and at char level not white space either (a
+    file of spaces and tabs has no text to learn from). A chunk at a time."""
+    total = 0
+    for chunk in _chunks(stream):
+        text = chunk != builder.line_end_id
+        if builder.char_level:
+            kinds = np.unique(chunk)
+            text &= ~np.isin(chunk, kinds[[chr(int(k)).isspace() for k in kinds]])
+        total += int(text.sum())
+    return total
 
 
 def _check_nonempty(builder: _StreamBuilder, splits: dict[str, np.ndarray], opts: PrepOptions, explicit: bool) -> None:
-    total_text = sum(int(_is_text_token(builder, a).sum()) for a in splits.values())
+    total_text = sum(_text_tokens(builder, a) for a in splits.values())
     if total_text == 0:
         raise RnntoolError("the input has no text (nothing but white space and line ends after cleaning); "
                            "check the input and the --lower/--strip-punct/--ascii options")
-    if not _is_text_token(builder, splits["train"]).any():
+    if not _text_tokens(builder, splits["train"]):
         raise RnntoolError("the training split is empty; lower --valid-frac/--test-frac or give more text")
     if not explicit:
         for split, frac in (("valid", opts.valid_frac), ("test", opts.test_frac)):
-            if frac > 0 and len(splits[split]) == 0:
+            if frac > 0 and not _text_tokens(builder, splits[split]):
                 raise RnntoolError(
                     f"the corpus is too small for a {split} split of {frac}; give more text or set --{split}-frac 0"
                 )
@@ -333,6 +404,7 @@ def corpus_stats(builder: _StreamBuilder, encoded: dict[str, np.ndarray], vocab:
         "split_tokens": {s: int(len(a)) for s, a in encoded.items()},
         "train_types": len(type_counts),
         "vocab_size": len(vocab),
-        "unk_rate": {s: float(np.mean(a == vocab.unk_id)) if len(a) else 0.0 for s, a in encoded.items()},
+        "unk_rate": {s: sum(int((c == vocab.unk_id).sum()) for c in _chunks(a)) / len(a) if len(a) else 0.0
+                     for s, a in encoded.items()},
         "coverage": coverage,
     }

@@ -13,13 +13,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.config import CLASSIFY_INPUTS, choice
 from rnntool.errors import RnntoolError
-from rnntool.text.sources import TextSource
+from rnntool.text.sources import TextSource, nfc
 
 FASTTEXT_PREFIX = "__label__"
 FORMAT_NAMES = {"tsv": "label<TAB>text lines", "fasttext": "fastText __label__ lines", "jsonl": "JSONL records",
@@ -62,10 +61,6 @@ class LabelledFormat:
 
     def describe(self) -> str:
         return FORMAT_NAMES.get(self.name, self.name)
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text) if not text.isascii() else text
 
 
 def _header_fields(line: str) -> tuple[str | None, list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -18,14 +19,29 @@ from rnntool.config import DECODE_ERRORS
 from rnntool.errors import RnntoolError
 
 BLOCK_SIZE = 1 << 20
+PIECE_CHARS = 1 << 20  # lines longer than this are read in pieces
 NLTK_PREFIX = "nltk:"
 
 ProgressFn = Callable[[int], None]
 
 
-def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None,
-                  allow_empty: bool = False) -> Iterator[str]:
-    """Decode a binary stream into LF-terminated lines (terminators removed)."""
+def nfc(text: str) -> str:
+    """Unicode NFC: an NFD file and its NFC copy read the same (Hangul arrives in both)."""
+    return text if text.isascii() or unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _cut(text: str, limit: int) -> int:
+    """Where to cut a long line: after the last white space before ``limit`` (so a piece never
+    ends inside a word), else at ``limit``."""
+    space = max(text.rfind(" ", 0, limit), text.rfind("\t", 0, limit))
+    return space + 1 if space >= limit // 2 else limit
+
+
+def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None,
+                   allow_empty: bool = False, max_piece: int | None = None) -> Iterator[tuple[str, bool]]:
+    """Decode a binary stream into (text, ends_a_line) pieces: whole lines (terminators removed),
+    or, for lines longer than ``max_piece`` characters, pieces of them cut at white space --
+    memory stays bounded however long a line is (text8 and enwik8 are one line)."""
     if errors not in DECODE_ERRORS:
         raise RnntoolError(f"unknown --errors value {errors!r}; use one of: {', '.join(DECODE_ERRORS)}")
     decoder = codecs.getincrementaldecoder("utf-8")(errors)
@@ -66,20 +82,32 @@ def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn
         if progress is not None and block:
             progress(len(block))
         text = pending + text
+        carry = ""
         if not final and text.endswith("\r"):
             # the "\n" of a CRLF may be in the next block
-            pending, text = "\r", text[:-1]
-        else:
-            pending = ""
+            carry, text = "\r", text[:-1]
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
-        pending = lines.pop() + pending
-        yield from lines
+        pending = lines.pop()
+        for line in lines:
+            yield nfc(line), True
+        while max_piece and len(pending) > max_piece:
+            cut = _cut(pending, max_piece)
+            yield nfc(pending[:cut]), False
+            pending = pending[cut:]
+        pending += carry
         if final:
             if pending:
-                yield pending
+                yield nfc(pending), True
             return
+
+
+def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None,
+                  allow_empty: bool = False) -> Iterator[str]:
+    """Decode a binary stream into LF-terminated lines (terminators removed)."""
+    for line, _ in _decode_pieces(stream, name, errors, progress, allow_empty):
+        yield line
 
 
 @dataclass(frozen=True)
@@ -118,15 +146,23 @@ class TextSource:
 
     def lines(self, errors: str = "strict", progress: ProgressFn | None = None,
               allow_empty: bool = False) -> Iterator[str]:
-        """Lines without terminators; an empty input is an error unless ``allow_empty``."""
+        """Lines without terminators, in NFC; an empty input is an error unless ``allow_empty``."""
+        for line, _ in self.pieces(errors, progress, allow_empty, max_piece=None):
+            yield line
+
+    def pieces(self, errors: str = "strict", progress: ProgressFn | None = None, allow_empty: bool = False,
+               max_piece: int | None = PIECE_CHARS) -> Iterator[tuple[str, bool]]:
+        """(text, ends_a_line) pieces: lines, with lines longer than ``max_piece`` characters
+        in pieces cut at white space (bounded memory for one-line corpora)."""
         self.check()
         if self.is_nltk:
-            yield from nltk_lines(self.spec[len(NLTK_PREFIX):])
+            for line in nltk_lines(self.spec[len(NLTK_PREFIX):]):
+                yield nfc(line), True
         elif self.spec == "-":
-            yield from _decode_lines(sys.stdin.buffer, self.name, errors, progress, allow_empty)
+            yield from _decode_pieces(sys.stdin.buffer, self.name, errors, progress, allow_empty, max_piece)
         else:
             with open(self.spec, "rb") as f:
-                yield from _decode_lines(f, self.name, errors, progress, allow_empty)
+                yield from _decode_pieces(f, self.name, errors, progress, allow_empty, max_piece)
 
 
 def read_text(spec: str, errors: str = "strict") -> str:

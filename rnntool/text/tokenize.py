@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from rnntool.config import LEVELS, WORD_TOKENIZERS
 from rnntool.errors import RnntoolError
+from rnntool.text.sources import nfc
 
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
@@ -136,6 +137,7 @@ class Tokenizer:
 
     def clean(self, line: str) -> str:
         s = self.settings
+        line = nfc(line)  # prompts and other strings that did not come through a TextSource
         if s.ascii:
             line = fold_ascii(line)
         if s.lower:

@@ -71,7 +71,8 @@ class LMStreams:
         self.local = batch_size // dist.world_size
         self.rank = dist.rank
         self.batch_size, self.bptt, self.pin = batch_size, bptt, pin
-        self.columns = np.ascontiguousarray(columns[:, dist.rank * self.local: (dist.rank + 1) * self.local])
+        # a view: the ids stay memory-mapped (a window is copied when it is used)
+        self.columns = columns[:, dist.rank * self.local: (dist.rank + 1) * self.local]
         self.starts = windows(columns, bptt)
         self.steps_per_epoch = len(self.starts)
         self.carry = StateCarry()

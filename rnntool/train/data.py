@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from rnntool.text.corpus import PrepOptions, is_prepared_corpus, load_corpus, prepare_corpus
+from rnntool.text.corpus import PrepOptions, ids_sha256, is_prepared_corpus, load_corpus, prepare_corpus
 from rnntool.text.sources import ProgressFn
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
@@ -15,17 +14,14 @@ from rnntool.text.vocab import Vocab
 
 @dataclass
 class LMData:
-    train: np.ndarray
+    train: np.ndarray  # memory-mapped
     valid: np.ndarray
     test: np.ndarray | None
     vocab: Vocab
     settings: TokenizerSettings
     data_sha256: str
     sources: list[str]
-
-
-def _sha(ids: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest()
+    corpus: object = None  # keeps a freshly prepared corpus's backing files alive
 
 
 def encode_text_files(specs: list[str], settings: TokenizerSettings, vocab: Vocab, errors: str = "strict") -> np.ndarray:
@@ -57,7 +53,7 @@ def load_lm_data(
             valid = encode_text_files(valid_specs, corpus.settings, corpus.vocab, opts.errors)
         test = corpus.splits.get("test")
         return LMData(corpus.splits["train"], valid, test if test is not None and len(test) else None,
-                      corpus.vocab, corpus.settings, _sha(corpus.splits["train"]), corpus.sources)
+                      corpus.vocab, corpus.settings, ids_sha256(corpus.splits["train"]), corpus.sources)
     corpus = prepare_corpus([input_spec], opts, valid_specs, progress=progress)
     return LMData(corpus.splits["train"], corpus.splits["valid"], None, corpus.vocab, opts.settings,
-                  _sha(corpus.splits["train"]), corpus.sources)
+                  ids_sha256(corpus.splits["train"]), corpus.sources, corpus)
