@@ -106,6 +106,17 @@ def test_stop_strings_cut_before_the_stop_and_streaming_agrees(char_lm):
     assert "".join(pieces) == g.text  # nothing past the stop string ever reached the output
 
 
+@pytest.mark.parametrize("stops", [[], ["zz"]])
+def test_streamed_text_is_not_kept_but_is_the_same_text(char_lm, stops):
+    kept = Generator(LanguageModel.load(char_lm), GenerationOptions(max_tokens=300, seed=2, stops=stops)).generate(["a"])[0]
+    pieces = []
+    streamed = Generator(LanguageModel.load(char_lm), GenerationOptions(max_tokens=300, seed=2, stops=stops)).generate(
+        ["a"], on_text=lambda i, p: pieces.append(p), keep_text=False)[0]
+    assert streamed.text == ""  # nothing accumulates: generate -n 10000000 stays in constant memory
+    assert "".join(pieces) == kept.text and len(kept.text) > 100
+    assert streamed.tokens == kept.tokens
+
+
 def test_word_models_detokenize_and_stop_at_eos(word_lm):
     g = gen(word_lm, ["the cat"], max_tokens=300, seed=1, stop_at_eos=True)[0]
     assert g.stop_reason in ("eos", "max_tokens")
@@ -197,3 +208,23 @@ def test_generate_and_score_answer_each_line_while_stdin_stays_open(char_lm, com
             proc.stdin.close()
             proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_eval_reads_a_window_at_a_time_with_the_state_carried(tmp_path, monkeypatch, level):
+    import rnntool.runtime.scoring as scoring
+
+    path = save_random_lm(tmp_path / "m.safetensors", level=level)
+    lm = LanguageModel.load(path)
+    text = [("a b ab ba " * 40, False), ("b a", True), ("", True), ("ab ab", True)]
+    whole = scoring.evaluate_pieces(lm, text)
+    monkeypatch.setattr(scoring, "EVAL_WINDOW", 7)
+    windowed = scoring.evaluate_pieces(lm, text)
+    assert windowed["tokens"] == whole["tokens"] > 50
+    assert windowed["loss"] == pytest.approx(whole["loss"], rel=1e-9)
+    # one stream: the same as scoring the text in a single forward pass
+    ids = np.asarray([lm.line_end_id, *lm.encode("a b ab ba " * 40 + "b a"), lm.line_end_id, lm.line_end_id,
+                      *lm.encode("ab ab"), lm.line_end_id])
+    lp, _ = lm.target_log_probs(ids[:-1, None], ids[1:, None], lm.zero_state(1))
+    assert whole["tokens"] == len(ids) - 1
+    assert whole["loss"] == pytest.approx(float(-lp.mean()), rel=1e-6)

@@ -89,7 +89,7 @@ def generate_command(
                 out.write(piece)
                 out.flush()
 
-            results = generator.generate(chunk, on_text)
+            generator.generate(chunk, on_text, keep_text=False)  # streamed, never held whole
             out.write("\n")
             out.flush()
             first_record = False

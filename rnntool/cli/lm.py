@@ -86,12 +86,12 @@ def eval_lm_command(
     """
     import itertools
 
-    from rnntool.runtime.scoring import evaluate_lines
+    from rnntool.runtime.scoring import evaluate_pieces
     from rnntool.text.sources import TextSource
 
     lm = open_model("lm", model)
-    lines = itertools.chain.from_iterable(TextSource(t).lines(errors.value) for t in texts)
-    result = evaluate_lines(lm, lines)
+    pieces = itertools.chain.from_iterable(TextSource(t).pieces(errors.value) for t in texts)
+    result = evaluate_pieces(lm, pieces)
     if json_out:
         print_json(result)
     else:

@@ -53,18 +53,21 @@ class Generation:
 class _Stream:
     """Per-stream text bookkeeping: detokenizing, stop strings, what is released.
 
-    Released text is kept as a list of pieces (joined once at the end), and only the
-    last ``hold`` characters are held back to be searched for a stop string that a
-    later token may complete, so each token costs the same however long the text gets.
+    Released text is kept as a list of pieces (joined once at the end) unless ``keep`` is
+    off (a caller that streams it needs no copy: ``generate -n 10000000`` runs in constant
+    memory), and only the last ``hold`` characters are held back to be searched for a stop
+    string that a later token may complete, so each token costs the same however long the
+    text gets.
     """
 
-    def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool):
+    def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool, keep: bool = True):
         self.gen = gen
         self.detok = Detokenizer(level)
         self.detok.reset(at_line_start)
         self.stops = list(stops)
         self.hold = max((len(s) for s in stops), default=1) - 1
-        self.pieces: list[str] = []  # released text
+        self.keep = keep
+        self.pieces: list[str] = []  # released text, when kept
         self.pending = ""  # generated, not yet released (it may begin a stop string)
         self.done = False
 
@@ -72,7 +75,8 @@ class _Stream:
         """Append a token; return newly final text."""
         piece = self.detok(token)
         if not self.stops:
-            self.pieces.append(piece)
+            if self.keep:
+                self.pieces.append(piece)
             return piece
         window = self.pending + piece
         hits = [p for p in (window.find(s) for s in self.stops) if p >= 0]
@@ -86,7 +90,7 @@ class _Stream:
         return self._release(window[:cut])
 
     def _release(self, text: str) -> str:
-        if text:
+        if text and self.keep:
             self.pieces.append(text)
         if self.done:
             self.gen.text = "".join(self.pieces)
@@ -129,8 +133,9 @@ class Generator:
         return [self.lm.line_end_id, *ids]
 
     def generate(self, prompts: Sequence[str], on_text: TextFn | None = None,
-                 want_logprob: bool = False) -> list[Generation]:
-        """Generate one continuation per prompt, all streams in one batch."""
+                 want_logprob: bool = False, keep_text: bool = True) -> list[Generation]:
+        """Generate one continuation per prompt, all streams in one batch. With ``keep_text``
+        off, the text goes only to ``on_text`` (each Generation's ``text`` stays empty)."""
         B = len(prompts)
         gens = [Generation(p) for p in prompts]
         if B == 0:
@@ -144,7 +149,8 @@ class Generator:
         scale = self.opts.sampling.logit_scale
         stepper = Stepper(self.lm, B, logit_scale=scale, banned_ids=self.banned)
         stepper.set_state(state)
-        streams = [_Stream(g, self.lm.level, self.opts.stops, at_line_start=not p) for g, p in zip(gens, prompts)]
+        streams = [_Stream(g, self.lm.level, self.opts.stops, at_line_start=not p, keep=keep_text)
+                   for g, p in zip(gens, prompts)]
         itos = self.lm.vocab.itos
         active = np.ones(B, dtype=bool)
         emit = on_text or (lambda i, text: None)

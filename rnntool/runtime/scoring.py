@@ -12,27 +12,49 @@ from rnntool.runtime.lm import LanguageModel
 LN2 = math.log(2.0)
 
 
-def evaluate_lines(lm: LanguageModel, lines: Iterable[str]) -> dict:
+EVAL_WINDOW = 1 << 16  # tokens per forward pass; the state is carried across windows
+
+
+def evaluate_pieces(lm: LanguageModel, pieces: Iterable[tuple[str, bool]]) -> dict:
     """Loss over the whole text as one stream with the state carried.
 
-    The stream starts in the start-of-text state, so every token of the text
-    (and each line end) is predicted: ``tokens`` counts them all.
+    ``pieces`` are (text, ends_a_line) as ``TextSource.pieces`` reads them. The stream
+    starts in the start-of-text state, so every token of the text (and each line end) is
+    predicted: ``tokens`` counts them all. It is read a window at a time, so memory stays
+    bounded however large the text (or its longest line) is.
     """
     end = lm.line_end_id
-    stream = [end]
-    for line in lines:
-        stream.extend(lm.encode(line))
-        stream.append(end)
-    ids = np.asarray(stream, dtype=np.int64)
-    if len(ids) < 2:
+    unk_id = lm.vocab.unk_id
+    state = lm.zero_state(1)
+    total = 0.0
+    tokens = unk = 0
+    window = [end]  # the last token of each window is the first input of the next
+
+    def run(window: list[int]) -> None:
+        nonlocal state, total, tokens, unk
+        ids = np.asarray(window, dtype=np.int64)
+        lp, state = lm.target_log_probs(ids[:-1, None], ids[1:, None], state)
+        total += float(lp.sum(dtype=np.float64))
+        tokens += len(ids) - 1
+        unk += int((ids[1:] == unk_id).sum())
+
+    for text, ends_line in pieces:
+        window.extend(lm.encode(text))
+        if ends_line:
+            window.append(end)
+        if len(window) > EVAL_WINDOW:
+            run(window)
+            window = window[-1:]
+    if len(window) > 1:
+        run(window)
+    if not tokens:
         return {"loss": float("nan"), "ppl": float("nan"), "tokens": 0}
-    lp, _ = lm.target_log_probs(ids[:-1, None], ids[1:, None], lm.zero_state(1))
-    loss = float(-lp.mean())
+    loss = -total / tokens
     out = {"loss": loss, "ppl": math.exp(min(loss, 700.0))}
     if lm.level == "char":
         out["bpc"] = loss / LN2
-    out["tokens"] = int(len(ids) - 1)
-    out["unk"] = int((ids[1:] == lm.vocab.unk_id).sum())
+    out["tokens"] = tokens
+    out["unk"] = unk
     return out
 
 
