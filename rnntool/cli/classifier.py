@@ -96,7 +96,7 @@ def classify_command(
     top_k: int = typer.Option(1, "--top-k", min=1, metavar="K", help="Single-label: the K most likely classes, best first."),
     threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help="Multi-label: every class whose probability reaches P [the model's, 0.5 by default]."),
     keep_input: bool = typer.Option(False, "--keep-input", help="Echo each input line after the answer (tsv: after a tab; jsonl: as \"input\")."),
-    batch: int = typer.Option(256, "--batch", min=1, metavar="N", help="Texts classified together at most; output is flushed per batch, and at once when the input pauses."),
+    batch: int = typer.Option(1024, "--batch", min=1, metavar="N", help="Texts classified together at most; output is flushed per batch, and at once when the input pauses."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
     fmt=None,
