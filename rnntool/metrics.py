@@ -17,8 +17,10 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 
 
 def score_tags(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
-               in_vocab: Sequence[Sequence[bool]] | None = None, iob: bool = False, top_confusions: int = 10) -> dict:
-    """Compare predicted to gold tags sentence by sentence."""
+               in_vocab: Sequence[Sequence[bool]] | None = None, iob: bool = False, top_confusions: int = 10,
+               full_matrix: bool = False) -> dict:
+    """Compare predicted to gold tags sentence by sentence. ``full_matrix`` adds every
+    (gold, predicted) count, hits included, as ``{"labels", "counts"}`` (rows: gold)."""
     total = correct = 0
     iv = [0, 0]
     oov = [0, 0]
@@ -57,6 +59,9 @@ def score_tags(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
         "confusions": [{"gold": g, "predicted": p, "count": c} for (g, p), c in confusion.most_common(top_confusions)],
         "confusion_matrix": {f"{g}\t{p}": c for (g, p), c in confusion.items()},
     }
+    if full_matrix:
+        result["full_confusion"] = {"labels": tags, "counts": [[tp[g] if g == p else confusion[(g, p)] for p in tags]
+                                                               for g in tags]}
     if iob:
         result["spans"] = score_spans(gold, pred)
     return result
@@ -84,21 +89,30 @@ def score_spans(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) ->
 ECE_BINS = 15
 
 
-def expected_calibration_error(confidence, correct, bins: int = ECE_BINS) -> float:
-    """Sum over equal-width confidence bins of |accuracy - mean confidence|, weighted by the
-    bin's share of the predictions (Guo et al. 2017)."""
+def reliability_bins(confidence, correct, bins: int = ECE_BINS) -> dict:
+    """Equal-width confidence bins: each non-empty bin's mean confidence, accuracy and
+    count (a reliability diagram), and the ECE -- the sum over bins of |accuracy - mean
+    confidence| weighted by the bin's share of the predictions (Guo et al. 2017)."""
     import numpy as np
 
     confidence, correct = np.asarray(confidence, float), np.asarray(correct, float)
+    out = {"confidence": [], "accuracy": [], "count": [], "ece": 0.0}
     if not len(confidence):
-        return 0.0
+        return out
     which = np.minimum((confidence * bins).astype(int), bins - 1)
-    total = 0.0
     for b in range(bins):
         inside = which == b
         if inside.any():
-            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(total)
+            conf, acc = float(confidence[inside].mean()), float(correct[inside].mean())
+            out["confidence"].append(conf)
+            out["accuracy"].append(acc)
+            out["count"].append(int(inside.sum()))
+            out["ece"] += float(inside.mean()) * abs(acc - conf)
+    return out
+
+
+def expected_calibration_error(confidence, correct, bins: int = ECE_BINS) -> float:
+    return reliability_bins(confidence, correct, bins)["ece"]
 
 
 def roc_auc(scores, positive) -> float | None:
@@ -162,12 +176,13 @@ def score_classes(gold: list[list[str]], pred: list[list[str]], labels: list[str
             truth = np.zeros_like(probs, dtype=bool)
             for row, g in enumerate(gold):
                 truth[row, [index[c] for c in g if c in index]] = True
-            result["ece"] = expected_calibration_error(probs.ravel(), truth.ravel())
+            result["reliability"] = reliability_bins(probs.ravel(), truth.ravel())
         else:
             best = probs.argmax(axis=1)
             gold_ids = np.array([index.get(g[0], -1) for g in gold])
-            result["ece"] = expected_calibration_error(probs.max(axis=1), best == gold_ids)
+            result["reliability"] = reliability_bins(probs.max(axis=1), best == gold_ids)
             if len(labels) == 2:
                 result["roc_auc"] = roc_auc(probs[:, 1], gold_ids == 1)
                 result["positive_class"] = labels[1]
+        result["ece"] = result["reliability"]["ece"]
     return result

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, info, open_model, print_json
+from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
 from rnntool.cli.options import (
     CLASSIFY_LABELLED, FRACTION, OPEN_PROBABILITY, DecodeErrors, Level, Pool, TrainingOptions, WordTokenizer, choices, labelled_input,
     training_command, value,
 )
 from rnntool.config import CLASS_WEIGHTS, CLASSIFY_OUTPUTS
+from rnntool.errors import RnntoolError
 
 ClassWeight = choices("ClassWeight", CLASS_WEIGHTS)
 ClassifyOutput = choices("ClassifyOutput", CLASSIFY_OUTPUTS)
@@ -90,7 +92,7 @@ def train_classifier_command(
 @labelled_input(CLASSIFY_LABELLED)
 def classify_command(
     input_file: str = typer.Argument("-", metavar="FILE", help="Texts to classify, one per line (or see --input); - for stdin."),
-    model: str = typer.Option(None, "-m", "--model", metavar="MODEL",
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("classifier"),
                               help="Classifier: a file or a bundled name [default: your latest trained, else $RNNTOOL_CLASSIFIER]."),
     fmt_out: ClassifyOutput = typer.Option(ClassifyOutput.tsv, "--format", help="tsv: label<TAB>probability (more pairs with --top-k or for multi-label); jsonl: the text, its labels and every class's probability."),
     top_k: int = typer.Option(1, "--top-k", min=1, metavar="K", help="Single-label: the K most likely classes, best first."),
@@ -144,10 +146,11 @@ def classify_command(
 @labelled_input()
 def eval_classifier_command(
     data: str = typer.Argument(..., metavar="DATA", help="Labelled texts, in any train-classifier layout."),
-    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", help="Classifier [default: as for rnntool classify]."),
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("classifier"), help="Classifier [default: as for rnntool classify]."),
     threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help="Multi-label decision threshold [the model's]."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     json_out: bool = typer.Option(False, "--json", help="Print all scores as JSON, the full confusion matrix included."),
+    plot: str = typer.Option(None, "--plot", metavar="FILE", help="Also draw the confusion matrix and a reliability diagram (.png, .svg or .pdf; needs matplotlib)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
     fmt=None,
 ) -> None:
@@ -158,6 +161,8 @@ def eval_classifier_command(
     from rnntool.text.labelled import read_examples
 
     classifier = open_model("classifier", model, quiet)
+    if plot is not None and classifier.cfg.multilabel:
+        raise RnntoolError("--plot draws a confusion matrix, which a multi-label model does not have")
     examples = list(read_examples(data, fmt, value(errors),
                                   on_detect=lambda f: info(f"rnntool: reading {data} as {f.describe()}", quiet)))
     known = set(classifier.labels)
@@ -168,10 +173,20 @@ def eval_classifier_command(
     probs = classifier.probabilities([classifier.tokens(e.text) for e in examples])
     scores = score_classes([e.labels for e in examples], classifier.decide(probs, threshold), classifier.labels, probs,
                            classifier.cfg.multilabel)
+    if plot is not None:
+        _plot_scores(scores, plot, f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}", quiet)
     if json_out:
         print_json(scores)
         return
     sys.stdout.write(render_class_scores(scores))
+
+
+def _plot_scores(scores: dict, path: str, title: str, quiet: bool) -> None:
+    from rnntool.charts import confusion_figure, save_figure
+
+    matrix = scores["confusion_matrix"]
+    save_figure(confusion_figure(matrix["labels"], matrix["counts"], title, scores.get("reliability")), path)
+    info(f"rnntool: wrote the confusion matrix and reliability diagram to {path}", quiet)
 
 
 def render_class_scores(s: dict) -> str:

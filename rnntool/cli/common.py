@@ -156,3 +156,21 @@ def open_model(kind: str, model: str | None, quiet: bool = False):
     if not model:  # say which model a bare command chose
         info(f"rnntool: using {path} ({why})", quiet)
     return row.load("runtime").load(path)
+
+
+def model_completion(kind: str | None = None) -> Callable[[str], list[str]]:
+    """Shell completion for a MODEL argument: the bundled models' names (of ``kind``, or of
+    every kind) and the model files and directories that start with what was typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        import glob
+
+        from rnntool.kinds import KINDS
+
+        rows = [KINDS[kind]] if kind else list(KINDS.values())
+        names = [b.name for row in rows for b in row.bundled if b.name.startswith(incomplete)]
+        paths = [p + ("/" if os.path.isdir(p) else "") for p in sorted(glob.glob(glob.escape(incomplete) + "*"))
+                 if os.path.isdir(p) or p.endswith(".safetensors")]
+        return names + paths
+
+    return complete

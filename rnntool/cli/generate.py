@@ -8,7 +8,7 @@ from enum import Enum
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, open_model, warn
+from rnntool.cli.common import handle_errors, model_completion, open_model, warn
 from rnntool.cli.options import NON_NEGATIVE, TOP_P, DecodeErrors
 
 
@@ -21,7 +21,7 @@ class GenFormat(str, Enum):
 @handle_errors
 def generate_command(
     prompts_file: str = typer.Argument(None, metavar="[PROMPTS]", help="- (or a file): one prompt per line. Piped stdin is read the same way."),
-    model: str = typer.Option(None, "-m", "--model", metavar="MODEL",
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("lm"),
                               help="Language model: a file or a bundled name [default: your latest trained, else $RNNTOOL_LM, else the bundled shakespeare-char]."),
     prime: str = typer.Option(None, "--prime", metavar="TEXT", help="Prompt text to continue."),
     prime_file: str = typer.Option(None, "--prime-file", metavar="FILE", help="Read the prompt (whole file) from FILE."),

@@ -8,7 +8,7 @@ from enum import Enum
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, open_model, print_json
+from rnntool.cli.common import handle_errors, model_completion, open_model, print_json
 from rnntool.cli.options import (
     FRACTION, Cell, DecodeErrors, Level, Pool, Softmax, TrainingOptions, WordTokenizer, training_command, value,
 )
@@ -74,7 +74,7 @@ def train_lm_command(
 @app.command("eval-lm")
 @handle_errors
 def eval_lm_command(
-    model: str = typer.Argument(..., metavar="MODEL", help="A language model file (or a bundled name)."),
+    model: str = typer.Argument(..., metavar="MODEL", autocompletion=model_completion("lm"), help="A language model file (or a bundled name)."),
     texts: list[str] = typer.Argument(..., metavar="TEXT", help="Text files or - (read as one stream)."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     json_out: bool = typer.Option(False, "--json", help='Print {"loss", "ppl", "bpc", "tokens"} as JSON.'),
@@ -105,7 +105,7 @@ def eval_lm_command(
 @app.command("score")
 @handle_errors
 def score_command(
-    model: str = typer.Argument(..., metavar="MODEL", help="A language model file (or a bundled name)."),
+    model: str = typer.Argument(..., metavar="MODEL", autocompletion=model_completion("lm"), help="A language model file (or a bundled name)."),
     text: str = typer.Argument("-", metavar="FILE", help="Text to score, one item per line; - for stdin."),
     fmt: ScoreFormat = typer.Option(ScoreFormat.tsv, "--format", help="tsv: logprob<TAB>tokens<TAB>ppl; jsonl adds the text."),
     batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Lines scored together at most; output is flushed per batch, and at once when the input pauses."),

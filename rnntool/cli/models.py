@@ -12,7 +12,7 @@ import sys
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, print_json
+from rnntool.cli.common import handle_errors, model_completion, print_json
 
 LIST_FIELDS = ("words", "chars", "tags", "labels")  # long lists in configurations: sizes and a sample
 
@@ -97,7 +97,7 @@ def summarise_header(header: dict) -> dict:
 @app.command("info")
 @handle_errors
 def info_command(
-    model: str = typer.Argument(..., metavar="MODEL", help="A model file or a bundled model's name."),
+    model: str = typer.Argument(..., metavar="MODEL", autocompletion=model_completion(), help="A model file or a bundled model's name."),
     json_out: bool = typer.Option(False, "--json", help="Print the whole header as JSON (vocabularies in full)."),
 ) -> None:
     """Everything a model file's header records: kind, architecture, vocabulary, tokenizer

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, open_model, print_json
+from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
 from rnntool.cli.options import FRACTION, NON_NEGATIVE, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
 
 TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
@@ -61,7 +62,7 @@ def train_tagger_command(
 @handle_errors
 def tag_command(
     input_file: str = typer.Argument("-", metavar="FILE", help="Text to tag; - for stdin."),
-    model: str = typer.Option(None, "-m", "--model", metavar="MODEL",
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("tagger"),
                               help="Tagger: a file or a bundled name [default: your latest trained, else $RNNTOOL_TAGGER, else the bundled en-ewt-upos]."),
     input_kind: TagInput = typer.Option(TagInput.auto, "--input",
                                         help="text: split sentences and words; tokens: one tokenized sentence per line; conll/conllu: keep the columns [auto: by file extension, else text]."),
@@ -90,12 +91,13 @@ def tag_command(
 @handle_errors
 def eval_tagger_command(
     data: str = typer.Argument(..., metavar="DATA", help="Gold-tagged data (any train-tagger format)."),
-    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", help="Tagger [default: as for rnntool tag]."),
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("tagger"), help="Tagger [default: as for rnntool tag]."),
     fmt: TaggedFormat = typer.Option(TaggedFormat.auto, "--format", help="Input format (auto-detected by default)."),
     column: str = typer.Option(None, "--column", metavar="COL", help="Gold tag column [the one the model was trained on]."),
     matrix: bool = typer.Option(False, "--matrix", help="Also print the full confusion matrix."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     json_out: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
+    plot: str = typer.Option(None, "--plot", metavar="FILE", help="Also draw the confusion matrix as a heatmap (.png, .svg or .pdf; needs matplotlib)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
 ) -> None:
     """Score a tagger: accuracy (overall, in- and out-of-vocabulary), per-tag P/R/F1,
@@ -109,7 +111,13 @@ def eval_tagger_command(
     gold = [iob1_to_iob2(s.tags) if cfg.scheme else s.tags for s in sentences]
     pred, _ = tagger.tag([s.words for s in sentences])
     in_vocab = [[tagger.in_vocabulary(w) for w in s.words] for s in sentences]
-    scores = score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None)
+    scores = score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None, full_matrix=plot is not None)
+    if plot is not None:
+        from rnntool.charts import confusion_figure, save_figure
+
+        full = scores.pop("full_confusion")
+        save_figure(confusion_figure(full["labels"], full["counts"], f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}"), plot)
+        info(f"rnntool: wrote the confusion matrix to {plot}", quiet)
     if not matrix:
         scores.pop("confusion_matrix")
     if json_out:

@@ -36,6 +36,7 @@ class TrainingDisplay:
         self.task = None
         self.last_refresh = 0.0
         self.window: list[tuple[float, int]] = []
+        self.curve = CurveCollector()
 
     def __enter__(self):
         if self.live:
@@ -68,6 +69,7 @@ class TrainingDisplay:
         if self.log:
             self.log.write(json.dumps(event) + "\n")
             self.log.flush()
+        self.curve(event)
         kind = event["event"]
         if kind == "start":
             budget = []
@@ -106,6 +108,52 @@ class TrainingDisplay:
             return 0.0
         (t0, n0), (t1, n1) = self.window[0], self.window[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class CurveCollector:
+    """The run's curves as the events go by, for the chart at the end: at most ~``limit``
+    training points (every other one is dropped, and later ones sampled half as often,
+    whenever the limit is reached), every validation."""
+
+    def __init__(self, limit: int = 4000):
+        from rnntool.curves import RunLog
+
+        self.run = RunLog("training")
+        self.limit = limit
+        self.stride = 1
+        self.seen = 0
+
+    def __call__(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "start" and event.get("resumed_at_step"):
+            self.run.resume_at(event["resumed_at_step"])
+        elif kind == "eval":
+            self.run.evals.append(event)
+        elif kind == "step":
+            self.seen += 1
+            if self.seen % self.stride:
+                return
+            self.run.steps.append({k: v for k, v in event.items() if k in ("step", "loss", "tokens_seen", "elapsed")})
+            if len(self.run.steps) >= self.limit:
+                self.run.steps = self.run.steps[::2]
+                self.stride *= 2
+
+
+def end_of_training_charts(run, color: bool, width: int) -> str:
+    """The loss curves (training, and validation where the kind logs a validation loss;
+    otherwise its validation metrics in a second chart), or "" without plotext or points."""
+    from rnntool.charts import have_terminal_charts, terminal_chart
+
+    if not have_terminal_charts() or len(run.steps) < 2:
+        return ""
+    charts = [terminal_chart(run.series("step", "loss"), "step", "loss", "loss", width, 16, color)]
+    if not any(k == "valid_loss" for e in run.evals for k in e):
+        for metric in ("accuracy", "f1", "macro_f1"):
+            valid = run.series("step", metric)
+            if len(valid) and len(valid[0].x) >= 2:
+                charts.append(terminal_chart(valid, "step", f"valid {metric}", f"valid {metric}", width, 12, color))
+                break
+    return "\n".join(charts)
 
 
 def summary_table(title: str, rows: list[tuple[str, str]]):
@@ -187,7 +235,13 @@ def run_training(kind: str, train: Callable, options, metric: str, title: str,
         rows.append(("model", str(path)))
         if result.get("checkpoint"):
             rows.append(("checkpoint", f"{result['checkpoint']}  (continue with --resume)"))
-        err_console().print(summary_table(title, rows))
+        console = err_console()
+        console.print(summary_table(title, rows))
+        if display.live:  # a person is watching: the curves under the table
+            charts = end_of_training_charts(display.curve.run, color=not console.no_color,
+                                            width=min(console.width, 100))
+            if charts:
+                sys.stderr.write(charts + "\n")
     if options.json_out:
         print_json({k: v for k, v in result.items() if k != "history"})
     else:
