@@ -126,3 +126,51 @@ class AtomicDirectory:
         _fsync_dir(self.path.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+class OutputLock:
+    """An exclusive claim on an output path for as long as a run writes it: ``PATH.lock``
+    held with flock, so a second run writing the same model and checkpoint is refused at
+    once instead of interleaving with the first. The kernel drops the lock when its
+    process dies (even by SIGKILL), so a crashed run never leaves a stale claim."""
+
+    def __init__(self, path: str | os.PathLike):
+        import fcntl
+
+        self.fd: int | None = None
+        self.path = Path(f"{path}.lock")
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            except OSError as e:
+                raise RnntoolError(f"cannot write {self.path}: {e.strerror or e}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise RnntoolError(f"another training run (pid {holder}) is writing {path}; "
+                                   "wait for it to end or give a different -o") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # not a file the previous holder unlinked as we opened it
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still held: a waiting opener sees another inode and retries
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+    def __del__(self):
+        self.release()

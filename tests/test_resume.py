@@ -240,3 +240,58 @@ def test_classifier_resumed_is_bit_identical_to_uninterrupted(tmp_path):
     assert resumed["valid"] == full["valid"] and resumed["calibration"] == full["calibration"]
     assert_same_weights(full_path, path)
     assert read_header(path)["config"]["temperature"] == read_header(full_path)["config"]["temperature"]
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):
+    """Two runs writing one -o would interleave model and checkpoint writes: the second is
+    refused at once, and the first's files are untouched; once the first ends, -o is free."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, assert_one_line_error, run_rnntool
+
+    text = tmp_path / "t.txt"
+    text.write_text("".join(f"the cat number {i % 7} sat on the mat\n" for i in range(400)))
+    out = tmp_path / "m.safetensors"
+    base = ["train-lm", str(text), "--emb", "8", "--hidden", "8", "--batch-size", "4", "--bptt", "8", "-o", str(out), "-q"]
+    args = [*base, "--max-time", "60"]
+    first = subprocess.Popen([sys.executable, "-m", "rnntool", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "m.safetensors.lock").exists():
+            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+            time.sleep(0.05)
+        second = run_rnntool(*args, cwd=ROOT)
+        assert_one_line_error(second, f"(pid {first.pid}) is writing")
+    finally:
+        first.send_signal(2)  # SIGINT: the first run stops cleanly and saves
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    assert not (tmp_path / "m.safetensors.lock").exists()
+    assert run_rnntool(*base, "--max-steps", "2", cwd=ROOT).returncode == 0
+
+
+def test_a_killed_run_leaves_no_claim_on_its_output(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    target = tmp_path / "m.safetensors"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from rnntool.fsutil import OutputLock; "
+                               f"lock = OutputLock({str(target)!r}); print('held', flush=True); time.sleep(60)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    from rnntool.errors import RnntoolError
+    from rnntool.fsutil import OutputLock
+
+    with pytest.raises(RnntoolError, match="another training run"):
+        OutputLock(target)
+    holder.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
+    holder.wait()
+    assert (tmp_path / "m.safetensors.lock").exists()
+    lock = OutputLock(target)  # the kernel released the dead process's lock
+    lock.release()
+    assert not (tmp_path / "m.safetensors.lock").exists()

@@ -20,7 +20,7 @@ import torch
 from rnntool.checkpoint import checkpoint_path_for, load_checkpoint
 from rnntool.config import TrainConfig, check_keys, resumed
 from rnntool.errors import RnntoolError
-from rnntool.fsutil import check_output_path
+from rnntool.fsutil import OutputLock, check_output_path
 from rnntool.kinds import Kind, get_kind
 from rnntool.train import distributed
 from rnntool.train.loop import EventFn, Job, Run, Trainer
@@ -52,6 +52,7 @@ class Preparation:
     precision: str
     record: dict = field(default_factory=dict)
     on_event: EventFn | None = None
+    lock: OutputLock | None = None  # rank 0's claim on the output until the run ends
 
     @property
     def resumed(self) -> bool:
@@ -86,6 +87,8 @@ class Preparation:
             result = Trainer(job, cfg, run, self.checkpoint).fit(should_stop)
         finally:
             self.dist.close()
+            if self.lock is not None:
+                self.lock.release()
         result["model"] = str(self.output)
         result["checkpoint"] = str(self.checkpoint_path) if self.checkpoint_path.exists() else None
         return result
@@ -104,5 +107,6 @@ def prepare(kind_name: str, input_spec: str, output: str | Path | None, train_op
     dist, device = distributed.setup(device_name)  # fail before reading any data
     precision = resolve_precision(precision_name, device, kind.cpu_bf16)
     checkpoint_path = Path(resume) if resume is not None else checkpoint_path_for(output)
+    lock = OutputLock(output) if dist.is_main else None
     return Preparation(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
-                       on_event)
+                       on_event, lock)
