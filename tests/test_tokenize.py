@@ -63,3 +63,21 @@ def test_settings_round_trip_through_dict():
     assert TokenizerSettings().level == "char"  # the default everywhere
     s = TokenizerSettings(level="word", lower=True, ascii=True)
     assert TokenizerSettings.from_dict(s.to_dict()) == s
+
+
+def test_treebank_loads_without_all_of_nltk_and_nltk_still_imports_after():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rnntool.text.tokenize import treebank_tokenizer\n"
+        "tokens = treebank_tokenizer().tokenize(\"Don't stop.\")\n"
+        "assert tokens == ['Do', \"n't\", 'stop', '.'], tokens\n"
+        "assert 'nltk.corpus' not in sys.modules and 'nltk.chunk' not in sys.modules\n"
+        "import nltk\n"
+        "from nltk.tokenize import TreebankWordTokenizer\n"
+        "assert nltk.corpus and nltk.word_tokenize and TreebankWordTokenizer().tokenize('a b.') == ['a', 'b', '.']\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -48,6 +48,42 @@ def fold_ascii(text: str) -> str:
     return text.encode("ascii", "ignore").decode("ascii")
 
 
+def _import_treebank():
+    """``nltk.tokenize.treebank`` without running ``nltk/__init__.py``, which imports most of
+    NLTK (corpora, chunkers, translation metrics) and was most of ``classify``'s and ``tag``'s
+    time to the first answer. The two package modules are stood in for while the module
+    and the few it needs load, then removed, so a later ``import nltk`` runs the real
+    package as usual (and reuses the loaded submodules). Any surprise: the plain import."""
+    import importlib.util
+    import sys
+    import types
+
+    if "nltk" in sys.modules:
+        from nltk.tokenize.treebank import TreebankWordTokenizer
+
+        return TreebankWordTokenizer
+    stand_ins = []
+    try:
+        spec = importlib.util.find_spec("nltk")
+        root = spec.submodule_search_locations[0]
+        for name, path in (("nltk", root), ("nltk.tokenize", f"{root}/tokenize")):
+            module = types.ModuleType(name)
+            module.__path__ = [path]
+            sys.modules[name] = module
+            stand_ins.append(name)
+        from nltk.tokenize.treebank import TreebankWordTokenizer
+    except Exception:
+        TreebankWordTokenizer = None
+    finally:
+        for name in stand_ins:
+            sys.modules.pop(name, None)
+    if TreebankWordTokenizer is None:
+        for name in [m for m in sys.modules if m == "nltk" or m.startswith("nltk.")]:
+            del sys.modules[name]
+        from nltk.tokenize.treebank import TreebankWordTokenizer
+    return TreebankWordTokenizer
+
+
 @lru_cache(maxsize=1)
 def treebank_tokenizer():
     """NLTK's Treebank word tokenizer, its rules run on the stdlib ``re`` engine.
@@ -58,7 +94,7 @@ def treebank_tokenizer():
     slower (measured on UD English-EWT text); the tokens are identical
     (tests/test_tokenize.py holds the two to the same output).
     """
-    from nltk.tokenize.treebank import TreebankWordTokenizer
+    TreebankWordTokenizer = _import_treebank()
 
     std_flags = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII
 
