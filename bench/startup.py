@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-COMMANDS = [["--help"], ["prep", "--help"], ["train-lm", "--help"], ["generate", "--help"], ["tag", "--help"]]
+COMMANDS = [["--help"], ["prep", "--help"], ["train-lm", "--help"], ["generate", "--help"], ["tag", "--help"],
+            ["classify", "--help"], ["plot", "--help"], ["models"], ["info", "sms-spam"]]
 
 
 def main() -> None:

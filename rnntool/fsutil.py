@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -132,9 +133,13 @@ class OutputLock:
     """An exclusive claim on an output path for as long as a run writes it: ``PATH.lock``
     held with flock, so a second run writing the same model and checkpoint is refused at
     once instead of interleaving with the first. The kernel drops the lock when its
-    process dies (even by SIGKILL), so a crashed run never leaves a stale claim."""
+    process dies (even by SIGKILL), so a crashed run never leaves a stale claim.
 
-    def __init__(self, path: str | os.PathLike):
+    Holding the claim, it removes what a killed writer of ``path`` or of the ``also``
+    paths (its checkpoint) left: their half-written temporary files, which nobody else
+    can be writing now."""
+
+    def __init__(self, path: str | os.PathLike, also: tuple[str | os.PathLike, ...] = ()):
         import fcntl
 
         self.fd: int | None = None
@@ -161,6 +166,12 @@ class OutputLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
+        for target in (Path(path), *map(Path, also)):
+            for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+                try:
+                    stale.unlink()
+                except OSError:
+                    pass
 
     def release(self) -> None:
         if self.fd is None:

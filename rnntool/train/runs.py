@@ -107,6 +107,6 @@ def prepare(kind_name: str, input_spec: str, output: str | Path | None, train_op
     dist, device = distributed.setup(device_name)  # fail before reading any data
     precision = resolve_precision(precision_name, device, kind.cpu_bf16)
     checkpoint_path = Path(resume) if resume is not None else checkpoint_path_for(output)
-    lock = OutputLock(output) if dist.is_main else None
+    lock = OutputLock(output, also=(checkpoint_path,)) if dist.is_main else None
     return Preparation(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
                        on_event, lock)

@@ -1,0 +1,105 @@
+"""Faults survived, nothing lost: training killed (SIGKILL) or stopped (SIGTERM) at seeded
+random moments, many times over, with real processes. Marked ``faults`` (slow); .ci/run
+runs them with ``-m faults``."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_rnntool
+from rnntool.checkpoint import load_checkpoint
+from rnntool.modelfile import load_model
+
+pytestmark = pytest.mark.faults
+
+KILL_POINTS = 20
+
+
+def corpus(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("".join(f"the cat number {i % 13} sat on mat {i % 5}\n" for i in range(600)))
+    return text
+
+
+def model_args(text, out):
+    return ["train-lm", str(text), "--emb", "8", "--hidden", "16", "--batch-size", "4", "--bptt", "8",
+            "-o", str(out), "-q"]
+
+
+def train_args(text, out):
+    # validation (and so a model-file and checkpoint write) every 5 steps: kills land in writes often
+    return [*model_args(text, out), "--eval-every", "5", "--max-steps", "100000", "--max-time", "600"]
+
+
+def temp_files(directory):
+    return [p.name for p in directory.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+
+
+def test_sigkill_at_random_moments_never_tears_a_file_and_resume_works(tmp_path):
+    text = corpus(tmp_path)
+    out = tmp_path / "m.safetensors"
+    ckpt = tmp_path / "m.ckpt"
+    rng = random.Random(1234)
+    landed_in_write = resumed = 0
+    for point in range(KILL_POINTS):
+        resume = ["--resume", str(ckpt)] if ckpt.exists() else []
+        proc = subprocess.Popen([sys.executable, "-m", "rnntool", *train_args(text, out), *resume], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # past start-up (torch import, data) most of the time, sometimes before the first write
+        time.sleep(rng.uniform(1.0, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, f"kill point {point}: the run ended on its own"
+        landed_in_write += bool(temp_files(tmp_path))
+        # whatever is on disk is a whole file: the previous model or the new one
+        if out.exists():
+            model = load_model(out, kind="lm")
+            assert model.tensors, f"kill point {point}: empty model"
+        if ckpt.exists():
+            state = load_checkpoint(ckpt, "lm")
+            assert state["progress"]["step"] >= 0
+        resumed += bool(resume)
+    print(f"{KILL_POINTS} kills, {landed_in_write} inside a model or checkpoint write, {resumed} of them into a resumed run")
+    assert resumed >= KILL_POINTS // 2  # the kills also hit resumed runs, not only fresh ones
+    # the last state resumes to a clean finish, and the run sweeps what the killed writers left
+    assert ckpt.exists()
+    step = load_checkpoint(ckpt, "lm")["progress"]["step"]
+    final = run_rnntool(*model_args(text, out), "--max-steps", str(step + 10), "--resume", str(ckpt), cwd=ROOT)
+    assert final.returncode == 0, final.stderr.decode()
+    assert load_model(out, kind="lm").header["training"]["metrics"]["steps"] == step + 10
+    assert not temp_files(tmp_path) and not ckpt.exists() and not (tmp_path / "m.safetensors.lock").exists()
+
+
+def test_sigterm_at_random_moments_leaves_a_checkpoint_that_resumes_exactly(tmp_path):
+    """A stopped run (SIGTERM, as a job scheduler sends) saves where it stood; resuming it
+    to N steps gives the same weights as one run of N steps."""
+    import numpy as np
+
+    text = corpus(tmp_path)
+    steps = 60
+    args = lambda out: [*model_args(text, out), "--max-steps", str(steps), "--eval-every", "7",  # noqa: E731
+                        "--seed", "3"]
+    whole = tmp_path / "whole.safetensors"
+    assert run_rnntool(*args(whole), cwd=ROOT).returncode == 0
+    rng = random.Random(99)
+    for point in range(3):
+        out = tmp_path / f"cut{point}.safetensors"
+        proc = subprocess.Popen([sys.executable, "-m", "rnntool", *args(out)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(2.5, 5.0))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        ckpt = tmp_path / f"cut{point}.ckpt"
+        if not ckpt.exists():
+            continue  # it had already finished: nothing to resume
+        done = run_rnntool(*args(out), "--resume", str(ckpt), cwd=ROOT)
+        assert done.returncode == 0, done.stderr.decode()
+        a, b = load_model(whole, kind="lm").tensors, load_model(out, kind="lm").tensors
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"kill point {point}: {name}")
