@@ -118,12 +118,22 @@ def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], tit
     return fig
 
 
-def save_figure(fig, path: str | os.PathLike) -> None:
-    """Write the figure atomically, in the format the file name asks for."""
-    from rnntool.fsutil import atomic_write
+def image_format(path: str | os.PathLike) -> str:
+    """The format a file name asks for, checked (with the directory) before any work is done."""
+    from rnntool.fsutil import check_output_path
 
     suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
     if suffix not in IMAGE_FORMATS:
         raise RnntoolError(f"cannot tell the image format of {path}; end the name with "
                            f"{', '.join('.' + f for f in IMAGE_FORMATS)}")
+    check_output_path(path)
+    _matplotlib_figure()
+    return suffix
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Write the figure atomically, in the format the file name asks for."""
+    from rnntool.fsutil import atomic_write
+
+    suffix = image_format(path)
     atomic_write(path, lambda f: fig.savefig(f, format=suffix))

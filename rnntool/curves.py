@@ -10,6 +10,7 @@ curve. Torch- and numpy-free: ``rnntool plot`` starts as fast as ``--help``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from rnntool.errors import RnntoolError
 X_AXES = {"step": "step", "tokens": "tokens_seen", "time": "elapsed"}
 X_LABELS = {"step": "step", "tokens": "tokens seen", "time": "training time (s)"}
 Y_METRICS = ("loss", "ppl", "bpc", "accuracy", "f1", "macro_f1", "micro_f1")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -60,8 +65,8 @@ class RunLog:
         key = X_AXES[x]
         out = []
         for what, events, field_name in (("train", self.steps, y), ("valid", self.evals, f"valid_{y}")):
-            points = [(e[key], e[field_name]) for e in events
-                      if isinstance(e.get(field_name), (int, float)) and isinstance(e.get(key), (int, float))]
+            points = [(e[key], e[field_name]) for e in events  # a diverged run's NaN cannot be drawn
+                      if _finite(e.get(field_name)) and _finite(e.get(key))]
             if points:
                 out.append(Series(f"{prefix}{what}", [p[0] for p in points], [p[1] for p in points]))
         return out

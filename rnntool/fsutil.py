@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -131,15 +132,14 @@ class AtomicDirectory:
 
 class OutputLock:
     """An exclusive claim on an output path for as long as a run writes it: ``PATH.lock``
-    held with flock, so a second run writing the same model and checkpoint is refused at
-    once instead of interleaving with the first. The kernel drops the lock when its
-    process dies (even by SIGKILL), so a crashed run never leaves a stale claim.
+    held with flock, so a second run writing the same file is refused at once instead of
+    interleaving with the first. The kernel drops the lock when its process dies (even by
+    SIGKILL), so a crashed run never leaves a stale claim.
 
-    Holding the claim, it removes what a killed writer of ``path`` or of the ``also``
-    paths (its checkpoint) left: their half-written temporary files, which nobody else
-    can be writing now."""
+    Holding the claim, it removes what a killed writer of ``path`` left: its half-written
+    temporary files (``atomic_write``'s), which nobody else can be writing now."""
 
-    def __init__(self, path: str | os.PathLike, also: tuple[str | os.PathLike, ...] = ()):
+    def __init__(self, path: str | os.PathLike):
         import fcntl
 
         self.fd: int | None = None
@@ -156,6 +156,10 @@ class OutputLock:
                 os.close(fd)
                 raise RnntoolError(f"another training run (pid {holder}) is writing {path}; "
                                    "wait for it to end or give a different -o") from None
+            except OSError as e:  # a file system without locks (some NFS and FUSE mounts)
+                os.close(fd)
+                raise RnntoolError(f"cannot lock {self.path}: {e.strerror or e}; "
+                                   "write the model to a local disk") from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
@@ -163,11 +167,18 @@ class OutputLock:
             if same:  # not a file the previous holder unlinked as we opened it
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
-        for target in (Path(path), *map(Path, also)):
-            for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            pid = f"{os.getpid()}\n".encode()
+            os.pwrite(fd, pid, 0)  # the pid first: a refused run never reads an empty file
+            os.ftruncate(fd, len(pid))
+        except OSError as e:
+            self.release()
+            raise RnntoolError(f"cannot write {self.path}: {e.strerror or e}") from None
+        target = Path(path)
+        mine = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")  # make_temp's names
+        for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+            if mine.fullmatch(stale.name):
                 try:
                     stale.unlink()
                 except OSError:

@@ -37,7 +37,23 @@ def train_args(text, out):
 
 
 def temp_files(directory):
-    return [p.name for p in directory.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+    return {p.name for p in directory.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")}
+
+
+def start(args, lock):
+    """A training process, returned once it holds its output (past the torch import and
+    set-up, however slow the machine), so that seeded delays land inside training."""
+    proc = subprocess.Popen([sys.executable, "-m", "rnntool", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not lock.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before it started: {proc.stderr.read().decode()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the run did not start within 120 s")
+        time.sleep(0.02)
+    return proc
 
 
 def test_sigkill_at_random_moments_never_tears_a_file_and_resume_works(tmp_path):
@@ -48,14 +64,14 @@ def test_sigkill_at_random_moments_never_tears_a_file_and_resume_works(tmp_path)
     landed_in_write = resumed = 0
     for point in range(KILL_POINTS):
         resume = ["--resume", str(ckpt)] if ckpt.exists() else []
-        proc = subprocess.Popen([sys.executable, "-m", "rnntool", *train_args(text, out), *resume], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # past start-up (torch import, data) most of the time, sometimes before the first write
-        time.sleep(rng.uniform(1.0, 6.0))
+        before = temp_files(tmp_path)  # a killed writer's leftovers, swept by the next run
+        proc = start([*train_args(text, out), *resume], tmp_path / "m.safetensors.lock")
+        # from reading the data to a few validations in: some kills come before the first write
+        time.sleep(rng.uniform(0.0, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL, f"kill point {point}: the run ended on its own"
-        landed_in_write += bool(temp_files(tmp_path))
+        landed_in_write += bool(temp_files(tmp_path) - before)
         # whatever is on disk is a whole file: the previous model or the new one
         if out.exists():
             model = load_model(out, kind="lm")
@@ -66,6 +82,7 @@ def test_sigkill_at_random_moments_never_tears_a_file_and_resume_works(tmp_path)
         resumed += bool(resume)
     print(f"{KILL_POINTS} kills, {landed_in_write} inside a model or checkpoint write, {resumed} of them into a resumed run")
     assert resumed >= KILL_POINTS // 2  # the kills also hit resumed runs, not only fresh ones
+    assert landed_in_write >= 1  # and some fell inside a write: the case atomic writes exist for
     # the last state resumes to a clean finish, and the run sweeps what the killed writers left
     assert ckpt.exists()
     step = load_checkpoint(ckpt, "lm")["progress"]["step"]
@@ -81,25 +98,27 @@ def test_sigterm_at_random_moments_leaves_a_checkpoint_that_resumes_exactly(tmp_
     import numpy as np
 
     text = corpus(tmp_path)
-    steps = 60
+    steps = 400
     args = lambda out: [*model_args(text, out), "--max-steps", str(steps), "--eval-every", "7",  # noqa: E731
                         "--seed", "3"]
     whole = tmp_path / "whole.safetensors"
     assert run_rnntool(*args(whole), cwd=ROOT).returncode == 0
     rng = random.Random(99)
+    stopped = 0
     for point in range(3):
         out = tmp_path / f"cut{point}.safetensors"
-        proc = subprocess.Popen([sys.executable, "-m", "rnntool", *args(out)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(2.5, 5.0))
+        proc = start(args(out), tmp_path / f"cut{point}.safetensors.lock")
+        time.sleep(rng.uniform(0.2, 2.0))
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
         ckpt = tmp_path / f"cut{point}.ckpt"
         if not ckpt.exists():
             continue  # it had already finished: nothing to resume
+        stopped += 1
         done = run_rnntool(*args(out), "--resume", str(ckpt), cwd=ROOT)
         assert done.returncode == 0, done.stderr.decode()
         a, b = load_model(whole, kind="lm").tensors, load_model(out, kind="lm").tensors
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"kill point {point}: {name}")
+    assert stopped >= 2  # most signals arrived mid-run, so the resume path was what was tested

@@ -62,6 +62,15 @@ def test_a_log_given_twice_holds_two_runs_and_a_torn_last_line_is_ignored(tmp_pa
     assert series[0].x[:2] == [100, 200] and title == "2 runs"
 
 
+def test_a_diverged_run_plots_without_its_non_finite_points(cli, tmp_path):
+    events = lm_run() + [step(11, float("nan")), evaluation(11, loss=float("inf")), step(12, 1.0)]
+    path = write_log(tmp_path / "nan.jsonl", events)
+    train, valid = read_log(path)[0].series("step", "loss")
+    assert train.x[-2:] == [10, 12] and valid.x == [5, 10]
+    result = cli("plot", path, "--width", "60")
+    assert result.exit_code == 0 and "train" in result.stdout
+
+
 @pytest.mark.parametrize("content, message", [
     ('{"event": "start"}\nnot json\n{"event": "start"}\n', "line 2"),
     ('{"event": "start"}\n', "no training steps"),

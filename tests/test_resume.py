@@ -260,13 +260,18 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "m.safetensors.lock").exists():
-            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+            assert first.poll() is None, first.stderr.read()
+            assert time.monotonic() < deadline, "the first run did not start within 60 s"
             time.sleep(0.05)
         second = run_rnntool(*args, cwd=ROOT)
         assert_one_line_error(second, f"(pid {first.pid}) is writing")
     finally:
         first.send_signal(2)  # SIGINT: the first run stops cleanly and saves
-        first.communicate(timeout=60)
+        try:
+            first.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            raise
     assert first.returncode == 0
     assert not (tmp_path / "m.safetensors.lock").exists()
     assert run_rnntool(*base, "--max-steps", "2", cwd=ROOT).returncode == 0
@@ -287,10 +292,12 @@ def test_a_killed_run_leaves_no_claim_on_its_output(tmp_path):
     from rnntool.errors import RnntoolError
     from rnntool.fsutil import OutputLock
 
-    with pytest.raises(RnntoolError, match="another training run"):
-        OutputLock(target)
-    holder.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
-    holder.wait()
+    try:
+        with pytest.raises(RnntoolError, match="another training run"):
+            OutputLock(target)
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
+        holder.wait()
     assert (tmp_path / "m.safetensors.lock").exists()
     lock = OutputLock(target)  # the kernel released the dead process's lock
     lock.release()

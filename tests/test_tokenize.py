@@ -78,6 +78,7 @@ def test_treebank_loads_without_all_of_nltk_and_nltk_still_imports_after():
         "import nltk\n"
         "from nltk.tokenize import TreebankWordTokenizer\n"
         "assert nltk.corpus and nltk.word_tokenize and TreebankWordTokenizer().tokenize('a b.') == ['a', 'b', '.']\n"
+        "assert nltk.tokenize.treebank and nltk.internals  # the real package, whole\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

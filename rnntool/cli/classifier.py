@@ -160,6 +160,10 @@ def eval_classifier_command(
     from rnntool.metrics import score_classes
     from rnntool.text.labelled import read_examples
 
+    if plot is not None:
+        from rnntool.charts import image_format
+
+        image_format(plot)  # a bad name fails now, not after the evaluation
     classifier = open_model("classifier", model, quiet)
     if plot is not None and classifier.cfg.multilabel:
         raise RnntoolError("--plot draws a confusion matrix, which a multi-label model does not have")

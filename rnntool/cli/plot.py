@@ -35,9 +35,11 @@ def plot_command(
     """Training curves: the loss (or another metric) of one or more runs against steps,
     tokens or time. Interrupted and resumed runs are one continuous curve; a log given to
     --log twice holds two runs."""
-    from rnntool.charts import line_figure, save_figure, terminal_chart
+    from rnntool.charts import image_format, line_figure, save_figure, terminal_chart
     from rnntool.curves import X_LABELS, chart_series
 
+    if output is not None:
+        image_format(output)
     series, title = chart_series(logs, x.value, y.value)
     if output is None:
         columns = width or min(os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 80, 120)

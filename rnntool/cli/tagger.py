@@ -105,6 +105,10 @@ def eval_tagger_command(
     from rnntool.metrics import score_tags
     from rnntool.text.tagged import iob1_to_iob2, read_tagged
 
+    if plot is not None:
+        from rnntool.charts import image_format
+
+        image_format(plot)  # a bad name fails now, not after the evaluation
     tagger = open_model("tagger", model, quiet)
     cfg = tagger.cfg
     sentences, _ = read_tagged(data, fmt.value, column if column is not None else cfg.column, errors.value)

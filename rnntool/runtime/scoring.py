@@ -42,9 +42,9 @@ def evaluate_pieces(lm: LanguageModel, pieces: Iterable[tuple[str, bool]]) -> di
         window.extend(lm.encode(text))
         if ends_line:
             window.append(end)
-        if len(window) > EVAL_WINDOW:
-            run(window)
-            window = window[-1:]
+        while len(window) > EVAL_WINDOW:
+            run(window[: EVAL_WINDOW + 1])
+            window = window[EVAL_WINDOW:]
     if len(window) > 1:
         run(window)
     if not tokens:

@@ -260,7 +260,8 @@ def load_corpus(path: str | os.PathLike, mmap: bool = True) -> PreparedCorpus:
     )
 
 
-def _batched(pieces: Iterable[tuple[str, bool]], size: int = CHUNK_CHARS) -> Iterable[list[tuple[str, bool]]]:
+def _batched(pieces: Iterable[tuple[str, bool]], size: int | None = None) -> Iterable[list[tuple[str, bool]]]:
+    size = size or CHUNK_CHARS
     batch: list[tuple[str, bool]] = []
     chars = 0
     for piece in pieces:

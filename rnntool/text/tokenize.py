@@ -52,8 +52,10 @@ def _import_treebank():
     """``nltk.tokenize.treebank`` without running ``nltk/__init__.py``, which imports most of
     NLTK (corpora, chunkers, translation metrics) and was most of ``classify``'s and ``tag``'s
     time to the first answer. The two package modules are stood in for while the module
-    and the few it needs load, then removed, so a later ``import nltk`` runs the real
-    package as usual (and reuses the loaded submodules). Any surprise: the plain import."""
+    and the few it needs load; then every nltk module loaded so is taken out of
+    ``sys.modules`` again (the tokenizer class keeps what it needs), so a later ``import
+    nltk`` loads the real package whole, as if this had never run. Any surprise: the
+    plain import."""
     import importlib.util
     import sys
     import types
@@ -62,7 +64,7 @@ def _import_treebank():
         from nltk.tokenize.treebank import TreebankWordTokenizer
 
         return TreebankWordTokenizer
-    stand_ins = []
+    before = set(sys.modules)
     try:
         spec = importlib.util.find_spec("nltk")
         root = spec.submodule_search_locations[0]
@@ -70,16 +72,13 @@ def _import_treebank():
             module = types.ModuleType(name)
             module.__path__ = [path]
             sys.modules[name] = module
-            stand_ins.append(name)
         from nltk.tokenize.treebank import TreebankWordTokenizer
     except Exception:
         TreebankWordTokenizer = None
     finally:
-        for name in stand_ins:
-            sys.modules.pop(name, None)
-    if TreebankWordTokenizer is None:
-        for name in [m for m in sys.modules if m == "nltk" or m.startswith("nltk.")]:
+        for name in [m for m in set(sys.modules) - before if m == "nltk" or m.startswith("nltk.")]:
             del sys.modules[name]
+    if TreebankWordTokenizer is None:
         from nltk.tokenize.treebank import TreebankWordTokenizer
     return TreebankWordTokenizer
 

@@ -52,7 +52,7 @@ class Preparation:
     precision: str
     record: dict = field(default_factory=dict)
     on_event: EventFn | None = None
-    lock: OutputLock | None = None  # rank 0's claim on the output until the run ends
+    locks: tuple[OutputLock, ...] = ()  # rank 0's claims on the model and checkpoint until the run ends
 
     @property
     def resumed(self) -> bool:
@@ -87,8 +87,8 @@ class Preparation:
             result = Trainer(job, cfg, run, self.checkpoint).fit(should_stop)
         finally:
             self.dist.close()
-            if self.lock is not None:
-                self.lock.release()
+            for lock in self.locks:
+                lock.release()
         result["model"] = str(self.output)
         result["checkpoint"] = str(self.checkpoint_path) if self.checkpoint_path.exists() else None
         return result
@@ -107,6 +107,7 @@ def prepare(kind_name: str, input_spec: str, output: str | Path | None, train_op
     dist, device = distributed.setup(device_name)  # fail before reading any data
     precision = resolve_precision(precision_name, device, kind.cpu_bf16)
     checkpoint_path = Path(resume) if resume is not None else checkpoint_path_for(output)
-    lock = OutputLock(output, also=(checkpoint_path,)) if dist.is_main else None
+    # both: a run resuming someone else's checkpoint into another -o must not write it alongside them
+    locks = (OutputLock(output), OutputLock(checkpoint_path)) if dist.is_main else ()
     return Preparation(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
-                       on_event, lock)
+                       on_event, locks)
