@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rnntool import __version__
 from rnntool.errors import RnntoolError
 from rnntool.fsutil import atomic_write_bytes
 from rnntool.kinds import KINDS, display_name
 
+if TYPE_CHECKING:  # numpy is imported where tensors are: models and info read headers only
+    import numpy as np
+
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on the JSON header
 MODEL_FORMAT = "rnntool-model"
 MODEL_FORMAT_VERSION = 1
 HEADER_KEY = "rnntool"
@@ -62,6 +66,8 @@ def save_model(path: str | os.PathLike, kind: str, tensors: dict[str, np.ndarray
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **header,
     }
+    import numpy as np
+
     arrays = {name: np.ascontiguousarray(a) for name, a in tensors.items()}
     data = save(arrays, metadata={HEADER_KEY: json.dumps(full, ensure_ascii=False)})
     atomic_write_bytes(path, data)
@@ -102,23 +108,42 @@ def _check_header(path: Path, metadata: dict | None, kind: str | None) -> dict:
     return header
 
 
+def _read_table(path: Path) -> dict:
+    """The safetensors header of ``path``: tensor names -> dtype/shape/offsets, and
+    ``__metadata__``. Read from the file's documented layout -- an 8-byte little-endian
+    length, then that much JSON -- because safetensors' safe_open imports numpy, and
+    ``models`` / ``info`` should start as fast as ``--help``."""
+    if not path.exists():
+        raise RnntoolError(f"{path}: no such model file")
+    if path.is_dir():
+        raise RnntoolError(f"{path} is a directory, not a model file")
+    damaged = f"{path} is not an rnntool model file or is damaged; retrain or re-download it"
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 0 < size <= MAX_HEADER_BYTES or size + 8 > os.fstat(f.fileno()).st_size:
+                raise RnntoolError(damaged)
+            table = json.loads(f.read(size))
+    except (OSError, ValueError):
+        raise RnntoolError(damaged) from None
+    if not isinstance(table, dict) or not isinstance(table.get("__metadata__", {}), dict):
+        raise RnntoolError(damaged)
+    return table
+
+
 def read_header(path: str | os.PathLike, kind: str | None = None) -> dict:
     """Only the JSON header (cheap: the weights are not read)."""
     path = Path(path)
-    with _open(path) as f:
-        return _check_header(path, f.metadata(), kind)
+    return _check_header(path, _read_table(path).get("__metadata__"), kind)
 
 
 def tensor_count(path: str | os.PathLike) -> int:
     """Numbers stored in a model file's tensors, from its header (the weights are not read)."""
-    from safetensors import SafetensorError
-
     path = Path(path)
     try:
-        with _open(path) as f:
-            return sum(int(np.prod(f.get_slice(name).get_shape())) for name in f.keys())
-    except (SafetensorError, OSError) as e:
-        raise RnntoolError(f"{path} is damaged ({e}); retrain or re-download it") from None
+        return sum(math.prod(entry["shape"]) for name, entry in _read_table(path).items() if name != "__metadata__")
+    except (TypeError, KeyError):
+        raise RnntoolError(f"{path} is damaged (a tensor without a shape); retrain or re-download it") from None
 
 
 def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
