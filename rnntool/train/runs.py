@@ -52,7 +52,6 @@ class Preparation:
     precision: str
     record: dict = field(default_factory=dict)
     on_event: EventFn | None = None
-    locks: tuple[OutputLock, ...] = ()  # rank 0's claims on the model and checkpoint until the run ends
 
     @property
     def resumed(self) -> bool:
@@ -76,6 +75,20 @@ class Preparation:
                                "or start a new run without --resume")
         return model, resumed(train_cls(**self.checkpoint["train_config"]), train_options)
 
+    def claim(self) -> list[OutputLock]:
+        """Rank 0's claims on the model and the checkpoint for as long as the run writes them
+        (both: a run resuming someone else's checkpoint into another -o must not write it
+        alongside them)."""
+        if not self.dist.is_main:
+            return []
+        locks = [OutputLock(self.output)]
+        try:
+            locks.append(OutputLock(self.checkpoint_path))
+        except BaseException:
+            locks[0].release()
+            raise
+        return locks
+
     def seed(self, cfg: TrainConfig) -> None:
         """Before building the model: every rank draws the same initial weights."""
         torch.manual_seed(cfg.seed)
@@ -83,11 +96,13 @@ class Preparation:
     def fit(self, job: Job, cfg: TrainConfig, data_sha256: str, should_stop: Callable[[], bool]) -> dict:
         run = Run(self.kind, self.output, self.checkpoint_path, self.device, self.precision, self.dist, self.record,
                   data_sha256, self.on_event or (lambda event: None))
+        locks: list[OutputLock] = []
         try:
+            locks = self.claim()
             result = Trainer(job, cfg, run, self.checkpoint).fit(should_stop)
         finally:
             self.dist.close()
-            for lock in self.locks:
+            for lock in locks:
                 lock.release()
         result["model"] = str(self.output)
         result["checkpoint"] = str(self.checkpoint_path) if self.checkpoint_path.exists() else None
@@ -107,7 +122,8 @@ def prepare(kind_name: str, input_spec: str, output: str | Path | None, train_op
     dist, device = distributed.setup(device_name)  # fail before reading any data
     precision = resolve_precision(precision_name, device, kind.cpu_bf16)
     checkpoint_path = Path(resume) if resume is not None else checkpoint_path_for(output)
-    # both: a run resuming someone else's checkpoint into another -o must not write it alongside them
-    locks = (OutputLock(output), OutputLock(checkpoint_path)) if dist.is_main else ()
-    return Preparation(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
-                       on_event, locks)
+    prep = Preparation(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
+                       on_event)
+    for lock in prep.claim():  # refused now, before any data is read, if another run holds them
+        lock.release()
+    return prep
