@@ -4,13 +4,13 @@ import pytest
 
 from rnntool.errors import RnntoolError
 from rnntool.text import sources
-from rnntool.text.sources import TextSource, _decode_lines
+from rnntool.text.sources import TextSource, _decode_pieces
 
 
 def lines_of(data: bytes, errors="strict", block=None, monkeypatch=None):
     if block is not None:
         monkeypatch.setattr(sources, "BLOCK_SIZE", block)
-    return list(_decode_lines(io.BytesIO(data), "f.txt", errors, None))
+    return [line for line, _ in _decode_pieces(io.BytesIO(data), "f.txt", errors, None)]
 
 
 def test_bom_crlf_and_cr_become_plain_lf_lines():

@@ -103,13 +103,6 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
             return
 
 
-def _decode_lines(stream: BinaryIO, name: str, errors: str, progress: ProgressFn | None,
-                  allow_empty: bool = False) -> Iterator[str]:
-    """Decode a binary stream into LF-terminated lines (terminators removed)."""
-    for line, _ in _decode_pieces(stream, name, errors, progress, allow_empty):
-        yield line
-
-
 @dataclass(frozen=True)
 class TextSource:
     """One input named on the command line."""
