@@ -113,6 +113,22 @@ class EncoderConfig:
     def word_id(self, word: str) -> int:
         return self.word_stoi.get(normalize_word(word) if self.normalize_words else word, 1)
 
+    def unseen_letters(self, words) -> tuple[list[str], int, int]:
+        """The distinct letters of ``words`` that the model's character vocabulary never saw (in
+        order of first appearance), how many letters were unseen and how many there were: a
+        model trained on English meeting Hangul sees nothing but <unk> characters and still
+        answers confidently."""
+        unseen: dict[str, None] = {}
+        letters = unseen_count = 0
+        for word in words:
+            for c in word:
+                if c.isalpha():
+                    letters += 1
+                    if c not in self.char_stoi:
+                        unseen[c] = None
+                        unseen_count += 1
+        return list(unseen), unseen_count, letters
+
     def char_ids(self, word: str) -> list[int]:
         get = self.char_stoi.get
         return [2, *(get(c, 1) for c in clip_chars(word)), 3]

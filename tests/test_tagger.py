@@ -364,3 +364,27 @@ def test_tag_reads_conll_input_with_the_training_readers_checks(cli, pos_model, 
     ragged = tmp_path / "ragged.conll"
     ragged.write_text("the DT\ncat\n\n")
     assert_one_line_error(cli("tag", "-m", path, ragged, "-q"), "ragged.conll line 2: 1 columns where earlier lines have 2")
+
+
+def test_tag_warns_once_when_the_text_is_in_letters_the_model_never_saw(cli):
+    korean = "한국어 문장을 태깅해 봅니다 .\n다른 문장도 있습니다 .\n"
+    result = cli("tag", "-", "-m", "en-ewt-upos", input=korean)
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if "never saw" in line]
+    assert len(warnings) == 1 and "한" in warnings[0]
+    assert len(result.stdout.splitlines()) == 2  # still tagged
+    english = cli("tag", "-", "-m", "en-ewt-upos", input="The café was naïve about it .\n")
+    assert "never saw" not in english.stderr
+    assert "never saw" not in cli("tag", "-", "-m", "en-ewt-upos", "-q", input=korean).stderr
+
+
+def test_eval_tagger_warns_when_the_gold_tags_are_another_tag_set(cli, tmp_path):
+    ptb = tmp_path / "ptb.txt"
+    ptb.write_text("The/DT dog/NN runs/VBZ ./.\nA/DT cat/NN sleeps/VBZ ./.\n")
+    result = cli("eval-tagger", ptb, "-m", "en-ewt-upos", "--json")
+    assert json.loads(result.stdout)["accuracy"] == 0.0
+    warning = [line for line in result.stderr.splitlines() if "not in this model's tag set" in line]
+    assert len(warning) == 1 and "8 of 8 gold tags" in warning[0] and "DT" in warning[0] and "NOUN" in warning[0]
+    upos = tmp_path / "upos.txt"
+    upos.write_text("The/DET dog/NOUN runs/VERB ./PUNCT\n")
+    assert "tag set" not in cli("eval-tagger", upos, "-m", "en-ewt-upos").stderr

@@ -84,7 +84,8 @@ def tag_command(
         lower = input_file.lower()
         kind = "conllu" if lower.endswith(".conllu") else "conll" if lower.endswith((".conll", ".iob", ".bio")) else "text"
     out_fmt = fmt.value if fmt is not None else ("conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag")
-    tag_stream(tagger, input_file, kind, out_fmt, batch, errors.value, sys.stdout)
+    tag_stream(tagger, input_file, kind, out_fmt, batch, errors.value, sys.stdout,
+               warn=lambda message: info(message, quiet))
 
 
 @app.command("eval-tagger")
@@ -102,6 +103,8 @@ def eval_tagger_command(
 ) -> None:
     """Score a tagger: accuracy (overall, in- and out-of-vocabulary), per-tag P/R/F1,
     top confusions, and entity-span P/R/F1 by type for IOB taggers (conlleval rules)."""
+    from collections import Counter
+
     from rnntool.metrics import score_tags
     from rnntool.text.tagged import iob1_to_iob2, read_tagged
 
@@ -113,6 +116,14 @@ def eval_tagger_command(
     cfg = tagger.cfg
     sentences, _ = read_tagged(data, fmt.value, column if column is not None else cfg.column, errors.value)
     gold = [iob1_to_iob2(s.tags) if cfg.scheme else s.tags for s in sentences]
+    known = set(cfg.tags)
+    foreign = Counter(t for g in gold for t in g if t not in known)
+    if foreign:
+        total = sum(len(g) for g in gold)
+        shown = ", ".join(t for t, _ in foreign.most_common(6))
+        info(f"rnntool: warning: {sum(foreign.values()):,} of {total:,} gold tags ({shown}) are not in this model's "
+             f"tag set ({', '.join(sorted(known)[:8])}{', ...' if len(known) > 8 else ''}); they all count as errors "
+             "-- is it the right tag set or --column?", quiet)
     pred, _ = tagger.tag([s.words for s in sentences])
     in_vocab = [[tagger.in_vocabulary(w) for w in s.words] for s in sentences]
     scores = score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None, full_matrix=plot is not None)
