@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -54,6 +55,11 @@ def make_temp(path: Path) -> tuple[int, str]:
         raise RnntoolError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+# Fault injection (tests/test_faults.py): hold every write open this long before its rename,
+# so that a kill at a random moment lands inside a write as often as the test needs.
+_WRITE_PAUSE = float(os.environ.get("RNNTOOL_FAULT_WRITE_PAUSE", "0") or 0)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file beside it, then
     fsync, rename over ``path`` and fsync the directory: readers see the old file or
@@ -66,6 +72,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; outputs should not be
         with os.fdopen(fd, "wb") as f:
             write(f)
+            if _WRITE_PAUSE:
+                f.flush()
+                time.sleep(_WRITE_PAUSE)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -95,6 +95,8 @@ class TrainingDisplay:
                     status=f"loss {event['loss']:.3f} {self.metric} {value:.3f} | {_rate(speed)} {self.unit}/s | "
                            f"ETA {_clock(eta)}",
                 )
+        elif kind == "note":
+            self.print(f"rnntool: {event['message']}")
         elif kind == "eval":
             mark = " *" if event.get("improved") else ""
             metrics = "  ".join(

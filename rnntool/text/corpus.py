@@ -280,6 +280,7 @@ def prepare_corpus(
     valid_inputs: Sequence[str] = (),
     test_inputs: Sequence[str] = (),
     progress: ProgressFn | None = None,
+    small_ok: bool = False,
 ) -> PreparedCorpus:
     """Read, clean, tokenize and encode ``inputs`` into a :class:`PreparedCorpus`.
 
@@ -291,7 +292,9 @@ def prepare_corpus(
     Two passes over files on disk (a scratch directory under $TMPDIR): tokens become
     provisional ids as they are read, then the vocabulary is counted and every split
     encoded a chunk at a time, so memory grows with the vocabulary, not the corpus.
-    The returned splits are memory-mapped.
+    The returned splits are memory-mapped. With ``small_ok``, a text too small for its
+    fractional splits keeps them empty instead of being refused (train-lm then validates
+    on the training text: the tutorials' three-sentence corpora).
     """
     import tempfile
 
@@ -332,7 +335,7 @@ def prepare_corpus(
         splits = streams
     else:
         splits = _tail_split(streams["train"], opts, None if builder.char_level else builder.line_end_id)
-    _check_nonempty(builder, splits, opts, explicit)
+    _check_nonempty(builder, splits, opts, explicit or small_ok)
 
     counts = np.zeros(builder.n_types(), dtype=np.int64)
     for chunk in _chunks(splits["train"]):

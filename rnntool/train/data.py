@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class LMData:
     data_sha256: str
     sources: list[str]
     corpus: object = None  # keeps a freshly prepared corpus's backing files alive
+    notes: list[str] = field(default_factory=list)  # what was adapted to a tiny text, for the user
 
 
 def encode_text_files(specs: list[str], settings: TokenizerSettings, vocab: Vocab, errors: str = "strict") -> np.ndarray:
@@ -54,6 +55,10 @@ def load_lm_data(
         test = corpus.splits.get("test")
         return LMData(corpus.splits["train"], valid, test if test is not None and len(test) else None,
                       corpus.vocab, corpus.settings, ids_sha256(corpus.splits["train"]), corpus.sources)
-    corpus = prepare_corpus([input_spec], opts, valid_specs, progress=progress)
-    return LMData(corpus.splits["train"], corpus.splits["valid"], None, corpus.vocab, opts.settings,
-                  ids_sha256(corpus.splits["train"]), corpus.sources, corpus)
+    corpus = prepare_corpus([input_spec], opts, valid_specs, progress=progress, small_ok=True)
+    train, valid, notes = corpus.splits["train"], corpus.splits["valid"], []
+    if len(valid) < 2:
+        notes.append(f"the text ({len(train):,} tokens) is too small for a validation split of {opts.valid_frac}; "
+                     "validating on the training text (give more text or a --valid file to measure generalisation)")
+        valid = train
+    return LMData(train, valid, None, corpus.vocab, opts.settings, ids_sha256(train), corpus.sources, corpus, notes)

@@ -28,6 +28,47 @@ from rnntool.train.runs import prepare
 LN2 = math.log(2.0)
 
 
+TINY_STEPS = 300  # a text of a few sentences: this many updates, as the tutorials' 200 epochs give
+
+
+def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict) -> None:
+    """A text shorter than one batch of streams (the tutorials' three sentences): smaller
+    --batch-size, then --bptt, and Adam at 1e-2 for enough updates to learn it, wherever the
+    user left the defaults (what they set is kept, and refused below if too big). The word
+    recipe's SGD at lr 20 is tuned for Penn Treebank and stalls on a dozen tokens (the
+    character recipe's Adam stays)."""
+    n = len(data.train)
+    if n >= cfg.batch_size * (cfg.bptt + 1):
+        return
+    before = (cfg.batch_size, cfg.bptt)  # the defaults
+    if "batch_size" not in given:
+        cfg.batch_size = max(1, n // (cfg.bptt + 1))
+    if "bptt" not in given and n < cfg.batch_size * (cfg.bptt + 1):
+        cfg.bptt = max(1, n // cfg.batch_size - 1)
+    if (cfg.batch_size, cfg.bptt) == before:
+        return
+    changes = [f"--batch-size {cfg.batch_size}", f"--bptt {cfg.bptt}"]
+    if "optimizer" not in given and "lr" not in given and cfg.optimizer == "sgd":
+        cfg.optimizer, cfg.lr, cfg.clip = "adam", 1e-2, max(cfg.clip, 1.0)
+        changes.append("--optimizer adam --lr 0.01")
+    if not any(k in given for k in ("epochs", "max_time", "max_steps")):
+        steps_per_epoch = max(1, (n - 1) // (cfg.batch_size * cfg.bptt))
+        cfg.epochs, cfg.max_time, cfg.max_steps = max(1, -(-TINY_STEPS // steps_per_epoch)), None, None
+        changes.append(f"--epochs {cfg.epochs}")
+    if "patience" not in given:
+        cfg.patience = 10 ** 6  # it validates on what it trains on: stopping early would only stop it learning
+    data.notes.append(f"the training text has {n:,} tokens (the defaults need {before[0] * (before[1] + 1):,}): "
+                      f"training with {' '.join(changes)}")
+
+
+def validate_on_train_if_tiny(data: LMData, cfg: LMTrainConfig) -> None:
+    """A held-out split shorter than one --bptt window cannot choose the best model (the
+    tutorials hold out nothing): validate on the training text. The same rule on resume."""
+    if data.valid is not data.train and len(data.valid) <= cfg.bptt:
+        data.notes.append(f"the validation split has {len(data.valid)} tokens; validating on the training text")
+        data.valid = data.train
+
+
 def check_lengths(data: LMData, cfg: LMTrainConfig) -> None:
     need = cfg.batch_size * (cfg.bptt + 1)
     if len(data.train) < need:
@@ -86,7 +127,13 @@ def train_lm(
     level = data.settings.level
     model_cfg, cfg = run.configs(LMConfig, LMTrainConfig, model_options, train_options,
                                  lambda: lm_configs(level, len(data.vocab), model_options, train_options))
+    if not run.resumed:
+        fit_to_text(data, cfg, {k: v for k, v in (train_options or {}).items() if v is not None})
+    validate_on_train_if_tiny(data, cfg)
     check_lengths(data, cfg)
+    for note in data.notes:
+        if on_event is not None and run.dist.is_main:
+            on_event({"event": "note", "message": note})
     run.seed(cfg)
     model = RNNLM(model_cfg)
     eval_batch = cfg.batch_size
