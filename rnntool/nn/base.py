@@ -8,6 +8,8 @@ does), and ``file_weights()`` gives what the model file stores.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import torch
 from torch import nn
@@ -50,3 +52,17 @@ class FileModule(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.RNNBase):
                 module.flatten_parameters()
+
+
+class TensorBatch:
+    """Mixin for a dataclass batch: its tensor fields move together (to a device, or pinned)."""
+
+    def _map(self, fn):
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return type(self)(**{k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+
+    def to(self, device: torch.device):
+        return self._map(lambda t: t.to(device, non_blocking=True))
+
+    def pin_memory(self):
+        return self._map(lambda t: t.pin_memory())

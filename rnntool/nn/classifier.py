@@ -4,7 +4,7 @@ attention) -> dropout -> one output per class."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -12,12 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnntool.classification import ClassifierConfig
-from rnntool.nn.base import FileModule
+from rnntool.nn.base import FileModule, TensorBatch
 from rnntool.nn.encoder import TextStack, TokenFeatures, stacked_name
 
 
 @dataclass
-class ClassifierBatch:
+class ClassifierBatch(TensorBatch):
     """Texts padded to the longest: words/cases/type_index [B, T] (0 past each end);
     type_chars [U + 1, L] the characters of the batch's distinct words; lengths [B];
     targets [B] class ids, or [B, C] 0/1 for multi-label; droppable [B, T] the rarest
@@ -39,16 +39,6 @@ class ClassifierBatch:
     @property
     def tokens(self) -> int:
         return self.texts
-
-    def _map(self, fn) -> "ClassifierBatch":
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return ClassifierBatch(**{k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()})
-
-    def to(self, device: torch.device) -> "ClassifierBatch":
-        return self._map(lambda t: t.to(device, non_blocking=True))
-
-    def pin_memory(self) -> "ClassifierBatch":
-        return self._map(lambda t: t.pin_memory())
 
 
 class TextClassifier(FileModule):

@@ -3,14 +3,14 @@ per-token scores, with softmax or CRF output."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnntool.nn.base import FileModule
+from rnntool.nn.base import FileModule, TensorBatch
 from rnntool.nn.encoder import RecurrentStack, TokenFeatures, stacked_name
 from rnntool.tagging import TaggerConfig
 
@@ -77,7 +77,7 @@ class LanguageModelHeads(nn.Module):
 
 
 @dataclass
-class TaggerBatch:
+class TaggerBatch(TensorBatch):
     """Sentences of one length T (so no padding): words/cases/type_index/tags [B, T];
     type_chars [U + 1, L] the characters of the batch's distinct words (row 0 padding),
     which type_index points into; droppable [B, T] the rarest in-vocabulary words
@@ -98,16 +98,6 @@ class TaggerBatch:
     @property
     def tokens(self) -> int:
         return self.sentences * self.words.shape[1]
-
-    def _map(self, fn) -> "TaggerBatch":
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return TaggerBatch(**{k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()})
-
-    def to(self, device: torch.device) -> "TaggerBatch":
-        return self._map(lambda t: t.to(device, non_blocking=True))
-
-    def pin_memory(self) -> "TaggerBatch":
-        return self._map(lambda t: t.pin_memory())
 
 
 class BiLSTMTagger(FileModule):
