@@ -48,6 +48,7 @@ def root(
 from rnntool.cli import classifier as _classifier  # noqa: E402,F401
 from rnntool.cli import corpus as _corpus  # noqa: E402,F401
 from rnntool.cli import generate as _generate  # noqa: E402,F401
+from rnntool.cli import keras as _keras  # noqa: E402,F401
 from rnntool.cli import lm as _lm  # noqa: E402,F401
 from rnntool.cli import models as _models  # noqa: E402,F401
 from rnntool.cli import plot as _plot  # noqa: E402,F401

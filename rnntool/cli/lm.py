@@ -12,6 +12,7 @@ from rnntool.cli.common import handle_errors, model_completion, open_model, prin
 from rnntool.cli.options import (
     FRACTION, Cell, DecodeErrors, Level, Pool, Softmax, TrainingOptions, WordTokenizer, training_command, value,
 )
+from rnntool.errors import RnntoolError
 from rnntool.recipes import describe_lm_defaults
 
 
@@ -45,6 +46,8 @@ def train_lm_command(
     min_freq: int = typer.Option(1, "--min-freq", min=1, metavar="N", help="For text input: rarer words become <unk>."),
     max_vocab: int = typer.Option(None, "--max-vocab", min=4, metavar="N", help="For text input: vocabulary size cap."),
     valid: list[str] = typer.Option([], "--valid", metavar="FILE", help="Validation text (default: the tail of INPUT, see --valid-frac)."),
+    text_col: str = typer.Option(None, "--text-col", metavar="COL", help="Read one column of a CSV/TSV table with a header (by name or number from 1): one record per line."),
+    text_field: str = typer.Option(None, "--text-field", metavar="NAME", help="Read one field of JSONL records: one record per line."),
     valid_frac: float = typer.Option(0.1, "--valid-frac", metavar="F", callback=FRACTION,
                                      help="Fraction of INPUT's tokens held out for validation (contiguous tail)."),
     emb: int = typer.Option(None, "--emb", min=1, metavar="N", help="Embedding size [char 64, word 200]."),
@@ -61,6 +64,7 @@ def train_lm_command(
     prep = PrepOptions(
         settings=TokenizerSettings(value(level), value(tokenizer), lower),
         min_freq=min_freq, max_vocab=max_vocab, valid_frac=0.0 if valid else valid_frac, errors=value(options.errors),
+        text_col=text_col, text_field=text_field,
     )
     run_training(
         "lm",
@@ -139,6 +143,8 @@ def score_command(
 @handle_errors
 def summary_command(
     model: str = typer.Argument(None, metavar="[MODEL]", help="A model file; or describe a spec with the options below."),
+    spec: str = typer.Option(None, "--spec", metavar="LAYERS",
+                             help="Keras-syntax layers, ';'-separated: \"Embedding(5000, 100); SimpleRNN(128); Dense(1)\". Counted as Keras counts."),
     cell: Cell = typer.Option(Cell.lstm, "--cell", help="Spec: recurrent cell."),
     vocab: int = typer.Option(10000, "--vocab", min=1, metavar="N", help="Spec: vocabulary size."),
     emb: int = typer.Option(100, "--emb", min=1, metavar="N", help="Spec: embedding size."),
@@ -151,13 +157,30 @@ def summary_command(
     softmax: Softmax = typer.Option(Softmax.full, "--softmax", help="Spec (language model): output layer."),
     json_out: bool = typer.Option(False, "--json", help="Print the layers and counts as JSON."),
 ) -> None:
-    """A layer table like Keras's model.summary(): output shapes and true parameter counts.
+    """A layer table like Keras's model.summary(): output shapes and parameter counts.
 
-    torch's RNN/LSTM cells carry two bias vectors per gate (b_ih and b_hh); where
-    that differs from the single-bias textbook arithmetic, both counts are shown.
+    With --spec, the Keras model the spec describes, counted as Keras counts (one
+    bias per gate; GRU reset_after=True has two). For a model file or the
+    --cell/--vocab/... spec of an rnntool model, the true counts of rnntool's torch
+    modules: their RNN/LSTM cells carry two bias vectors per gate (b_ih and b_hh),
+    and where that differs from the single-bias textbook arithmetic, both are shown.
     """
     from rnntool.arch import LMConfig, classifier_spec, classifier_summary_from_config, lm_summary
 
+    if spec is not None:
+        if model:
+            raise RnntoolError("give a MODEL file or --spec, not both")
+        from rnntool.keras.spec import render, summarize, summary_json
+
+        layers = summarize(spec)
+        if json_out:
+            print_json(summary_json(layers))
+        else:
+            sys.stdout.write(render(layers))
+        return
+    if bidirectional and not classes:
+        raise RnntoolError("--bidirectional describes a classifier spec: add --classes N "
+                           "(rnntool language models are one-directional), or use --spec \"Bidirectional(LSTM(...))\"")
     if model:
         from rnntool.kinds import get_kind
         from rnntool.modelfile import read_header

@@ -38,6 +38,8 @@ def prep(
     errors: DecodeErrors = typer.Option(
         DecodeErrors.strict, "--errors", help="Invalid UTF-8: stop with an error, or replace it with U+FFFD."
     ),
+    text_col: str = typer.Option(None, "--text-col", metavar="COL", help="Read one column of a CSV/TSV table with a header (by name or number from 1): one record per line."),
+    text_field: str = typer.Option(None, "--text-field", metavar="NAME", help="Read one field of JSONL records: one record per line."),
     json_out: bool = typer.Option(False, "--json", help="Print the statistics as JSON on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or statistics table."),
 ) -> None:
@@ -64,6 +66,8 @@ def prep(
         split=split.value,
         seed=seed,
         errors=errors.value,
+        text_col=text_col,
+        text_field=text_field,
     )
     sizes = [TextSource(s).size() for s in [*inputs, *valid, *test]]
     total = sum(sizes) if all(s is not None for s in sizes) else None

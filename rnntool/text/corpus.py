@@ -44,8 +44,12 @@ class PrepOptions:
     split: str = "tail"  # tail: contiguous splits from the end; random: whole lines drawn at random
     seed: int = 0
     errors: str = "strict"
+    text_col: str | None = None  # read one column of a CSV/TSV table with a header ...
+    text_field: str | None = None  # ... or one field of JSONL records, instead of plain text
 
     def validate(self) -> None:
+        if self.text_col is not None and self.text_field is not None:
+            raise RnntoolError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
         for name, frac in (("--valid-frac", self.valid_frac), ("--test-frac", self.test_frac)):
             if not 0.0 <= frac < 1.0:
                 raise RnntoolError(f"{name} must be in [0, 1), got {frac}")
@@ -274,6 +278,15 @@ def _batched(pieces: Iterable[tuple[str, bool]], size: int | None = None) -> Ite
         yield batch
 
 
+def _source_pieces(source: TextSource, opts: PrepOptions, progress: ProgressFn | None):
+    """(text, ends_a_line) pieces of one input: its lines, or the records of a text column."""
+    if opts.text_col is None and opts.text_field is None:
+        return source.pieces(opts.errors, progress)
+    from rnntool.text.labelled import column_texts
+
+    return ((text, True) for text in column_texts(source, opts.text_col, opts.text_field, opts.errors, progress))
+
+
 def prepare_corpus(
     inputs: Sequence[str],
     opts: PrepOptions,
@@ -316,7 +329,7 @@ def prepare_corpus(
     line_split = "train"  # random mode: every piece of a line goes where the line's draw sent it
     at_line_start = True
     for source, split in sources:
-        for batch in _batched(source.pieces(opts.errors, progress)):
+        for batch in _batched(_source_pieces(source, opts, progress)):
             if opts.split != "random" or explicit:
                 builder.add(batch, split)
                 continue

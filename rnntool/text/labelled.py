@@ -73,6 +73,17 @@ def _header_fields(line: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
+def _delimiter_with(line: str, column: str | None) -> str | None:
+    """The delimiter under which a header line has a column named ``column`` (--text-col NAME)."""
+    if column is None or column.lstrip("-").isdigit():
+        return None
+    for delimiter in ("\t", ",", ";", "|"):
+        if delimiter in line and column.strip().lower() in (
+                f.strip().lower() for f in next(csv.reader([line], delimiter=delimiter))):
+            return delimiter
+    return None
+
+
 def detect_format(first_lines: list[str], fmt: LabelledFormat, allow_text: bool = False) -> LabelledFormat:
     """The format of an input from its first lines (``fmt.name == "auto"``)."""
     if fmt.name != "auto":
@@ -148,7 +159,8 @@ def read_table(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled: b
     csv module reads them; unbalanced quotes are an error, not a silently swallowed file."""
     lines = iter(lines)
     first = next(lines, "")
-    delimiter = fmt.delimiter or _header_fields(first)[0] or ("\t" if "\t" in first else ",")
+    delimiter = fmt.delimiter or _header_fields(first)[0] or _delimiter_with(first, fmt.text_col) or \
+        ("\t" if "\t" in first else ",")
     reader = csv.reader(_chain_lines(first, lines), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -237,6 +249,18 @@ def read_examples(spec: str, fmt: LabelledFormat, errors: str = "strict", labell
     if on_detect is not None:
         on_detect(chosen)
     yield from READERS[chosen.name](_replay(head, lines), source.name, chosen, labelled)
+
+
+def column_texts(source: TextSource, text_col: str | None, text_field: str | None, errors: str = "strict",
+                 progress=None) -> Iterator[str]:
+    """The texts of one column of a headed CSV/TSV table (``text_col``: a header name or a
+    number from 1) or of one field of JSONL records (``text_field``), read by the same
+    readers as labelled data; a record's inner line breaks become spaces (one record, one line)."""
+    if (text_col is None) == (text_field is None):
+        raise RnntoolError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
+    fmt = LabelledFormat("csv", text_col=text_col) if text_col is not None else LabelledFormat("jsonl", text_field=text_field)
+    for example in READERS[fmt.name](source.lines(errors, progress), source.name, fmt, labelled=False):
+        yield " ".join(example.text.splitlines())
 
 
 def _replay(head: list[str], rest: Iterator[str]) -> Iterator[str]:
