@@ -124,6 +124,8 @@ class TrainConfig:
 @dataclass
 class LMTrainConfig(TrainConfig):
     bptt: int = 128
+    # a tiny text: every line its own stream from the start-of-text state (set by train-lm, kept on resume)
+    line_streams: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

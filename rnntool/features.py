@@ -154,3 +154,35 @@ def token_types(token_lists: Iterable[Sequence[str]]) -> dict[str, int]:
         for w in tokens:
             types.setdefault(w, len(types) + 1)
     return types
+
+
+UNSEEN_SHARE = 0.5  # more of the letters than this unknown to the model: its answers are guesses
+UNSEEN_SAMPLE = 200  # letters looked at before deciding
+
+
+class UnseenLetterCheck:
+    """Warns once (through ``warn``) when most of the first letters of an input are unknown to a
+    model's character vocabulary -- an English model meeting Hangul -- for ``tag`` and
+    ``classify``, which stream: it looks at batches until it has seen enough letters."""
+
+    def __init__(self, cfg, model: str, answers: str, warn):
+        self.cfg, self.model, self.answers, self.warn = cfg, model, answers, warn
+        self.letters = self.unseen_count = 0
+        self.unseen: list[str] = []
+        self.done = not cfg.char_filters  # no character vocabulary to compare with
+
+    def check(self, words) -> None:
+        if self.done:
+            return
+        unseen, unseen_count, letters = self.cfg.unseen_letters(words)
+        self.letters += letters
+        self.unseen_count += unseen_count
+        self.unseen += [c for c in unseen if c not in self.unseen]
+        if self.letters >= UNSEEN_SAMPLE or letters == 0:
+            self.done = True
+        if self.letters and self.unseen_count > UNSEEN_SHARE * self.letters:
+            self.done = True
+            self.warn(f"rnntool: warning: this {self.model} never saw most of these letters "
+                      f"({' '.join(self.unseen[:8])}); its {self.answers} for them are guesses -- train a "
+                      f"{self.model} on text in this script (rnntool train-{self.model})")
+

@@ -338,3 +338,24 @@ def test_init_from_a_language_model_starts_with_its_encoder(tmp_path, cli):
     np.testing.assert_allclose(ours["word_embedding.weight"], theirs["embedding.weight"], atol=1e-6)
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
         np.testing.assert_allclose(ours[f"rnn.{name}"], theirs[f"rnn.{name}"], atol=1e-6)
+
+
+def test_a_dev_set_too_small_to_calibrate_on_is_said_and_left_alone(cli, tmp_path):
+    data = tmp_path / "tiny.tsv"
+    data.write_text("".join(f"{'spam' if i % 2 else 'ham'}\t{'win cash now' if i % 2 else 'see you soon'} {i}\n"
+                            for i in range(20)))
+    result = cli("train-classifier", data, "-o", tmp_path / "m.safetensors", "--epochs", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "too few to fit a temperature" in result.stderr
+    assert "calibration" not in json.loads(result.stdout)
+    assert read_header(tmp_path / "m.safetensors")["config"]["temperature"] == 1.0
+
+
+def test_classify_warns_once_when_the_model_never_saw_the_script(cli):
+    korean = "무료 상품에 당첨되었습니다 지금 전화하세요\n내일 점심 같이 먹을래요\n"
+    result = cli("classify", "-m", "sms-spam", "-", input=korean)
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2  # still answered
+    warnings = [line for line in result.stderr.splitlines() if "never saw most of these letters" in line]
+    assert len(warnings) == 1 and "무" in warnings[0] and "train-classifier" in warnings[0]
+    english = cli("classify", "-m", "sms-spam", "-", input="free prize, call now\nlunch tomorrow?\n")
+    assert "never saw" not in english.stderr

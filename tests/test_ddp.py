@@ -190,3 +190,20 @@ def test_classifier_under_two_ranks_writes_one_calibrated_model(tmp_path):
     assert sum(e["event"] == "start" for e in events(log)) == 1
     classified = run_rnntool("classify", "-m", out, "-", input="win free cash\nsee you home\n", text=True)
     assert [line.split("\t")[0] for line in classified.stdout.splitlines()] == ["spam", "ham"]
+
+
+def test_a_tiny_text_trains_under_two_ranks_one_line_per_stream(tmp_path):
+    """Three lines under two ranks: the batch rounds up to four streams, the fourth padding
+    alone (it counts nothing), and the model still brings back each line."""
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("the cat sat on my mat\ndogs ran in parks\nwe are a happy family\n")
+    out = tmp_path / "m.safetensors"
+    result = torchrun("train-lm", tiny, "--level", "word", "--layers", "1", "--hidden", "64", "--seed", "1",
+                      "--precision", "fp32", "-o", out, "--json")
+    assert result.returncode == 0, result.stderr
+    assert "one stream per line: --batch-size 4" in result.stderr
+    assert json.loads(result.stdout)["world_size"] == 2
+    for line in tiny.read_text().splitlines():
+        generated = run_rnntool("generate", "-m", out, "--prime", line.split()[0], "--greedy", "--stop-at-eos",
+                                text=True)
+        assert generated.stdout.strip() == line

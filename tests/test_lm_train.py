@@ -39,8 +39,9 @@ def test_training_lowers_validation_loss_and_records_the_run(text_file, tmp_path
     result, path = run(text_file, tmp_path, record={"command": "rnntool train-lm text.txt"}, on_event=events.append)
     evals = [e for e in events if e["event"] == "eval"]
     assert len(evals) == 2  # one per epoch
-    assert evals[-1]["valid_loss"] < math.log(result["params"] and 40)  # far better than uniform over the vocab
     header = read_header(path, kind="lm")
+    vocab = len(header["vocab"]["tokens"])
+    assert evals[-1]["valid_loss"] < 0.8 * math.log(vocab)  # well below the uniform loss over the vocabulary
     training = header["training"]
     assert training["command"] == "rnntool train-lm text.txt"
     assert len(training["data_sha256"]) == 64
@@ -204,19 +205,33 @@ def test_cli_bad_inputs(cli, tmp_path):
     assert_one_line_error(cli("train-lm", long, "--device", "tpu"), "unknown device")
 
 
-@pytest.mark.parametrize("level, prime, expected", [("word", "we are", "a happy family")])
-def test_a_three_sentence_corpus_just_works_with_the_defaults(cli, tmp_path, level, prime, expected):
-    """The tutorials' toy corpus: no split, no batch shape and no optimizer advice to follow
-    (advice that led to the next refusal); the notes say what was adapted, and it learns."""
-    text = tmp_path / "three.txt"
-    text.write_text("I love you\nyou love me\nwe are a happy family\n")
+TINY_TEXTS = {
+    "english": "I love you\nyou love me\nwe are a happy family\n",
+    "korean": "나는 오늘 학교에 간다\n우리는 함께 저녁을 먹는다\n고양이가 창가에서 조용히 잔다\n",
+    # a poem of about 400 characters for the character model (written for these tests)
+    "poem": ("Morning comes on quiet feet,\nacross the roofs and down the street;\nthe kettle hums, the "
+             "windows glow,\nwhile sparrows argue in a row.\nBy noon the river, slow and wide,\ncarries the "
+             "clouds from side to side;\nthen evening folds the hills in grey\ntill lamps are lit to end the "
+             "day.\nOwls keep the watch while gardens sleep,\nwith every promise stars can keep.\n"),
+}
+
+
+@pytest.mark.parametrize("corpus, level", [("english", "word"), ("korean", "word"), ("poem", "char")])
+def test_a_tiny_corpus_just_works_with_the_defaults(cli, tmp_path, corpus, level):
+    """The tutorials' toy corpora: no split, no batch shape and no optimizer advice to follow
+    (advice that led to the next refusal); the notes say what was adapted, and each line's
+    first word brings back its line, as the tutorials' generators do."""
+    text = tmp_path / "tiny.txt"
+    text.write_text(TINY_TEXTS[corpus])
     out = tmp_path / "m.safetensors"
-    result = cli("train-lm", text, "--level", level, "-o", out)
+    result = cli("train-lm", text, "--level", level, "--seed", "1", "-o", out)
     assert result.exit_code == 0, result.output
-    assert "validating on the training text" in result.stderr and "training with --batch-size 1" in result.stderr
-    generated = cli("generate", "-m", out, "--prime", prime, "-n", "4" if level == "word" else "10", "--greedy")
-    assert expected in generated.stdout, generated.stdout
-    refused = cli("train-lm", text, "--level", level, "--batch-size", "8", "--bptt", "35", "-o", out, "-q")
+    assert "validating on the training text" in result.stderr and "one stream per line" in result.stderr
+    for line in TINY_TEXTS[corpus].splitlines():
+        first = line.split()[0]
+        generated = cli("generate", "-m", out, "--prime", first, "--greedy", "--stop-at-eos", "-n", "80")
+        assert generated.stdout.rstrip("\n") == line, (first, generated.stdout)
+    refused = cli("train-lm", text, "--level", level, "--batch-size", "64", "--bptt", "35", "-o", out, "-q")
     assert "needs at least" in refused.stderr  # what the user set is kept
 
 

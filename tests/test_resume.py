@@ -221,7 +221,7 @@ def test_classifier_resumed_is_bit_identical_to_uninterrupted(tmp_path):
 
     rng = np.random.default_rng(0)
     rows = []
-    for _ in range(160):
+    for _ in range(320):  # a dev tenth of 32 texts: enough to fit a temperature (30)
         label = "pos" if rng.random() < 0.5 else "neg"
         words = ["good", "great", "fine"] if label == "pos" else ["bad", "awful", "poor"]
         rows.append(f"{label}\t" + " ".join(rng.choice(words + ["film", "the"], int(rng.integers(2, 7)))))
@@ -233,9 +233,9 @@ def test_classifier_resumed_is_bit_identical_to_uninterrupted(tmp_path):
                                 train_options={"epochs": 3, "lr": 1e-2, "batch_size": 16}, **kw)
 
     full, full_path = run(tmp_path / "full.safetensors")
-    assert full["steps"] == 27  # 3 epochs of 9 batches
-    part, path = run(tmp_path / "c.safetensors", should_stop=stop_at(11))  # after the first validation
-    assert part["steps"] == 11 and len(part["history"]) == 1
+    assert full["steps"] == 54 and "calibration" in full  # 3 epochs of 18 batches
+    part, path = run(tmp_path / "c.safetensors", should_stop=stop_at(20))  # after the first validation
+    assert part["steps"] == 20 and len(part["history"]) == 1
     resumed, _ = train_classifier(str(data), path, resume=tmp_path / "c.ckpt")
     assert resumed["valid"] == full["valid"] and resumed["calibration"] == full["calibration"]
     assert_same_weights(full_path, path)
@@ -302,3 +302,48 @@ def test_a_killed_run_leaves_no_claim_on_its_output(tmp_path):
     lock = OutputLock(target)  # the kernel released the dead process's lock
     lock.release()
     assert not (tmp_path / "m.safetensors.lock").exists()
+
+
+def test_a_tiny_text_resumes_in_its_one_stream_per_line_layout(tmp_path):
+    """A tiny text trains one line per stream; the layout is in the checkpoint's config, so
+    a resumed run lays the text out the same way and ends with the uninterrupted weights."""
+    from rnntool.text.tokenize import TokenizerSettings
+
+    text = tmp_path / "tiny.txt"
+    text.write_text("I love you\nyou love me\nwe are a happy family\n")
+    common = dict(prep=PrepOptions(settings=TokenizerSettings("word")), model_options=dict(layers=1, emb=8, hidden=16),
+                  train_options={"epochs": 40, "precision": "fp32"})
+    whole, _ = train_lm(str(text), tmp_path / "a.safetensors", **common)
+    train_lm(str(text), tmp_path / "b.safetensors", **common, should_stop=stop_at(25))
+    assert load_checkpoint(tmp_path / "b.ckpt", "lm")["train_config"]["line_streams"] is True
+    resumed, _ = train_lm(str(text), tmp_path / "b.safetensors", resume=tmp_path / "b.ckpt")
+    assert whole["steps"] == resumed["steps"] == 40
+    assert_same_weights(tmp_path / "a.safetensors", tmp_path / "b.safetensors")
+
+
+def test_padded_line_streams_count_only_real_targets():
+    """One stream per line pads the short lines: the loss reported (training and validation)
+    is the mean over the real targets, and padding changes nothing."""
+    from rnntool.arch import LMConfig
+    from rnntool.nn.lm import PAD_ID, RNNLM, LMWindow, StateCarry
+    from rnntool.train.batching import LMStreams
+    from rnntool.train.distributed import Distributed
+    from rnntool.train.lm import stream_loss
+
+    torch.manual_seed(0)
+    model = RNNLM(LMConfig(vocab_size=12, layers=1, emb=4, hidden=8)).eval()
+    rows = np.array([[2, 5, 6, 7, 2], [2, 8, 2, PAD_ID, PAD_ID], [2, 9, 10, 11, 2]])
+    flat = rows.reshape(-1)
+    real = 4 + 2 + 4
+    with torch.no_grad():
+        x = torch.tensor(rows.T[:-1]), torch.tensor(rows.T[1:])
+        summed = float(model(LMWindow(x[0], x[1], StateCarry(), norm=1)))
+        # the same two lines without padding give the same summed loss: padding is ignored
+        short = float(model(LMWindow(torch.tensor([[2], [8]]), torch.tensor([[8], [2]]), StateCarry(), norm=1)))
+        rest = float(model(LMWindow(torch.tensor(rows[[0, 2]].T[:-1]), torch.tensor(rows[[0, 2]].T[1:]),
+                                    StateCarry(), norm=1)))
+        assert summed == pytest.approx(short + rest, rel=1e-5)
+        assert stream_loss(model, flat, 3, 4, torch.device("cpu")) == pytest.approx(summed / real, rel=1e-5)
+    streams = LMStreams(flat, 3, 4, Distributed(), padded=True)
+    assert streams.batch(0, 0).norm == real
+    assert LMStreams(flat, 3, 4, Distributed()).batch(0, 0).norm == 12

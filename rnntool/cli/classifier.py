@@ -108,14 +108,18 @@ def classify_command(
     from rnntool.runtime.stream import answer_stream
     from rnntool.text.labelled import read_examples
 
+    from rnntool.features import UnseenLetterCheck
+
     classifier = open_model("classifier", model, quiet)
     labels = classifier.labels
+    letters = UnseenLetterCheck(classifier.cfg, "classifier", "labels", lambda message: info(message, quiet))
 
     def with_tokens(examples):
         for example in examples:
             yield example, classifier.tokens(example.text)
 
     def answer(pending) -> str:
+        letters.check(w for _, tokens in pending for w in tokens)
         probs = classifier.probabilities([tokens for _, tokens in pending])
         chosen = classifier.decide(probs, threshold)
         lines = []

@@ -14,6 +14,9 @@ from torch import nn
 
 from rnntool.arch import LMConfig
 from rnntool.nn.base import FileModule
+from rnntool.text.tokenize import PAD, SPECIALS
+
+PAD_ID = SPECIALS.index(PAD)  # the specials come first in every vocabulary
 
 
 def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float, bidirectional: bool = False,
@@ -111,9 +114,14 @@ class RNNLM(FileModule):
         flat = features.reshape(-1, features.shape[-1])
         t = targets.reshape(-1)
         if self.cfg.softmax == "adaptive":
-            nll = -self.decoder(flat, t).output
-            return nll.mean() if reduction == "mean" else nll.sum() if reduction == "sum" else nll
-        return F.cross_entropy(self.decoder(flat), t, reduction=reduction)
+            keep = t != PAD_ID  # as ignore_index below: padding is never a target
+            nll = flat.new_zeros(t.shape)
+            nll[keep] = -self.decoder(flat[keep], t[keep]).output
+            if reduction == "mean":
+                return nll.sum() / keep.sum().clamp(min=1)
+            return nll.sum() if reduction == "sum" else nll
+        # padding (the rows of one-line streams) is never a target: the loss ignores it
+        return F.cross_entropy(self.decoder(flat), t, reduction=reduction, ignore_index=PAD_ID)
 
     def log_probs(self, features: torch.Tensor) -> torch.Tensor:
         flat = features.reshape(-1, features.shape[-1])

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.errors import RnntoolError
+from rnntool.features import UnseenLetterCheck
 from rnntool.runtime.stream import answer_stream
 from rnntool.runtime.tagger import Tagger
 from rnntool.text.sources import TextSource
@@ -102,34 +103,16 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-UNSEEN_SHARE = 0.5  # more of the letters than this unknown to the model: its tags are guesses
-UNSEEN_SAMPLE = 200  # letters looked at before deciding
-
-
 def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out,
                warn=lambda message: None) -> None:
     """Tag ``input_file`` batch by batch (see runtime/stream.py: a batch goes out when full
     or as soon as the input pauses, so a line typed or piped in is answered at once).
     ``warn`` hears once if the text is mostly in letters the model never saw."""
     want_conf = fmt == "jsonl"
-    seen = {"letters": 0, "unseen": [], "unseen_count": 0, "done": not tagger.cfg.char_filters}
-
-    def check_letters(pending: list[Unit]) -> None:
-        unseen, unseen_count, letters = tagger.cfg.unseen_letters(w for u in pending for w in u.tokens)
-        seen["letters"] += letters
-        seen["unseen_count"] += unseen_count
-        seen["unseen"] += [c for c in unseen if c not in seen["unseen"]]
-        if seen["letters"] >= UNSEEN_SAMPLE or letters == 0:
-            seen["done"] = True
-        if seen["letters"] and seen["unseen_count"] > UNSEEN_SHARE * seen["letters"]:
-            seen["done"] = True
-            shown = " ".join(seen["unseen"][:8])
-            warn(f"rnntool: warning: this tagger never saw most of these letters ({shown}); its tags for them "
-                 "are guesses -- train a tagger on text in this script (rnntool train-tagger)")
+    letters = UnseenLetterCheck(tagger.cfg, "tagger", "tags", warn)
 
     def answer(pending: list[Unit]) -> str:
-        if not seen["done"]:
-            check_letters(pending)
+        letters.check(w for u in pending for w in u.tokens)
         tags, conf = tagger.tag([u.tokens for u in pending], confidences=want_conf)
         return "".join(format_unit(u, t, None if conf is None else conf[i], fmt, tagger)
                        for i, (u, t) in enumerate(zip(pending, tags)))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from rnntool.errors import RnntoolError
-from rnntool.nn.lm import LMWindow, StateCarry
+from rnntool.nn.lm import PAD_ID, LMWindow, StateCarry
 from rnntool.nn.tagger import TaggerBatch
 from rnntool.tagging import TaggerConfig, casing, normalize_word
 from rnntool.text.tagged import TaggedSentence
@@ -63,7 +63,8 @@ class LMStreams:
     this rank holds columns [rank * b, (rank + 1) * b) with b = batch_size / world_size,
     so N ranks together see exactly one process's batch."""
 
-    def __init__(self, ids: np.ndarray, batch_size: int, bptt: int, dist: Distributed, pin: bool = False):
+    def __init__(self, ids: np.ndarray, batch_size: int, bptt: int, dist: Distributed, pin: bool = False,
+                 padded: bool = False):
         if batch_size % dist.world_size:
             raise RnntoolError(f"--batch-size {batch_size} (the global batch) must divide evenly among "
                                f"{dist.world_size} ranks; use a multiple of {dist.world_size}")
@@ -76,12 +77,17 @@ class LMStreams:
         self.starts = windows(columns, bptt)
         self.steps_per_epoch = len(self.starts)
         self.carry = StateCarry()
+        # padded rows (a tiny text's one stream per line): the loss is over the real targets only,
+        # counted across all ranks' columns so that every rank divides by the same number
+        self.norms = [int((columns[start + 1: start + 1 + bptt] != PAD_ID).sum()) for start in self.starts] \
+            if padded else None
 
     def batch(self, epoch: int, index: int) -> LMWindow:
         if index == 0:
             self.carry.state = None  # each epoch starts from the zero state
         x, y = window_tensors(self.columns, self.starts[index], self.bptt, pin=self.pin)
-        return LMWindow(x, y, self.carry, norm=x.shape[0] * self.batch_size)
+        norm = self.norms[index] if self.norms is not None else x.shape[0] * self.batch_size
+        return LMWindow(x, y, self.carry, norm=max(norm, 1))
 
     def state_dict(self, dist: Distributed) -> dict:
         """The carried state of all ranks' streams, in one process's layout."""

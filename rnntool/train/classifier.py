@@ -68,6 +68,9 @@ def examples_sha256(examples: list[Example]) -> str:
     return h.hexdigest()
 
 
+MIN_CALIBRATION_TEXTS = 30  # a temperature fitted on fewer dev texts says more about them than the model
+
+
 def probabilities(logits: np.ndarray, multilabel: bool, temperature: float = 1.0) -> np.ndarray:
     z = logits / temperature
     if multilabel:
@@ -248,6 +251,11 @@ def train_classifier(
     def finish(m: TextClassifier) -> dict:
         """Calibration: the temperature that makes the dev probabilities mean what they say."""
         if not cfg.calibrate:
+            return {}
+        if len(dev) < MIN_CALIBRATION_TEXTS:
+            if on_event is not None and run.dist.is_main:
+                on_event({"event": "note", "message": f"the dev set has {len(dev)} texts, too few to fit a "
+                          f"temperature (at least {MIN_CALIBRATION_TEXTS}); probabilities are left uncalibrated"})
             return {}
         logits = predict_logits(m, dev_table, dev_targets, run.device)
         t = fit_temperature(logits, dev_targets, model_cfg.multilabel)

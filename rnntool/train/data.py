@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -10,6 +10,9 @@ from rnntool.text.corpus import PrepOptions, ids_sha256, is_prepared_corpus, loa
 from rnntool.text.sources import ProgressFn
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
+
+
+MIN_VALID_TOKENS = 64  # a held-out tail shorter than this is not worth the text it takes from training
 
 
 @dataclass
@@ -57,8 +60,15 @@ def load_lm_data(
                       corpus.vocab, corpus.settings, ids_sha256(corpus.splits["train"]), corpus.sources)
     corpus = prepare_corpus([input_spec], opts, valid_specs, progress=progress, small_ok=True)
     train, valid, notes = corpus.splits["train"], corpus.splits["valid"], []
-    if len(valid) < 2:
-        notes.append(f"the text ({len(train):,} tokens) is too small for a validation split of {opts.valid_frac}; "
-                     "validating on the training text (give more text or a --valid file to measure generalisation)")
+    if not valid_specs and opts.valid_frac > 0 and len(valid) < MIN_VALID_TOKENS:
+        # the tutorials' few sentences: a held-out tail of a handful of tokens measures nothing
+        # and takes words away from the model and its vocabulary; train on all of it
+        notes.append(f"the text ({len(train) + len(valid):,} tokens) is too small for a validation split of "
+                     f"{opts.valid_frac} ({len(valid)} tokens); training on all of it and validating on the "
+                     "training text (give more text or a --valid file to measure generalisation)")
+        corpus = prepare_corpus([input_spec], replace(opts, valid_frac=0.0), progress=progress, small_ok=True)
+        train = valid = corpus.splits["train"]
+    elif len(valid) < 2:
+        notes.append(f"the validation text has {len(valid)} tokens; validating on the training text")
         valid = train
     return LMData(train, valid, None, corpus.vocab, opts.settings, ids_sha256(train), corpus.sources, corpus, notes)

@@ -17,7 +17,8 @@ import numpy as np
 from rnntool.arch import LMConfig
 from rnntool.config import LMTrainConfig
 from rnntool.errors import RnntoolError
-from rnntool.nn.lm import RNNLM, LMWindow, StateCarry
+from rnntool.nn.lm import PAD_ID, RNNLM, LMWindow, StateCarry
+from rnntool.text.tokenize import Tokenizer
 from rnntool.recipes import lm_configs
 from rnntool.text.corpus import PrepOptions
 from rnntool.train.batching import LMStreams, stream_columns, window_tensors, windows
@@ -31,34 +32,70 @@ LN2 = math.log(2.0)
 TINY_STEPS = 300  # a text of a few sentences: this many updates, as the tutorials' 200 epochs give
 
 
-def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict) -> None:
-    """A text shorter than one batch of streams (the tutorials' three sentences): smaller
-    --batch-size, then --bptt, and Adam at 1e-2 for enough updates to learn it, wherever the
-    user left the defaults (what they set is kept, and refused below if too big). The word
-    recipe's SGD at lr 20 is tuned for Penn Treebank and stalls on a dozen tokens (the
-    character recipe's Adam stays)."""
+def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int = 1) -> None:
+    """A text shorter than one batch of streams (the tutorials' three sentences) trains as
+    they do: every line its own stream, read from the start-of-text state that generation
+    starts from (so a line's first word brings back the line), --batch-size the number of
+    lines and --bptt the longest line, and Adam at 1e-2 for enough updates to learn it --
+    wherever the user left the defaults (what they set is kept, and refused below if too
+    big; setting --batch-size or --bptt keeps the text one stream). The word recipe's SGD at
+    lr 20 is tuned for Penn Treebank and stalls on a dozen tokens (the character recipe's
+    Adam stays)."""
     n = len(data.train)
     if n >= cfg.batch_size * (cfg.bptt + 1):
         return
     before = (cfg.batch_size, cfg.bptt)  # the defaults
-    if "batch_size" not in given:
-        cfg.batch_size = max(1, n // (cfg.bptt + 1))
-    if "bptt" not in given and n < cfg.batch_size * (cfg.bptt + 1):
-        cfg.bptt = max(1, n // cfg.batch_size - 1)
-    if (cfg.batch_size, cfg.bptt) == before:
-        return
-    changes = [f"--batch-size {cfg.batch_size}", f"--bptt {cfg.bptt}"]
+    line_end = data.vocab.stoi.get(Tokenizer(data.settings).line_end, data.vocab.eos_id)
+    lines = text_lines(data.train, line_end)
+    if "batch_size" not in given and "bptt" not in given and lines:
+        cfg.line_streams = True
+        # rounded up to a multiple of the ranks (the extra rows are padding alone, which counts nothing)
+        cfg.batch_size = -(-len(lines) // world_size) * world_size
+        cfg.bptt = max(len(line) for line in lines) + 1
+        changes = ["one stream per line:", f"--batch-size {cfg.batch_size}", f"--bptt {cfg.bptt}"]
+    else:
+        if "batch_size" not in given:
+            cfg.batch_size = max(1, n // (cfg.bptt + 1))
+        if "bptt" not in given and n < cfg.batch_size * (cfg.bptt + 1):
+            cfg.bptt = max(1, n // cfg.batch_size - 1)
+        if (cfg.batch_size, cfg.bptt) == before:
+            return
+        changes = [f"--batch-size {cfg.batch_size}", f"--bptt {cfg.bptt}"]
     if "optimizer" not in given and "lr" not in given and cfg.optimizer == "sgd":
         cfg.optimizer, cfg.lr, cfg.clip = "adam", 1e-2, max(cfg.clip, 1.0)
         changes.append("--optimizer adam --lr 0.01")
     if not any(k in given for k in ("epochs", "max_time", "max_steps")):
-        steps_per_epoch = max(1, (n - 1) // (cfg.batch_size * cfg.bptt))
+        steps_per_epoch = 1 if cfg.line_streams else max(1, (n - 1) // (cfg.batch_size * cfg.bptt))
         cfg.epochs, cfg.max_time, cfg.max_steps = max(1, -(-TINY_STEPS // steps_per_epoch)), None, None
         changes.append(f"--epochs {cfg.epochs}")
     if "patience" not in given:
         cfg.patience = 10 ** 6  # it validates on what it trains on: stopping early would only stop it learning
     data.notes.append(f"the training text has {n:,} tokens (the defaults need {before[0] * (before[1] + 1):,}): "
                       f"training with {' '.join(changes)}")
+
+
+def text_lines(ids: np.ndarray, line_end: int) -> list[np.ndarray]:
+    """The non-empty lines of an id stream (without their line ends)."""
+    ends = np.flatnonzero(np.asarray(ids) == line_end)
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(ids)]])
+    return [np.asarray(ids[a:b]) for a, b in zip(starts, stops) if b > a]
+
+
+def line_rows(data: LMData, cfg: LMTrainConfig) -> np.ndarray:
+    """The text as ``cfg.batch_size`` equal rows, one per line: line end, the line, line
+    end, then padding (whose targets the loss ignores), so that each of the streams cut
+    from it is exactly one line."""
+    line_end = data.vocab.stoi.get(Tokenizer(data.settings).line_end, data.vocab.eos_id)
+    lines = text_lines(data.train, line_end)
+    width = cfg.bptt + 1
+    if len(lines) > cfg.batch_size or max(len(line) for line in lines) + 2 > width:
+        raise RnntoolError("the checkpoint's one-stream-per-line layout does not fit this text; "
+                           "resume with the text it was trained on")
+    rows = np.full((cfg.batch_size, width), data.vocab.pad_id, dtype=np.int64)
+    for row, line in zip(rows, lines):
+        row[0], row[1: len(line) + 1], row[len(line) + 1] = line_end, line, line_end
+    return rows.reshape(-1)
 
 
 def validate_on_train_if_tiny(data: LMData, cfg: LMTrainConfig) -> None:
@@ -90,7 +127,7 @@ def stream_loss(model: RNNLM, ids: np.ndarray, batch: int, bptt: int, device) ->
     for start in windows(columns, bptt):
         x, y = window_tensors(columns, start, bptt, device)
         total += float(model(LMWindow(x, y, carry, norm=1)))  # norm 1: the window's summed loss
-        count += y.numel()
+        count += int((y != PAD_ID).sum())  # padding (one stream per line) is not a target
     return total / max(count, 1)
 
 
@@ -128,7 +165,12 @@ def train_lm(
     model_cfg, cfg = run.configs(LMConfig, LMTrainConfig, model_options, train_options,
                                  lambda: lm_configs(level, len(data.vocab), model_options, train_options))
     if not run.resumed:
-        fit_to_text(data, cfg, {k: v for k, v in (train_options or {}).items() if v is not None})
+        fit_to_text(data, cfg, {k: v for k, v in (train_options or {}).items() if v is not None}, run.dist.world_size)
+    if cfg.line_streams:
+        validates_on_train = data.valid is data.train
+        data.train = line_rows(data, cfg)
+        if validates_on_train:
+            data.valid = data.train
     validate_on_train_if_tiny(data, cfg)
     check_lengths(data, cfg)
     for note in data.notes:
@@ -147,7 +189,8 @@ def train_lm(
 
     job = Job(
         model=model,
-        data=LMStreams(data.train, cfg.batch_size, cfg.bptt, run.dist, pin=run.device.type == "cuda"),
+        data=LMStreams(data.train, cfg.batch_size, cfg.bptt, run.dist, pin=run.device.type == "cuda",
+                       padded=cfg.line_streams),
         evaluate=validate,
         header={"config": model_cfg.to_dict(), "vocab": data.vocab.to_dict(), "tokenizer": data.settings.to_dict(),
                 "training": {"sources": data.sources}},
