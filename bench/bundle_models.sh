@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # How the bundled models in rnntool/models/ are made (the same commands as in
-# rnntool/corpora/README.md). Run from the repository root with ../shared/data beside it:
+# corpora/README.md). Run from the repository root with ../shared/data beside it:
 #   bash bench/bundle_models.sh sms-spam ko-sentiment      (or: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
 targets=" ${*:-all} "
-for name in shakespeare-char en-ewt-upos sms-spam ko-sentiment; do
+for name in shakespeare-char ko-novel en-ewt-upos en-ewt-xpos sms-spam ko-sentiment; do
   [[ $targets == *" all "* || $targets == *" $name "* ]] || continue
   case $name in
     shakespeare-char)
       rnntool train-lm $D/tinyshakespeare/input.txt --level char --hidden 256 --max-time 600 --seed 1 \
         -o rnntool/models/shakespeare-char.safetensors ;;
+    ko-novel)
+      # the last 5% of KoCoNovel (the end of the last works) is the validation text
+      rnntool train-lm $D/korean-text/koconovel.txt --level char --hidden 256 --max-time 600 --seed 1 --valid-frac 0.05 --half \
+        --meta licence="CC BY-SA 4.0 (KoCoNovel)" \
+        --meta attribution="Trained on KoCoNovel (Kim, Lee and Lee, KoCoNovel: Annotated Dataset of Character Coreference in Korean Novels, arXiv:2404.01140; https://github.com/storidient/KoCoNovel), CC BY-SA 4.0; the novels are public-domain works from Korean Wikisource" \
+        -o rnntool/models/ko-novel.safetensors ;;
     en-ewt-upos)
       rnntool train-tagger $D/ud-en-ewt/en_ewt-ud-train.conllu --dev $D/ud-en-ewt/en_ewt-ud-dev.conllu \
         --max-time 600 --seed 1 --meta licence="CC BY-SA 4.0" \
         --meta attribution="Trained on UD English-EWT v2.16 (Silveira et al. 2014; Universal Dependencies contributors), CC BY-SA 4.0" \
         -o rnntool/models/en-ewt-upos.safetensors ;;
+    en-ewt-xpos)
+      rnntool train-tagger $D/ud-en-ewt/en_ewt-ud-train.conllu --dev $D/ud-en-ewt/en_ewt-ud-dev.conllu --column xpos \
+        --max-time 600 --seed 1 --meta licence="CC BY-SA 4.0" \
+        --meta attribution="Trained on UD English-EWT v2.16 (Silveira et al. 2014; Universal Dependencies contributors), CC BY-SA 4.0; Penn Treebank (XPOS) tags" \
+        -o rnntool/models/en-ewt-xpos.safetensors ;;
     sms-spam)
       rnntool train-classifier $D/sms-spam/splits/train.tsv --max-time 600 --seed 1 --half \
         --meta licence="SMS Spam Collection v.1: provided free and with no limitations, except that the copyright stays with T. A. Almeida and J. M. Gomez Hidalgo, without warranty" \

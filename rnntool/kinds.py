@@ -63,7 +63,10 @@ KINDS: dict[str, Kind] = {
         runtime="rnntool.runtime.lm:LanguageModel", summary="rnntool.arch:lm_summary_from_config",
         bundled=(BundledModel("shakespeare-char", "shakespeare-char.safetensors",
                               "character-level 2x256 LSTM: Shakespeare-like text", "tiny Shakespeare (char-rnn)",
-                              "public-domain text"),),
+                              "public-domain text"),
+                 BundledModel("ko-novel", "ko-novel.safetensors",
+                              "Korean character-level 2x256 LSTM: 1910s-1930s novel prose", "KoCoNovel (Kim et al. 2024)",
+                              "CC BY-SA 4.0")),
         default="shakespeare-char",
     ),
     "tagger": Kind(
@@ -73,7 +76,10 @@ KINDS: dict[str, Kind] = {
         cpu_bf16=False,  # measured: the tagger's small matrices train faster in fp32 on CPU
         bundled=(BundledModel("en-ewt-upos", "en-ewt-upos.safetensors",
                               "English universal part-of-speech tagger (BiLSTM + char CNN)",
-                              "UD English-EWT v2.16", "CC BY-SA 4.0"),),
+                              "UD English-EWT v2.16", "CC BY-SA 4.0"),
+                 BundledModel("en-ewt-xpos", "en-ewt-xpos.safetensors",
+                              "English Penn Treebank part-of-speech tagger (the tutorials' tags: NN, VBD, ...)",
+                              "UD English-EWT v2.16 (XPOS column)", "CC BY-SA 4.0")),
         default="en-ewt-upos",
     ),
     "classifier": Kind(

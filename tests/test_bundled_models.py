@@ -91,3 +91,20 @@ def test_without_a_classifier_the_message_names_the_bundled_ones():
     assert out.returncode == 1
     assert out.stderr.decode().strip() == ("rnntool: error: no classifier: train one with rnntool train-classifier "
                                            "or pass -m MODEL (bundled: sms-spam, ko-sentiment)")
+
+
+KOREAN = "그는 천천히 문을 열고 밖으로 나갔다. 하늘은 맑았고 바람이 조금 불었다.\n어머니는 부엌에서 밥을 짓고 있었다.\n"
+
+
+def test_bundled_korean_generator_writes_hangul_and_knows_korean_from_noise():
+    out = run_rnntool("generate", "-m", "ko-novel", "--prime", "그날 밤", "-n", "200", "--seed", "1", env=FRESH_USER)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    hangul = sum("\uac00" <= ch <= "\ud7a3" for ch in text)
+    assert text.startswith("그날 밤") and hangul > 0.6 * len(text.replace(" ", "").replace("\n", ""))
+    real = run_rnntool("eval-lm", "ko-novel", "-", "--json", input=KOREAN.encode())
+    noise = "".join(random.Random(0).sample(KOREAN, len(KOREAN)))
+    shuffled = run_rnntool("eval-lm", "ko-novel", "-", "--json", input=noise.encode())
+    assert json.loads(real.stdout)["bpc"] + 1.5 < json.loads(shuffled.stdout)["bpc"]
+    header = read_header(KINDS["lm"].bundled[1].path)
+    assert "KoCoNovel" in header["training"]["meta"]["attribution"] and "CC BY-SA 4.0" in header["training"]["meta"]["licence"]

@@ -32,3 +32,27 @@ def test_without_the_extra_kiwi_is_a_one_line_install_hint(monkeypatch):
             Tokenizer(TokenizerSettings("word", "kiwi")).tokenize("영화")
     finally:
         kiwi_analyser.cache_clear()
+
+
+def test_morphemes_become_readable_korean_a_word_at_a_time():
+    pytest.importorskip("kiwipiepy")
+    from rnntool.text.tokenize import make_detokenizer
+
+    detok = make_detokenizer("word", "kiwi")
+    pieces = [detok(t) for t in ["우리/NP", "는/JX", "저녁/NNG", "을/JKO", "먹/VV", "었/EP", "다/EF"]]
+    # a word is released once the next one starts (its syllables may still contract until then)
+    assert pieces[:2] == ["", ""] and pieces[2] == "우리는"
+    assert "".join(pieces) + detok.flush() == "우리는 저녁을 먹었다"
+    assert detok("<eos>") == "\n" and detok.flush() == ""
+
+
+def test_a_morpheme_model_generates_readable_korean(cli, tmp_path):
+    pytest.importorskip("kiwipiepy")
+    from rnntool.corpora import get_sample
+
+    model = tmp_path / "m.safetensors"
+    trained = cli("train-lm", get_sample("ko-tiny").path, "--level", "word", "--tokenizer", "kiwi", "--seed", "1",
+                  "-q", "-o", model)
+    assert trained.exit_code == 0, trained.stderr
+    out = cli("generate", "-m", model, "--prime", "우리는", "--greedy", "--stop-at-eos")
+    assert out.stdout == "우리는 함께 저녁을 먹는다\n"

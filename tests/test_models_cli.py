@@ -10,7 +10,8 @@ from conftest import ROOT, assert_one_line_error
 from rnntool.modelfile import load_model
 from rnntool.userstate import locate, remember_latest
 
-BUNDLED = {"shakespeare-char": "lm", "en-ewt-upos": "tagger", "sms-spam": "classifier", "ko-sentiment": "classifier"}
+BUNDLED = {"shakespeare-char": "lm", "ko-novel": "lm", "en-ewt-upos": "tagger", "en-ewt-xpos": "tagger",
+           "sms-spam": "classifier", "ko-sentiment": "classifier"}
 
 
 def test_models_lists_the_bundled_models_and_the_latest_of_each_kind(cli, tmp_path):

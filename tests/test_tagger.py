@@ -378,13 +378,21 @@ def test_tag_warns_once_when_the_text_is_in_letters_the_model_never_saw(cli):
     assert "never saw" not in cli("tag", "-", "-m", "en-ewt-upos", "-q", input=korean).stderr
 
 
-def test_eval_tagger_warns_when_the_gold_tags_are_another_tag_set(cli, tmp_path):
+def test_eval_tagger_refuses_another_tag_set_and_warns_on_a_few_foreign_tags(cli, tmp_path):
     ptb = tmp_path / "ptb.txt"
     ptb.write_text("The/DT dog/NN runs/VBZ ./.\nA/DT cat/NN sleeps/VBZ ./.\n")
-    result = cli("eval-tagger", ptb, "-m", "en-ewt-upos", "--json")
-    assert json.loads(result.stdout)["accuracy"] == 0.0
+    # Penn Treebank tags against the UPOS model: an error naming both tag sets and the bundled PTB tagger
+    assert_one_line_error(cli("eval-tagger", ptb, "-m", "en-ewt-upos", "--json"), "100% of the gold tags (DT")
+    message = cli("eval-tagger", ptb, "-m", "en-ewt-upos").stderr
+    assert "NOUN" in message and "-m en-ewt-xpos" in message
+    scored = json.loads(cli("eval-tagger", ptb, "-m", "en-ewt-xpos", "--json").stdout)
+    assert scored["accuracy"] > 0.7
+    mostly = tmp_path / "mostly.txt"  # one foreign tag in eight: scored, with a warning
+    mostly.write_text("The/DET dog/NOUN runs/VERB ./PUNCT\nA/DET cat/NOUN sleeps/VBZ ./PUNCT\n")
+    result = cli("eval-tagger", mostly, "-m", "en-ewt-upos", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["tokens"] == 8
     warning = [line for line in result.stderr.splitlines() if "not in this model's tag set" in line]
-    assert len(warning) == 1 and "8 of 8 gold tags" in warning[0] and "DT" in warning[0] and "NOUN" in warning[0]
+    assert len(warning) == 1 and "1 of 8 gold tags (VBZ)" in warning[0]
     upos = tmp_path / "upos.txt"
     upos.write_text("The/DET dog/NOUN runs/VERB ./PUNCT\n")
     assert "tag set" not in cli("eval-tagger", upos, "-m", "en-ewt-upos").stderr

@@ -7,7 +7,7 @@ import typer
 from rnntool.cli import app
 from rnntool.cli.common import animate, err_console, handle_errors, info
 
-corpus_app = typer.Typer(help="List and download the public corpora rnntool knows about.", no_args_is_help=True)
+corpus_app = typer.Typer(help="List and download the public corpora rnntool knows about; find the sample corpora it ships.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
 
@@ -41,6 +41,26 @@ def list_corpora() -> None:
     for e in entries:
         table.add_row(e.name, f"{e.description}\n[dim]{e.use}[/dim]", _human(e.size), e.licence, e.source)
     Console().print(table)
+
+
+@corpus_app.command("samples")
+@handle_errors
+def list_samples(
+    name: str = typer.Argument(None, metavar="[NAME]", help="Print only this sample's path (for $(...) in scripts)."),
+) -> None:
+    """The small sample corpora that ship with rnntool: name, path, what it is, licence.
+
+    `rnntool train-lm "$(rnntool corpus samples ko-tiny)" --level word` trains on one.
+    """
+    import sys
+
+    from rnntool.corpora import get_sample, samples
+
+    if name is not None:
+        sys.stdout.write(f"{get_sample(name).path}\n")
+        return
+    for sample in samples().values():
+        sys.stdout.write("\t".join([sample.name, str(sample.path), sample.description, sample.licence]) + "\n")
 
 
 @corpus_app.command("fetch")

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from rnntool.cli import app
+from rnntool.errors import RnntoolError
 from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
 from rnntool.cli.options import FRACTION, NON_NEGATIVE, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
 
@@ -88,6 +89,21 @@ def tag_command(
                warn=lambda message: info(message, quiet))
 
 
+FOREIGN_TAGS_MAX = 0.5  # more gold tokens than this outside the model's tags: refuse to score
+
+
+def _bundled_tagger_for(gold_tags: set[str]) -> str | None:
+    """The bundled tagger whose tag set holds (nearly) all of these gold tags, if one does."""
+    from rnntool.kinds import KINDS
+    from rnntool.modelfile import read_header
+
+    for bundled in KINDS["tagger"].bundled:
+        tags = set(read_header(bundled.path)["config"]["tags"])
+        if len(gold_tags & tags) >= 0.9 * len(gold_tags):
+            return bundled.name
+    return None
+
+
 @app.command("eval-tagger")
 @handle_errors
 def eval_tagger_command(
@@ -121,9 +137,16 @@ def eval_tagger_command(
     if foreign:
         total = sum(len(g) for g in gold)
         shown = ", ".join(t for t, _ in foreign.most_common(6))
+        model_tags = f"{', '.join(sorted(known)[:8])}{', ...' if len(known) > 8 else ''}"
+        share = sum(foreign.values()) / total
+        if share > FOREIGN_TAGS_MAX:  # another tag set: the scores would measure nothing
+            better = _bundled_tagger_for(set(t for g in gold for t in g))
+            hint = f"; these tags are {better}'s: add -m {better}" if better else ""
+            raise RnntoolError(f"{share:.0%} of the gold tags ({shown}) are not in this model's tag set "
+                               f"({model_tags}): the tag sets barely overlap{hint} (or choose the gold column "
+                               "with --column)")
         info(f"rnntool: warning: {sum(foreign.values()):,} of {total:,} gold tags ({shown}) are not in this model's "
-             f"tag set ({', '.join(sorted(known)[:8])}{', ...' if len(known) > 8 else ''}); they all count as errors "
-             "-- is it the right tag set or --column?", quiet)
+             f"tag set ({model_tags}); they all count as errors -- is it the right tag set or --column?", quiet)
     pred, _ = tagger.tag([s.words for s in sentences])
     in_vocab = [[tagger.in_vocabulary(w) for w in s.words] for s in sentences]
     scores = score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None, full_matrix=plot is not None)

@@ -1,2 +1,2 @@
 """Models that ship with rnntool: the files are package data; rnntool.kinds names them
-(see rnntool/corpora/README.md for how each was made)."""
+(see corpora/README.md for how each was made)."""

@@ -15,7 +15,7 @@ import numpy as np
 from rnntool.errors import RnntoolError
 from rnntool.runtime.lm import LanguageModel, Stepper
 from rnntool.runtime.sampling import Sampler, SamplingOptions
-from rnntool.text.tokenize import Detokenizer
+from rnntool.text.tokenize import make_detokenizer
 
 TextFn = Callable[[int, str], None]  # (stream index, text piece)
 
@@ -60,9 +60,10 @@ class _Stream:
     text gets.
     """
 
-    def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool, keep: bool = True):
+    def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool, keep: bool = True,
+                 tokenizer: str = "treebank"):
         self.gen = gen
-        self.detok = Detokenizer(level)
+        self.detok = make_detokenizer(level, tokenizer)
         self.detok.reset(at_line_start)
         self.stops = list(stops)
         self.hold = max((len(s) for s in stops), default=1) - 1
@@ -73,7 +74,9 @@ class _Stream:
 
     def add(self, token: str) -> str:
         """Append a token; return newly final text."""
-        piece = self.detok(token)
+        return self._add_text(self.detok(token))
+
+    def _add_text(self, piece: str) -> str:
         if not self.stops:
             if self.keep:
                 self.pieces.append(piece)
@@ -100,9 +103,12 @@ class _Stream:
         """End the stream: release what was held back; the generation's text is complete."""
         if self.done:
             return ""
+        released = self._add_text(self.detok.flush())  # a morpheme detokenizer holds the last word
+        if self.done:  # the held text completed a stop string
+            return released
         self.done = True
         out, self.pending = self.pending, ""
-        return self._release(out)
+        return released + self._release(out)
 
 
 class Generator:
@@ -149,7 +155,8 @@ class Generator:
         scale = self.opts.sampling.logit_scale
         stepper = Stepper(self.lm, B, logit_scale=scale, banned_ids=self.banned)
         stepper.set_state(state)
-        streams = [_Stream(g, self.lm.level, self.opts.stops, at_line_start=not p, keep=keep_text)
+        streams = [_Stream(g, self.lm.level, self.opts.stops, at_line_start=not p, keep=keep_text,
+                           tokenizer=self.lm.tokenizer.settings.tokenizer)
                    for g, p in zip(gens, prompts)]
         itos = self.lm.vocab.itos
         active = np.ones(B, dtype=bool)

@@ -237,3 +237,57 @@ class Detokenizer:
         self.at_line_start = False
         self.no_space_next = token in _NO_SPACE_AFTER
         return (" " + surface) if space else surface
+
+    def flush(self) -> str:
+        """Text still held back at the end of a generation (none: every token is final at once)."""
+        return ""
+
+
+class MorphemeDetokenizer:
+    """Kiwi morphemes (``먹/VV 었/EP 다/EF``) back into Korean text (``먹었다``) with kiwi's
+    own join, which knows how morphemes contract and where the spaces go. A word's text can
+    still change with its next morpheme, so text is released a whole word at a time (and
+    the rest at a line end or ``flush``)."""
+
+    def __init__(self):
+        self.kiwi = kiwi_analyser()
+        self.reset()
+
+    def reset(self, at_line_start: bool = True) -> None:
+        self.morphs: list[tuple[str, str]] = []
+        self.released = 0
+        self.lead = "" if at_line_start else " "  # a continuation starts a new word after its prompt
+
+    def _text(self) -> str:
+        try:
+            return self.lead + self.kiwi.join(self.morphs)
+        except Exception:  # a tag kiwi does not know (a model's <unk>): the forms, spaced
+            return self.lead + " ".join(form for form, _ in self.morphs)
+
+    def __call__(self, token: str) -> str:
+        if token == EOS:
+            out = self.flush() + "\n"
+            self.reset()
+            return out
+        form, slash, tag = token.rpartition("/")
+        self.morphs.append((form, tag) if slash and form else (token, "UN"))
+        text = self._text()
+        stable = text.rfind(" ")
+        if stable <= self.released:
+            return ""
+        out, self.released = text[self.released: stable], stable
+        return out
+
+    def flush(self) -> str:
+        if not self.morphs:
+            return ""
+        text = self._text()
+        out, self.released = text[self.released:], len(text)
+        return out
+
+
+def make_detokenizer(level: str, tokenizer: str = "treebank"):
+    """The detokenizer that undoes ``tokenizer`` at ``level``."""
+    if level == "word" and tokenizer == "kiwi":
+        return MorphemeDetokenizer()
+    return Detokenizer(level)

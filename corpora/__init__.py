@@ -1,5 +1,9 @@
 """The corpus registry: names, sources, licences and checksums of public corpora,
-and downloading them with verification."""
+and downloading them with verification; and the small sample corpora that ship
+with rnntool (``samples/``, listed in ``samples.json``).
+
+This directory is the repository's top-level ``corpora/``, installed as the
+package ``rnntool.corpora`` (pyproject.toml maps it), so a wheel carries it."""
 
 from __future__ import annotations
 
@@ -50,6 +54,29 @@ def registry() -> dict[str, CorpusEntry]:
         files = tuple(CorpusFile(**f) for f in info.pop("files", []))
         entries[name] = CorpusEntry(name=name, files=files, **info)
     return entries
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    path: Path
+    description: str
+    licence: str
+
+
+def samples() -> dict[str, Sample]:
+    """The sample corpora shipped in the package, with their installed paths."""
+    base = resources.files(__package__)
+    data = json.loads(base.joinpath("samples.json").read_text(encoding="utf-8"))
+    return {name: Sample(name, Path(str(base.joinpath("samples", info["file"]))), info["description"], info["licence"])
+            for name, info in data.items()}
+
+
+def get_sample(name: str) -> Sample:
+    found = samples()
+    if name not in found:
+        raise RnntoolError(f"unknown sample {name!r}; known: {', '.join(found)} (see rnntool corpus samples)")
+    return found[name]
 
 
 def get_entry(name: str) -> CorpusEntry:
