@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fnmatch
 import glob
 import os
 import re
@@ -60,6 +62,19 @@ def make_temp(path: Path) -> tuple[int, str]:
 _WRITE_PAUSE = float(os.environ.get("RNNTOOL_FAULT_WRITE_PAUSE", "0") or 0)
 
 
+def injected_fault(path: str | os.PathLike) -> None:
+    """Fault injection (tests/test_write_faults.py): ``RNNTOOL_FAULT_WRITE_ERROR=ENOSPC:GLOB``
+    makes every write to a file whose name matches GLOB fail with that errno, as a full
+    disk or a failing one (EIO) would."""
+    spec = os.environ.get("RNNTOOL_FAULT_WRITE_ERROR")
+    if not spec:
+        return
+    name, _, pattern = spec.partition(":")
+    if fnmatch.fnmatch(Path(path).name, pattern or "*"):
+        code = getattr(errno, name, errno.EIO)
+        raise OSError(code, os.strerror(code), str(path))
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file beside it, then
     fsync, rename over ``path`` and fsync the directory: readers see the old file or
@@ -72,6 +87,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; outputs should not be
         with os.fdopen(fd, "wb") as f:
             write(f)
+            injected_fault(path)
             if _WRITE_PAUSE:
                 f.flush()
                 time.sleep(_WRITE_PAUSE)
@@ -116,18 +132,28 @@ class AtomicDirectory:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
+        try:
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
+        except OSError as e:
+            raise RnntoolError(f"cannot write {self.path}: {e.strerror or e}") from None
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs should not be
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.tmp is not None
+        if exc_type is None:
+            try:
+                for child in self.tmp.iterdir():
+                    injected_fault(self.path)
+                    with open(child, "rb+") as f:
+                        os.fsync(f.fileno())
+            except OSError as e:
+                exc_type, exc = OSError, e
         if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)  # the old directory, if any, stays as it was
+            if isinstance(exc, OSError):
+                raise RnntoolError(f"cannot write {self.path}: {exc.strerror or exc}") from None
             return
-        for child in self.tmp.iterdir():
-            with open(child, "rb+") as f:
-                os.fsync(f.fileno())
         old = None
         if self.path.exists():
             old = self.path.with_name(f".{self.path.name}.old")

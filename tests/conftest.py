@@ -62,4 +62,5 @@ def assert_one_line_error(result, fragment: str = "", code: int = 1):
     assert len(lines) == 1, stderr
     assert lines[0].startswith("rnntool: error: "), stderr
     assert "Traceback" not in stderr
+    assert not lines[0].startswith("rnntool: error: unexpected"), lines[0]  # an unhandled exception is a bug
     assert fragment.lower() in lines[0].lower(), lines[0]

@@ -37,7 +37,9 @@ def err_console():
 
 
 def error_line(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    # one line whatever the message carries from the input (a quoted field, a file name)
+    one_line = message.strip().replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(f"{PROG}: error: {one_line}\n")
     sys.stderr.flush()
 
 

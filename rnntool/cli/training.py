@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 
 from rnntool.cli.common import animate, err_console, print_json
+from rnntool.errors import RnntoolError
+from rnntool.fsutil import injected_fault
 
 
 def _rate(n: float) -> str:
@@ -30,7 +32,11 @@ class TrainingDisplay:
         self.quiet = quiet
         self.metric = metric  # "ppl" or "bpc" or "acc" ...
         self.unit = unit
-        self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.log_path = log_path
+        try:
+            self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        except OSError as e:
+            raise RnntoolError(f"cannot write the log {log_path}: {e.strerror or e}") from None
         self.live = animate(quiet)
         self.progress = None
         self.task = None
@@ -67,8 +73,13 @@ class TrainingDisplay:
 
     def __call__(self, event: dict) -> None:
         if self.log:
-            self.log.write(json.dumps(event) + "\n")
-            self.log.flush()
+            try:
+                injected_fault(self.log_path)
+                self.log.write(json.dumps(event) + "\n")
+                self.log.flush()
+            except OSError as e:  # a full disk: stop here, with what was written left as it was
+                raise RnntoolError(f"cannot write the log {self.log_path}: {e.strerror or e}; training stopped "
+                                   "(free some space, then --resume from the last checkpoint)") from None
         self.curve(event)
         kind = event["event"]
         if kind == "start":

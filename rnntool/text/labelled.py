@@ -138,6 +138,12 @@ def read_fasttext(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled
         yield Example(nfc(rest), labels, n, line)
 
 
+def _shown(header: list[str]) -> str:
+    """Header fields for a one-line message (a quoted field may hold a line break)."""
+    fields = [h if h.isprintable() else repr(h) for h in header]
+    return ", ".join(fields) if any(f.strip() for f in fields) else "none"
+
+
 def _column(spec: str | None, header: list[str], names: tuple[str, ...], what: str, source: str) -> int | None:
     lowered = [h.strip().lower() for h in header]
     if spec is None:
@@ -150,7 +156,7 @@ def _column(spec: str | None, header: list[str], names: tuple[str, ...], what: s
         return index - 1
     if spec.strip().lower() in lowered:
         return lowered.index(spec.strip().lower())
-    raise RnntoolError(f"{source} has no column {spec!r} (its columns: {', '.join(header)}); "
+    raise RnntoolError(f"{source} has no column {spec!r} (its columns: {_shown(header)}); "
                        f"choose the {what} column with --{what}-col")
 
 
@@ -167,9 +173,9 @@ def read_table(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled: b
         text_i = _column(fmt.text_col, header, TEXT_NAMES, "text", name)
         label_i = _column(fmt.label_col, header, LABEL_NAMES, "label", name) if labelled or fmt.label_col else None
         if text_i is None:
-            raise RnntoolError(f"{name}: no text column among {', '.join(header)}; choose it with --text-col")
+            raise RnntoolError(f"{name}: no text column among {_shown(header)}; choose it with --text-col")
         if labelled and label_i is None:
-            raise RnntoolError(f"{name}: no label column among {', '.join(header)}; choose it with --label-col")
+            raise RnntoolError(f"{name}: no label column among {_shown(header)}; choose it with --label-col")
         start = reader.line_num + 1
         for row in reader:
             n = start
