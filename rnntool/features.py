@@ -86,6 +86,9 @@ class EncoderConfig:
             raise RnntoolError(f"--dropout must be in [0, 1), got {self.dropout}")
         self.word_stoi = {w: i for i, w in enumerate(self.words)}
         self.char_stoi = {c: i for i, c in enumerate(self.chars)}
+        for what, items, table in (("word", self.words, self.word_stoi), ("character", self.chars, self.char_stoi)):
+            if len(table) != len(items):
+                raise RnntoolError(f"the {what} vocabulary lists an entry twice")
 
     @property
     def n_cases(self) -> int:

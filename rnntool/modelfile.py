@@ -92,9 +92,9 @@ def _check_header(path: Path, metadata: dict | None, kind: str | None) -> dict:
         raise RnntoolError(f"{path} is a safetensors file but not an rnntool model (no rnntool header)")
     try:
         header = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RnntoolError(f"{path} has a damaged rnntool header; retrain or re-download it") from None
-    if header.get("format") != MODEL_FORMAT:
+    if not isinstance(header, dict) or header.get("format") != MODEL_FORMAT:
         raise RnntoolError(f"{path} is not an rnntool model file")
     version = header.get("format_version")
     if version != MODEL_FORMAT_VERSION:
@@ -124,7 +124,7 @@ def _read_table(path: Path) -> dict:
             if not 0 < size <= MAX_HEADER_BYTES or size + 8 > os.fstat(f.fileno()).st_size:
                 raise RnntoolError(damaged)
             table = json.loads(f.read(size))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise RnntoolError(damaged) from None
     if not isinstance(table, dict) or not isinstance(table.get("__metadata__", {}), dict):
         raise RnntoolError(damaged)

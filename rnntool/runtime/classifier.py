@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnntool.classification import ClassifierConfig
-from rnntool.modelfile import ModelFile, load_model
+from rnntool.modelfile import ModelFile
+from rnntool.runtime import load_runtime
 from rnntool.runtime.encoder import TextEncoder
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 
@@ -33,7 +34,14 @@ class Classifier:
 
     @classmethod
     def load(cls, path) -> "Classifier":
-        return cls(load_model(path, kind="classifier"))
+        return load_runtime(cls, path, "classifier", Classifier.probe)
+
+    def probe(self) -> None:
+        """The last word and character of the vocabularies, through the whole model."""
+        chars = self.cfg.chars[-1] * 2 if self.cfg.chars else "a"
+        logits = self.logits([[self.cfg.words[-1], chars]])
+        if logits.shape[1] != len(self.cfg.labels):
+            raise ValueError(f"{logits.shape[1]} outputs for {len(self.cfg.labels)} labels")
 
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)[: self.cfg.max_length]

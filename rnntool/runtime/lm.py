@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnntool.arch import LMConfig
-from rnntool.modelfile import ModelFile, load_model
+from rnntool.modelfile import ModelFile
+from rnntool.runtime import load_runtime
 from rnntool.runtime.cells import RNNStack
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
@@ -43,7 +44,14 @@ class LanguageModel:
 
     @classmethod
     def load(cls, path) -> "LanguageModel":
-        return cls(load_model(path, kind="lm"))
+        return load_runtime(cls, path, "lm", LanguageModel.probe)
+
+    def probe(self) -> None:
+        """One step from every end of the vocabulary (see runtime.load_runtime)."""
+        ids = np.array([[self.line_end_id, len(self.vocab) - 1]])
+        h, _ = self.hidden(ids.T, self.zero_state(2))
+        if self.embedding.shape[0] != len(self.vocab) or self.logits(h[-1]).shape[-1] != len(self.vocab):
+            raise ValueError(f"a vocabulary of {len(self.vocab):,} against {self.embedding.shape[0]:,} embedding rows")
 
     @property
     def level(self) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rnntool.modelfile import ModelFile, load_model
+from rnntool.modelfile import ModelFile
+from rnntool.runtime import load_runtime
 from rnntool.runtime.encoder import TextEncoder
 from rnntool.tagging import TaggerConfig
 
@@ -137,7 +138,13 @@ class Tagger:
 
     @classmethod
     def load(cls, path) -> "Tagger":
-        return cls(load_model(path, kind="tagger"))
+        return load_runtime(cls, path, "tagger", Tagger.probe)
+
+    def probe(self) -> None:
+        """The last word and character of the vocabularies, through the whole model."""
+        scores = self.token_scores([[self.cfg.words[-1], self.cfg.chars[-1] * 2]])
+        if scores.shape[1] != len(self.cfg.tags):
+            raise ValueError(f"{scores.shape[1]} tag scores for {len(self.cfg.tags)} tags")
 
     # --- tagging --------------------------------------------------------------------------
     def token_scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
