@@ -2,7 +2,7 @@
 
 Torch-free: ``rnntool summary`` and the numpy runtime read these without
 importing torch; ``rnntool.nn`` builds torch modules from the same configs
-(and a test holds the counts here to torch's own).
+(tests/test_engine.py holds the counts here to the torch modules' own).
 """
 
 from __future__ import annotations

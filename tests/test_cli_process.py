@@ -1,5 +1,6 @@
 """What CliRunner cannot show: real processes, imports, pipes."""
 
+import os
 import subprocess
 import sys
 
@@ -17,12 +18,20 @@ def test_help_lists_commands_and_does_not_import_torch():
 
 
 def test_every_command_help_is_torch_free():
+    from rnntool.cli import app
+    from typer.main import get_command
+
+    group = get_command(app)
+    commands = [[name] for name in group.commands if name != "corpus"]
+    commands += [["corpus", name] for name in get_command(app).commands["corpus"].commands]
+    assert len(commands) >= 18  # every command, found from the app itself
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from rnntool.cli import app\n"
-        "for args in (['prep', '--help'], ['corpus', 'list', '--help'], ['corpus', 'fetch', '--help']):\n"
-        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        f"for args in {commands!r}:\n"
+        "    result = CliRunner().invoke(app, [*args, '--help'])\n"
+        "    assert result.exit_code == 0 and 'Usage' in result.output, args\n"
         "print('torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -39,6 +48,17 @@ def test_error_is_one_line_without_traceback_and_debug_shows_it(tmp_path):
     assert result.returncode == 1
     assert result.stderr == f"rnntool: error: {tmp_path / 'missing.txt'}: no such file\n"
     assert result.stdout == ""
+    # an unexpected failure: one line by default, the traceback with RNNTOOL_DEBUG=1 (what --debug sets)
+    code = ("import typer\nfrom rnntool.cli.common import handle_errors\napp = typer.Typer()\n"
+            "@app.command()\n@handle_errors\ndef boom():\n    raise ValueError('a bug')\napp()\n")
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert quiet.returncode == 1 and quiet.stderr.startswith("rnntool: error: unexpected ValueError: a bug")
+    assert "Traceback" not in quiet.stderr and len(quiet.stderr.splitlines()) == 1
+    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "RNNTOOL_DEBUG": "1"})
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and "ValueError: a bug" in loud.stderr
+    flag = run_rnntool("--debug", "prep", tmp_path / "missing.txt", "-o", tmp_path / "x", text=True)
+    assert flag.returncode == 1 and "no such file" in flag.stderr  # --debug is accepted before any command
 
 
 def test_usage_error_exits_2():
@@ -65,3 +85,7 @@ def test_broken_pipe_inside_a_command_ends_quietly_with_status_1():
     )
     assert proc.stdout == "x" * 10
     assert proc.stderr == ""
+    status = subprocess.run([sys.executable, "-c", f"import subprocess, sys; p = subprocess.Popen([sys.executable, "
+                             f"'-c', {code!r}], stdout=subprocess.PIPE); p.stdout.read(10); p.stdout.close(); "
+                             "sys.exit(p.wait())"], capture_output=True, text=True, cwd=ROOT)
+    assert status.returncode == 1 and status.stderr == ""

@@ -169,3 +169,25 @@ def test_bundled_tagger_loads_into_the_torch_module():
         expected = model.emissions(batch.words, batch.cases, batch.type_chars, batch.type_index).numpy()[0]
     got, _ = tagger.emissions([words])
     np.testing.assert_allclose(got[0], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("options", [
+    dict(cell="lstm", layers=2, emb=16, hidden=32), dict(cell="gru", layers=1, emb=8, hidden=24),
+    dict(cell="rnn", layers=3, emb=8, hidden=8, tie=True), dict(cell="rnn-relu", layers=1, emb=12, hidden=12),
+    dict(cell="lstm", layers=1, emb=16, hidden=64, softmax="adaptive", cutoffs=[100, 400]),
+])
+def test_summary_counts_are_torchs_own_parameter_counts(options):
+    """arch.lm_summary and the tagger/classifier summaries against the torch modules' parameters."""
+    from rnntool.arch import LMConfig, lm_summary
+    from rnntool.nn.lm import RNNLM
+
+    cfg = LMConfig(vocab_size=1000, **options)
+    module = RNNLM(cfg)
+    torch_count = sum(p.numel() for p in module.parameters())  # a tied weight is one parameter
+    assert sum(r.params for r in lm_summary(cfg)) == torch_count
+    for kind in ("tagger", "classifier"):
+        row = KINDS[kind]
+        header = load_model(row.default_bundled.path if row.default_bundled else row.bundled[0].path).header
+        model_cfg = row.load("config").from_dict(header["config"])
+        net = row.load("module")(model_cfg)
+        assert sum(r.params for r in row.load("summary")(header["config"])) == sum(p.numel() for p in net.parameters())

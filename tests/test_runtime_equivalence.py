@@ -27,10 +27,6 @@ def close(a, b, rtol=1e-5, atol=None):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-def torch_state(state, cell):
-    return state if cell != "lstm" else state
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cell=st.sampled_from(CELLS),
