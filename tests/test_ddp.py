@@ -174,7 +174,7 @@ def test_a_batch_that_does_not_split_evenly_is_refused(text, tmp_path):
 def test_classifier_under_two_ranks_writes_one_calibrated_model(tmp_path):
     rng = np.random.default_rng(0)
     rows = []
-    for _ in range(201):  # an odd number: the last batch does not split evenly
+    for _ in range(341):  # odd: the last batch does not split evenly; a dev tenth of 34 is enough to calibrate on
         label = "spam" if rng.random() < 0.4 else "ham"
         words = ["win", "free", "cash"] if label == "spam" else ["see", "you", "home"]
         rows.append(f"{label}\t" + " ".join(rng.choice(words, int(rng.integers(1, 6)))))
