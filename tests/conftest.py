@@ -9,6 +9,11 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("RNNTOOL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+def cat_text(lines: int = 120) -> str:
+    """The small repetitive training text the engine tests share."""
+    return "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(lines))
+
+
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not available")
 
 

@@ -15,13 +15,13 @@ import time
 import numpy as np
 import pytest
 
-from conftest import run_rnntool
+from conftest import cat_text, run_rnntool
 from rnntool.checkpoint import load_checkpoint
 from rnntool.modelfile import load_model, read_header
 
 pytestmark = pytest.mark.ddp
 
-TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(120))
+TEXT = cat_text()
 LM_ARGS = ["--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--batch-size", "4", "--precision",
            "fp32", "--seed", "2"]
 TIMEOUT = 240

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_rnntool
+from conftest import assert_one_line_error, cat_text, run_rnntool
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import load_model, read_header
 from rnntool.text.corpus import PrepOptions
@@ -19,7 +19,7 @@ from rnntool.train.lm import train_lm
 
 TINY = dict(layers=1, emb=8, hidden=16)
 TINY_TRAIN = dict(bptt=8, batch_size=4, lr=1e-2, precision="fp32")
-TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(120))
+TEXT = cat_text()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_rnntool
+from conftest import cat_text, run_rnntool
 from rnntool.checkpoint import load_checkpoint
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import load_model, read_header
@@ -19,7 +19,7 @@ from rnntool.text.corpus import PrepOptions
 from rnntool.train.lm import train_lm
 from rnntool.train.tagger import train_tagger
 
-TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(120))
+TEXT = cat_text()
 LM_MODEL = dict(layers=1, emb=8, hidden=16, dropout=0.2)
 LM_TRAIN = dict(bptt=8, batch_size=4, lr=1e-2, epochs=3, precision="fp32")
 LM_STEPS_PER_EPOCH = 118  # 4 streams of the 90% training part, windows of 8

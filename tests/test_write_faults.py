@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from conftest import assert_one_line_error, run_rnntool
+from conftest import assert_one_line_error, cat_text, run_rnntool
 
-TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(60))
+TEXT = cat_text(60)
 SMALL = ["--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--batch-size", "4", "--epochs", "1", "-q"]
 
 

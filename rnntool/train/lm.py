@@ -45,7 +45,7 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
     if n >= cfg.batch_size * (cfg.bptt + 1):
         return
     before = (cfg.batch_size, cfg.bptt)  # the defaults
-    line_end = data.vocab.stoi.get(Tokenizer(data.settings).line_end, data.vocab.eos_id)
+    line_end = line_end_id(data)
     lines = text_lines(data.train, line_end)
     if "batch_size" not in given and "bptt" not in given and lines:
         cfg.line_streams = True
@@ -74,6 +74,11 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
                       f"training with {' '.join(changes)}")
 
 
+def line_end_id(data: LMData) -> int:
+    """The id that ends a line in this data (<eos> for words, the newline for characters)."""
+    return data.vocab.stoi.get(Tokenizer(data.settings).line_end, data.vocab.eos_id)
+
+
 def text_lines(ids: np.ndarray, line_end: int) -> list[np.ndarray]:
     """The non-empty lines of an id stream (without their line ends)."""
     ends = np.flatnonzero(np.asarray(ids) == line_end)
@@ -86,7 +91,7 @@ def line_rows(data: LMData, cfg: LMTrainConfig) -> np.ndarray:
     """The text as ``cfg.batch_size`` equal rows, one per line: line end, the line, line
     end, then padding (whose targets the loss ignores), so that each of the streams cut
     from it is exactly one line."""
-    line_end = data.vocab.stoi.get(Tokenizer(data.settings).line_end, data.vocab.eos_id)
+    line_end = line_end_id(data)
     lines = text_lines(data.train, line_end)
     width = cfg.bptt + 1
     if len(lines) > cfg.batch_size or max(len(line) for line in lines) + 2 > width:
