@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -182,3 +183,136 @@ def test_corpus_larger_than_one_chunk_streams_the_same(tmp_path, monkeypatch):
     assert chunked.stats == one_pass.stats
     for split in ("train", "valid", "test"):
         np.testing.assert_array_equal(chunked.splits[split], one_pass.splits[split])
+
+
+TREEBANK = TokenizerSettings(level="word", tokenizer="treebank")
+
+
+def treebank_text(lines: int) -> str:
+    words = ["Don't", "stop,", "\"she\"", "said.", "It's", "(really)", "over--", "$5", "cat's", "U.S.", "<unk>", "ok?"]
+    return "".join(" ".join(words[(i * 7 + k) % len(words)] for k in range(i % 9 + 1)) + "\n" for i in range(lines))
+
+
+@pytest.mark.parametrize("split", ["tail", "random"])
+def test_worker_processes_give_the_same_corpus(tmp_path, monkeypatch, split):
+    """Treebank words past the threshold are made by worker processes; the corpus must not
+    depend on how many there are (order, ids, vocabulary and the random split's draws)."""
+    import rnntool.text.corpus as corpus_module
+
+    src = write(tmp_path, "a.txt", treebank_text(3000))
+    monkeypatch.setattr(corpus_module, "_LINES_PER_BATCH", 97)  # many batches ...
+    monkeypatch.setattr(corpus_module, "PARALLEL_AFTER_CHARS", 500)  # ... nearly all of them in workers
+    opts = PrepOptions(TREEBANK, valid_frac=0.1, test_frac=0.1, split=split, seed=3)
+    one = prepare_corpus([src], opts, jobs=1)
+    two = prepare_corpus([src], opts, jobs=2)
+    assert one.vocab.itos == two.vocab.itos
+    assert one.stats == two.stats
+    for name in ("train", "valid", "test"):
+        assert len(one.splits[name]) > 0
+        np.testing.assert_array_equal(one.splits[name], two.splits[name])
+    if split == "tail":  # the tokens are the Treebank tokenizer's: the first line is "Don't"
+        assert one.vocab.decode(one.splits["train"][:3]) == ["Do", "n't", "<eos>"]
+
+
+def test_worker_processes_are_used_past_the_threshold(monkeypatch):
+    import rnntool.text.corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "PARALLEL_AFTER_CHARS", 10)
+    batches = [([(f"It's line {i}.", True)], "train") for i in range(6)]
+    out = list(corpus_module._tokenized(batches, TREEBANK, jobs=2))
+    assert [p for p, _, _ in out] == [p for p, _ in batches]  # input order kept
+    assert out[0][2] is None  # the first batch, before the threshold, is left to the builder
+    assert [t for _, _, t in out[1:]] == [[["It", "'s", "line", str(i), "."]] for i in range(1, 6)]
+    # characters and whitespace words never start workers
+    chars = list(corpus_module._tokenized(batches, TokenizerSettings(level="char"), jobs=2))
+    assert all(t is None for _, _, t in chars)
+
+
+def test_a_killed_prep_leaves_no_scratch_files(tmp_path):
+    """The scratch ids have no names in $TMPDIR, so SIGKILL (which no cleanup survives)
+    leaves nothing there. prep is held mid-read on an open pipe, then killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "rnntool", "prep", "-", "--level", "word", "-o", str(tmp_path / "c"),
+                             "-q"], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    proc.stdin.write(b"the cat sat on the mat\n" * 5000)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    fd_dir = f"/proc/{proc.pid}/fd"
+    # wait until prep has its scratch files open (they show in /proc as "(deleted)" or O_TMPFILE paths)
+    while time.monotonic() < deadline and not any(
+            str(scratch) in os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)):
+        time.sleep(0.05)
+    assert any(str(scratch) in os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)), "prep never opened scratch"
+    assert list(scratch.iterdir()) == []  # open, and yet nothing there by name
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert list(scratch.iterdir()) == []
+    assert not (tmp_path / "c").exists()
+
+
+def mapped_rss_kb(path) -> int:
+    """Resident KB of this process's mappings of ``path`` (Linux /proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
+                inside = len(fields) >= 6 and fields[5] == str(path)
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
+linux_only = pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc/self/smaps")
+
+
+@linux_only
+def test_passes_over_a_mapped_corpus_hand_its_pages_back(tmp_path):
+    from rnntool.text.corpus import CHUNK, chunks, copy_chunks
+
+    n = 8 * CHUNK  # 32 MB of int32
+    path = tmp_path / "ids.npy"
+    np.save(path, np.arange(n, dtype=np.int32))
+    ids = np.load(path, mmap_mode="r")
+    assert sum(int(c[-1]) for c in chunks(ids)) == sum(range(CHUNK - 1, n, CHUNK))  # every chunk, in order
+    assert mapped_rss_kb(path) < 2 * CHUNK * 4 // 1024  # about one chunk resident, not 32 MB
+    # a written map: released pages keep what was written (they go back to the file, not away)
+    out_path = tmp_path / "out.npy"
+    out = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.int64, shape=(n,))
+    copy_chunks(ids, out, table=np.arange(n, dtype=np.int64) * 3)
+    assert mapped_rss_kb(out_path) < 2 * CHUNK * 8 // 1024
+    out.flush()
+    del out
+    np.testing.assert_array_equal(np.load(out_path), np.arange(n, dtype=np.int64) * 3)
+    # the baseline this guards against: a plain pass leaves the whole file resident
+    int(np.asarray(ids).sum())
+    assert mapped_rss_kb(path) > n * 4 // 1024 * 0.9
+
+
+@linux_only
+def test_an_epoch_of_lm_streams_keeps_little_of_the_corpus_resident(tmp_path):
+    """Without the release, an epoch leaves all 64 MB resident. With it, what stays is
+    bounded by the streams, not the corpus: the kernel maps a file's page cache in large
+    folios (up to 2 MB here), so each stream keeps a folio or two around its window."""
+    from rnntool.train.batching import LMStreams
+    from rnntool.train.distributed import Distributed
+
+    n, batch = 32 * 1024 * 1024, 4  # 64 MB of uint16
+    path = tmp_path / "train.npy"
+    np.save(path, (np.arange(n) % 50000).astype(np.uint16))
+    ids = np.load(path, mmap_mode="r")
+    streams = LMStreams(ids, batch, 256, Distributed())
+    for index in range(streams.steps_per_epoch):
+        window = streams.batch(0, index)
+    start, column = streams.starts[-1], n // batch  # the last window of the last stream is still right
+    np.testing.assert_array_equal(window.inputs[:, -1].numpy(),
+                                  np.asarray(ids[(batch - 1) * column + start:][: len(window.inputs)]))
+    assert mapped_rss_kb(path) < 24 * 1024  # under 24 MB of the 64 MB after a whole epoch

@@ -40,6 +40,10 @@ def prep(
     ),
     text_col: str = typer.Option(None, "--text-col", metavar="COL", help="Read one column of a CSV/TSV table with a header (by name or number from 1): one record per line."),
     text_field: str = typer.Option(None, "--text-field", metavar="NAME", help="Read one field of JSONL records: one record per line."),
+    jobs: int = typer.Option(
+        None, "-j", "--jobs", min=1, metavar="N",
+        help="Processes that split Treebank words of a large input (default: the usable CPUs, at most 8); the corpus is the same for any N.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the statistics as JSON on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or statistics table."),
 ) -> None:
@@ -72,7 +76,7 @@ def prep(
     sizes = [TextSource(s).size() for s in [*inputs, *valid, *test]]
     total = sum(sizes) if all(s is not None for s in sizes) else None
     with byte_progress("reading", total, quiet) as advance:
-        corpus = prepare_corpus(inputs, opts, valid, test, progress=advance)
+        corpus = prepare_corpus(inputs, opts, valid, test, progress=advance, jobs=jobs)
     corpus.save(output)
     stats = {"output": output, **corpus.stats}
     if json_out:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,10 @@ META_FILE = "corpus.json"
 SPLITS = ("train", "valid", "test")
 COVERAGE_TOP_N = (10, 100, 1000, 10000)
 _LINES_PER_BATCH = 4096
+# Treebank word tokenizing is ~2 s per MB of text on one core (NLTK's ~30 regex rules a line):
+# past this much text, worker processes (a spawn start each, ~0.3 s) pay for themselves.
+PARALLEL_AFTER_CHARS = 1 << 19
+MAX_DEFAULT_JOBS = 8
 
 
 @dataclass
@@ -81,27 +86,76 @@ class _Interner(dict):
         return i
 
 
+def release_pages(array: np.ndarray, start: int, stop: int) -> None:
+    """Take the pages under ``array[start:stop]`` out of this process's resident set, when the
+    array is a shared memory map (a corpus or scratch file). The data stays in the file and the
+    page cache and comes back on the next access; without this, every pass over a mapped
+    corpus would leave all of it counted in the process's RSS."""
+    import mmap
+
+    mapping = getattr(array, "_mmap", None)
+    if (mapping is None or getattr(array, "mode", None) not in ("r", "r+", "w+")  # never a private (copy) map
+            or not hasattr(mapping, "madvise") or stop <= start):
+        return
+    part = array[start:stop]
+    base = np.frombuffer(mapping, dtype=np.uint8, count=1).ctypes.data
+    begin = part.ctypes.data - base
+    begin -= begin % mmap.PAGESIZE
+    mapping.madvise(mmap.MADV_DONTNEED, begin, part.ctypes.data - base + part.nbytes - begin)
+
+
+def chunks(ids: np.ndarray) -> Iterator[np.ndarray]:
+    """Copies of ``ids`` a CHUNK at a time, each chunk's pages released as it is read."""
+    for start in range(0, len(ids), CHUNK):
+        chunk = np.array(ids[start: start + CHUNK])
+        release_pages(ids, start, start + CHUNK)
+        yield chunk
+
+
+def copy_chunks(source: np.ndarray, out: np.ndarray, table: np.ndarray | None = None) -> None:
+    """``out[:] = source`` (through ``table`` when given), a chunk at a time, the pages of both
+    released as they are done."""
+    for start, chunk in zip(range(0, len(source), CHUNK), chunks(source)):
+        out[start: start + len(chunk)] = chunk if table is None else table[chunk]
+        release_pages(out, start, start + len(chunk))
+
+
 def ids_sha256(ids: np.ndarray) -> str:
     """sha256 of the ids as int64, a chunk at a time (the data checksum of checkpoints)."""
     h = hashlib.sha256()
-    for start in range(0, len(ids), CHUNK):
-        h.update(np.ascontiguousarray(ids[start: start + CHUNK], dtype=np.int64).tobytes())
+    for chunk in chunks(ids):
+        h.update(chunk.astype(np.int64).tobytes())
     return h.hexdigest()
 
 
-class _StreamBuilder:
-    """Tokenizes text into provisional-id streams, one file per split in a scratch directory:
-    nothing of the corpus but its vocabulary stays in memory."""
+def scratch_file():
+    """A file in $TMPDIR without a name (O_TMPFILE, or unlinked at once): the kernel frees it
+    when the last descriptor or mapping goes, so a killed prep or train-lm leaves nothing."""
+    import tempfile
 
-    def __init__(self, tokenizer: Tokenizer, scratch: Path):
+    return tempfile.TemporaryFile(prefix="rnntool-prep-")
+
+
+def scratch_array(n: int, dtype) -> np.ndarray:
+    """A zeroed, writable array of ``n`` items memory-mapped onto a scratch file."""
+    if not n:
+        return np.zeros(0, dtype=dtype)
+    with scratch_file() as f:
+        return np.memmap(f, dtype=dtype, mode="w+", shape=(n,))
+
+
+class _StreamBuilder:
+    """Tokenizes text into provisional-id streams, one scratch file per split: nothing of the
+    corpus but its vocabulary stays in memory."""
+
+    def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
         self.char_level = tokenizer.settings.level == "char"
         self.interner = _Interner()
         for special in SPECIALS:
             self.interner[special]  # specials get provisional ids 0..2 (word level)
-        self.files = {s: open(scratch / f"{s}.ids", "wb") for s in SPLITS}
+        self.files = {s: scratch_file() for s in SPLITS}
         self.sizes = dict.fromkeys(SPLITS, 0)
-        self.scratch = scratch
         self.characters = 0
         self.lines = 0
 
@@ -109,8 +163,10 @@ class _StreamBuilder:
     def line_end_id(self) -> int:
         return ord("\n") if self.char_level else self.interner[self.tokenizer.line_end]
 
-    def add(self, pieces: Sequence[tuple[str, bool]], split: str) -> None:
-        """Append (text, ends_a_line) pieces to ``split``."""
+    def add(self, pieces: Sequence[tuple[str, bool]], split: str,
+            tokens: Sequence[list[str]] | None = None) -> None:
+        """Append (text, ends_a_line) pieces to ``split``; word level uses ``tokens`` (one list
+        per piece) when they were made elsewhere."""
         if not pieces:
             return
         ends = sum(e for _, e in pieces)
@@ -124,8 +180,10 @@ class _StreamBuilder:
             lookup = self.interner.__getitem__
             eos = self.line_end_id
             out: list[int] = []
-            for (_, e), tokens in zip(pieces, self.tokenizer.tokenize_many([p for p, _ in pieces])):
-                out.extend(map(lookup, tokens))
+            if tokens is None:
+                tokens = self.tokenizer.tokenize_many([p for p, _ in pieces])
+            for (_, e), piece_tokens in zip(pieces, tokens):
+                out.extend(map(lookup, piece_tokens))
                 if e:
                     out.append(eos)
             ids = np.asarray(out, dtype=np.int32)
@@ -136,10 +194,10 @@ class _StreamBuilder:
         """The provisional ids of each split, memory-mapped."""
         out = {}
         for split, f in self.files.items():
-            f.close()
+            f.flush()
             n = self.sizes[split]
-            out[split] = (np.memmap(f.name, dtype=np.int32, mode="r", shape=(n,)) if n
-                          else np.zeros(0, dtype=np.int32))
+            out[split] = np.memmap(f, dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, dtype=np.int32)
+            f.close()  # the mapping keeps the (nameless) file
         return out
 
     def type_of(self, provisional: int) -> str:
@@ -183,11 +241,6 @@ def _tail_split(stream: np.ndarray, opts: PrepOptions, line_end: int | None) -> 
     return {"train": stream[:train_end], "valid": stream[train_end:valid_end], "test": stream[valid_end:]}
 
 
-def _chunks(stream: np.ndarray):
-    for start in range(0, len(stream), CHUNK):
-        yield np.asarray(stream[start: start + CHUNK])
-
-
 @dataclass
 class PreparedCorpus:
     vocab: Vocab
@@ -196,7 +249,6 @@ class PreparedCorpus:
     stats: dict
     sources: list[str] = field(default_factory=list)
     path: Path | None = None
-    scratch: object = field(default=None, repr=False, compare=False)  # keeps the backing files of fresh splits
 
     @property
     def train_sha256(self) -> str:
@@ -207,8 +259,7 @@ class PreparedCorpus:
         with AtomicDirectory(path, replace_if=is_prepared_corpus, what="prepared corpus") as tmp:
             for split, ids in self.splits.items():
                 out = np.lib.format.open_memmap(tmp / f"{split}.npy", mode="w+", dtype=ids.dtype, shape=ids.shape)
-                for start in range(0, len(ids), CHUNK):
-                    out[start: start + CHUNK] = ids[start: start + CHUNK]
+                copy_chunks(ids, out)
                 out.flush()
                 del out
             meta = {
@@ -278,6 +329,72 @@ def _batched(pieces: Iterable[tuple[str, bool]], size: int | None = None) -> Ite
         yield batch
 
 
+def default_jobs() -> int:
+    """The CPUs this process may run on (at most MAX_DEFAULT_JOBS)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_JOBS))
+
+
+def _parallel_pays(settings: TokenizerSettings) -> bool:
+    """Only Treebank words are slow enough to split across processes: characters and
+    whitespace words take longer to send to a worker than to make, and kiwi runs its own
+    threads."""
+    return settings.level == "word" and settings.tokenizer == "treebank"
+
+
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+
+
+_worker_tokenizers: dict[TokenizerSettings, Tokenizer] = {}
+
+
+def _tokenize_in_worker(settings: TokenizerSettings, lines: list[str]) -> list[list[str]]:
+    tokenizer = _worker_tokenizers.get(settings)
+    if tokenizer is None:
+        tokenizer = _worker_tokenizers[settings] = Tokenizer(settings)
+    return tokenizer.tokenize_many(lines)
+
+
+def _tokenized(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: TokenizerSettings,
+               jobs: int) -> Iterator[tuple[list[tuple[str, bool]], str, list[list[str]] | None]]:
+    """(pieces, split, tokens) for each batch, in input order. Tokens are None where the
+    builder makes them itself; past PARALLEL_AFTER_CHARS of Treebank text they come from
+    ``jobs`` worker processes, with at most two batches a worker in flight, so memory stays
+    bounded however large the input. The output is the same for any ``jobs``."""
+    batches = iter(batches)
+    if jobs < 2 or not _parallel_pays(settings):
+        for pieces, split in batches:
+            yield pieces, split, None
+        return
+    chars = 0
+    for pieces, split in batches:
+        yield pieces, split, None
+        chars += sum(len(p) for p, _ in pieces)
+        if chars >= PARALLEL_AFTER_CHARS:
+            break
+    else:
+        return
+    import multiprocessing
+
+    # spawn, not fork: train-lm has torch (and its thread pools) loaded by now
+    with multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init) as pool:
+        in_flight: deque = deque()
+        for pieces, split in batches:
+            in_flight.append((pieces, split, pool.apply_async(_tokenize_in_worker, (settings, [p for p, _ in pieces]))))
+            if len(in_flight) >= 2 * jobs:
+                pieces, split, result = in_flight.popleft()
+                yield pieces, split, result.get()
+        while in_flight:
+            pieces, split, result = in_flight.popleft()
+            yield pieces, split, result.get()
+
+
 def _source_pieces(source: TextSource, opts: PrepOptions, progress: ProgressFn | None):
     """(text, ends_a_line) pieces of one input: its lines, or the records of a text column."""
     if opts.text_col is None and opts.text_field is None:
@@ -287,6 +404,31 @@ def _source_pieces(source: TextSource, opts: PrepOptions, progress: ProgressFn |
     return ((text, True) for text in column_texts(source, opts.text_col, opts.text_field, opts.errors, progress))
 
 
+def _split_batches(sources: Sequence[tuple[TextSource, str]], opts: PrepOptions, explicit: bool,
+                   progress: ProgressFn | None) -> Iterator[tuple[list[tuple[str, bool]], str]]:
+    """(pieces, split) batches in input order: each input's own split, or with --split random
+    every line where a seeded draw sends it (all pieces of a long line go together)."""
+    rng = np.random.default_rng(opts.seed)
+    bounds = (1.0 - opts.valid_frac - opts.test_frac, 1.0 - opts.test_frac)
+    line_split = "train"
+    at_line_start = True
+    for source, split in sources:
+        for batch in _batched(_source_pieces(source, opts, progress)):
+            if opts.split != "random" or explicit:
+                yield batch, split
+                continue
+            parts: dict[str, list] = {s: [] for s in SPLITS}
+            for piece in batch:
+                if at_line_start:
+                    draw = rng.random()
+                    line_split = "train" if draw < bounds[0] else "valid" if draw < bounds[1] else "test"
+                parts[line_split].append(piece)
+                at_line_start = piece[1]
+            for s, chosen in parts.items():
+                if chosen:
+                    yield chosen, s
+
+
 def prepare_corpus(
     inputs: Sequence[str],
     opts: PrepOptions,
@@ -294,23 +436,24 @@ def prepare_corpus(
     test_inputs: Sequence[str] = (),
     progress: ProgressFn | None = None,
     small_ok: bool = False,
+    jobs: int | None = None,
 ) -> PreparedCorpus:
     """Read, clean, tokenize and encode ``inputs`` into a :class:`PreparedCorpus`.
 
     Splits come from ``valid_inputs`` / ``test_inputs`` when given, else from the
-    fractions in ``opts`` (contiguous tail by default, cut by tokens). The vocabulary
+    fractions in ``opts`` (contiguous tail by default, cut by tokens). Treebank words of a
+    large input are tokenized by ``jobs`` processes (default: the usable CPUs, at most
+    MAX_DEFAULT_JOBS); the result does not depend on ``jobs``. The vocabulary
     is built from the training split only, so valid/test words it never saw count as
     ``<unk>`` -- the honest way to measure a model on them.
 
-    Two passes over files on disk (a scratch directory under $TMPDIR): tokens become
+    Two passes over nameless scratch files in $TMPDIR: tokens become
     provisional ids as they are read, then the vocabulary is counted and every split
     encoded a chunk at a time, so memory grows with the vocabulary, not the corpus.
     The returned splits are memory-mapped. With ``small_ok``, a text too small for its
     fractional splits keeps them empty instead of being refused (train-lm then validates
     on the training text: the tutorials' three-sentence corpora).
     """
-    import tempfile
-
     opts.validate()
     if not inputs:
         raise RnntoolError("no input given; name text files, - for stdin, or nltk:<corpus>")
@@ -321,27 +464,11 @@ def prepare_corpus(
     for source, _ in sources:
         source.check()
 
-    scratch = tempfile.TemporaryDirectory(prefix="rnntool-prep-")
-    builder = _StreamBuilder(Tokenizer(opts.settings), Path(scratch.name))
+    builder = _StreamBuilder(Tokenizer(opts.settings))
     explicit = bool(valid_inputs or test_inputs)
-    rng = np.random.default_rng(opts.seed)
-    bounds = (1.0 - opts.valid_frac - opts.test_frac, 1.0 - opts.test_frac)
-    line_split = "train"  # random mode: every piece of a line goes where the line's draw sent it
-    at_line_start = True
-    for source, split in sources:
-        for batch in _batched(_source_pieces(source, opts, progress)):
-            if opts.split != "random" or explicit:
-                builder.add(batch, split)
-                continue
-            parts: dict[str, list] = {s: [] for s in SPLITS}
-            for piece in batch:
-                if at_line_start:
-                    draw = rng.random()
-                    line_split = "train" if draw < bounds[0] else "valid" if draw < bounds[1] else "test"
-                parts[line_split].append(piece)
-                at_line_start = piece[1]
-            for s, chosen in parts.items():
-                builder.add(chosen, s)
+    batches = _split_batches(sources, opts, explicit, progress)
+    for pieces, split, tokens in _tokenized(batches, opts.settings, default_jobs() if jobs is None else jobs):
+        builder.add(pieces, split, tokens)
 
     streams = builder.streams()
     if explicit or opts.split == "random":
@@ -351,7 +478,7 @@ def prepare_corpus(
     _check_nonempty(builder, splits, opts, explicit or small_ok)
 
     counts = np.zeros(builder.n_types(), dtype=np.int64)
-    for chunk in _chunks(splits["train"]):
+    for chunk in chunks(splits["train"]):
         counts += np.bincount(chunk, minlength=len(counts))[: len(counts)]
     present = np.flatnonzero(counts)
     type_counts = {builder.type_of(int(p)): int(counts[p]) for p in present}
@@ -360,7 +487,7 @@ def prepare_corpus(
     # provisional id -> final id, for the ids that occur anywhere
     seen = np.zeros(builder.n_types(), dtype=bool)
     for stream in splits.values():
-        for chunk in _chunks(stream):
+        for chunk in chunks(stream):
             seen[chunk] = True
     used = np.flatnonzero(seen)
     table = np.full(builder.n_types(), vocab.unk_id, dtype=np.int64)
@@ -368,22 +495,19 @@ def prepare_corpus(
     dtype = np.uint16 if len(vocab) <= np.iinfo(np.uint16).max else np.int32
     encoded = {}
     for name, stream in splits.items():
-        out = np.lib.format.open_memmap(Path(scratch.name) / f"{name}.npy", mode="w+", dtype=dtype,
-                                        shape=(len(stream),)) if len(stream) else np.zeros(0, dtype=dtype)
-        for start in range(0, len(stream), CHUNK):
-            out[start: start + CHUNK] = table[np.asarray(stream[start: start + CHUNK])]
+        out = scratch_array(len(stream), dtype)
+        copy_chunks(stream, out, table)
         encoded[name] = out
 
     stats = corpus_stats(builder, encoded, vocab, type_counts)
-    return PreparedCorpus(vocab, opts.settings, encoded, stats, sources=[s.name for s, _ in sources],
-                          scratch=scratch)
+    return PreparedCorpus(vocab, opts.settings, encoded, stats, sources=[s.name for s, _ in sources])
 
 
 def _text_tokens(builder: _StreamBuilder, stream: np.ndarray) -> int:
     """How many tokens are text: not line ends, and at char level not white space either (a
     file of spaces and tabs has no text to learn from). A chunk at a time."""
     total = 0
-    for chunk in _chunks(stream):
+    for chunk in chunks(stream):
         text = chunk != builder.line_end_id
         if builder.char_level:
             kinds = np.unique(chunk)
@@ -421,7 +545,7 @@ def corpus_stats(builder: _StreamBuilder, encoded: dict[str, np.ndarray], vocab:
         "split_tokens": {s: int(len(a)) for s, a in encoded.items()},
         "train_types": len(type_counts),
         "vocab_size": len(vocab),
-        "unk_rate": {s: sum(int((c == vocab.unk_id).sum()) for c in _chunks(a)) / len(a) if len(a) else 0.0
+        "unk_rate": {s: sum(int((c == vocab.unk_id).sum()) for c in chunks(a)) / len(a) if len(a) else 0.0
                      for s, a in encoded.items()},
         "coverage": coverage,
     }

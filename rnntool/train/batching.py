@@ -16,6 +16,7 @@ from rnntool.errors import RnntoolError
 from rnntool.nn.lm import PAD_ID, LMWindow, StateCarry
 from rnntool.nn.tagger import TaggerBatch
 from rnntool.tagging import TaggerConfig, casing, normalize_word
+from rnntool.text.corpus import release_pages
 from rnntool.text.tagged import TaggedSentence
 from rnntool.train.distributed import Distributed
 
@@ -26,6 +27,28 @@ def stream_columns(ids: np.ndarray, batch: int) -> np.ndarray:
     """[n] -> [n // batch, batch]: column b is the b-th contiguous slice of the stream."""
     n = len(ids) // batch
     return np.asarray(ids[: n * batch]).reshape(batch, n).T
+
+
+class PagesBehind:
+    """Hands back the pages of a memory-mapped stream that the windows have moved past.
+
+    Column b of ``stream_columns(ids, batch)`` is ids[b * n: (b + 1) * n]; every
+    ``every`` rows the stretch of each of ``columns`` that lies behind the current
+    window is released, so a pass over a corpus of any size keeps about ``every`` rows
+    of it resident instead of all it has read (see text.corpus.release_pages)."""
+
+    def __init__(self, ids: np.ndarray, batch: int, columns: range, every: int = 1024):
+        self.ids, self.n, self.columns, self.every = ids, len(ids) // batch, columns, every
+        self.done = 0
+
+    def advance(self, row: int) -> None:
+        if row < self.done:  # a new epoch starts from the top
+            self.done = 0
+        if row - self.done < self.every:
+            return
+        for b in self.columns:
+            release_pages(self.ids, b * self.n + self.done, b * self.n + row)
+        self.done = row
 
 
 def windows(columns: np.ndarray, bptt: int) -> list[int]:
@@ -74,6 +97,7 @@ class LMStreams:
         self.batch_size, self.bptt, self.pin = batch_size, bptt, pin
         # a view: the ids stay memory-mapped (a window is copied when it is used)
         self.columns = columns[:, dist.rank * self.local: (dist.rank + 1) * self.local]
+        self.pages_behind = PagesBehind(ids, batch_size, range(dist.rank * self.local, (dist.rank + 1) * self.local))
         self.starts = windows(columns, bptt)
         self.steps_per_epoch = len(self.starts)
         self.carry = StateCarry()
@@ -86,6 +110,7 @@ class LMStreams:
         if index == 0:
             self.carry.state = None  # each epoch starts from the zero state
         x, y = window_tensors(self.columns, self.starts[index], self.bptt, pin=self.pin)
+        self.pages_behind.advance(self.starts[index])
         norm = self.norms[index] if self.norms is not None else x.shape[0] * self.batch_size
         return LMWindow(x, y, self.carry, norm=max(norm, 1))
 

@@ -21,7 +21,7 @@ from rnntool.nn.lm import PAD_ID, RNNLM, LMWindow, StateCarry
 from rnntool.text.tokenize import Tokenizer
 from rnntool.recipes import lm_configs
 from rnntool.text.corpus import PrepOptions
-from rnntool.train.batching import LMStreams, stream_columns, window_tensors, windows
+from rnntool.train.batching import LMStreams, PagesBehind, stream_columns, window_tensors, windows
 from rnntool.train.data import LMData, load_lm_data
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
@@ -128,9 +128,11 @@ def stream_loss(model: RNNLM, ids: np.ndarray, batch: int, bptt: int, device) ->
     """Mean loss (nats/token) over ``ids`` as ``batch`` streams with the state carried."""
     batch = max(1, min(batch, len(ids) // 2))
     columns = stream_columns(ids, batch)
+    pages_behind = PagesBehind(ids, batch, range(batch))
     carry, total, count = StateCarry(), 0.0, 0
     for start in windows(columns, bptt):
         x, y = window_tensors(columns, start, bptt, device)
+        pages_behind.advance(start)
         total += float(model(LMWindow(x, y, carry, norm=1)))  # norm 1: the window's summed loss
         count += int((y != PAD_ID).sum())  # padding (one stream per line) is not a target
     return total / max(count, 1)
