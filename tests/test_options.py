@@ -19,7 +19,7 @@ def float_options():
     for path, command in leaves(typer.main.get_command(app)):
         arguments = ["x" for p in command.params if p.param_type_name == "argument" and p.required]
         for p in command.params:
-            if p.param_type_name == "option" and p.type_descriptor.annotation is float:
+            if p.param_type_name == "option" and p.type.name in ("float", "float range"):
                 yield " ".join(path), arguments, p.opts[0]
 
 
@@ -47,8 +47,8 @@ def test_every_float_option_refuses_non_finite_values(cli, command, arguments, o
     (["prep", "x", "-o", "y", "--valid-frac", "1.5"], "1.5 is too large"),
     (["classify", "--threshold", "1"], "1 is too large: it must be < 1"),
     (["train-lm", "x", "--lr", "0"], "0 is too small: it must be > 0"),
-    (["train-lm", "x", "--batch-size", "0"], "greater than or equal to 1"),
-    (["train-classifier", "x", "--max-length", "-3"], "greater than or equal to 1"),
+    (["train-lm", "x", "--batch-size", "0"], "0 is not in the range x>=1"),
+    (["train-classifier", "x", "--max-length", "-3"], "-3 is not in the range x>=1"),
 ])
 def test_out_of_range_values_are_usage_errors(cli, args, message):
     result = cli(*args)
