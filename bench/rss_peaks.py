@@ -39,7 +39,10 @@ def main() -> None:
     if not args:
         sys.exit(__doc__)
     start = time.monotonic()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a script started in the background (nohup ... &) ignores SIGINT, and so would the child:
+    # give it the default back, so that --seconds can stop it as Ctrl-C would
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     peak = {"RssAnon": 0, "RssFile": 0, "VmRSS": 0}
     timeline = []  # (seconds, MB read, VmRSS MB)
     read = 0

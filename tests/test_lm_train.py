@@ -137,6 +137,31 @@ def test_no_validation_split_validates_on_the_training_text_and_says_so(text_fil
     assert result["valid"]["loss"] > 0
 
 
+@pytest.mark.parametrize("cap", [None, 50])
+def test_validation_reads_at_most_valid_tokens_of_a_large_split(text_file, tmp_path, monkeypatch, cap):
+    import rnntool.train.lm as lm_module
+
+    seen = []
+    original = lm_module.stream_loss
+    monkeypatch.setattr(lm_module, "stream_loss", lambda m, ids, *a: seen.append(len(ids)) or original(m, ids, *a))
+    events = []
+    _, path = run(text_file, tmp_path, train={"valid_tokens": cap} if cap else None, on_event=events.append)
+    notes = [e["message"] for e in events if e["event"] == "note"]
+    corpus_valid = round(len(TEXT) * 0.1)  # char level: the held-out tail, about 10% of the characters
+    if cap:
+        assert seen and set(seen) == {50}  # every validation read the first 50 tokens only
+        assert any("validating on the first 50 of the" in n for n in notes)
+    else:
+        assert seen and all(abs(n - corpus_valid) <= 80 for n in seen)  # the whole split: under the default cap
+        assert not notes
+    assert read_header(path, kind="lm")["training"]["train_config"]["valid_tokens"] == (cap or 5_000_000)
+
+
+def test_valid_tokens_below_two_is_a_usage_error(cli, text_file):
+    result = cli("train-lm", text_file, "--valid-tokens", "1")
+    assert result.exit_code == 2 and "1 is not in the range x>=2" in result.stderr, result.stderr
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_model(text_file, tmp_path, monkeypatch):
     import torch
 

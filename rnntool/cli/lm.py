@@ -54,6 +54,8 @@ def train_lm_command(
     tie: bool = typer.Option(None, "--tie/--no-tie", help="Share embedding and output weights (needs --emb = --hidden and a full softmax) [word: when sizes allow]."),
     softmax: Softmax = typer.Option(None, "--softmax", help="Output layer: full softmax, or adaptive softmax (fast for big vocabularies) [adaptive for word vocabularies of 5000+, else full]."),
     bptt: int = typer.Option(None, "--bptt", min=1, metavar="T", help="Truncated-BPTT window length [char 32, word 35]."),
+    valid_tokens: int = typer.Option(None, "--valid-tokens", min=2, metavar="N",
+                                     help="Validate on at most the first N tokens of the validation split [5,000,000]."),
     options: TrainingOptions = None,
 ) -> None:
     from rnntool.cli.training import run_training
@@ -70,7 +72,8 @@ def train_lm_command(
         "lm",
         lambda **run: train_lm(input, output, prep=prep, valid_specs=valid, resume=options.resume,
                                model_options=options.model_options(emb=emb, tie=tie, softmax=softmax),
-                               train_options=options.train_options(bptt=bptt), record=options.record(), **run),
+                               train_options=options.train_options(bptt=bptt, valid_tokens=valid_tokens),
+                               record=options.record(), **run),
         options, "bpc" if value(level) == "char" else "ppl", "language model",
     )
 

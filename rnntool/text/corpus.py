@@ -330,12 +330,17 @@ def _batched(pieces: Iterable[tuple[str, bool]], size: int | None = None) -> Ite
 
 
 def default_jobs() -> int:
-    """The CPUs this process may run on (at most MAX_DEFAULT_JOBS)."""
+    """The CPUs this process may run on (at most MAX_DEFAULT_JOBS), shared among the
+    processes torchrun started on this machine (each rank prepares the text itself)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_DEFAULT_JOBS))
+    try:
+        ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        ranks_here = 1
+    return max(1, min(cpus // ranks_here, MAX_DEFAULT_JOBS))
 
 
 def _parallel_pays(settings: TokenizerSettings) -> bool:
