@@ -14,6 +14,13 @@ def cat_text(lines: int = 120) -> str:
     return "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(lines))
 
 
+def cat_text_file(directory: Path, lines: int = 120) -> Path:
+    """``cat_text(lines)`` written to DIRECTORY/text.txt."""
+    path = directory / "text.txt"
+    path.write_text(cat_text(lines))
+    return path
+
+
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not available")
 
 

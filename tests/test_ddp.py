@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import cat_text, run_rnntool
+from conftest import cat_text, cat_text_file, run_rnntool
 from rnntool.checkpoint import load_checkpoint
 from rnntool.modelfile import load_model, read_header
 
@@ -48,9 +48,7 @@ def assert_close_weights(a, b, rtol=1e-4, atol=1e-5):
 
 @pytest.fixture
 def text(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT)
-    return path
+    return cat_text_file(tmp_path)
 
 
 def test_two_ranks_train_the_same_lm_as_one_process(text, tmp_path):

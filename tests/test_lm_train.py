@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, cat_text, run_rnntool
+from conftest import assert_one_line_error, cat_text, cat_text_file, run_rnntool
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import load_model, read_header
 from rnntool.text.corpus import PrepOptions
@@ -24,9 +24,7 @@ TEXT = cat_text()
 
 @pytest.fixture
 def text_file(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT)
-    return path
+    return cat_text_file(tmp_path)
 
 
 def run(text_file, tmp_path, name="m", model=None, train=None, **kw):

@@ -7,9 +7,8 @@ import hashlib
 
 import pytest
 
-from conftest import assert_one_line_error, cat_text, run_rnntool
+from conftest import assert_one_line_error, cat_text_file, run_rnntool
 
-TEXT = cat_text(60)
 SMALL = ["--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--batch-size", "4", "--epochs", "1", "-q"]
 
 
@@ -24,9 +23,7 @@ def leftovers(directory):
 
 @pytest.fixture
 def text(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT)
-    return path
+    return cat_text_file(tmp_path, 60)
 
 
 def test_a_failed_model_write_leaves_the_old_model(text, tmp_path):
