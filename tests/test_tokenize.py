@@ -42,6 +42,35 @@ def test_treebank_tokenizer_matches_nltk_exactly(text):
         text, convert_parentheses=True)
 
 
+# Pieces that trigger each Treebank rule (the contractions in odd cases, and letters that
+# Unicode case folding matches to ASCII ones), so that every rule's skip test is exercised
+# on texts it must not skip.
+RULE_PIECES = st.lists(st.sampled_from([
+    "cannot", "CanNoT", "d'ye", "gimme", "GONNA", "gotta", "lemme", "more'n", "wanna ", " 'tis", " 'TWAS",
+    "can\u212aot", "gim\u017fe", "\u212a", "\u017f", "\u0130", "\u0131", "--", "...", "''", "``", '"', "'s ", "n't ",
+    "'LL ", ": ", ",x", "a.", ". ", "? ", "(", "]", "{", ">", "$", " ", "word", "x"]), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(RULE_PIECES, st.tuples(RULE_PIECES, TRICKY).map("".join)))
+def test_treebank_rule_skipping_matches_nltk_on_texts_that_trigger_every_rule(text):
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    for convert in (False, True):
+        assert treebank_tokenizer().tokenize(text, convert_parentheses=convert) == TreebankWordTokenizer().tokenize(
+            text, convert_parentheses=convert)
+
+
+def test_every_treebank_rule_has_a_skip_test():
+    """A rule without one runs on every line: NLTK changed its rules, and tokenizing got slower."""
+    from rnntool.text.tokenize import _TREEBANK_NEEDLES
+
+    t = treebank_tokenizer()
+    patterns = [p for p, _ in t.STARTING_QUOTES + t.PUNCTUATION + t.ENDING_QUOTES + t.CONVERT_PARENTHESES]
+    patterns += [t.PARENS_BRACKETS[0], t.DOUBLE_DASHES[0], *t.CONTRACTIONS2, *t.CONTRACTIONS3]
+    assert [p.pattern for p in patterns if p.pattern not in _TREEBANK_NEEDLES] == []
+
+
 def test_treebank_keeps_reserved_markers_whole():
     # PTB text already contains <unk>; it must stay one token, not "<", "unk", ">"
     assert tok("the <unk> rose <eos>") == ["the", "<unk>", "rose", "<eos>"]

@@ -105,14 +105,110 @@ def treebank_tokenizer():
         return [(plain(p), sub) for p, sub in pairs]
 
     base = TreebankWordTokenizer
-    fast = type("StdlibTreebankWordTokenizer", (base,), {
+    rules_of = {
         "STARTING_QUOTES": rules(base.STARTING_QUOTES), "PUNCTUATION": rules(base.PUNCTUATION),
         "ENDING_QUOTES": rules(base.ENDING_QUOTES), "CONVERT_PARENTHESES": rules(base.CONVERT_PARENTHESES),
         "PARENS_BRACKETS": rules([base.PARENS_BRACKETS])[0], "DOUBLE_DASHES": rules([base.DOUBLE_DASHES])[0],
         "CONTRACTIONS2": [plain(p) for p in base.CONTRACTIONS2],
         "CONTRACTIONS3": [plain(p) for p in base.CONTRACTIONS3],
+    }
+    r = rules_of
+    fast = type("StdlibTreebankWordTokenizer", (base,), {
+        **rules_of,
+        "tokenize": _guarded_treebank_tokenize,
+        # NLTK's tokenize, phase by phase; ENDING_QUOTES onwards see the text padded with spaces
+        "phases": [_guarded(phase) for phase in (r["STARTING_QUOTES"], r["PUNCTUATION"], [r["PARENS_BRACKETS"]])],
+        "convert_phase": _guarded(r["CONVERT_PARENTHESES"]),
+        "dashes_phase": _guarded([r["DOUBLE_DASHES"]]),
+        "padded_phases": [_guarded(phase) for phase in (
+            r["ENDING_QUOTES"], [(p, r" \1 \2 ") for p in r["CONTRACTIONS2"] + r["CONTRACTIONS3"]])],
     })
     return fast()
+
+
+# Literal strings at least one of which a text must contain for a Treebank rule to
+# match, by the rule's pattern. A typical line matches only a few of the ~25 rules,
+# and a substring test costs a small fraction of a regex pass, so testing first made
+# tokenizing several times faster (docs/benchmarks.md). A rule missing here (NLTK
+# added or changed one) simply always runs.
+_TREEBANK_NEEDLES = {
+    r'^\"': ('"',),
+    r'(``)': ('``',),
+    r'([ \(\[{<])(\"|\'{2})': ('"', "''"),
+    r'([:,])([^\d])': (':', ','),
+    r'([:,])$': (':', ','),
+    r'\.\.\.': ('...',),
+    r'[;@#$%&]': tuple(';@#$%&'),
+    r'([^\.])(\.)([\]\)}>"\']*)\s*$': ('.',),
+    r'[?!]': ('?', '!'),
+    r"([^'])' ": ("' ",),
+    r'[\]\[\(\)\{\}\<\>]': tuple('[](){}<>'),
+    r'--': ('--',),
+    r"''": ("''",),
+    r'"': ('"',),
+    r"([^' ])('[sS]|'[mM]|'[dD]|') ": ("'",),
+    r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ": ("'",),
+    r'\(': ('(',), r'\)': (')',), r'\[': ('[',), r'\]': (']',), r'\{': ('{',), r'\}': ('}',),
+    r'(?i)\b(can)(?#X)(not)\b': ('cannot',),
+    r"(?i)\b(d)(?#X)('ye)\b": ("d'ye",),
+    r'(?i)\b(gim)(?#X)(me)\b': ('gimme',),
+    r'(?i)\b(gon)(?#X)(na)\b': ('gonna',),
+    r'(?i)\b(got)(?#X)(ta)\b': ('gotta',),
+    r'(?i)\b(lem)(?#X)(me)\b': ('lemme',),
+    r"(?i)\b(more)(?#X)('n)\b": ("more'n",),
+    r'(?i)\b(wan)(?#X)(na)(?=\s)': ('wanna',),
+    r"(?i) ('t)(?#X)(is)\b": (" 't",),
+    r"(?i) ('t)(?#X)(was)\b": (" 't",),
+}
+
+
+def _always(text: str) -> bool:
+    return True
+
+
+def _guard(patterns: list[re.Pattern]):
+    """A test that is false only for texts none of the patterns can match. Needles of
+    case-insensitive rules are searched with the rules' own flags, so that Unicode case
+    folding ("\u212a", the Kelvin sign, matches "k") counts as it does in the rules."""
+    needles = []
+    for pattern in patterns:
+        if pattern.pattern not in _TREEBANK_NEEDLES:
+            return _always
+        needles += _TREEBANK_NEEDLES[pattern.pattern]
+    needles = list(dict.fromkeys(needles))
+    ignore_case = any(p.flags & re.IGNORECASE for p in patterns)
+    if len(needles) == 1 and not ignore_case:
+        needle = needles[0]
+        return lambda text: needle in text
+    return re.compile("|".join(map(re.escape, needles)), re.IGNORECASE if ignore_case else 0).search
+
+
+def _guarded(rules):
+    """(test for any of them, [(test, pattern, substitution), ...]) for [(pattern, substitution), ...]."""
+    return _guard([p for p, _ in rules]), [(_guard([p]), p, sub) for p, sub in rules]
+
+
+def _substitute(phase, text: str) -> str:
+    may_match_any, rules = phase
+    if may_match_any(text):
+        for may_match, pattern, substitution in rules:
+            if may_match(text):
+                text = pattern.sub(substitution, text)
+    return text
+
+
+def _guarded_treebank_tokenize(self, text: str, convert_parentheses: bool = False) -> list[str]:
+    """NLTK's ``TreebankWordTokenizer.tokenize``: its rules in the same order, each
+    skipped when the text lacks every string it needs (``_TREEBANK_NEEDLES``), where it
+    would have substituted nothing."""
+    for phase in self.phases:
+        text = _substitute(phase, text)
+    if convert_parentheses:
+        text = _substitute(self.convert_phase, text)
+    text = " " + _substitute(self.dashes_phase, text) + " "
+    for phase in self.padded_phases:
+        text = _substitute(phase, text)
+    return text.split()
 
 
 KIWI_BATCH = 512  # texts per call into kiwi's (multithreaded) analyser
