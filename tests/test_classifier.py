@@ -278,6 +278,16 @@ def test_classify_answers_each_line_while_stdin_stays_open(sms_model):
     assert proc.returncode == 0
 
 
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
+def test_worker_processes_answer_a_file_as_the_main_process_does(cli, sms, sms_model, fmt):
+    """--batch 8 over 80 texts: two batches here, eight in workers, same lines in the same order."""
+    _, path = sms_model
+    args = ("classify", "-m", path, "--input", "tsv", "--keep-input", "--batch", "8", "--format", fmt, sms / "test.tsv")
+    one, two = cli(*args, "-j", "1"), cli(*args, "-j", "2")
+    assert one.exit_code == 0 and two.exit_code == 0, two.stderr
+    assert len(one.stdout.splitlines()) == 80 and two.stdout == one.stdout
+
+
 def test_classify_does_not_import_torch(sms_model):
     _, path = sms_model
     code = ("import sys\n"

@@ -316,15 +316,3 @@ def test_an_epoch_of_lm_streams_keeps_little_of_the_corpus_resident(tmp_path):
     np.testing.assert_array_equal(window.inputs[:, -1].numpy(),
                                   np.asarray(ids[(batch - 1) * column + start:][: len(window.inputs)]))
     assert mapped_rss_kb(path) < 24 * 1024  # under 24 MB of the 64 MB after a whole epoch
-
-
-def test_default_jobs_share_the_cpus_among_local_ranks(monkeypatch):
-    from rnntool.text.corpus import MAX_DEFAULT_JOBS, default_jobs
-
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
-    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    assert default_jobs() == min(6, MAX_DEFAULT_JOBS)
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
-    assert default_jobs() == 3
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "12")
-    assert default_jobs() == 1

@@ -284,6 +284,17 @@ def test_tag_does_not_import_torch(pos_model):
     assert "torch" not in imported
 
 
+@pytest.mark.parametrize("fmt", ["wordtag", "conllu", "jsonl"])
+def test_worker_processes_tag_a_file_as_the_main_process_does(cli, tmp_path, pos_model, fmt):
+    """--batch 4 over 40 sentences: two batches here, eight in workers, the same output."""
+    _, path = pos_model
+    text = tmp_path / "in.txt"
+    text.write_text("".join(f"the cat sees a dog number {n}.\n" for n in range(40)))
+    one, two = (cli("tag", "-m", path, "--batch", "4", "--format", fmt, text, "-j", j) for j in ("1", "2"))
+    assert one.exit_code == 0 and two.exit_code == 0, two.stderr
+    assert one.stdout.count("cat") == (80 if fmt == "conllu" else 40) and two.stdout == one.stdout  # conllu: "# text ="
+
+
 def test_tag_answers_each_line_while_stdin_stays_open(pos_model):
     """Interactive/pipe use: a line is tagged when the input pauses, not at EOF."""
     _, path = pos_model

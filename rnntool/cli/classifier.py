@@ -11,7 +11,7 @@ import typer
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
 from rnntool.cli.options import (
-    CLASSIFY_LABELLED, FRACTION, OPEN_PROBABILITY, DecodeErrors, Level, Pool, TrainingOptions, WordTokenizer, choices, labelled_input,
+    CLASSIFY_LABELLED, FRACTION, JOBS_HELP, OPEN_PROBABILITY, DecodeErrors, Level, Pool, TrainingOptions, WordTokenizer, choices, labelled_input,
     training_command, value,
 )
 from rnntool.config import CLASS_WEIGHTS, CLASSIFY_OUTPUTS
@@ -99,50 +99,25 @@ def classify_command(
     threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help="Multi-label: every class whose probability reaches P [the model's, 0.5 by default]."),
     keep_input: bool = typer.Option(False, "--keep-input", help="Echo each input line after the answer (tsv: after a tab; jsonl: as \"input\")."),
     batch: int = typer.Option(1024, "--batch", min=1, metavar="N", help="Texts classified together at most; output is flushed per batch, and at once when the input pauses."),
+    jobs: int = typer.Option(None, "-j", "--jobs", min=1, metavar="N", help=JOBS_HELP),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
     fmt=None,
 ) -> None:
     """Classify texts: one output line per input line, streamed (a line is answered as soon
     as it arrives). Runs on numpy (no torch)."""
+    from rnntool.parallel import default_jobs
+    from rnntool.runtime.classify_io import ClassifyAnswers
     from rnntool.runtime.stream import answer_stream
     from rnntool.text.labelled import read_examples
 
-    from rnntool.features import UnseenLetterCheck
-
-    classifier = open_model("classifier", model, quiet)
-    labels = classifier.labels
-    letters = UnseenLetterCheck(classifier.cfg, "classifier", "labels", lambda message: info(message, quiet))
-
-    def with_tokens(examples):
-        for example in examples:
-            yield example, classifier.tokens(example.text)
-
-    def answer(pending) -> str:
-        letters.check(w for _, tokens in pending for w in tokens)
-        probs = classifier.probabilities([tokens for _, tokens in pending])
-        chosen = classifier.decide(probs, threshold)
-        lines = []
-        for (example, _), row, picked in zip(pending, probs, chosen):
-            if fmt_out == ClassifyOutput.jsonl:
-                record = {"text": example.text, "labels": picked,
-                          "probabilities": {c: round(float(p), 6) for c, p in zip(labels, row)}}
-                if keep_input:
-                    record["input"] = example.raw
-                lines.append(json.dumps(record, ensure_ascii=False))
-                continue
-            if not classifier.cfg.multilabel:
-                picked = [labels[j] for j in row.argsort()[::-1][:top_k]]
-            fields = [f"{c}\t{row[labels.index(c)]:.4f}" for c in picked]
-            if keep_input:
-                fields.append(example.raw)
-            lines.append("\t".join(fields))
-        return "".join(line + "\n" for line in lines)
-
+    answers = ClassifyAnswers(open_model("classifier", model, quiet), jsonl=fmt_out == ClassifyOutput.jsonl,
+                              top_k=top_k, threshold=threshold, keep_input=keep_input,
+                              warn=lambda message: info(message, quiet))
     examples = read_examples(input_file, fmt, value(errors), labelled=False,
                              on_detect=lambda f: f.name != "text" and info(f"rnntool: reading {input_file} as "
                                                                           f"{f.describe()}", quiet))
-    answer_stream(with_tokens(examples), answer, batch, sys.stdout)
+    answer_stream(examples, answers, batch, sys.stdout, default_jobs() if jobs is None else jobs)
 
 
 @app.command("eval-classifier")

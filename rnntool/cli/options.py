@@ -73,6 +73,9 @@ POSITIVE = number(0.0, low_open=True)
 NON_NEGATIVE = number(0.0)
 FRACTION = number(0.0, 1.0, high_open=True)  # probabilities such as dropout, fractions of a run
 OPEN_PROBABILITY = number(0.0, 1.0, low_open=True, high_open=True)  # thresholds
+
+JOBS_HELP = ("Processes that answer a large input (a file, or a pipe that keeps up) once its first "
+             "batches are done [default: the usable CPUs, at most 8]; the output is the same for any N.")
 TOP_P = number(0.0, 1.0, low_open=True)
 
 PRECISION_HELP = ("Arithmetic of the training passes (weights and optimizer stay fp32): bf16 or fp16 autocast, fp32, "

@@ -10,7 +10,7 @@ import typer
 from rnntool.cli import app
 from rnntool.errors import RnntoolError
 from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
-from rnntool.cli.options import FRACTION, NON_NEGATIVE, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
+from rnntool.cli.options import FRACTION, JOBS_HELP, NON_NEGATIVE, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
 
 TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
 
@@ -70,6 +70,7 @@ def tag_command(
     fmt: TagOutput = typer.Option(None, "--format",
                                   help="wordtag: word/TAG lines; tsv: token<TAB>tag, blank line between sentences; conllu; jsonl with confidences and entity spans [wordtag, or the input's CoNLL format]."),
     batch: int = typer.Option(1024, "--batch", min=1, metavar="N", help="Sentences tagged together at most; output is flushed per batch, and at once when the input pauses."),
+    jobs: int = typer.Option(None, "-j", "--jobs", min=1, metavar="N", help=JOBS_HELP),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
 ) -> None:
@@ -77,6 +78,7 @@ def tag_command(
 
     Runs on numpy (no torch). Empty input gives empty output.
     """
+    from rnntool.parallel import default_jobs
     from rnntool.runtime.tag_io import tag_stream
 
     tagger = open_model("tagger", model, quiet)
@@ -86,7 +88,7 @@ def tag_command(
         kind = "conllu" if lower.endswith(".conllu") else "conll" if lower.endswith((".conll", ".iob", ".bio")) else "text"
     out_fmt = fmt.value if fmt is not None else ("conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag")
     tag_stream(tagger, input_file, kind, out_fmt, batch, errors.value, sys.stdout,
-               warn=lambda message: info(message, quiet))
+               warn=lambda message: info(message, quiet), jobs=default_jobs() if jobs is None else jobs)
 
 
 FOREIGN_TAGS_MAX = 0.5  # more gold tokens than this outside the model's tags: refuse to score

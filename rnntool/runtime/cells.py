@@ -112,6 +112,17 @@ class Packing:
         rank[self.order] = np.arange(len(self.order))
         return self.offsets[position] + np.repeat(rank, self.lengths)
 
+    def reduce(self, ufunc: np.ufunc, rows: np.ndarray) -> np.ndarray:
+        """``ufunc`` (np.maximum, np.add) over each sequence's packed rows [N, D] -> [B, D],
+        in the sequences' own order: a step at a time, on the block of rows still running
+        (none of the sequences may be empty)."""
+        acc = rows[: int(self.batch_sizes[0])].copy()
+        for n, start in zip(self.batch_sizes[1:].tolist(), self.offsets[1:].tolist()):
+            ufunc(acc[:n], rows[start: start + n], out=acc[:n])
+        result = np.empty_like(acc)
+        result[self.order] = acc
+        return result
+
     def dense_index(self) -> tuple[np.ndarray, np.ndarray]:
         """(time step, sequence) of every packed row: dense[t, b] <-> packed[row]."""
         T = len(self.batch_sizes)

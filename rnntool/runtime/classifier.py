@@ -11,6 +11,7 @@ import numpy as np
 from rnntool.classification import ClassifierConfig
 from rnntool.modelfile import ModelFile
 from rnntool.runtime import load_runtime
+from rnntool.runtime.cells import Packing
 from rnntool.runtime.encoder import TextEncoder
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 
@@ -46,18 +47,19 @@ class Classifier:
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)[: self.cfg.max_length]
 
-    def pool(self, outputs: np.ndarray, lengths: np.ndarray, state) -> np.ndarray:
-        """[B, D] from the top layer's outputs (sentence after sentence) or its final state."""
+    def pool(self, packed: np.ndarray, state, packing: Packing) -> np.ndarray:
+        """[B, D] from the top layer's packed outputs or its final state."""
         cfg = self.cfg
         if cfg.pool == "last":
             h = state[0] if isinstance(state, tuple) else state  # [layers * dirs, B, H]
             top = h[-cfg.directions:]
             return np.concatenate(list(top), axis=1)  # forward at the end, backward at the start
-        starts = np.cumsum(lengths) - lengths
         if cfg.pool == "mean":
-            return np.add.reduceat(outputs, starts, axis=0) / lengths[:, None]
+            return packing.reduce(np.add, packed) / packing.lengths[:, None].astype(np.float32)
         if cfg.pool == "max":
-            return np.maximum.reduceat(outputs, starts, axis=0)
+            return packing.reduce(np.maximum, packed)
+        outputs, lengths = packed[packing.token_rows()], packing.lengths  # sentence after sentence
+        starts = np.cumsum(lengths) - lengths
         scores = np.tanh(outputs @ self.att_w + self.att_b) @ self.att_v  # [N]
         scores -= np.repeat(np.maximum.reduceat(scores, starts), lengths)
         weights = np.exp(scores)
@@ -76,8 +78,7 @@ class Classifier:
                 end += 1
             rows = todo[start:end]
             batch = [token_lists[i] for i in rows]
-            outputs, state, _ = self.encoder.run(batch)
-            pooled = self.pool(outputs, np.array([len(s) for s in batch]), state)
+            pooled = self.pool(*self.encoder.run_packed(batch))
             out[rows] = pooled @ self.out_w + self.out_b
             start = end
         return out

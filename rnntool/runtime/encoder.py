@@ -92,13 +92,17 @@ class TextEncoder:
         return self.cfg.word_id(word) != 1
 
     # --- the recurrent stack --------------------------------------------------------------
-    def run(self, sequences: Sequence[Sequence[str]]):
+    def run_packed(self, sequences: Sequence[Sequence[str]]):
         """Run the stack over token lists (any lengths, none empty): (top-layer outputs
-        [N, H * dirs] sentence after sentence, final state, the packing)."""
+        [N, H * dirs] packed, final state, the packing)."""
         packing = Packing.of([len(s) for s in sequences])
         rows = self.gate_rows([w for s in sequences for w in s])  # may grow the tables: index after
-        token_rows = packing.token_rows()
         packed_rows = np.empty_like(rows)
-        packed_rows[token_rows] = rows
+        packed_rows[packing.token_rows()] = rows
         out, state = self.stack.forward_packed(None, packing, first_gates=self.type_gates, first_rows=packed_rows)
-        return out[token_rows], state, packing
+        return out, state, packing
+
+    def run(self, sequences: Sequence[Sequence[str]]):
+        """``run_packed`` with the outputs sentence after sentence."""
+        out, state, packing = self.run_packed(sequences)
+        return out[packing.token_rows()], state, packing

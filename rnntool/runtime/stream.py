@@ -17,8 +17,7 @@ def read_ahead(units: Iterator[T], capacity: int) -> Iterator[T | None]:
     """Yield ``units`` read (and tokenized) by a background thread; None whenever
     the reader has nothing new ready within ~50 ms (the input is stalled).
 
-    Tokenizing is pure Python and the BiLSTM is mostly BLAS (which releases the
-    GIL), so the two overlap on two cores. Errors in the reader surface here.
+    Reading and parsing overlap with answering. Errors in the reader surface here.
     """
     import queue
     import threading
@@ -65,8 +64,30 @@ def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
         yield pending
 
 
-def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: int, out) -> None:
-    """Write and flush ``answer(batch of items)`` for every batch (see ``batches``)."""
-    for chunk in batches(items, batch):
+PARALLEL_AFTER_BATCHES = 2  # full batches in a row (a file, or a pipe that keeps up) before workers start
+
+
+def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: int, out, jobs: int = 1) -> None:
+    """Write and flush ``answer(batch of items)`` for every batch (see ``batches``).
+
+    With ``jobs`` > 1, once PARALLEL_AFTER_BATCHES full batches have come in a row, the
+    rest are answered by ``jobs`` worker processes (rnntool/parallel.py; ``answer`` must
+    pickle and load its model there), still written in input order. A batch cut short by
+    a pause is written as soon as it and those before it are answered, so an interactive
+    stream never waits on workers, and never starts them.
+    """
+    chunks = batches(items, batch)
+    full_in_a_row = 0
+    for chunk in chunks:
         out.write(answer(chunk))
+        out.flush()
+        full_in_a_row = full_in_a_row + 1 if len(chunk) == batch else 0
+        if jobs > 1 and full_in_a_row >= PARALLEL_AFTER_BATCHES:
+            break
+    else:
+        return
+    from rnntool.parallel import ordered_map
+
+    for _, text in ordered_map(answer, chunks, jobs, drain_after=lambda chunk: len(chunk) < batch):
+        out.write(text)
         out.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.errors import RnntoolError
@@ -103,18 +103,38 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out,
-               warn=lambda message: None) -> None:
-    """Tag ``input_file`` batch by batch (see runtime/stream.py: a batch goes out when full
-    or as soon as the input pauses, so a line typed or piped in is answered at once).
-    ``warn`` hears once if the text is mostly in letters the model never saw."""
-    want_conf = fmt == "jsonl"
-    letters = UnseenLetterCheck(tagger.cfg, "tagger", "tags", warn)
+@dataclass
+class TagAnswers:
+    """``tag``'s output for a batch of units. Like ``ClassifyAnswers`` (runtime/classify_io.py),
+    it pickles without its model and its warning: a worker process loads the model from
+    ``path`` once, and the letters check is done on the first batches, in the main process."""
 
-    def answer(pending: list[Unit]) -> str:
-        letters.check(w for u in pending for w in u.tokens)
-        tags, conf = tagger.tag([u.tokens for u in pending], confidences=want_conf)
-        return "".join(format_unit(u, t, None if conf is None else conf[i], fmt, tagger)
+    tagger: Tagger
+    fmt: str
+    warn: Callable[[str], None] | None = None
+    path: str = field(init=False)
+
+    def __post_init__(self):
+        self.path = str(self.tagger.model_file.path)
+        self.letters = None if self.warn is None else UnseenLetterCheck(self.tagger.cfg, "tagger", "tags", self.warn)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "tagger": None, "warn": None, "letters": None}
+
+    def __call__(self, pending: list[Unit]) -> str:
+        if self.tagger is None:
+            self.tagger = Tagger.load(self.path)
+        if self.letters is not None:
+            self.letters.check(w for u in pending for w in u.tokens)
+        tags, conf = self.tagger.tag([u.tokens for u in pending], confidences=self.fmt == "jsonl")
+        return "".join(format_unit(u, t, None if conf is None else conf[i], self.fmt, self.tagger)
                        for i, (u, t) in enumerate(zip(pending, tags)))
 
-    answer_stream(read_units(input_file, kind, errors), answer, batch, out)
+
+def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out,
+               warn=lambda message: None, jobs: int = 1) -> None:
+    """Tag ``input_file`` batch by batch (see runtime/stream.py: a batch goes out when full
+    or as soon as the input pauses, so a line typed or piped in is answered at once; past
+    the first batches of a file, ``jobs`` processes tag). ``warn`` hears once if the text
+    is mostly in letters the model never saw."""
+    answer_stream(read_units(input_file, kind, errors), TagAnswers(tagger, fmt, warn), batch, out, jobs)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ import numpy as np
 from rnntool.config import SPLIT_MODES
 from rnntool.errors import RnntoolError
 from rnntool.fsutil import AtomicDirectory
+from rnntool.parallel import default_jobs, ordered_map
 from rnntool.text.sources import ProgressFn, TextSource
 from rnntool.text.tokenize import SPECIALS, Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
@@ -36,7 +37,6 @@ _LINES_PER_BATCH = 4096
 # Treebank word tokenizing is ~2 s per MB of text on one core (NLTK's ~30 regex rules a line):
 # past this much text, worker processes (a spawn start each, ~0.3 s) pay for themselves.
 PARALLEL_AFTER_CHARS = 1 << 19
-MAX_DEFAULT_JOBS = 8
 
 
 @dataclass
@@ -329,20 +329,6 @@ def _batched(pieces: Iterable[tuple[str, bool]], size: int | None = None) -> Ite
         yield batch
 
 
-def default_jobs() -> int:
-    """The CPUs this process may run on (at most MAX_DEFAULT_JOBS), shared among the
-    processes torchrun started on this machine (each rank prepares the text itself)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    except ValueError:
-        ranks_here = 1
-    return max(1, min(cpus // ranks_here, MAX_DEFAULT_JOBS))
-
-
 def _parallel_pays(settings: TokenizerSettings) -> bool:
     """Only Treebank words are slow enough to split across processes: characters and
     whitespace words take longer to send to a worker than to make, and kiwi runs its own
@@ -350,20 +336,15 @@ def _parallel_pays(settings: TokenizerSettings) -> bool:
     return settings.level == "word" and settings.tokenizer == "treebank"
 
 
-def _worker_init() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-
-
 _worker_tokenizers: dict[TokenizerSettings, Tokenizer] = {}
 
 
-def _tokenize_in_worker(settings: TokenizerSettings, lines: list[str]) -> list[list[str]]:
+def _tokenize_in_worker(settings: TokenizerSettings, batch: tuple[list[tuple[str, bool]], str]) -> list[list[str]]:
     tokenizer = _worker_tokenizers.get(settings)
     if tokenizer is None:
         tokenizer = _worker_tokenizers[settings] = Tokenizer(settings)
-    return tokenizer.tokenize_many(lines)
+    pieces, _ = batch
+    return tokenizer.tokenize_many([p for p, _ in pieces])
 
 
 def _tokenized(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: TokenizerSettings,
@@ -385,19 +366,8 @@ def _tokenized(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: 
             break
     else:
         return
-    import multiprocessing
-
-    # spawn, not fork: train-lm has torch (and its thread pools) loaded by now
-    with multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init) as pool:
-        in_flight: deque = deque()
-        for pieces, split in batches:
-            in_flight.append((pieces, split, pool.apply_async(_tokenize_in_worker, (settings, [p for p, _ in pieces]))))
-            if len(in_flight) >= 2 * jobs:
-                pieces, split, result = in_flight.popleft()
-                yield pieces, split, result.get()
-        while in_flight:
-            pieces, split, result = in_flight.popleft()
-            yield pieces, split, result.get()
+    for (pieces, split), tokens in ordered_map(partial(_tokenize_in_worker, settings), batches, jobs):
+        yield pieces, split, tokens
 
 
 def _source_pieces(source: TextSource, opts: PrepOptions, progress: ProgressFn | None):
@@ -448,7 +418,7 @@ def prepare_corpus(
     Splits come from ``valid_inputs`` / ``test_inputs`` when given, else from the
     fractions in ``opts`` (contiguous tail by default, cut by tokens). Treebank words of a
     large input are tokenized by ``jobs`` processes (default: the usable CPUs, at most
-    MAX_DEFAULT_JOBS); the result does not depend on ``jobs``. The vocabulary
+    8, see rnntool/parallel.py); the result does not depend on ``jobs``. The vocabulary
     is built from the training split only, so valid/test words it never saw count as
     ``<unk>`` -- the honest way to measure a model on them.
 

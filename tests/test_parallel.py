@@ -1,0 +1,100 @@
+"""Worker processes (rnntool/parallel.py) and the streaming loop that hands them a file's
+batches (runtime/stream.py)."""
+
+import io
+import os
+import queue
+import threading
+
+from rnntool.parallel import MAX_DEFAULT_JOBS, default_jobs, ordered_map
+from rnntool.runtime.stream import PARALLEL_AFTER_BATCHES, answer_stream
+
+
+class Where:
+    """A picklable answer: each item with the process that answered it and its BLAS threads."""
+
+    def __call__(self, items):
+        threads = os.environ.get("OPENBLAS_NUM_THREADS", "-")
+        return "".join(f"{item}\t{os.getpid()}\t{threads}\n" for item in items)
+
+
+def rows(text):
+    return [line.split("\t") for line in text.splitlines()]
+
+
+def test_default_jobs_share_the_cpus_among_local_ranks(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert default_jobs() == min(6, MAX_DEFAULT_JOBS)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert default_jobs() == 3
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "12")
+    assert default_jobs() == 1
+
+
+def test_ordered_map_keeps_input_order_in_single_threaded_workers():
+    items = [[n] for n in range(30)]
+    before = os.environ.get("OPENBLAS_NUM_THREADS")
+    out = list(ordered_map(Where(), items, jobs=2))
+    assert [item for item, _ in out] == items
+    answered = [rows(text)[0] for _, text in out]
+    assert [int(r[0]) for r in answered] == list(range(30))
+    pids = {r[1] for r in answered}
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2
+    assert {r[2] for r in answered} == {"1"}  # one BLAS thread a worker ...
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == before  # ... and this process's environment as it was
+
+
+def test_a_file_goes_to_workers_after_its_first_full_batches():
+    batch = 4
+    items = iter(range(10 * batch))
+    out = io.StringIO()
+    answer_stream(items, Where(), batch, out, jobs=2)
+    answered = rows(out.getvalue())
+    assert [int(r[0]) for r in answered] == list(range(10 * batch))
+    here = PARALLEL_AFTER_BATCHES * batch
+    assert {r[1] for r in answered[:here]} == {str(os.getpid())}
+    assert str(os.getpid()) not in {r[1] for r in answered[here:]}
+
+
+def test_one_job_never_starts_workers():
+    out = io.StringIO()
+    answer_stream(iter(range(40)), Where(), 4, out, jobs=1)
+    assert {r[1] for r in rows(out.getvalue())} == {str(os.getpid())}
+
+
+class Writes(io.StringIO):
+    def __init__(self):
+        super().__init__()
+        self.lines: queue.Queue = queue.Queue()
+
+    def write(self, text):
+        for line in text.splitlines():
+            self.lines.put(line)
+        return super().write(text)
+
+
+def test_a_pause_after_the_workers_started_is_answered_at_once():
+    """A short batch (the input paused) is written before more input comes, as it is
+    before the workers start: the stream may never send more."""
+    batch = 4
+    fed: queue.Queue = queue.Queue()
+    done = object()
+
+    def items():
+        while (item := fed.get()) is not done:
+            yield item
+
+    bulk = (PARALLEL_AFTER_BATCHES + 3) * batch
+    for n in range(bulk + 1):  # one item past the full batches, then nothing
+        fed.put(n)
+    out = Writes()
+    worker = threading.Thread(target=answer_stream, args=(items(), Where(), batch, out, 2), daemon=True)
+    worker.start()
+    try:
+        answered = [out.lines.get(timeout=60).split("\t") for _ in range(bulk + 1)]
+    finally:
+        fed.put(done)
+        worker.join(timeout=60)
+    assert [int(r[0]) for r in answered] == list(range(bulk + 1))
+    assert str(os.getpid()) != answered[-1][1]  # the lone item went to a worker, and came back
