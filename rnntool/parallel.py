@@ -42,45 +42,70 @@ def _worker_init(function: Callable) -> None:
     global _worker_function
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     _worker_function = function
+    load = getattr(function, "load", None)
+    if load is not None:  # a model loads while the first items are on their way
+        load()
 
 
 def _call_in_worker(item):
     return _worker_function(item)
 
 
-def ordered_map(function: Callable[[T], R], items: Iterable[T], jobs: int,
-                drain_after: Callable[[T], bool] | None = None) -> Iterator[tuple[T, R]]:
-    """(item, function(item)) for every item, in input order, computed by ``jobs`` worker
-    processes with at most IN_FLIGHT_PER_WORKER items each in flight. ``function`` must
-    pickle; it is sent to each worker once (so it may load a model the first time it is
-    called there). After an item for which ``drain_after`` is true, everything in flight
-    is yielded before the next item is read: a stream that pauses is answered at once.
+class Workers:
+    """``jobs`` spawned worker processes that apply ``function`` (it must pickle; it is sent
+    to each worker once, and its ``load()``, if it has one, runs there as the worker starts).
+    They start at once and warm up while the caller goes on; ``ordered`` hands them work.
 
-    Workers are spawned, not forked: the caller may have torch's thread pools loaded.
+    Spawned, not forked: the caller may have torch's thread pools loaded.
     """
-    import multiprocessing
 
-    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
-    os.environ.update(_ONE_THREAD)  # spawned children take the environment as it is now
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init, initargs=(function,))
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = old
-    with pool:
+    def __init__(self, function: Callable, jobs: int):
+        import multiprocessing
+
+        self.jobs = jobs
+        saved = {name: os.environ.get(name) for name in _ONE_THREAD}
+        os.environ.update(_ONE_THREAD)  # spawned children take the environment as it is now
+        try:
+            self.pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init, initargs=(function,))
+        finally:
+            for name, old in saved.items():
+                if old is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = old
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pool.terminate()  # nothing is left in flight that anyone will read
+        self.pool.join()
+
+    def ordered(self, items: Iterable[T], drain_after: Callable[[T], bool] | None = None) -> Iterator[tuple[T, R]]:
+        """(item, function(item)) for every item, in input order, with at most
+        IN_FLIGHT_PER_WORKER items a worker in flight. After an item for which
+        ``drain_after`` is true, everything in flight is yielded before the next item is
+        read: a stream that pauses is answered at once."""
         in_flight: deque = deque()
         for item in items:
-            in_flight.append((item, pool.apply_async(_call_in_worker, (item,))))
+            in_flight.append((item, self.pool.apply_async(_call_in_worker, (item,))))
             if drain_after is not None and drain_after(item):
                 while in_flight:
                     done, result = in_flight.popleft()
                     yield done, result.get()
-            elif len(in_flight) >= IN_FLIGHT_PER_WORKER * jobs:
+            elif len(in_flight) >= IN_FLIGHT_PER_WORKER * self.jobs:
                 done, result = in_flight.popleft()
                 yield done, result.get()
         while in_flight:
             done, result = in_flight.popleft()
             yield done, result.get()
+
+
+def ordered_map(function: Callable[[T], R], items: Iterable[T], jobs: int,
+                drain_after: Callable[[T], bool] | None = None) -> Iterator[tuple[T, R]]:
+    """``Workers(function, jobs).ordered(items, drain_after)``, the workers closed after."""
+    with Workers(function, jobs) as workers:
+        yield from workers.ordered(items, drain_after)

@@ -33,12 +33,16 @@ class ClassifyAnswers:
         self.letters = None if self.warn is None else UnseenLetterCheck(self.classifier.cfg, "classifier", "labels",
                                                                          self.warn)
 
+    def load(self) -> None:
+        """The model, in a worker process (where it came without one)."""
+        if self.classifier is None:
+            self.classifier = Classifier.load(self.path)
+
     def __getstate__(self) -> dict:
         return {**self.__dict__, "classifier": None, "warn": None, "letters": None}
 
     def __call__(self, examples: list[Example]) -> str:
-        if self.classifier is None:
-            self.classifier = Classifier.load(self.path)
+        self.load()
         classifier = self.classifier
         token_lists = [classifier.tokens(example.text) for example in examples]
         if self.letters is not None:

@@ -41,21 +41,25 @@ class TextEncoder:
 
     # --- features -------------------------------------------------------------------------
     def char_features(self, words: Sequence[str]) -> np.ndarray:
-        """Character-CNN vectors [N, F] for distinct words."""
+        """Character-CNN vectors [N, F] for distinct words, computed for words of one length
+        at a time: one long word (a URL) would otherwise pad every other word to its length."""
         ids = [self.cfg.char_ids(w) for w in words]
-        L = max(len(i) for i in ids)
-        pad = self.conv_k // 2
-        mat = np.zeros((len(words), L + 2 * pad), dtype=np.int64)
+        out = np.empty((len(words), self.conv_w.shape[1]), dtype=np.float32)
+        by_length: dict[int, list[int]] = {}
         for n, row in enumerate(ids):
-            mat[n, pad: pad + len(row)] = row
-        emb = self.char_emb[mat]  # [N, L+2p, E]; id 0 rows are zero (padding_idx)
-        emb[mat == 0] = 0.0
-        cols = np.concatenate([emb[:, j: j + L] for j in range(self.conv_k)], axis=2)  # [N, L, k*E]
-        h = cols @ self.conv_w + self.conv_b
-        np.maximum(h, 0.0, out=h)
-        valid = np.arange(L)[None, :] < np.array([len(i) for i in ids])[:, None]
-        h[~valid] = 0.0
-        return h.max(axis=1)
+            by_length.setdefault(len(row), []).append(n)
+        pad = self.conv_k // 2
+        for L, rows in by_length.items():
+            mat = np.zeros((len(rows), L + 2 * pad), dtype=np.int64)
+            mat[:, pad: pad + L] = [ids[n] for n in rows]
+            emb = self.char_emb[mat]  # [n, L+2p, E]; id 0 rows are zero (padding_idx)
+            emb[mat == 0] = 0.0
+            cols = np.concatenate([emb[:, j: j + L] for j in range(self.conv_k)], axis=2)  # [n, L, k*E]
+            h = cols @ self.conv_w
+            out[rows] = h.max(axis=1)
+        out += self.conv_b  # max(x + b) = max(x) + b, then ReLU: the same as ReLU first
+        np.maximum(out, 0.0, out=out)
+        return out
 
     def type_features(self, words: Sequence[str]) -> np.ndarray:
         """First-layer inputs [N, word_emb + char + case] for distinct words."""

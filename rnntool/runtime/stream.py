@@ -70,24 +70,31 @@ PARALLEL_AFTER_BATCHES = 2  # full batches in a row (a file, or a pipe that keep
 def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: int, out, jobs: int = 1) -> None:
     """Write and flush ``answer(batch of items)`` for every batch (see ``batches``).
 
-    With ``jobs`` > 1, once PARALLEL_AFTER_BATCHES full batches have come in a row, the
-    rest are answered by ``jobs`` worker processes (rnntool/parallel.py; ``answer`` must
-    pickle and load its model there), still written in input order. A batch cut short by
-    a pause is written as soon as it and those before it are answered, so an interactive
-    stream never waits on workers, and never starts them.
+    With ``jobs`` > 1, the first full batch starts ``jobs`` worker processes
+    (rnntool/parallel.py; ``answer`` must pickle, and load its model there), and once
+    PARALLEL_AFTER_BATCHES full batches have come in a row they answer the rest, still
+    written in input order. A batch cut short by a pause is written as soon as it and those
+    before it are answered; input that only ever comes a little at a time (a terminal, a
+    slow pipe) never starts them.
     """
     chunks = batches(items, batch)
-    full_in_a_row = 0
-    for chunk in chunks:
-        out.write(answer(chunk))
-        out.flush()
-        full_in_a_row = full_in_a_row + 1 if len(chunk) == batch else 0
-        if jobs > 1 and full_in_a_row >= PARALLEL_AFTER_BATCHES:
-            break
-    else:
-        return
-    from rnntool.parallel import ordered_map
+    workers, full_in_a_row = None, 0
+    try:
+        for chunk in chunks:
+            if jobs > 1 and workers is None and len(chunk) == batch:
+                from rnntool.parallel import Workers
 
-    for _, text in ordered_map(answer, chunks, jobs, drain_after=lambda chunk: len(chunk) < batch):
-        out.write(text)
-        out.flush()
+                workers = Workers(answer, jobs)  # they start up while this process answers the first batches
+            out.write(answer(chunk))
+            out.flush()
+            full_in_a_row = full_in_a_row + 1 if len(chunk) == batch else 0
+            if workers is not None and full_in_a_row >= PARALLEL_AFTER_BATCHES:
+                break
+        else:
+            return
+        for _, text in workers.ordered(chunks, drain_after=lambda chunk: len(chunk) < batch):
+            out.write(text)
+            out.flush()
+    finally:
+        if workers is not None:
+            workers.close()

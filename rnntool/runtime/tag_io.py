@@ -118,12 +118,16 @@ class TagAnswers:
         self.path = str(self.tagger.model_file.path)
         self.letters = None if self.warn is None else UnseenLetterCheck(self.tagger.cfg, "tagger", "tags", self.warn)
 
+    def load(self) -> None:
+        """The model, in a worker process (where it came without one)."""
+        if self.tagger is None:
+            self.tagger = Tagger.load(self.path)
+
     def __getstate__(self) -> dict:
         return {**self.__dict__, "tagger": None, "warn": None, "letters": None}
 
     def __call__(self, pending: list[Unit]) -> str:
-        if self.tagger is None:
-            self.tagger = Tagger.load(self.path)
+        self.load()
         if self.letters is not None:
             self.letters.check(w for u in pending for w in u.tokens)
         tags, conf = self.tagger.tag([u.tokens for u in pending], confidences=self.fmt == "jsonl")
