@@ -73,6 +73,11 @@ class Workers:
                     del os.environ[name]
                 else:
                     os.environ[name] = old
+        self._started = self.pool.apply_async(os.getpid)  # answered by the first worker to be ready
+
+    def ready(self) -> bool:
+        """Whether a worker has started (its model loaded) and could take work now."""
+        return self._started.ready()
 
     def __enter__(self) -> "Workers":
         return self

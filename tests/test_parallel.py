@@ -5,9 +5,11 @@ import io
 import os
 import queue
 import threading
+import time
 
 from rnntool.parallel import MAX_DEFAULT_JOBS, default_jobs, ordered_map
-from rnntool.runtime.stream import PARALLEL_AFTER_BATCHES, answer_stream
+from rnntool.parallel import Workers
+from rnntool.runtime.stream import answer_stream
 
 
 class Where:
@@ -45,16 +47,28 @@ def test_ordered_map_keeps_input_order_in_single_threaded_workers():
     assert os.environ.get("OPENBLAS_NUM_THREADS") == before  # ... and this process's environment as it was
 
 
-def test_a_file_goes_to_workers_after_its_first_full_batches():
+def test_workers_become_ready_and_answer_in_order():
+    with Workers(Where(), 2) as workers:
+        deadline = time.monotonic() + 60
+        while not workers.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert workers.ready()
+        out = list(workers.ordered([[n] for n in range(12)]))
+    assert [int(rows(text)[0][0]) for _, text in out] == list(range(12))
+
+
+def test_a_file_goes_to_workers_once_one_is_ready(monkeypatch):
+    """This process answers full batches until a worker is ready (here: after three), then
+    the workers answer the rest, in input order."""
+    polls = []
+    monkeypatch.setattr(Workers, "ready", lambda self: polls.append(1) or len(polls) >= 3)
     batch = 4
-    items = iter(range(10 * batch))
     out = io.StringIO()
-    answer_stream(items, Where(), batch, out, jobs=2)
+    answer_stream(iter(range(10 * batch)), Where(), batch, out, jobs=2)
     answered = rows(out.getvalue())
     assert [int(r[0]) for r in answered] == list(range(10 * batch))
-    here = PARALLEL_AFTER_BATCHES * batch
-    assert {r[1] for r in answered[:here]} == {str(os.getpid())}
-    assert str(os.getpid()) not in {r[1] for r in answered[here:]}
+    assert {r[1] for r in answered[: 3 * batch]} == {str(os.getpid())}
+    assert str(os.getpid()) not in {r[1] for r in answered[3 * batch:]}
 
 
 def test_one_job_never_starts_workers():
@@ -74,9 +88,11 @@ class Writes(io.StringIO):
         return super().write(text)
 
 
-def test_a_pause_after_the_workers_started_is_answered_at_once():
+def test_a_pause_after_the_workers_started_is_answered_at_once(monkeypatch):
     """A short batch (the input paused) is written before more input comes, as it is
     before the workers start: the stream may never send more."""
+    polls = []
+    monkeypatch.setattr(Workers, "ready", lambda self: polls.append(1) or len(polls) >= 2)
     batch = 4
     fed: queue.Queue = queue.Queue()
     done = object()
@@ -85,7 +101,7 @@ def test_a_pause_after_the_workers_started_is_answered_at_once():
         while (item := fed.get()) is not done:
             yield item
 
-    bulk = (PARALLEL_AFTER_BATCHES + 3) * batch
+    bulk = 5 * batch
     for n in range(bulk + 1):  # one item past the full batches, then nothing
         fed.put(n)
     out = Writes()

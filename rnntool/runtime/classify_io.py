@@ -37,6 +37,7 @@ class ClassifyAnswers:
         """The model, in a worker process (where it came without one)."""
         if self.classifier is None:
             self.classifier = Classifier.load(self.path)
+            self.classifier.tokens("Warm up, the tokenizer.")  # its imports and rules, before the first batch
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "classifier": None, "warn": None, "letters": None}

@@ -64,31 +64,27 @@ def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
         yield pending
 
 
-PARALLEL_AFTER_BATCHES = 2  # full batches in a row (a file, or a pipe that keeps up) before workers start
-
-
 def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: int, out, jobs: int = 1) -> None:
     """Write and flush ``answer(batch of items)`` for every batch (see ``batches``).
 
-    With ``jobs`` > 1, the first full batch starts ``jobs`` worker processes
-    (rnntool/parallel.py; ``answer`` must pickle, and load its model there), and once
-    PARALLEL_AFTER_BATCHES full batches have come in a row they answer the rest, still
-    written in input order. A batch cut short by a pause is written as soon as it and those
-    before it are answered; input that only ever comes a little at a time (a terminal, a
-    slow pipe) never starts them.
+    With ``jobs`` > 1, the first full batch (a file, or a pipe that keeps up) starts ``jobs``
+    worker processes (rnntool/parallel.py; ``answer`` must pickle, and load its model
+    there). This process answers batches itself until one of them is ready, and then they
+    answer the rest, still written in input order. A batch cut short by a pause is written
+    as soon as it and those before it are answered; input that only ever comes a little at
+    a time (a terminal, a slow pipe) never starts them.
     """
     chunks = batches(items, batch)
-    workers, full_in_a_row = None, 0
+    workers = None
     try:
         for chunk in chunks:
             if jobs > 1 and workers is None and len(chunk) == batch:
                 from rnntool.parallel import Workers
 
-                workers = Workers(answer, jobs)  # they start up while this process answers the first batches
+                workers = Workers(answer, jobs)  # they start up while this process answers
             out.write(answer(chunk))
             out.flush()
-            full_in_a_row = full_in_a_row + 1 if len(chunk) == batch else 0
-            if workers is not None and full_in_a_row >= PARALLEL_AFTER_BATCHES:
+            if workers is not None and len(chunk) == batch and workers.ready():
                 break
         else:
             return
