@@ -6,9 +6,12 @@ time from process start to the first output line.
     python bench/classify_speed.py [--model MODEL] [--repeat 20] [--peer-python PY]
 
 The input is the SMS Spam test split (../shared/data/sms-spam/splits/test.tsv)
-repeated --repeat times; fastText (fasttext-wheel, in --peer-python's
-environment) is trained on the training split with the peers' settings and
-predicts the same texts in-process, as ../shared/peers/classify_peers.py does.
+repeated --repeat times, classified with the default --jobs and with -j 1;
+fastText (fasttext-wheel, in --peer-python's environment) is trained on the
+training split with the peers' settings and predicts the same texts in-process,
+as ../shared/peers/classify_peers.py does (the issue's ratio), and file -> file
+in a fresh process from its saved model, as rnntool is timed. Scratch files go to a
+temporary directory, never beside the data.
 """
 
 from __future__ import annotations
@@ -27,18 +30,39 @@ SPLITS = ROOT.parent / "shared" / "data" / "sms-spam" / "splits"
 
 FASTTEXT = r"""
 import sys, time, fasttext
-train, texts = sys.argv[1], sys.argv[2]
+train, texts, work = sys.argv[1], sys.argv[2], sys.argv[3]
 clean = lambda s: " ".join(s.split())
 rows = [l.rstrip("\n").split("\t", 1) for l in open(train, encoding="utf-8")]
-with open(train + ".ft", "w", encoding="utf-8") as f:
+with open(work + ".ft", "w", encoding="utf-8") as f:
     for y, x in rows:
         f.write(f"__label__{y} {clean(x)}\n")
-model = fasttext.train_supervised(train + ".ft", epoch=25, lr=0.5, wordNgrams=2, dim=100, minCount=1, verbose=0)
+model = fasttext.train_supervised(work + ".ft", epoch=25, lr=0.5, wordNgrams=2, dim=100, minCount=1, verbose=0)
+model.save_model(work + ".bin")
 lines = [clean(l.rstrip("\n")) for l in open(texts, encoding="utf-8")]
 t = time.perf_counter()
 labels, _ = model.predict(lines)
 print(len(lines) / (time.perf_counter() - t))
 """
+
+# fastText file -> file as rnntool is timed: a fresh process loads the saved model, reads
+# the file, predicts, writes a label and probability per line
+FASTTEXT_FILE = r"""
+import sys, fasttext
+model = fasttext.load_model(sys.argv[1])
+lines = [" ".join(l.split()) for l in open(sys.argv[2], encoding="utf-8")]
+labels, probs = model.predict(lines)
+with open(sys.argv[3], "w", encoding="utf-8") as out:
+    out.writelines(f"{y[0][9:]}\t{p[0]:.4f}\n" for y, p in zip(labels, probs))
+"""
+
+
+def median_wall(command: list[str], **kwargs) -> float:
+    walls = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=True, **kwargs)
+        walls.append(time.perf_counter() - t0)
+    return sorted(walls)[1]
 
 
 def first_line_seconds(model: str, runs: int = 5) -> float:
@@ -69,26 +93,28 @@ def main() -> None:
         n = len(texts) * args.repeat
         print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}; "
               f"model {args.model}; {n:,} lines")
-        walls = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "rnntool", "classify", "-m", args.model, str(path), "-q"],
-                           stdout=subprocess.DEVNULL, check=True)
-            walls.append(time.perf_counter() - t0)
-        wall = sorted(walls)[1]
+        classify = [sys.executable, "-m", "rnntool", "classify", "-m", args.model, str(path), "-q"]
+        wall = median_wall(classify)
         ours = n / wall
         print(f"rnntool classify FILE > /dev/null: {wall:.2f} s wall (median of 3), {ours:,.0f} lines/s "
               "(process start and model load included)")
+        one = n / median_wall(classify + ["-j", "1"])
+        print(f"  the same with -j 1 (no worker processes): {one:,.0f} lines/s")
         print(f"process start -> first output line: {first_line_seconds(args.model) * 1000:.0f} ms (median of 5)")
         if args.peer_python:
-            out = subprocess.run([args.peer_python, "-c", FASTTEXT, str(SPLITS / "train.tsv"), str(path)],
+            work = str(Path(tmp) / "fasttext")
+            out = subprocess.run([args.peer_python, "-c", FASTTEXT, str(SPLITS / "train.tsv"), str(path), work],
                                  capture_output=True, text=True, cwd=tmp)
             if out.returncode:
                 print(f"peer fastText failed: {out.stderr.strip()[-300:]}")
-            else:
-                peer = float(out.stdout.strip())
-                print(f"peer fastText predict (in-process, same lines): {peer:,.0f} lines/s  ->  ours "
-                      f"{ours / peer:.3f}x fastText")
+                return
+            peer = float(out.stdout.strip())
+            print(f"peer fastText predict (in-process, same lines): {peer:,.0f} lines/s  ->  ours "
+                  f"{ours / peer:.3f}x fastText (-j 1: {one / peer:.3f}x)")
+            model_bin = work + ".bin"
+            peer_file = n / median_wall([args.peer_python, "-c", FASTTEXT_FILE, model_bin, str(path), os.devnull])
+            print(f"peer fastText file -> file (process start, load_model, predict, write; median of 3): "
+                  f"{peer_file:,.0f} lines/s  ->  ours {ours / peer_file:.3f}x")
 
 
 if __name__ == "__main__":

@@ -56,28 +56,34 @@ class Workers:
     to each worker once, and its ``load()``, if it has one, runs there as the worker starts).
     They start at once and warm up while the caller goes on; ``ordered`` hands them work.
 
-    Spawned, not forked: the caller may have torch's thread pools loaded.
+    Spawned, not forked: the caller may have torch's thread pools loaded. A worker that
+    dies (killed, out of memory) fails the run with one line instead of hanging it
+    (concurrent.futures notices a lost worker; multiprocessing.Pool does not).
     """
 
     def __init__(self, function: Callable, jobs: int):
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         self.jobs = jobs
         saved = {name: os.environ.get(name) for name in _ONE_THREAD}
         os.environ.update(_ONE_THREAD)  # spawned children take the environment as it is now
         try:
-            self.pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init, initargs=(function,))
+            self.executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_worker_init, initargs=(function,))
+            # one small task a worker: the executor spawns a process for each task no idle
+            # worker can take, so all of them start now, and the first answer says one is ready
+            self._started = [self.executor.submit(os.getpid) for _ in range(jobs)]
         finally:
             for name, old in saved.items():
                 if old is None:
                     del os.environ[name]
                 else:
                     os.environ[name] = old
-        self._started = self.pool.apply_async(os.getpid)  # answered by the first worker to be ready
 
     def ready(self) -> bool:
         """Whether a worker has started (its model loaded) and could take work now."""
-        return self._started.ready()
+        return any(started.done() for started in self._started)
 
     def __enter__(self) -> "Workers":
         return self
@@ -86,31 +92,43 @@ class Workers:
         self.close()
 
     def close(self) -> None:
-        self.pool.terminate()  # nothing is left in flight that anyone will read
-        self.pool.join()
+        """Stop the workers now, mid-task if need be: nobody will read what is in flight.
+        (concurrent.futures can only wait for a running task, so the processes are
+        terminated directly.)"""
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
 
-    def ordered(self, items: Iterable[T], drain_after: Callable[[T], bool] | None = None) -> Iterator[tuple[T, R]]:
+    def ordered(self, items: Iterable[T | None]) -> Iterator[tuple[T, R]]:
         """(item, function(item)) for every item, in input order, with at most
-        IN_FLIGHT_PER_WORKER items a worker in flight. After an item for which
-        ``drain_after`` is true, everything in flight is yielded before the next item is
-        read: a stream that pauses is answered at once."""
+        IN_FLIGHT_PER_WORKER items a worker in flight. A None among the items is not sent:
+        everything in flight is yielded before the next item is read (a stream that
+        pauses is answered at once)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from rnntool.errors import RnntoolError
+
+        cap = IN_FLIGHT_PER_WORKER * self.jobs
         in_flight: deque = deque()
-        for item in items:
-            in_flight.append((item, self.pool.apply_async(_call_in_worker, (item,))))
-            if drain_after is not None and drain_after(item):
-                while in_flight:
-                    done, result = in_flight.popleft()
-                    yield done, result.get()
-            elif len(in_flight) >= IN_FLIGHT_PER_WORKER * self.jobs:
-                done, result = in_flight.popleft()
-                yield done, result.get()
-        while in_flight:
-            done, result = in_flight.popleft()
-            yield done, result.get()
+        try:
+            for item in items:
+                if item is not None:
+                    in_flight.append((item, self.executor.submit(_call_in_worker, item)))
+                while len(in_flight) > (0 if item is None else cap - 1):
+                    done, future = in_flight.popleft()
+                    yield done, future.result()
+            while in_flight:
+                done, future = in_flight.popleft()
+                yield done, future.result()
+        except BrokenProcessPool:
+            raise RnntoolError("a worker process died (killed, or out of memory?); "
+                               "run again with --jobs 1 to work in this process only") from None
 
 
-def ordered_map(function: Callable[[T], R], items: Iterable[T], jobs: int,
-                drain_after: Callable[[T], bool] | None = None) -> Iterator[tuple[T, R]]:
-    """``Workers(function, jobs).ordered(items, drain_after)``, the workers closed after."""
+def ordered_map(function: Callable[[T], R], items: Iterable[T | None], jobs: int) -> Iterator[tuple[T, R]]:
+    """``Workers(function, jobs).ordered(items)``, the workers closed after."""
     with Workers(function, jobs) as workers:
-        yield from workers.ordered(items, drain_after)
+        yield from workers.ordered(items)

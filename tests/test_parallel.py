@@ -7,8 +7,10 @@ import queue
 import threading
 import time
 
-from rnntool.parallel import MAX_DEFAULT_JOBS, default_jobs, ordered_map
-from rnntool.parallel import Workers
+import pytest
+
+from rnntool.errors import RnntoolError
+from rnntool.parallel import MAX_DEFAULT_JOBS, Workers, default_jobs, ordered_map
 from rnntool.runtime.stream import answer_stream
 
 
@@ -88,9 +90,11 @@ class Writes(io.StringIO):
         return super().write(text)
 
 
-def test_a_pause_after_the_workers_started_is_answered_at_once(monkeypatch):
-    """A short batch (the input paused) is written before more input comes, as it is
-    before the workers start: the stream may never send more."""
+@pytest.mark.parametrize("extra", [1, 0])
+def test_a_pause_after_the_workers_started_is_answered_at_once(monkeypatch, extra):
+    """What came before a pause is written before more input comes, as it is before the
+    workers start: the stream may never send more. The pause comes after a short batch
+    (extra=1) or right after a full one (extra=0: nothing is pending when it pauses)."""
     polls = []
     monkeypatch.setattr(Workers, "ready", lambda self: polls.append(1) or len(polls) >= 2)
     batch = 4
@@ -102,15 +106,28 @@ def test_a_pause_after_the_workers_started_is_answered_at_once(monkeypatch):
             yield item
 
     bulk = 5 * batch
-    for n in range(bulk + 1):  # one item past the full batches, then nothing
+    total = bulk + extra
+    for n in range(total):  # full batches (and perhaps one item more), then nothing
         fed.put(n)
     out = Writes()
     worker = threading.Thread(target=answer_stream, args=(items(), Where(), batch, out, 2), daemon=True)
     worker.start()
     try:
-        answered = [out.lines.get(timeout=60).split("\t") for _ in range(bulk + 1)]
+        answered = [out.lines.get(timeout=60).split("\t") for _ in range(total)]
     finally:
         fed.put(done)
         worker.join(timeout=60)
-    assert [int(r[0]) for r in answered] == list(range(bulk + 1))
-    assert str(os.getpid()) != answered[-1][1]  # the lone item went to a worker, and came back
+    assert [int(r[0]) for r in answered] == list(range(total))
+    assert str(os.getpid()) != answered[-1][1]  # the last batch went to a worker, and came back
+
+
+class DiesOnThree:
+    def __call__(self, items):
+        if 3 in items:
+            os._exit(9)  # as the OOM killer would
+        return "".join(f"{item}\n" for item in items)
+
+
+def test_a_worker_that_dies_fails_the_run_in_one_line():
+    with pytest.raises(RnntoolError, match="worker process died.*--jobs 1"):
+        list(ordered_map(DiesOnThree(), [[n] for n in range(8)], jobs=2))

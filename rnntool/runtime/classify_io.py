@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rnntool.runtime.classifier import Classifier
 from rnntool.text.labelled import Example
@@ -13,30 +13,33 @@ from rnntool.text.labelled import Example
 @dataclass
 class ClassifyAnswers:
     """``classify``'s output for a batch of examples: ``label<TAB>prob`` (more pairs with
-    ``top_k`` or for multi-label) or JSON lines. It pickles without its model and its
-    warning, so that worker processes (rnntool/parallel.py) load the model from ``path``
-    once and stay quiet: the letters check is done on the first batches, which the main
-    process answers itself."""
+    ``top_k`` or for multi-label) or JSON lines. It pickles as its model file's contents
+    (not the path, which a training run may replace meanwhile) and without its warning:
+    a worker process (rnntool/parallel.py) builds the model once and stays quiet, and
+    the stream keeps batches in the main process until the letters check is ``settled``."""
 
-    classifier: Classifier
+    classifier: Classifier | None
     jsonl: bool = False
     top_k: int = 1
     threshold: float | None = None
     keep_input: bool = False
     warn: Callable[[str], None] | None = None
-    path: str = field(init=False)
 
     def __post_init__(self):
         from rnntool.features import UnseenLetterCheck
 
-        self.path = str(self.classifier.model_file.path)
+        self.model_file = self.classifier.model_file
         self.letters = None if self.warn is None else UnseenLetterCheck(self.classifier.cfg, "classifier", "labels",
                                                                          self.warn)
+
+    @property
+    def settled(self) -> bool:
+        return self.letters is None or self.letters.done
 
     def load(self) -> None:
         """The model, in a worker process (where it came without one)."""
         if self.classifier is None:
-            self.classifier = Classifier.load(self.path)
+            self.classifier = Classifier(self.model_file)
             self.classifier.tokens("Warm up, the tokenizer.")  # its imports and rules, before the first batch
 
     def __getstate__(self) -> dict:

@@ -50,14 +50,15 @@ def read_ahead(units: Iterator[T], capacity: int) -> Iterator[T | None]:
         yield item
 
 
-def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
+def batches(items: Iterator[T], size: int, empty_on_pause: bool = False) -> Iterator[list[T]]:
     """Lists of at most ``size`` items: full ones, and whatever is there whenever the input
-    pauses (~50 ms), so an interactive line is answered at once."""
+    pauses (~50 ms), so an interactive line is answered at once; with ``empty_on_pause``,
+    an empty list when it pauses with nothing pending (right after a full batch)."""
     pending: list[T] = []
     for item in read_ahead(items, capacity=4 * size):
         if item is not None:
             pending.append(item)
-        if pending and (item is None or len(pending) >= size):
+        if (pending or empty_on_pause) and (item is None or len(pending) >= size):
             yield pending
             pending = []
     if pending:
@@ -69,26 +70,37 @@ def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: i
 
     With ``jobs`` > 1, the first full batch (a file, or a pipe that keeps up) starts ``jobs``
     worker processes (rnntool/parallel.py; ``answer`` must pickle, and load its model
-    there). This process answers batches itself until one of them is ready, and then they
+    there). This process answers batches itself until one of them is ready (and until
+    ``answer.settled``, if it has one, says what must happen here is done), and then they
     answer the rest, still written in input order. A batch cut short by a pause is written
     as soon as it and those before it are answered; input that only ever comes a little at
     a time (a terminal, a slow pipe) never starts them.
     """
-    chunks = batches(items, batch)
+    chunks = batches(items, batch, empty_on_pause=jobs > 1)
     workers = None
     try:
         for chunk in chunks:
+            if not chunk:
+                continue
             if jobs > 1 and workers is None and len(chunk) == batch:
                 from rnntool.parallel import Workers
 
                 workers = Workers(answer, jobs)  # they start up while this process answers
             out.write(answer(chunk))
             out.flush()
-            if workers is not None and len(chunk) == batch and workers.ready():
+            if workers is not None and len(chunk) == batch and getattr(answer, "settled", True) and workers.ready():
                 break
         else:
             return
-        for _, text in workers.ordered(chunks, drain_after=lambda chunk: len(chunk) < batch):
+
+        def work():  # None: the input paused, so write everything in flight before reading on
+            for chunk in chunks:
+                if chunk:
+                    yield chunk
+                if len(chunk) < batch:
+                    yield None
+
+        for _, text in workers.ordered(work()):
             out.write(text)
             out.flush()
     finally:

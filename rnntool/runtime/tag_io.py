@@ -106,22 +106,25 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
 @dataclass
 class TagAnswers:
     """``tag``'s output for a batch of units. Like ``ClassifyAnswers`` (runtime/classify_io.py),
-    it pickles without its model and its warning: a worker process loads the model from
-    ``path`` once, and the letters check is done on the first batches, in the main process."""
+    it pickles as its model file's contents and without its warning: a worker process
+    builds the model once, and the letters check is done in the main process."""
 
-    tagger: Tagger
+    tagger: Tagger | None
     fmt: str
     warn: Callable[[str], None] | None = None
-    path: str = field(init=False)
 
     def __post_init__(self):
-        self.path = str(self.tagger.model_file.path)
+        self.model_file = self.tagger.model_file
         self.letters = None if self.warn is None else UnseenLetterCheck(self.tagger.cfg, "tagger", "tags", self.warn)
+
+    @property
+    def settled(self) -> bool:
+        return self.letters is None or self.letters.done
 
     def load(self) -> None:
         """The model, in a worker process (where it came without one)."""
         if self.tagger is None:
-            self.tagger = Tagger.load(self.path)
+            self.tagger = Tagger(self.model_file)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "tagger": None, "warn": None, "letters": None}

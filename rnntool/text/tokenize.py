@@ -172,8 +172,8 @@ def _guard(patterns: list[re.Pattern]):
     folding ("\u212a", the Kelvin sign, matches "k") counts as it does in the rules."""
     needles = []
     for pattern in patterns:
-        if pattern.pattern not in _TREEBANK_NEEDLES:
-            return _always
+        if pattern.pattern not in _TREEBANK_NEEDLES or pattern.flags & ~(re.UNICODE | re.IGNORECASE):
+            return _always  # a rule we have not read as it is (VERBOSE would make its spaces mean nothing)
         needles += _TREEBANK_NEEDLES[pattern.pattern]
     needles = list(dict.fromkeys(needles))
     ignore_case = any(p.flags & re.IGNORECASE for p in patterns)
