@@ -84,6 +84,12 @@ class Distributed:
         return DistributedDataParallel(model, device_ids=ids, output_device=ids[0] if ids else None,
                                        find_unused_parameters=find_unused)
 
+    def barrier(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()
+
     def close(self) -> None:
         if self.active:
             import torch.distributed as dist

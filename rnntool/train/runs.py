@@ -100,6 +100,11 @@ class Preparation:
         try:
             locks = self.claim()
             result = Trainer(job, cfg, run, self.checkpoint).fit(should_stop)
+            # every rank through its last save before any tears down its process group: a
+            # gloo peer that leaves first can abort the other (seen once in CI, rank 1
+            # "terminate called without an active exception"); not on the error path,
+            # where a dead peer would leave the barrier waiting
+            self.dist.barrier()
         finally:
             self.dist.close()
             for lock in locks:
