@@ -54,6 +54,25 @@ def cli(runner):
     return invoke
 
 
+@pytest.fixture
+def answered_by_workers(monkeypatch):
+    """The batches worker processes answer (rnntool/parallel.py), in a list; the workers
+    take over as soon as the first one is ready, from the second full batch on."""
+    from rnntool.parallel import Workers
+
+    answered = []
+    ordered = Workers.ordered
+
+    def counted(self, items):
+        for done in ordered(self, items):
+            answered.append(done)
+            yield done
+
+    monkeypatch.setattr(Workers, "ready", lambda self: self._started[0].result(timeout=60) and True)
+    monkeypatch.setattr(Workers, "ordered", counted)
+    return answered
+
+
 def run_rnntool(*args, input=None, env=None, **kwargs):
     """Run ``python -m rnntool`` in a real subprocess (for pipes, exit codes, imports)."""
     full_env = {**os.environ, **(env or {})}

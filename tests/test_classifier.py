@@ -279,28 +279,16 @@ def test_classify_answers_each_line_while_stdin_stays_open(sms_model):
 
 
 @pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
-def test_worker_processes_answer_a_file_as_the_main_process_does(cli, monkeypatch, sms, sms_model, fmt):
+def test_worker_processes_answer_a_file_as_the_main_process_does(cli, answered_by_workers, sms, sms_model, fmt):
     """--batch 8 over 80 texts: the first batches here, the rest in workers, same lines in the same order."""
-    from rnntool.parallel import Workers
-
-    answered_there = []
-    ordered = Workers.ordered
-
-    def counted(self, items):
-        for done in ordered(self, items):
-            answered_there.append(done)
-            yield done
-
-    monkeypatch.setattr(Workers, "ready", lambda self: self._started[0].result(timeout=60) and True)  # from batch 2 on
-    monkeypatch.setattr(Workers, "ordered", counted)
     _, path = sms_model
     args = ("classify", "-m", path, "--input", "tsv", "--keep-input", "--batch", "8", "--format", fmt, "--top-k", "2",
             sms / "test.tsv")
     one = cli(*args, "-j", "1")
-    assert answered_there == []
+    assert answered_by_workers == []
     two = cli(*args, "-j", "2")
     assert one.exit_code == 0 and two.exit_code == 0, two.stderr
-    assert len(answered_there) >= 5  # of the 10 batches (here until the letters check has seen 200 letters)
+    assert len(answered_by_workers) >= 5  # of the 10 batches (here until the letters check has seen 200 letters)
     assert len(one.stdout.splitlines()) == 80 and two.stdout == one.stdout
     if fmt == "tsv":  # --top-k 2 reached the workers: two label/probability pairs on every line
         assert all({line.split("\t")[0], line.split("\t")[2]} == {"ham", "spam"} for line in two.stdout.splitlines())

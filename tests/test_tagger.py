@@ -285,27 +285,15 @@ def test_tag_does_not_import_torch(pos_model):
 
 
 @pytest.mark.parametrize("fmt", ["wordtag", "conllu", "jsonl"])
-def test_worker_processes_tag_a_file_as_the_main_process_does(cli, monkeypatch, tmp_path, pos_model, fmt):
+def test_worker_processes_tag_a_file_as_the_main_process_does(cli, answered_by_workers, tmp_path, pos_model, fmt):
     """--batch 4 over 40 sentences: the first batches here, the rest in workers, the same output."""
-    from rnntool.parallel import Workers
-
-    answered_there = []
-    ordered = Workers.ordered
-
-    def counted(self, items):
-        for done in ordered(self, items):
-            answered_there.append(done)
-            yield done
-
-    monkeypatch.setattr(Workers, "ready", lambda self: self._started[0].result(timeout=60) and True)  # from batch 2 on
-    monkeypatch.setattr(Workers, "ordered", counted)
     _, path = pos_model
     text = tmp_path / "in.txt"
     text.write_text("".join(f"the cat sees a dog number {n}.\n" for n in range(40)))
     one, two = (cli("tag", "-m", path, "--batch", "4", "--format", fmt, text, "-j", j) for j in ("1", "2"))
     assert one.exit_code == 0 and two.exit_code == 0, two.stderr
     assert one.stdout.count("cat") == (80 if fmt == "conllu" else 40) and two.stdout == one.stdout  # conllu: "# text ="
-    assert len(answered_there) >= 5  # of the 10 batches (here until the letters check has seen 200 letters)
+    assert len(answered_by_workers) >= 5  # of the 10 batches (here until the letters check has seen 200 letters)
 
 
 def test_tag_answers_each_line_while_stdin_stays_open(pos_model):

@@ -7,47 +7,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rnntool.runtime.classifier import Classifier
+from rnntool.runtime.stream import ModelAnswers
 from rnntool.text.labelled import Example
 
 
 @dataclass
-class ClassifyAnswers:
+class ClassifyAnswers(ModelAnswers):
     """``classify``'s output for a batch of examples: ``label<TAB>prob`` (more pairs with
-    ``top_k`` or for multi-label) or JSON lines. It pickles as its model file's contents
-    (not the path, which a training run may replace meanwhile) and without its warning:
-    a worker process (rnntool/parallel.py) builds the model once and stays quiet, and
-    the stream keeps batches in the main process until the letters check is ``settled``."""
+    ``top_k`` or for multi-label) or JSON lines; workers may answer too (``ModelAnswers``)."""
 
-    classifier: Classifier | None
+    model: Classifier | None
     jsonl: bool = False
     top_k: int = 1
     threshold: float | None = None
     keep_input: bool = False
     warn: Callable[[str], None] | None = None
+    KIND, ANSWERS = "classifier", "labels"
 
-    def __post_init__(self):
-        from rnntool.features import UnseenLetterCheck
-
-        self.model_file = self.classifier.model_file
-        self.letters = None if self.warn is None else UnseenLetterCheck(self.classifier.cfg, "classifier", "labels",
-                                                                         self.warn)
-
-    @property
-    def settled(self) -> bool:
-        return self.letters is None or self.letters.done
-
-    def load(self) -> None:
-        """The model, in a worker process (where it came without one)."""
-        if self.classifier is None:
-            self.classifier = Classifier(self.model_file)
-            self.classifier.tokens("Warm up, the tokenizer.")  # its imports and rules, before the first batch
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "classifier": None, "warn": None, "letters": None}
+    def build(self, model_file) -> Classifier:
+        classifier = Classifier(model_file)
+        classifier.tokens("Warm up, the tokenizer.")  # its imports and rules, before the first batch
+        return classifier
 
     def __call__(self, examples: list[Example]) -> str:
         self.load()
-        classifier = self.classifier
+        classifier = self.model
         token_lists = [classifier.tokens(example.text) for example in examples]
         if self.letters is not None:
             self.letters.check(w for tokens in token_lists for w in tokens)

@@ -65,6 +65,38 @@ def batches(items: Iterator[T], size: int, empty_on_pause: bool = False) -> Iter
         yield pending
 
 
+class ModelAnswers:
+    """Base of the answer objects ``answer_stream`` may hand to worker processes (dataclasses
+    with ``model``, the runtime, and ``warn`` fields). One pickles as its model file's
+    contents (not the path, which a training run may replace meanwhile) and without its
+    warning: a worker builds the model once (``build``) and stays quiet, and the stream
+    keeps batches in the main process until the unseen-letters check is ``settled``."""
+
+    KIND = ANSWERS = ""  # the letters warning's words: "classifier", "labels"
+
+    def __post_init__(self):
+        from rnntool.features import UnseenLetterCheck
+
+        self.model_file = self.model.model_file
+        self.letters = None if self.warn is None else UnseenLetterCheck(self.model.cfg, self.KIND, self.ANSWERS,
+                                                                         self.warn)
+
+    @property
+    def settled(self) -> bool:
+        return self.letters is None or self.letters.done
+
+    def build(self, model_file):
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """The model, in a worker process (where it came without one)."""
+        if self.model is None:
+            self.model = self.build(self.model_file)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "model": None, "warn": None, "letters": None}
+
+
 def answer_stream(items: Iterator[T], answer: Callable[[list[T]], str], batch: int, out, jobs: int = 1) -> None:
     """Write and flush ``answer(batch of items)`` for every batch (see ``batches``).
 

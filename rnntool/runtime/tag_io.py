@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.errors import RnntoolError
-from rnntool.features import UnseenLetterCheck
-from rnntool.runtime.stream import answer_stream
+from rnntool.runtime.stream import ModelAnswers, answer_stream
 from rnntool.runtime.tagger import Tagger
 from rnntool.text.sources import TextSource
 from rnntool.text.tagged import read_conll, read_conllu, spans
@@ -104,37 +103,23 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
 
 
 @dataclass
-class TagAnswers:
-    """``tag``'s output for a batch of units. Like ``ClassifyAnswers`` (runtime/classify_io.py),
-    it pickles as its model file's contents and without its warning: a worker process
-    builds the model once, and the letters check is done in the main process."""
+class TagAnswers(ModelAnswers):
+    """``tag``'s output for a batch of units; workers may answer too (``ModelAnswers``)."""
 
-    tagger: Tagger | None
+    model: Tagger | None
     fmt: str
     warn: Callable[[str], None] | None = None
+    KIND, ANSWERS = "tagger", "tags"
 
-    def __post_init__(self):
-        self.model_file = self.tagger.model_file
-        self.letters = None if self.warn is None else UnseenLetterCheck(self.tagger.cfg, "tagger", "tags", self.warn)
-
-    @property
-    def settled(self) -> bool:
-        return self.letters is None or self.letters.done
-
-    def load(self) -> None:
-        """The model, in a worker process (where it came without one)."""
-        if self.tagger is None:
-            self.tagger = Tagger(self.model_file)
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "tagger": None, "warn": None, "letters": None}
+    def build(self, model_file) -> Tagger:
+        return Tagger(model_file)
 
     def __call__(self, pending: list[Unit]) -> str:
         self.load()
         if self.letters is not None:
             self.letters.check(w for u in pending for w in u.tokens)
-        tags, conf = self.tagger.tag([u.tokens for u in pending], confidences=self.fmt == "jsonl")
-        return "".join(format_unit(u, t, None if conf is None else conf[i], self.fmt, self.tagger)
+        tags, conf = self.model.tag([u.tokens for u in pending], confidences=self.fmt == "jsonl")
+        return "".join(format_unit(u, t, None if conf is None else conf[i], self.fmt, self.model)
                        for i, (u, t) in enumerate(zip(pending, tags)))
 
 
