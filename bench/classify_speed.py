@@ -10,8 +10,9 @@ repeated --repeat times, classified with the default --jobs and with -j 1;
 fastText (fasttext-wheel, in --peer-python's environment) is trained on the
 training split with the peers' settings and predicts the same texts in-process,
 as ../shared/peers/classify_peers.py does (the issue's ratio: one call; warm repeats
-of the call are reported too), and file -> file in a fresh process from its saved model, as rnntool is timed. Scratch files go to a
-temporary directory, never beside the data.
+of the call are reported too), and file -> file in a fresh process from its saved
+model, as rnntool is timed. Scratch files go to a temporary directory, never beside
+the data.
 """
 
 from __future__ import annotations
