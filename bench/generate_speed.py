@@ -49,10 +49,10 @@ def random_char_lstm(path: Path) -> Path:
 
 def steady_state(model: Path, tokens: int) -> float:
     from rnntool.runtime.generate import GenerationOptions, Generator
-    from rnntool.runtime.lm import LanguageModel
+    from rnntool.runtime.lm import LMRuntime
     from rnntool.runtime.sampling import SamplingOptions
 
-    lm = LanguageModel.load(model)
+    lm = LMRuntime.load(model)
     sink = []
     gen = Generator(lm, GenerationOptions(max_tokens=tokens, sampling=SamplingOptions(0.8), seed=1))
     t0 = time.perf_counter()
@@ -62,10 +62,10 @@ def steady_state(model: Path, tokens: int) -> float:
 
 def batched(model: Path, streams: int, tokens: int) -> tuple[float, float]:
     from rnntool.runtime.generate import GenerationOptions, Generator
-    from rnntool.runtime.lm import LanguageModel
+    from rnntool.runtime.lm import LMRuntime
     from rnntool.runtime.sampling import SamplingOptions
 
-    lm = LanguageModel.load(model)
+    lm = LMRuntime.load(model)
     opts = GenerationOptions(max_tokens=tokens, sampling=SamplingOptions(0.8), seed=1)
     prompts = [f"prompt {i}:" for i in range(streams)]
     t0 = time.perf_counter()

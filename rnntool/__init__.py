@@ -1,11 +1,89 @@
-"""rnntool: recurrent-network text models from the command line and from Python.
+"""rnntool: recurrent-network text models, from Python and from the command line.
 
-The package imports nothing heavy at the top level: torch is only imported by
-the modules that train (``rnntool.nn``, ``rnntool.train``).
+    import rnntool
+    lm = rnntool.load("shakespeare-char")
+    for piece in lm.generate("ROMEO:", max_tokens=200, seed=1):
+        print(piece, end="", flush=True)
+
+The public names are those in ``__all__`` (docs/api.md is the tour); everything else is
+internal. Importing rnntool is cheap: each name is imported when first used, using a
+loaded model never imports torch, and the ``train_*`` functions import it when called.
 """
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms at start-up)
 
 __version__ = "0.1.0"
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import (  # noqa: E402  (cheap, and every caller wants them)
+    InputError,
+    ModelFileError,
+    OutOfRangeError,
+    RnntoolError,
+    RnntoolWarning,
+    WrongKindError,
+)
 
-__all__ = ["RnntoolError", "__version__"]
+# public name -> the module that defines it (imported on first use)
+_LAZY = {
+    "load": "rnntool.api.loading",
+    "bundled_names": "rnntool.api.loading",
+    "Model": "rnntool.api.loading",
+    "models": "rnntool.api",
+    "evaluate": "rnntool.api",
+    "LanguageModel": "rnntool.api.lm",
+    "Tagger": "rnntool.api.tagger",
+    "Classifier": "rnntool.api.classifier",
+    "train_lm": "rnntool.api.training",
+    "train_tagger": "rnntool.api.training",
+    "train_classifier": "rnntool.api.training",
+    "prep": "rnntool.api.training",
+    "TrainingInterrupted": "rnntool.api.training",
+    "Generation": "rnntool.results",
+    "GenerationEvent": "rnntool.results",
+    "LineScore": "rnntool.results",
+    "Perplexity": "rnntool.results",
+    "Token": "rnntool.results",
+    "Span": "rnntool.results",
+    "Sentence": "rnntool.results",
+    "Document": "rnntool.results",
+    "Classification": "rnntool.results",
+    "Evaluation": "rnntool.results",
+    "TrainResult": "rnntool.results",
+    "PrepResult": "rnntool.results",
+}
+
+__all__ = [
+    "__version__",
+    "RnntoolError", "InputError", "OutOfRangeError", "ModelFileError", "WrongKindError", "RnntoolWarning",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rnntool' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
+    from rnntool.api import evaluate, models
+    from rnntool.api.classifier import Classifier
+    from rnntool.api.lm import LanguageModel
+    from rnntool.api.loading import Model, bundled_names, load
+    from rnntool.api.tagger import Tagger
+    from rnntool.api.training import TrainingInterrupted, prep, train_classifier, train_lm, train_tagger
+    from rnntool.results import (
+        Classification, Document, Evaluation, Generation, GenerationEvent, LineScore, Perplexity, PrepResult, Sentence, Span, Token,
+        TrainResult,
+    )

@@ -26,11 +26,16 @@ def default_cutoffs(vocab_size: int) -> list[int]:
 
 @dataclass
 class LMConfig:
+    """A language model's architecture. Its field defaults are the character-level recipe's
+    (``rnntool.recipes.LM_MODEL["char"]``); the recipes are the source of the defaults a
+    train-lm run and its --help use (a word model gets ``LM_MODEL["word"]``, and softmax and
+    tying are chosen from the vocabulary), and tests/test_options.py holds these equal."""
+
     vocab_size: int
     cell: str = "lstm"
     layers: int = 2
     emb: int = 64
-    hidden: int = 512
+    hidden: int = 384
     dropout: float = 0.0
     tie: bool = False
     softmax: str = "full"

@@ -15,7 +15,13 @@ POOLS = ("last", "mean", "max", "attention")
 
 @dataclass(kw_only=True)
 class ClassifierConfig(EncoderConfig):
+    """A classifier's architecture. Its field defaults are the classifier recipe's
+    (``rnntool.recipes.CLASSIFIER_MODEL``, the source a train-classifier run and its
+    --help read; tests/test_options.py holds them equal); ``threshold`` is the one
+    architecture default the recipe leaves to this class."""
+
     labels: list[str]
+    dropout: float = 0.4  # the classifier recipe's (the tagger's encoder default is 0.33)
     bidirectional: bool = True
     pool: str = "max"
     multilabel: bool = False

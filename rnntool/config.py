@@ -5,9 +5,11 @@ Torch-free: the CLI builds its option enums from the choice tuples here, and
 reads them (``arch.LMConfig``, ``tagging.TaggerConfig``); what every training run
 shares lives here.
 
-``resolve(cls, defaults, options)`` is the one way a configuration is made from
-a recipe's defaults and a user's options: ``None`` means "not given", and a key
-the dataclass does not have raises instead of being dropped.
+Options reach a configuration through ``check_keys(cls, options, what)``: ``None``
+means "not given", and a key the dataclass does not have raises instead of being
+dropped. The recipes (``rnntool.recipes``) put the checked options on top of a
+kind's defaults; a resumed run takes its checkpoint's configuration with the few
+options ``resumed`` lets it change.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TypeVar
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 
 # --- choice sets (the CLI's enums are made from these) ------------------------------------
 CELLS = ("lstm", "gru", "rnn", "rnn-relu")
@@ -41,7 +43,7 @@ CLASSIFY_OUTPUTS = ("tsv", "jsonl")
 C = TypeVar("C")
 
 
-class ConfigError(RnntoolError):
+class ConfigError(InputError):
     """An option that the configuration does not have, or a value it cannot take."""
 
 
@@ -60,13 +62,6 @@ def check_keys(cls, options: dict | None, what: str) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def resolve(cls: type[C], defaults: dict, options: dict | None = None, what: str | None = None) -> C:
-    """``cls`` from ``defaults`` with the given ``options`` on top; unknown keys raise."""
-    what = what or cls.__name__
-    merged = {**check_keys(cls, defaults, what), **check_keys(cls, options, what)}
-    return cls(**merged)
-
-
 def choice(value: str, choices: tuple[str, ...], option: str) -> str:
     if value not in choices:
         raise ConfigError(f"unknown {option} {value!r}; use one of: {', '.join(choices)}")
@@ -75,7 +70,13 @@ def choice(value: str, choices: tuple[str, ...], option: str) -> str:
 
 @dataclass
 class TrainConfig:
-    """What every training run shares (the loop reads nothing else)."""
+    """What every training run shares (the loop reads nothing else).
+
+    The defaults a train-* command (and its --help) uses are the recipes'
+    (``rnntool.recipes``), which set every field that differs by kind or level;
+    the field defaults here and in the subclasses are only the fallback for a
+    configuration made directly, and for fields no recipe sets (seed, device, ...).
+    """
 
     epochs: int | None = None  # None: as many as --max-time / --max-steps allow
     max_time: float | None = None  # seconds of training (validation included)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from rnntool.config import CELLS, choice
@@ -95,10 +95,6 @@ class EncoderConfig:
         return len(CASES)
 
     @property
-    def directions(self) -> int:
-        return 2
-
-    @property
     def feature_size(self) -> int:
         return self.word_emb + self.char_filters + self.case_emb
 
@@ -148,15 +144,6 @@ def build_vocabularies(token_lists: Sequence[Sequence[str]], min_word_freq: int 
         kept = kept[: max(0, max_words - 2)]
     char_list = [PAD, UNK, BOW, EOW] + [c for c, _ in sorted(chars.items(), key=lambda x: (-x[1], x[0]))]
     return [PAD, UNK] + kept, char_list, dict(words)
-
-
-def token_types(token_lists: Iterable[Sequence[str]]) -> dict[str, int]:
-    """Distinct tokens in order of first appearance -> 1-based row (row 0: padding)."""
-    types: dict[str, int] = {}
-    for tokens in token_lists:
-        for w in tokens:
-            types.setdefault(w, len(types) + 1)
-    return types
 
 
 UNSEEN_SHARE = 0.5  # more of the letters than this unknown to the model: its answers are guesses

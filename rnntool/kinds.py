@@ -1,11 +1,24 @@
 """The one registry of model kinds.
 
-Each row says what a kind is called, which classes build, train and serve it,
-which environment variable names a fallback model, and which models ship with
-rnntool. Torch-free: classes are named as ``"module:attribute"`` and imported
-only when asked for, so ``--help`` and the numpy commands stay fast.
+Each row says what a kind is called, its training command, which numpy runtime
+class serves it and which function summarises its layers, which environment
+variable names a fallback model, and which models ship with rnntool. Torch-free:
+classes are named as ``"module:attribute"`` and imported only when asked for, so
+``--help`` and the numpy commands stay fast.
 
-Adding a kind means adding a row here (and the modules it names).
+A row is only the registry's part of a kind. The classifier (the third kind) is
+7 files of its own in rnntool/ -- its model configuration (classification.py),
+input layouts (text/labelled.py), torch module (nn/classifier.py), recipe
+(train/classifier.py), numpy runtime (runtime/classifier.py), streamed output
+(runtime/classify_io.py) and commands (cli/classifier.py) -- and additions to 8
+shared ones: its row here, its training configuration and choice sets (config.py),
+its defaults (recipes.py), its layer summary (arch.py), its metrics (metrics.py),
+its training batches (train/batching.py), its shared CLI options (cli/options.py)
+and the registration of its commands (cli/__init__.py); the model-file docstring
+lists the kinds too. Then its own test file, cases in 11 other test files,
+the man page (generated), README and docs. It reuses the tagger's encoder
+(features.py, nn/encoder.py, runtime/encoder.py), the loop, the run preparation,
+the checkpoints and the model file; a kind that cannot adds those as well.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 
 MODELS_DIR = Path(__file__).with_name("models")
 
@@ -38,9 +51,8 @@ class Kind:
     display: str  # "language model"
     train_command: str
     env: str  # environment variable naming a fallback model
-    config: str  # model configuration class ("module:attribute", torch-free)
-    module: str  # torch module (imported by training only)
     runtime: str  # numpy runtime class with .load(path)
+    api: str  # the public class a loaded model is (rnntool.load returns one)
     summary: str  # function(header config dict) -> summary rows
     cpu_bf16: bool = True  # does --precision auto pick bf16 on CPUs with native bf16 (measured per kind)
     bundled: tuple[BundledModel, ...] = field(default_factory=tuple)
@@ -59,8 +71,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "lm": Kind(
         name="lm", display="language model", train_command="train-lm", env="RNNTOOL_LM",
-        config="rnntool.arch:LMConfig", module="rnntool.nn.lm:RNNLM",
-        runtime="rnntool.runtime.lm:LanguageModel", summary="rnntool.arch:lm_summary_from_config",
+        runtime="rnntool.runtime.lm:LMRuntime", api="rnntool.api.lm:LanguageModel", summary="rnntool.arch:lm_summary_from_config",
         bundled=(BundledModel("shakespeare-char", "shakespeare-char.safetensors",
                               "character-level 2x256 LSTM: Shakespeare-like text", "tiny Shakespeare (char-rnn)",
                               "public-domain text"),
@@ -71,8 +82,7 @@ KINDS: dict[str, Kind] = {
     ),
     "tagger": Kind(
         name="tagger", display="tagger", train_command="train-tagger", env="RNNTOOL_TAGGER",
-        config="rnntool.tagging:TaggerConfig", module="rnntool.nn.tagger:BiLSTMTagger",
-        runtime="rnntool.runtime.tagger:Tagger", summary="rnntool.arch:tagger_summary",
+        runtime="rnntool.runtime.tagger:TaggerRuntime", api="rnntool.api.tagger:Tagger", summary="rnntool.arch:tagger_summary",
         cpu_bf16=False,  # measured: the tagger's small matrices train faster in fp32 on CPU
         bundled=(BundledModel("en-ewt-upos", "en-ewt-upos.safetensors",
                               "English universal part-of-speech tagger (BiLSTM + char CNN)",
@@ -84,8 +94,7 @@ KINDS: dict[str, Kind] = {
     ),
     "classifier": Kind(
         name="classifier", display="classifier", train_command="train-classifier", env="RNNTOOL_CLASSIFIER",
-        config="rnntool.classification:ClassifierConfig", module="rnntool.nn.classifier:TextClassifier",
-        runtime="rnntool.runtime.classifier:Classifier", summary="rnntool.arch:classifier_summary_from_config",
+        runtime="rnntool.runtime.classifier:ClassifierRuntime", api="rnntool.api.classifier:Classifier", summary="rnntool.arch:classifier_summary_from_config",
         cpu_bf16=False,  # the encoder is the tagger's: small matrices, faster in fp32 on CPUs
         bundled=(BundledModel("sms-spam", "sms-spam.safetensors", "English SMS spam filter (BiLSTM, max pooling)",
                               "SMS Spam Collection v.1 (Almeida et al. 2011)",
@@ -103,7 +112,7 @@ def get_kind(name: str) -> Kind:
     try:
         return KINDS[name]
     except KeyError:
-        raise RnntoolError(f"unknown model kind {name!r}; known: {', '.join(KINDS)}") from None
+        raise InputError(f"unknown model kind {name!r}; known: {', '.join(KINDS)}") from None
 
 
 def display_name(kind: str | None) -> str:

@@ -4,10 +4,18 @@ A model is one safetensors file: the weights as named float arrays, and a JSON
 header (stored under the ``rnntool`` key of the safetensors metadata) with
 everything else needed to use it::
 
-    {"format": "rnntool-model", "format_version": 1, "kind": "lm" | "tagger" (rnntool.kinds),
+    {"format": "rnntool-model", "format_version": 1, "kind": "lm" | "tagger" | "classifier" (rnntool.kinds),
      "config": {...architecture...}, "vocab": {...}, "tokenizer": {...},
      "training": {"command": ..., "data_sha256": ..., "metrics": {...}, ...},
-     "rnntool_version": "0.1.0", "created": "2026-11-23T10:00:00Z"}
+     "rnntool_version": "0.1.0", "min_rnntool_version": "0.1.0", "created": "2026-11-23T10:00:00Z"}
+
+``rnntool_version`` is the rnntool that wrote the file; ``min_rnntool_version`` is the
+oldest rnntool that can read it (files written before the field existed lack it).
+
+Version policy (docs/stability.md): every format version from ``OLDEST_READABLE_FORMAT``
+up to ``MODEL_FORMAT_VERSION`` keeps loading, forever; a file of a newer (or unknown)
+format version, or one whose ``min_rnntool_version`` is newer than this rnntool, is
+refused in one line naming the rnntool it needs.
 
 It loads with numpy alone (no torch, no pickle: nothing in it can run code) and
 is written atomically, so an interrupted save leaves the previous file intact.
@@ -19,12 +27,13 @@ import datetime
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnntool import __version__
-from rnntool.errors import RnntoolError
+from rnntool.errors import ModelFileError, WrongKindError
 from rnntool.fsutil import atomic_write_bytes
 from rnntool.kinds import KINDS, display_name
 
@@ -33,8 +42,21 @@ if TYPE_CHECKING:  # numpy is imported where tensors are: models and info read h
 
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on the JSON header
 MODEL_FORMAT = "rnntool-model"
-MODEL_FORMAT_VERSION = 1
 HEADER_KEY = "rnntool"
+
+# The format version this rnntool writes. Bumping it means, in the same change: add an
+# upgrade step for every older version (in load_model / read_header, turning an older
+# header and tensors into the new layout) or a reader for it, so that files of
+# OLDEST_READABLE_FORMAT..MODEL_FORMAT_VERSION all keep loading -- old model files load
+# forever, and tests/test_modelfile.py loads the bundled ones -- and add the new version
+# to FIRST_READER with the first release that reads it.
+MODEL_FORMAT_VERSION = 1
+OLDEST_READABLE_FORMAT = 1  # never raised: dropping a format would strand its files
+# format version -> the first rnntool release that reads it (written to the header as
+# MIN_READER_FIELD, so that an older rnntool can say which version to upgrade to)
+FIRST_READER = {1: "0.1.0"}
+MIN_READER_FIELD = "min_rnntool_version"
+UPGRADE_HINT = "pip install -U rnntool"
 
 
 @dataclass
@@ -66,6 +88,8 @@ def save_model(path: str | os.PathLike, kind: str, tensors: dict[str, np.ndarray
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **header,
     }
+    if MIN_READER_FIELD not in header and full["format_version"] in FIRST_READER:
+        full[MIN_READER_FIELD] = FIRST_READER[full["format_version"]]
     import numpy as np
 
     arrays = {name: np.ascontiguousarray(a) for name, a in tensors.items()}
@@ -77,35 +101,67 @@ def _open(path: Path):
     from safetensors import SafetensorError, safe_open
 
     if not path.exists():
-        raise RnntoolError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such model file")
     if path.is_dir():
-        raise RnntoolError(f"{path} is a directory, not a model file")
+        raise ModelFileError(f"{path} is a directory, not a model file")
     try:
         return safe_open(str(path), framework="np")
     except (SafetensorError, OSError, ValueError) as e:
-        raise RnntoolError(f"{path} is not an rnntool model file or is damaged ({e}); retrain or re-download it") from None
+        raise ModelFileError(f"{path} is not an rnntool model file or is damaged ({e}); retrain or re-download it") from None
 
 
 def _check_header(path: Path, metadata: dict | None, kind: str | None) -> dict:
     raw = (metadata or {}).get(HEADER_KEY)
     if raw is None:
-        raise RnntoolError(f"{path} is a safetensors file but not an rnntool model (no rnntool header)")
+        raise ModelFileError(f"{path} is a safetensors file but not an rnntool model (no rnntool header)")
     try:
         header = json.loads(raw)
     except (ValueError, RecursionError):
-        raise RnntoolError(f"{path} has a damaged rnntool header; retrain or re-download it") from None
+        raise ModelFileError(f"{path} has a damaged rnntool header; retrain or re-download it") from None
     if not isinstance(header, dict) or header.get("format") != MODEL_FORMAT:
-        raise RnntoolError(f"{path} is not an rnntool model file")
+        raise ModelFileError(f"{path} is not an rnntool model file")
+    # The format version decides what this rnntool can read (a bool is not a version:
+    # JSON true == 1 in Python); min_rnntool_version lets a writer ask for a newer reader
+    # without a new layout (say, for a new model kind) and names the rnntool to upgrade to.
     version = header.get("format_version")
-    if version != MODEL_FORMAT_VERSION:
-        raise RnntoolError(
-            f"{path} uses model format version {version}; this rnntool {__version__} reads version "
-            f"{MODEL_FORMAT_VERSION} (upgrade rnntool or retrain the model)"
-        )
+    readable = type(version) is int and OLDEST_READABLE_FORMAT <= version <= MODEL_FORMAT_VERSION
+    min_reader = header.get(MIN_READER_FIELD)
+    if not readable or _newer_than_this(min_reader):
+        raise ModelFileError(_too_new(path, header, min_reader if _newer_than_this(min_reader) else None))
     if kind is not None and header.get("kind") != kind:
-        raise RnntoolError(f"{path} is a {display_name(header.get('kind'))}, but this command needs a "
+        raise WrongKindError(f"{path} is a {display_name(header.get('kind'))}, but this command needs a "
                            f"{display_name(kind)}")
     return header
+
+
+def _version_tuple(text) -> tuple[int, ...] | None:
+    """(0, 2, 0) for "0.2.0" (a pre-release suffix such as "rc1" is ignored); None for
+    anything that is not a short dotted version string -- a hostile header's value is
+    never shown or compared."""
+    if not isinstance(text, str) or not re.fullmatch(r"\d{1,6}(\.\d{1,6}){0,3}([.+-]?[A-Za-z0-9]{1,12})?", text):
+        return None
+    return tuple(int(part) for part in re.match(r"\d+(\.\d+)*", text).group().split("."))
+
+
+def _newer_than_this(version) -> bool:
+    """Whether ``version`` is a well-formed rnntool version newer than this one."""
+    theirs, ours = _version_tuple(version), _version_tuple(__version__)
+    return theirs is not None and ours is not None and theirs > ours
+
+
+def _too_new(path: Path, header: dict, min_reader: str | None) -> str:
+    """The one-line refusal of a file this rnntool cannot read: which format version it is,
+    which rnntool it needs, which rnntool this is, and what to do."""
+    if "format_version" not in header:
+        shown = "(none recorded)"
+    elif isinstance(header["format_version"], (list, dict)):
+        shown = f"<a JSON {'list' if isinstance(header['format_version'], list) else 'object'}>"
+    else:  # a number, string, true/false or null: as JSON, ASCII, kept short
+        shown = json.dumps(header["format_version"], ensure_ascii=True)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    needs = f"rnntool {min_reader} or newer" if min_reader is not None else "a newer rnntool"
+    return (f"{path} is model format version {shown}, which needs {needs} (this is rnntool {__version__}); "
+            f"upgrade with: {UPGRADE_HINT}")
 
 
 def _read_table(path: Path) -> dict:
@@ -114,20 +170,20 @@ def _read_table(path: Path) -> dict:
     length, then that much JSON -- because safetensors' safe_open imports numpy, and
     ``models`` / ``info`` should start as fast as ``--help``."""
     if not path.exists():
-        raise RnntoolError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such model file")
     if path.is_dir():
-        raise RnntoolError(f"{path} is a directory, not a model file")
+        raise ModelFileError(f"{path} is a directory, not a model file")
     damaged = f"{path} is not an rnntool model file or is damaged; retrain or re-download it"
     try:
         with open(path, "rb") as f:
             size = int.from_bytes(f.read(8), "little")
             if not 0 < size <= MAX_HEADER_BYTES or size + 8 > os.fstat(f.fileno()).st_size:
-                raise RnntoolError(damaged)
+                raise ModelFileError(damaged)
             table = json.loads(f.read(size))
     except (OSError, ValueError, RecursionError):
-        raise RnntoolError(damaged) from None
+        raise ModelFileError(damaged) from None
     if not isinstance(table, dict) or not isinstance(table.get("__metadata__", {}), dict):
-        raise RnntoolError(damaged)
+        raise ModelFileError(damaged)
     return table
 
 
@@ -143,7 +199,7 @@ def tensor_count(path: str | os.PathLike) -> int:
     try:
         return sum(math.prod(entry["shape"]) for name, entry in _read_table(path).items() if name != "__metadata__")
     except (TypeError, KeyError):
-        raise RnntoolError(f"{path} is damaged (a tensor without a shape); retrain or re-download it") from None
+        raise ModelFileError(f"{path} is damaged (a tensor without a shape); retrain or re-download it") from None
 
 
 def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
@@ -156,5 +212,35 @@ def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
             header = _check_header(path, f.metadata(), kind)
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError) as e:
-        raise RnntoolError(f"{path} is damaged ({e}); retrain or re-download it") from None
+        raise ModelFileError(f"{path} is damaged ({e}); retrain or re-download it") from None
     return ModelFile(header, tensors, path)
+
+
+def load_model_bytes(data: bytes, kind: str | None = None, label: str = "the model bytes") -> ModelFile:
+    """``load_model`` for a model file's contents held in memory (a pickled model, an upload)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    damaged = f"{label} are not an rnntool model file or are damaged; retrain or re-download it"
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else 0
+    if not 0 < size <= MAX_HEADER_BYTES or size + 8 > len(data):
+        raise ModelFileError(damaged)
+    try:
+        table = json.loads(data[8: 8 + size])
+        metadata = table.get("__metadata__") if isinstance(table, dict) else None
+        header = _check_header(Path(label), metadata if isinstance(metadata, dict) else None, kind)
+        tensors = load(data)
+    except (SafetensorError, ValueError, RecursionError, OSError):
+        raise ModelFileError(damaged) from None
+    return ModelFile(header, tensors, None)
+
+
+def model_bytes(model: ModelFile) -> bytes:
+    """A loaded model's file contents again (its header and tensors as it was loaded), as
+    ``load_model_bytes`` reads them: how a loaded model pickles."""
+    from safetensors.numpy import save
+
+    import numpy as np
+
+    arrays = {name: np.ascontiguousarray(a) for name, a in model.tensors.items()}
+    return save(arrays, metadata={HEADER_KEY: json.dumps(model.header, ensure_ascii=False)})

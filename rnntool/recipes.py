@@ -4,6 +4,11 @@ Chosen with the benchmarks in bench/ (see docs/benchmarks.md) to train something
 good on a 2-core laptop CPU in minutes. Torch-free, so ``--help`` can show them.
 A recipe takes the user's options (``None`` = not given), refuses keys its
 configuration does not have, and settles the choices that depend on others.
+
+This is the one place defaults live: the train-* commands' --help brackets are
+made from what these recipes resolve to (``default_text``), and the model
+configuration dataclasses' field defaults equal a recipe (tests/test_options.py
+holds both).
 """
 
 from __future__ import annotations
@@ -88,35 +93,93 @@ def tagger_model_options(model_options: dict | None) -> dict:
 
 
 # --- defaults as --help shows them ----------------------------------------------------------
+# Every bracketed default in a train-* --help is made here, from the configurations the recipes
+# above resolve to when no option is given (tests/test_options.py parses the brackets back and
+# compares them with those configurations). A bracket holds a value ("[64]", "[yes]"), one value
+# per level ("[char 384, word 200]"; the classifier's "[64; 0 at char level]"), or, for a choice
+# made from the data when the run starts, "auto: " and what the choice depends on.
+
+DEV_FRAC = 0.1  # train-tagger, train-classifier without --dev: this fraction of TRAIN is held out
+VALID_FRAC = 0.1  # train-lm on text without --valid: this fraction of INPUT's tokens (its tail) validates
+EVAL_EVERY_MAX = 2000  # without --eval-every: validate every epoch, and at least every this many steps
+
+# Chosen when the run starts, from the data (or from options whose defaults are so chosen).
+RUN_TIME_DEFAULTS = {
+    ("lm", "softmax"): f"auto: adaptive for word vocabularies of {ADAPTIVE_MIN_VOCAB}+, else full",
+    ("lm", "tie"): "auto: at word level, when sizes allow",
+    **{(kind, "eval_every"): f"auto: min(steps per epoch, {EVAL_EVERY_MAX})" for kind in ("lm", "tagger", "classifier")},
+}
+LEVELS_SHOWN = {"lm": ("char", "word"), "tagger": (None,), "classifier": ("word", "char")}
+PROBE_VOCAB = 100  # language-model defaults are read at this size; those that depend on it are run-time ones
+
+
+def _field_defaults(cls) -> dict:
+    from dataclasses import MISSING, fields
+
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
+def resolved_defaults(kind: str, level: str | None = None) -> dict:
+    """Every setting of a ``kind`` model and its training run (at ``level``) as the recipes
+    resolve them when no option is given; the configuration dataclass fills the rest."""
+    from dataclasses import asdict
+
+    if kind == "lm":
+        model, train = lm_configs(level, PROBE_VOCAB, None, None)
+        return {**asdict(model), **asdict(train)}
+    if kind == "tagger":
+        from rnntool.tagging import TaggerConfig
+
+        return {**_field_defaults(TaggerConfig), **tagger_model_options(None), **asdict(tagger_train_config(None))}
+    if kind == "classifier":
+        from rnntool.classification import ClassifierConfig
+
+        return {**_field_defaults(ClassifierConfig), **classifier_model_options(None, level),
+                **asdict(classifier_train_config(None))}
+    raise KeyError(f"no recipe for {kind!r}")
+
 
 def _fmt(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def default_text(kind: str, option: str) -> str | None:
-    """The default of a shared option for one kind, as --help shows it ([...])."""
-    if kind == "lm":
-        if option == "lr":
-            return "char: adam 5e-3; word: sgd 20, adam 2e-3"
-        values = {level: {**LM_MODEL[level], **LM_TRAIN[level]}.get(option) for level in LM_MODEL}
-        if option == "epochs":
-            return f"{LM_EPOCHS}, or unbounded with --max-time/--max-steps"
-        if values["char"] is None:
-            return None
-        if values["char"] == values["word"]:
-            return _fmt(values["char"])
-        return f"char {_fmt(values['char'])}, word {_fmt(values['word'])}"
-    if kind == "classifier":
-        if option == "epochs":
-            return f"{CLASSIFIER_EPOCHS}, or unbounded with --max-time/--max-steps"
-        value = {**CLASSIFIER_MODEL, **CLASSIFIER_TRAIN}.get(option)
-        return None if value is None else _fmt(value)
-    if kind == "tagger":
-        if option == "epochs":
-            return f"{TAGGER_EPOCHS}, or unbounded with --max-time/--max-steps"
-        value = {**TAGGER_MODEL, **TAGGER_TRAIN}.get(option)
-        return None if value is None else _fmt(value)
-    return None
+def _lm_lr_text() -> str:
+    """The language models' learning rate, by level and optimizer (the level's own optimizer first)."""
+    from rnntool.config import OPTIMIZERS
+
+    parts = []
+    for level in LEVELS_SHOWN["lm"]:
+        own = LM_TRAIN[level]["optimizer"]
+        rates: dict[float, list[str]] = {}
+        for optimizer in sorted(OPTIMIZERS, key=lambda o: o != own):
+            rates.setdefault(lm_configs(level, PROBE_VOCAB, None, {"optimizer": optimizer})[1].lr, []).append(optimizer)
+        parts.append(f"{level}: " + ", ".join(f"{'/'.join(names)} {_fmt(lr)}" for lr, names in rates.items()))
+    return "; ".join(parts)
+
+
+def default_text(kind: str, option: str) -> str:
+    """The default of option ``option`` (its parameter name) of train-``kind``, as its --help shows
+    it in brackets. An option no recipe or configuration has a default for raises KeyError."""
+    if (kind, option) in RUN_TIME_DEFAULTS:
+        return RUN_TIME_DEFAULTS[kind, option]
+    if kind == "lm" and option == "lr":
+        return _lm_lr_text()
+    values = {level: resolved_defaults(kind, level)[option] for level in LEVELS_SHOWN[kind]}
+    if None in values.values():
+        raise KeyError(f"train-{kind} --{option.replace('_', '-')} has no default to show")
+    shown = {level: _fmt(v) for level, v in values.items()}
+    first = next(iter(shown.values()))
+    if option == "epochs" and len(set(shown.values())) == 1:
+        return f"{first}, or unbounded with --max-time/--max-steps"
+    if len(set(shown.values())) == 1:
+        return first
+    if kind == "classifier":  # word level is the classifier's default
+        return f"{shown['word']}; {shown['char']} at char level"
+    return ", ".join(f"{level} {v}" for level, v in shown.items())
 
 
 def describe_lm_defaults() -> str:
@@ -129,3 +192,8 @@ def describe_lm_defaults() -> str:
             f"{t['schedule']} schedule"
         )
     return "; ".join(parts)
+
+
+# --- generation (rnntool generate, LanguageModel.generate) -------------------------------------
+
+GENERATION = dict(max_tokens=200, temperature=0.8, top_k=0, top_p=1.0)

@@ -12,6 +12,10 @@ from rnntool.features import (  # noqa: F401 (the tagger's features, by their ol
 
 @dataclass(kw_only=True)
 class TaggerConfig(EncoderConfig):
+    """A tagger's architecture. Its field defaults (the encoder's) are the tagger recipe's
+    (``rnntool.recipes.TAGGER_MODEL``, the source a train-tagger run and its --help read;
+    tests/test_options.py holds them equal)."""
+
     tags: list[str]
     crf: bool = False
     scheme: str | None = None  # "iob2" for entity tags (converted from IOB1 if needed)

@@ -4,7 +4,7 @@ import json
 import random
 import re
 
-from conftest import run_rnntool
+from helpers import run_rnntool
 from rnntool.kinds import KINDS
 from rnntool.modelfile import read_header
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_one_line_error, run_rnntool
+from helpers import assert_one_line_error
 from rnntool.classification import ClassifierConfig
 from rnntool.errors import RnntoolError
 from rnntool.features import build_vocabularies
 from rnntool.modelfile import ModelFile, load_model, read_header
-from rnntool.nn.classifier import TextClassifier
-from rnntool.runtime.classifier import Classifier
+from rnntool.nn.classifier import ClassifierModule
+from rnntool.runtime.classifier import ClassifierRuntime
 from rnntool.text.labelled import LabelledFormat, read_examples
 from rnntool.train.batching import TextTable
 from rnntool.train.classifier import class_weights, fit_temperature, nll, train_classifier
@@ -128,7 +128,7 @@ def random_classifier(pool, bidirectional, cell, multilabel=False):
                            cell=cell, layers=2, hidden=6, word_emb=5, char_filters=4, multilabel=multilabel,
                            tokenizer={"level": "word", "tokenizer": "whitespace"})
     torch.manual_seed(0)
-    model = TextClassifier(cfg).eval()
+    model = ClassifierModule(cfg).eval()
     with torch.no_grad():  # wider than the default init, so every gate and pooling choice matters
         for p in model.parameters():
             p.uniform_(-0.5, 0.5)
@@ -145,7 +145,7 @@ def test_numpy_classifier_matches_torch(pool, bidirectional, cell):
     batch = TextTable(texts, cfg).batch(np.arange(len(texts)), np.zeros(len(texts), np.int64))  # padded together
     with torch.no_grad():
         expected = model.logits(batch.words, batch.cases, batch.type_chars, batch.type_index, batch.lengths).numpy()
-    runtime = Classifier(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
+    runtime = ClassifierRuntime(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
     np.testing.assert_allclose(runtime.logits(texts), expected, rtol=1e-5, atol=1e-5)
     single = np.stack([runtime.logits([t])[0] for t in texts])  # one at a time gives the same
     np.testing.assert_allclose(single, expected, rtol=1e-5, atol=1e-5)
@@ -192,8 +192,25 @@ def test_last_pooling_is_the_forward_end_and_the_backward_start():
 
 def test_empty_text_at_classify_time_is_the_output_bias():
     cfg, model, _ = random_classifier("max", True, "lstm")
-    runtime = Classifier(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
+    runtime = ClassifierRuntime(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
     np.testing.assert_allclose(runtime.logits([[]])[0], model.output.bias.detach().numpy(), rtol=1e-6)
+
+
+def test_forward_passes_of_a_token_budget_give_the_logits_of_one_pass(monkeypatch):
+    """The texts split into several forward passes (runtime/encoder.token_budget_batches):
+    each text keeps its logits, an empty one still gets the output bias."""
+    import rnntool.runtime.classifier as runtime_classifier
+    from rnntool.runtime.encoder import token_budget_batches
+
+    assert list(token_budget_batches([3, 2, 5, 1, 9, 1], 5)) == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 5),
+                                                                 slice(5, 6)]
+    assert list(token_budget_batches([], 5)) == []
+    cfg, model, texts = random_classifier("mean", True, "lstm")
+    runtime = ClassifierRuntime(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
+    texts = [*texts, [], *texts[::-1]]
+    whole = runtime.logits(texts)
+    monkeypatch.setattr(runtime_classifier, "MAX_BATCH_TOKENS", 4)
+    np.testing.assert_allclose(runtime.logits(texts), whole, rtol=1e-6, atol=1e-6)
 
 
 def test_temperature_undoes_overconfidence():

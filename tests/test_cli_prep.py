@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conftest import assert_one_line_error, shared
+from helpers import assert_one_line_error, shared
 from rnntool.text.corpus import load_corpus
 
 

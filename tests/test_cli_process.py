@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, run_rnntool
+from helpers import ROOT, run_rnntool
 
 
 def test_help_lists_commands_and_does_not_import_torch():

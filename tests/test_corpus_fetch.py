@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from conftest import assert_one_line_error, shared
+from helpers import assert_one_line_error, shared
 from rnntool import corpora
 from rnntool.corpora import CorpusEntry, CorpusFile
 from rnntool.errors import RnntoolError

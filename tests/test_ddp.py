@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pytest
 
-from conftest import cat_text, cat_text_file, run_rnntool
-from rnntool.checkpoint import load_checkpoint
+from helpers import cat_text, cat_text_file, run_rnntool
 from rnntool.modelfile import load_model, read_header
+from rnntool.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.ddp
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_rnntool
-from rnntool.config import ConfigError, LMTrainConfig, TaggerTrainConfig, resolve
+from helpers import run_rnntool
+from rnntool.config import ConfigError, LMTrainConfig, TaggerTrainConfig, check_keys
 from rnntool.errors import RnntoolError
 from rnntool.kinds import KINDS, bundled_model
 from rnntool.modelfile import load_model
@@ -17,15 +17,17 @@ from rnntool.modelfile import load_model
 FRESH_USER = {"XDG_STATE_HOME": "/nonexistent/rnntool-test", "RNNTOOL_LM": "", "RNNTOOL_TAGGER": ""}
 
 
-def test_resolve_refuses_unknown_and_misrouted_keys():
-    cfg = resolve(LMTrainConfig, {"epochs": 2, "bptt": 8}, {"lr": 0.1, "seed": None})
-    assert (cfg.lr, cfg.seed, cfg.bptt) == (0.1, 0, 8)  # None means "not given"
-    with pytest.raises(ConfigError, match="unknown LMTrainConfig option bptt_len"):
-        resolve(LMTrainConfig, {"epochs": 2}, {"bptt_len": 8})
-    with pytest.raises(ConfigError, match="unknown TaggerTrainConfig option bptt"):  # an LM option, misrouted
-        resolve(TaggerTrainConfig, {"epochs": 2}, {"bptt": 8})
+def test_check_keys_refuses_unknown_and_misrouted_keys():
+    given = check_keys(LMTrainConfig, {"lr": 0.1, "seed": None}, "training")
+    assert given == {"lr": 0.1}  # None means "not given"
+    cfg = LMTrainConfig(**{"epochs": 2, "bptt": 8, **given})
+    assert (cfg.lr, cfg.seed, cfg.bptt) == (0.1, 0, 8)
+    with pytest.raises(ConfigError, match="unknown training option bptt_len"):
+        check_keys(LMTrainConfig, {"bptt_len": 8}, "training")
+    with pytest.raises(ConfigError, match="unknown training option bptt"):  # an LM option, misrouted
+        check_keys(TaggerTrainConfig, {"bptt": 8}, "training")
     with pytest.raises(ConfigError, match="--lr must be a positive number"):
-        resolve(LMTrainConfig, {"epochs": 1}, {"lr": float("nan")})
+        LMTrainConfig(epochs=1, **check_keys(LMTrainConfig, {"lr": float("nan")}, "training"))
 
 
 def test_recipes_refuse_unknown_keys(tmp_path):
@@ -44,7 +46,7 @@ def test_recipes_refuse_unknown_keys(tmp_path):
 
 def test_every_kind_row_names_classes_that_exist():
     for kind in KINDS.values():
-        for attribute in ("config", "module", "runtime", "summary"):
+        for attribute in ("runtime", "summary"):
             assert callable(kind.load(attribute)), (kind.name, attribute)
         assert kind.bundled and (kind.default is None or kind.default_bundled is not None)
         for bundled in kind.bundled:
@@ -94,12 +96,16 @@ def test_documented_launch_line_hands_every_option_to_rnntool_unchanged():
 
 
 def test_precision_choices_are_checked_before_training():
-    from rnntool.train.precision import resolve_precision
+    from rnntool.train.precision import _cpu_bf16_rnn_runs, resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32"
     assert resolve_precision("auto", cpu, cpu_bf16=False) == "fp32"
-    assert resolve_precision("bf16", cpu) == "bf16"
+    if _cpu_bf16_rnn_runs():
+        assert resolve_precision("bf16", cpu) == "bf16"
+    else:  # no native bf16 and no AVX-512 to emulate it: refused before any data is read
+        with pytest.raises(RnntoolError, match="cannot run LSTM/GRU layers in bf16"):
+            resolve_precision("bf16", cpu)
     with pytest.raises(RnntoolError, match="fp16 needs a CUDA GPU"):
         resolve_precision("fp16", cpu)
 
@@ -121,12 +127,12 @@ def test_precision_on_a_gpu_whose_cudnn_lacks_recurrent_bf16(monkeypatch):
 
 def test_bundled_lm_loads_into_the_torch_module_with_the_runtime_numbers():
     from rnntool.arch import LMConfig
-    from rnntool.nn.lm import RNNLM
-    from rnntool.runtime.lm import LanguageModel
+    from rnntool.nn.lm import LMModule
+    from rnntool.runtime.lm import LMRuntime
 
     path = KINDS["lm"].default_bundled.path
-    lm = LanguageModel.load(path)
-    model = RNNLM(LMConfig.from_dict(lm.cfg.to_dict()))
+    lm = LMRuntime.load(path)
+    model = LMModule(LMConfig.from_dict(lm.cfg.to_dict()))
     model.load_file_weights(load_model(path).tensors)
     model.eval()
     ids = np.array([lm.encode("ROMEO:\nWhat light through yonder window breaks?")]).T
@@ -153,14 +159,14 @@ def test_bundled_models_give_the_outputs_they_gave_before_the_engine():
 
 
 def test_bundled_tagger_loads_into_the_torch_module():
-    from rnntool.nn.tagger import BiLSTMTagger
-    from rnntool.runtime.tagger import Tagger
+    from rnntool.nn.tagger import TaggerModule
+    from rnntool.runtime.tagger import TaggerRuntime
     from rnntool.text.tagged import TaggedSentence
     from rnntool.train.batching import make_batches
 
     path = KINDS["tagger"].default_bundled.path
-    tagger = Tagger.load(path)
-    model = BiLSTMTagger(tagger.cfg)
+    tagger = TaggerRuntime.load(path)
+    model = TaggerModule(tagger.cfg)
     model.load_file_weights(load_model(path).tensors)
     model.eval()
     words = ["The", "zorbles", "were", "glimfing", "quickly", "."]
@@ -179,15 +185,19 @@ def test_bundled_tagger_loads_into_the_torch_module():
 def test_summary_counts_are_torchs_own_parameter_counts(options):
     """arch.lm_summary and the tagger/classifier summaries against the torch modules' parameters."""
     from rnntool.arch import LMConfig, lm_summary
-    from rnntool.nn.lm import RNNLM
+    from rnntool.classification import ClassifierConfig
+    from rnntool.nn.classifier import ClassifierModule
+    from rnntool.nn.lm import LMModule
+    from rnntool.nn.tagger import TaggerModule
+    from rnntool.tagging import TaggerConfig
 
     cfg = LMConfig(vocab_size=1000, **options)
-    module = RNNLM(cfg)
+    module = LMModule(cfg)
     torch_count = sum(p.numel() for p in module.parameters())  # a tied weight is one parameter
     assert sum(r.params for r in lm_summary(cfg)) == torch_count
-    for kind in ("tagger", "classifier"):
+    for kind, config_cls, module_cls in (("tagger", TaggerConfig, TaggerModule),
+                                         ("classifier", ClassifierConfig, ClassifierModule)):
         row = KINDS[kind]
         header = load_model(row.default_bundled.path if row.default_bundled else row.bundled[0].path).header
-        model_cfg = row.load("config").from_dict(header["config"])
-        net = row.load("module")(model_cfg)
+        net = module_cls(config_cls.from_dict(header["config"]))
         assert sum(r.params for r in row.load("summary")(header["config"])) == sum(p.numel() for p in net.parameters())

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_rnntool
-from rnntool.checkpoint import load_checkpoint
+from helpers import ROOT, run_rnntool
 from rnntool.modelfile import load_model
+from rnntool.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.faults
 

@@ -96,9 +96,9 @@ def test_meta_values(items):
 def generator():
     from rnntool.kinds import KINDS
     from rnntool.runtime.generate import GenerationOptions, Generator
-    from rnntool.runtime.lm import LanguageModel
+    from rnntool.runtime.lm import LMRuntime
 
-    lm = LanguageModel.load(KINDS["lm"].default_bundled.path)
+    lm = LMRuntime.load(KINDS["lm"].default_bundled.path)
     return Generator(lm, GenerationOptions(max_tokens=2, seed=0))
 
 

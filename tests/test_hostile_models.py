@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error
+from helpers import assert_one_line_error
 from rnntool.kinds import KINDS
 from rnntool.modelfile import load_model, save_model
 

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error
+from helpers import assert_one_line_error
 from rnntool.errors import RnntoolError
 from rnntool.keras.forward import explain, first_recurrent, make_weights, run
 from rnntool.keras.spec import summarize

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, cat_text, cat_text_file, run_rnntool
+from helpers import assert_one_line_error, cat_text, cat_text_file, run_rnntool
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import load_model, read_header
 from rnntool.text.corpus import PrepOptions
@@ -163,9 +163,9 @@ def test_valid_tokens_below_two_is_a_usage_error(cli, text_file):
 def test_nan_loss_stops_and_keeps_the_last_good_model(text_file, tmp_path, monkeypatch):
     import torch
 
-    from rnntool.nn.lm import RNNLM
+    from rnntool.nn.lm import LMModule
 
-    original = RNNLM.loss
+    original = LMModule.loss
     calls = {"n": 0}
 
     def poisoned(self, features, targets, reduction="mean"):
@@ -176,7 +176,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_model(text_file, tmp_path, monke
                 return value * torch.tensor(float("nan"))
         return value
 
-    monkeypatch.setattr(RNNLM, "loss", poisoned)
+    monkeypatch.setattr(LMModule, "loss", poisoned)
     path = tmp_path / "m.safetensors"
     with pytest.raises(RnntoolError, match=f"loss became NaN at epoch 2, step 141; .*kept the best model so far in {path}"):
         run(text_file, tmp_path, train={"epochs": 3})
@@ -189,7 +189,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_model(text_file, tmp_path, monke
 def test_resume_refuses_other_kinds_and_damaged_files(text_file, tmp_path):
     import torch
 
-    from rnntool.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+    from rnntool.train.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
     tagger = tmp_path / "tagger.ckpt"
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": "tagger"}, tagger)

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from rnntool.cli import app
 from rnntool.cli.manpage import render
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, assert_one_line_error
+from helpers import ROOT, assert_one_line_error
 from rnntool.modelfile import load_model
 from rnntool.userstate import locate, remember_latest
 

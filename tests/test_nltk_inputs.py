@@ -3,7 +3,7 @@ cannot be reached from CI). A subprocess gives nltk a fresh NLTK_DATA."""
 
 import json
 
-from conftest import SHARED_DATA, run_rnntool, shared
+from helpers import run_rnntool, shared
 
 
 def make_gutenberg(tmp_path):

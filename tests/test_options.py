@@ -53,3 +53,218 @@ def test_every_float_option_refuses_non_finite_values(cli, command, arguments, o
 def test_out_of_range_values_are_usage_errors(cli, args, message):
     result = cli(*args)
     assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+# --- every option is in its command's own source, and every shown default is the recipes' ----
+
+import ast
+import inspect
+import math
+import re
+from dataclasses import MISSING, asdict, fields
+from pathlib import Path
+
+from rnntool import recipes
+from rnntool.cli.options import SHARED
+
+TRAIN_KINDS = {"train-lm": "lm", "train-tagger": "tagger", "train-classifier": "classifier"}
+LEVELS = {"lm": ("char", "word"), "tagger": (None,), "classifier": ("word", "char")}
+# Brackets that say how the input is read or where the output goes, not a training default.
+NOT_RECIPES = {
+    ("train-lm", "--output"), ("train-tagger", "--output"), ("train-classifier", "--output"),
+    ("train-tagger", "--column"),  # the tagged-data reader's: upos for CoNLL-U, the last column otherwise
+    ("train-classifier", "--format"), ("train-classifier", "--text-col"), ("train-classifier", "--label-col"),
+}
+
+
+def field_defaults(cls) -> dict:
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
+def effective(kind: str, level: str | None) -> dict:
+    """Every setting as the recipes resolve it when no option is given (the dataclass fills the rest)."""
+    if kind == "lm":
+        model, train = recipes.lm_configs(level, 100, None, None)
+        return {**asdict(model), **asdict(train)}
+    if kind == "tagger":
+        from rnntool.tagging import TaggerConfig
+
+        return {**field_defaults(TaggerConfig), **recipes.tagger_model_options(None),
+                **asdict(recipes.tagger_train_config(None))}
+    from rnntool.classification import ClassifierConfig
+
+    return {**field_defaults(ClassifierConfig), **recipes.classifier_model_options(None, level),
+            **asdict(recipes.classifier_train_config(None))}
+
+
+def same(shown: str, actual) -> bool:
+    if isinstance(actual, bool):
+        return shown == ("yes" if actual else "no")
+    if isinstance(actual, (int, float)):
+        return math.isclose(float(shown.replace(",", "")), actual)
+    return shown == actual
+
+
+def per_level(kind: str, text: str) -> dict:
+    """A bracket's value for each level: "V", "char V, word W" or "V; W at char level"."""
+    if m := re.fullmatch(r"char (\S+), word (\S+)", text):
+        return {"char": m[1], "word": m[2]}
+    if m := re.fullmatch(r"(\S+); (\S+) at char level", text):
+        return {"word": m[1], "char": m[2]}
+    return dict.fromkeys(LEVELS[kind], text)
+
+
+def check_run_time(kind: str, option: str, text: str) -> None:
+    """A default chosen when the run starts: the rule the bracket states is the recipes' rule."""
+    assert all(effective(kind, level)[option] is None for level in LEVELS[kind] if option == "eval_every")
+    if option == "eval_every":
+        limit = int(re.fullmatch(r"auto: min\(steps per epoch, ([\d,]+)\)", text)[1].replace(",", ""))
+        assert limit == recipes.EVAL_EVERY_MAX
+        loop = (Path(recipes.__file__).parent / "train" / "loop.py").read_text()
+        fallback = re.search(r"cfg\.eval_every or min\(self\.steps_per_epoch, ([\w.]+)\)", loop)
+        assert fallback and fallback[1] in (str(limit), "EVAL_EVERY_MAX", "recipes.EVAL_EVERY_MAX"), \
+            "train/loop.py no longer validates as --eval-every's help says"
+    elif (kind, option) == ("lm", "softmax"):
+        size = int(re.fullmatch(r"auto: adaptive for word vocabularies of (\d+)\+, else full", text)[1])
+        softmax = lambda level, vocab: recipes.lm_configs(level, vocab, None, None)[0].softmax  # noqa: E731
+        assert (softmax("word", size - 1), softmax("word", size), softmax("char", size * 4)) == \
+            ("full", "adaptive", "full")
+    elif (kind, option) == ("lm", "tie"):
+        assert text == "auto: at word level, when sizes allow"
+        tie = lambda level, vocab, model=None: recipes.lm_configs(level, vocab, model, None)[0].tie  # noqa: E731
+        word = recipes.LM_MODEL["word"]
+        assert word["emb"] == word["hidden"] and tie("word", 100)
+        assert not tie("word", recipes.ADAPTIVE_MIN_VOCAB) and not tie("word", 100, {"emb": word["hidden"] // 2})
+        assert not tie("char", 100, {"emb": recipes.LM_MODEL["char"]["hidden"]})
+    else:
+        raise AssertionError(f"train-{kind} --{option}: no check for the run-time default [{text}]")
+
+
+def check_bracket(command: str, param, text: str) -> None:
+    kind, option = TRAIN_KINDS[command], param.name
+    if (command, param.opts[-1]) in NOT_RECIPES:
+        return
+    if option == "dev":  # "[default: (a stratified) 10% of TRAIN, see --dev-frac]"
+        share = int(re.search(r"(\d+)% of TRAIN, see --dev-frac", text)[1]) / 100
+        dev_frac = next(p for p in typer.main.get_command(app).commands[command].params if p.name == "dev_frac")
+        assert math.isclose(share, dev_frac.default) and math.isclose(share, recipes.DEV_FRAC)
+        return
+    if text.startswith("auto:"):
+        check_run_time(kind, option, text)
+        return
+    if option == "epochs":  # "[10, or unbounded with --max-time/--max-steps]"
+        epochs, rest = text.split(", ", 1)
+        assert rest == "or unbounded with --max-time/--max-steps"
+        text = epochs
+        for level in LEVELS[kind]:
+            budget = {"max_time": 60.0}
+            train = (recipes.lm_configs(level, 100, None, budget)[1] if kind == "lm" else
+                     recipes.tagger_train_config(budget) if kind == "tagger" else recipes.classifier_train_config(budget))
+            assert train.epochs is None
+    if (kind, option) == ("lm", "lr"):  # "[char: adam/adamw 0.005, sgd 1; word: sgd 20, adam/adamw 0.002]"
+        from rnntool.config import OPTIMIZERS
+
+        for part in text.split("; "):
+            level, rates = part.split(": ")
+            shown = {name: rate for group in rates.split(", ") for names, rate in [group.split(" ")]
+                     for name in names.split("/")}
+            assert set(shown) == set(OPTIMIZERS), text
+            assert next(iter(shown)) == effective("lm", level)["optimizer"]  # the level's own optimizer first
+            for optimizer, rate in shown.items():
+                assert same(rate, recipes.lm_configs(level, 100, None, {"optimizer": optimizer})[1].lr), (level, optimizer)
+        return
+    values = per_level(kind, text)
+    assert set(values) == set(LEVELS[kind]), (command, option, text)
+    for level, shown in values.items():
+        actual = effective(kind, level)[option]
+        assert same(shown, actual), f"{command} {param.opts[-1]} shows [{text}]; the recipes give {actual!r} ({level})"
+
+
+def shown_defaults():
+    root = typer.main.get_command(app)
+    for command in TRAIN_KINDS:
+        for param in root.commands[command].params:
+            for text in re.findall(r"\[([^\[\]]*)\]", getattr(param, "help", None) or ""):
+                yield command, param, text
+
+
+SHOWN = list(shown_defaults())
+
+
+def test_the_defaults_shown_cover_every_kind_specific_option():
+    options = {(c, p.name) for c, p, _ in SHOWN}
+    assert {("train-lm", o) for o in ("emb", "bptt", "tie", "softmax", "valid_tokens", "hidden", "lr")} <= options
+    assert {("train-tagger", o) for o in ("char_filters", "word_emb", "min_word_freq", "lm_loss", "crf")} <= options
+    assert {("train-classifier", o) for o in ("pool", "bidirectional", "word_emb", "char_filters", "case_emb",
+                                               "min_word_freq", "max_length", "class_weight", "calibrate",
+                                               "threshold", "dropout", "patience")} <= options
+
+
+@pytest.mark.parametrize("command, param, text", SHOWN, ids=[f"{c} {p.opts[-1]} [{t}]" for c, p, t in SHOWN])
+def test_every_default_a_train_help_shows_is_what_the_recipes_resolve_to(command, param, text):
+    check_bracket(command, param, text)
+
+
+def test_a_help_text_that_disagrees_with_the_recipes_is_caught():
+    hidden = next(p for c, p, _ in SHOWN if c == "train-tagger" and p.name == "hidden")
+    with pytest.raises(AssertionError):
+        check_bracket("train-tagger", hidden, str(recipes.TAGGER_MODEL["hidden"] + 1))
+    emb = next(p for c, p, _ in SHOWN if c == "train-lm" and p.name == "emb")
+    with pytest.raises(AssertionError):
+        check_bracket("train-lm", emb, "char 64, word 64")
+
+
+def test_train_lm_holds_out_the_recipes_share():
+    valid_frac = next(p for p in typer.main.get_command(app).commands["train-lm"].params if p.name == "valid_frac")
+    assert valid_frac.default == recipes.VALID_FRAC
+
+
+def test_model_configuration_defaults_are_the_recipes():
+    from rnntool.arch import LMConfig
+    from rnntool.classification import ClassifierConfig
+    from rnntool.tagging import TaggerConfig
+
+    for cls, recipe in ((LMConfig, recipes.LM_MODEL["char"]), (TaggerConfig, recipes.TAGGER_MODEL),
+                        (ClassifierConfig, recipes.CLASSIFIER_MODEL)):
+        defaults = field_defaults(cls)
+        assert {k: defaults.get(k) for k in recipe} == recipe, cls.__name__
+
+
+CLI_FILES = {name: Path(__file__).resolve().parent.parent / "rnntool" / "cli" / f"{name}.py"
+             for name in ("lm", "tagger", "classifier")}
+
+
+def test_every_option_is_a_parameter_of_its_command_function_in_its_own_source():
+    """No signature rewriting: what `rnntool CMD --help` lists is what the function in
+    cli/lm.py, cli/tagger.py or cli/classifier.py declares, in the same order."""
+    root = typer.main.get_command(app)
+    seen = set()
+    for name, path in CLI_FILES.items():
+        tree = ast.parse(path.read_text())
+        functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+        for path_, command in leaves(root):
+            command_name = " ".join(path_)
+            chain = [command.callback]
+            while hasattr(chain[-1], "__wrapped__"):
+                chain.append(chain[-1].__wrapped__)
+            func = chain[-1]
+            if Path(inspect.getsourcefile(func)).resolve() != path.resolve():
+                continue
+            seen.add(command_name)
+            assert not any("__signature__" in vars(f) for f in chain), command_name
+            source_args = [a.arg for a in (*functions[func.__name__].args.args, *functions[func.__name__].args.kwonlyargs)]
+            assert [p.name for p in command.params] == source_args == list(inspect.signature(func).parameters), \
+                command_name
+    assert set(TRAIN_KINDS) | {"classify", "eval-classifier", "tag", "eval-tagger", "eval-lm", "score"} <= seen
+
+
+def test_shared_training_options_read_alike_in_every_train_command():
+    root = typer.main.get_command(app)
+    names = [s.name for s in SHARED]
+    declared = {}
+    for command in TRAIN_KINDS:
+        params = {p.name: p for p in root.commands[command].params}
+        assert set(names) <= set(params), command
+        declared[command] = [(n, params[n].opts, params[n].secondary_opts, params[n].type.name, params[n].default,
+                              params[n].metavar, re.sub(r" ?\[[^\[\]]*\]", "", params[n].help)) for n in names]
+    assert declared["train-lm"] == declared["train-tagger"] == declared["train-classifier"]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line_error
+from helpers import ROOT, assert_one_line_error
 from rnntool.curves import chart_series, read_log
 
 pytest.importorskip("plotext")

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cat_text, run_rnntool
-from rnntool.checkpoint import load_checkpoint
+from helpers import cat_text, run_rnntool
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import load_model, read_header
 from rnntool.text.corpus import PrepOptions
+from rnntool.train.checkpoint import load_checkpoint
 from rnntool.train.lm import train_lm
 from rnntool.train.tagger import train_tagger
 
@@ -249,7 +249,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     import sys
     import time
 
-    from conftest import ROOT, assert_one_line_error, run_rnntool
+    from helpers import ROOT, assert_one_line_error, run_rnntool
 
     text = tmp_path / "t.txt"
     text.write_text("".join(f"the cat number {i % 7} sat on the mat\n" for i in range(400)))
@@ -281,7 +281,7 @@ def test_a_killed_run_leaves_no_claim_on_its_output(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
 
     target = tmp_path / "m.safetensors"
     holder = subprocess.Popen([sys.executable, "-c",
@@ -325,13 +325,13 @@ def test_padded_line_streams_count_only_real_targets():
     """One stream per line pads the short lines: the loss reported (training and validation)
     is the mean over the real targets, and padding changes nothing."""
     from rnntool.arch import LMConfig
-    from rnntool.nn.lm import PAD_ID, RNNLM, LMWindow, StateCarry
+    from rnntool.nn.lm import PAD_ID, LMModule, LMWindow, StateCarry
     from rnntool.train.batching import LMStreams
     from rnntool.train.distributed import Distributed
     from rnntool.train.lm import stream_loss
 
     torch.manual_seed(0)
-    model = RNNLM(LMConfig(vocab_size=12, layers=1, emb=4, hidden=8)).eval()
+    model = LMModule(LMConfig(vocab_size=12, layers=1, emb=4, hidden=8)).eval()
     rows = np.array([[2, 5, 6, 7, 2], [2, 8, 2, PAD_ID, PAD_ID], [2, 9, 10, 11, 2]])
     flat = rows.reshape(-1)
     real = 4 + 2 + 4

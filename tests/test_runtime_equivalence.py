@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 import rnntool.runtime.lm as runtime_lm
 from rnntool.arch import LMConfig
 from rnntool.modelfile import ModelFile
-from rnntool.nn.lm import RNNLM, make_rnn
+from rnntool.nn.lm import LMModule, make_rnn
 from rnntool.runtime.cells import RNNStack
-from rnntool.runtime.lm import LanguageModel, Stepper
+from rnntool.runtime.lm import LMRuntime, Stepper
 from rnntool.text.vocab import Vocab
 
 CELLS = ["lstm", "gru", "rnn", "rnn-relu"]
@@ -80,10 +80,10 @@ def make_lm(cell, layers, softmax="full", tie=False, vocab_size=40, emb=6, hidde
     torch.manual_seed(seed)
     cfg = LMConfig(vocab_size=vocab_size, cell=cell, layers=layers, emb=emb, hidden=hidden, softmax=softmax, tie=tie,
                    cutoffs=[8, 20] if softmax == "adaptive" else [])
-    model = RNNLM(cfg).eval()
+    model = LMModule(cfg).eval()
     vocab = Vocab(["<pad>", "<unk>", "<eos>"] + [f"w{i}" for i in range(vocab_size - 3)])
     header = {"kind": "lm", "config": cfg.to_dict(), "vocab": vocab.to_dict(), "tokenizer": {"level": "word"}}
-    return model, LanguageModel(ModelFile(header, model.file_weights()))
+    return model, LMRuntime(ModelFile(header, model.file_weights()))
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -136,8 +136,8 @@ def test_runtime_does_not_import_torch(tmp_path):
                                                  "tokenizer": {"level": "word"}})
     code = (
         "import sys, numpy as np\n"
-        "from rnntool.runtime.lm import LanguageModel, Stepper\n"
-        f"lm = LanguageModel.load({str(path)!r})\n"
+        "from rnntool.runtime.lm import LMRuntime, Stepper\n"
+        f"lm = LMRuntime.load({str(path)!r})\n"
         "s = Stepper(lm, 1); s.step(np.array([3])); s.logits()\n"
         "out, state = lm.hidden(np.array([[3], [4]]))\n"
         "print('torch' in sys.modules)\n"

@@ -121,7 +121,7 @@ def test_nltk_treebank_tagged_sentences(monkeypatch):
     import subprocess
     import sys
 
-    from conftest import shared
+    from helpers import shared
 
     data = shared("ptb-pos", "nltk_data")
     code = ("from rnntool.text.tagged import read_tagged\n"

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_one_line_error, run_rnntool
+from helpers import assert_one_line_error
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import read_header
-from rnntool.runtime.tagger import Tagger, crf_marginals, viterbi
+from rnntool.runtime.tagger import TaggerRuntime, crf_marginals, viterbi
 from rnntool.train.tagger import train_tagger
 
 NOUNS = ["cat", "dog", "bird", "fish", "horse", "Paris", "London", "Alice", "Bob"]
@@ -73,13 +73,13 @@ def two_layer_lm_model(pos_model):
 @pytest.mark.parametrize("model", ["pos_model", "two_layer_lm_model"])
 def test_numpy_tagger_matches_torch(model, request):
     _, path = request.getfixturevalue(model)
-    tagger = Tagger.load(path)
-    from rnntool.nn.tagger import BiLSTMTagger
+    tagger = TaggerRuntime.load(path)
+    from rnntool.nn.tagger import TaggerModule
     from rnntool.modelfile import load_model
     from rnntool.train.batching import make_batches
     from rnntool.text.tagged import TaggedSentence
 
-    model = BiLSTMTagger(tagger.cfg)
+    model = TaggerModule(tagger.cfg)
     model.load_file_weights(load_model(path).tensors)
     model.eval()
     sents = [["the", "cat", "sees", "Zebedee", "."], ["a", "dog", "finds", "Xylophone", "!"], ["a", "dog"]]
@@ -161,7 +161,7 @@ def test_crf_ner_tagger_with_iob1_input(tmp_path, monkeypatch):
     assert config["crf"] and config["scheme"] == "iob2"
     assert "B-PER" in config["tags"]  # IOB1 was converted
     assert result["valid"]["f1"] > 0.9
-    tagger = Tagger.load(path)
+    tagger = TaggerRuntime.load(path)
     tags, conf = tagger.tag([["Bob", "Jones", "went", "to", "New", "York", "."]], confidences=True)
     assert tags[0] == ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"]
     assert all(0.0 < c <= 1.0 for c in conf[0])
@@ -269,6 +269,12 @@ def test_cli_train_tagger_precision_is_what_the_run_uses(cli, tmp_path, precisio
     log, model = tmp_path / "log.jsonl", tmp_path / "m.safetensors"
     result = cli("train-tagger", tmp_path / "train.txt", "-o", model, "--epochs", "1", "--hidden", "8", "--word-emb", "8",
                  "--char-filters", "4", "--precision", precision, "--log", log, "-q")
+    from rnntool.train.precision import _cpu_bf16_rnn_runs
+
+    if precision == "bf16" and not _cpu_bf16_rnn_runs():  # a CPU with no bf16 at all: refused up front
+        assert_one_line_error(result, "cannot run LSTM/GRU layers in bf16")
+        assert not model.exists()
+        return
     assert result.exit_code == 0, result.stderr
     start = json.loads(log.read_text().splitlines()[0])
     assert start["event"] == "start" and start["precision"] == precision
@@ -318,16 +324,16 @@ def test_per_type_gate_cache_is_bounded_and_exact(pos_model, monkeypatch):
 
     _, path = pos_model
     sents = [["the", "cat", "sees", "a", f"dog{i}", "."] for i in range(40)]
-    reference, _ = Tagger.load(path).tag(sents)
+    reference, _ = TaggerRuntime.load(path).tag(sents)
     monkeypatch.setattr(runtime_encoder, "TYPE_CACHE_LIMIT", 12)
-    small = Tagger.load(path)
+    small = TaggerRuntime.load(path)
     tags = [small.tag([s])[0][0] for s in sents]  # the cache is cleared many times over
     assert tags == reference
     assert len(small.encoder.type_row) <= 12
 
 
 def test_softmax_tagger_batching_does_not_change_tags(pos_model, monkeypatch):
-    assert_batching_does_not_change_tags(Tagger.load(pos_model[1]), monkeypatch)
+    assert_batching_does_not_change_tags(TaggerRuntime.load(pos_model[1]), monkeypatch)
 
 
 def test_cli_half_stores_float16_weights_that_tag_the_same(cli, pos_model, tmp_path):
@@ -342,8 +348,8 @@ def test_cli_half_stores_float16_weights_that_tag_the_same(cli, pos_model, tmp_p
         assert {f.get_tensor(k).dtype for k in f.keys()} == {np.dtype("float16")}
     assert half.stat().st_size < 0.6 * path.stat().st_size
     sents = [["the", "cat", "sees", "a", "Zebedee", "."], ["a", "bird", "finds", "the", "fish", "."]]
-    full_em, _ = Tagger.load(path).emissions(sents)
-    half_em, _ = Tagger.load(half).emissions(sents)
+    full_em, _ = TaggerRuntime.load(path).emissions(sents)
+    half_em, _ = TaggerRuntime.load(half).emissions(sents)
     np.testing.assert_allclose(half_em, full_em, atol=0.05)  # the same run, rounded to float16
 
 

@@ -3,7 +3,7 @@ with the classifier's readers (quoted fields through the csv module)."""
 
 import json
 
-from conftest import assert_one_line_error
+from helpers import assert_one_line_error
 
 
 def test_prep_reads_a_quoted_csv_column_one_record_per_line(cli, tmp_path):

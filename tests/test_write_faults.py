@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from conftest import assert_one_line_error, cat_text_file, run_rnntool
+from helpers import assert_one_line_error, cat_text_file, run_rnntool
 
 SMALL = ["--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--batch-size", "4", "--epochs", "1", "-q"]
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from typing import Annotated
 
 import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
 from rnntool.cli.options import (
-    CLASSIFY_LABELLED, FRACTION, JOBS_HELP, OPEN_PROBABILITY, DecodeErrors, Level, Pool, TrainingOptions, WordTokenizer, choices, labelled_input,
-    training_command, value,
+    FRACTION, JOBS_HELP, OPEN_PROBABILITY, Cell, ClassifyInput, ClassifyInputOption, DecodeErrors, LabelCol,
+    LabelField, LabelledFormatChoice, LabelledFormatOption, LabelSep, Level, Optimizer, Pool, Precision, Schedule,
+    TextCol, TextField, TrainingOptions, WordTokenizer, choices, labelled_format, training_option, value,
 )
+from rnntool.recipes import DEV_FRAC, default_text
 from rnntool.config import CLASS_WEIGHTS, CLASSIFY_OUTPUTS
 from rnntool.errors import RnntoolError
 
@@ -32,34 +34,66 @@ for --resume; torchrun works as for the other train-* commands.
 """
 
 
-@training_command(app, "train-classifier", "classifier", TRAIN_CLASSIFIER_HELP)
-@labelled_input()
+@app.command("train-classifier", help=TRAIN_CLASSIFIER_HELP)
+@handle_errors
 def train_classifier_command(
     train: str = typer.Argument(..., metavar="TRAIN", help="Labelled texts (see --format); - for stdin."),
-    dev: str = typer.Option(None, "--dev", metavar="DEV", help="Dev data in the same layout [default: a stratified 10% of TRAIN, see --dev-frac]."),
+    dev: str = typer.Option(None, "--dev", metavar="DEV", help=f"Dev data in the same layout [default: a stratified {DEV_FRAC:.0%} of TRAIN, see --dev-frac]."),
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL", help="Model file [default: next to TRAIN, e.g. train.classifier.safetensors]."),
-    dev_frac: float = typer.Option(0.1, "--dev-frac", metavar="F", callback=FRACTION, help="Without --dev: hold out this fraction of TRAIN (stratified by label)."),
+    dev_frac: float = typer.Option(DEV_FRAC, "--dev-frac", metavar="F", callback=FRACTION, help="Without --dev: hold out this fraction of TRAIN (stratified by label)."),
     level: Level = typer.Option(Level.word, "--level", help="Tokens are words or characters."),
     tokenizer: WordTokenizer = typer.Option(WordTokenizer.treebank, "--tokenizer", help="Word splitting: NLTK's Treebank rules, or whitespace (pre-tokenized text; Korean eojeol)."),
     lower: bool = typer.Option(False, "--lower", help="Lowercase the text before tokenizing (word features are lowercased anyway; characters keep their case)."),
-    pool: Pool = typer.Option(None, "--pool", help="One vector per text from the top layer: its last states (forward at the end, backward at the start), the mean or max over time, or attention [max]."),
-    bidirectional: bool = typer.Option(None, "--bidirectional/--unidirectional", help="Read each text both ways [bidirectional]."),
-    word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help="Word embedding size [100]."),
-    char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help="Character-CNN filters; 0 turns character features off [64; 0 at char level]."),
-    case_emb: int = typer.Option(None, "--case-emb", min=0, metavar="N", help="Casing-feature embedding size; 0 turns it off [8]."),
-    min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help="Words seen fewer than N times get no embedding of their own [2]."),
+    pool: Pool = typer.Option(None, "--pool", help=f"One vector per text from the top layer: its last states (forward at the end, backward at the start), the mean or max over time, or attention [{default_text('classifier', 'pool')}]."),
+    bidirectional: bool = typer.Option(None, "--bidirectional/--unidirectional", help=f"Read each text both ways [{default_text('classifier', 'bidirectional')}]."),
+    word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help=f"Word embedding size [{default_text('classifier', 'word_emb')}]."),
+    char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help=f"Character-CNN filters; 0 turns character features off [{default_text('classifier', 'char_filters')}]."),
+    case_emb: int = typer.Option(None, "--case-emb", min=0, metavar="N", help=f"Casing-feature embedding size; 0 turns it off [{default_text('classifier', 'case_emb')}]."),
+    min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help=f"Words seen fewer than N times get no embedding of their own [{default_text('classifier', 'min_word_freq')}]."),
     max_vocab: int = typer.Option(None, "--max-vocab", min=3, metavar="N", help="At most N words with an embedding of their own (the most frequent)."),
-    max_length: int = typer.Option(None, "--max-length", min=1, metavar="N", help="Texts are cut to their first N tokens, in training and classifying alike [400]."),
-    class_weight: ClassWeight = typer.Option(None, "--class-weight", help="balanced: weigh each class by the inverse of its frequency (rare classes count as much as common ones) [none]."),
-    calibrate: bool = typer.Option(None, "--calibrate/--no-calibrate", help="Fit a temperature on the dev set so that probabilities mean what they say [calibrate]."),
-    threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help="Multi-label: predict every class whose probability reaches P [0.5]."),
+    max_length: int = typer.Option(None, "--max-length", min=1, metavar="N", help=f"Texts are cut to their first N tokens, in training and classifying alike [{default_text('classifier', 'max_length')}]."),
+    class_weight: ClassWeight = typer.Option(None, "--class-weight", help=f"balanced: weigh each class by the inverse of its frequency (rare classes count as much as common ones) [{default_text('classifier', 'class_weight')}]."),
+    calibrate: bool = typer.Option(None, "--calibrate/--no-calibrate", help=f"Fit a temperature on the dev set so that probabilities mean what they say [{default_text('classifier', 'calibrate')}]."),
+    threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help=f"Multi-label: predict every class whose probability reaches P [{default_text('classifier', 'threshold')}]."),
     init_from: str = typer.Option(None, "--init-from", metavar="LM", help="Start the encoder from an rnntool language model (its vocabulary, tokenizer and recurrent layers; unidirectional), as ULMFiT does."),
-    fmt=None,
-    options: TrainingOptions = None,
+    # how the labelled texts are read
+    layout: LabelledFormatOption = LabelledFormatChoice.auto,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
+    text_field: TextField = "text",
+    label_field: LabelField = "label",
+    label_sep: LabelSep = None,
+    # the training options every train-* command shares (rnntool.cli.options.SHARED)
+    cell: Annotated[Cell | None, training_option("classifier", "cell")] = None,
+    layers: Annotated[int | None, training_option("classifier", "layers")] = None,
+    hidden: Annotated[int | None, training_option("classifier", "hidden")] = None,
+    dropout: Annotated[float | None, training_option("classifier", "dropout")] = None,
+    batch_size: Annotated[int | None, training_option("classifier", "batch_size")] = None,
+    epochs: Annotated[int | None, training_option("classifier", "epochs")] = None,
+    max_time: Annotated[float | None, training_option("classifier", "max_time")] = None,
+    max_steps: Annotated[int | None, training_option("classifier", "max_steps")] = None,
+    lr: Annotated[float | None, training_option("classifier", "lr")] = None,
+    optimizer: Annotated[Optimizer | None, training_option("classifier", "optimizer")] = None,
+    weight_decay: Annotated[float | None, training_option("classifier", "weight_decay")] = None,
+    clip: Annotated[float | None, training_option("classifier", "clip")] = None,
+    schedule: Annotated[Schedule | None, training_option("classifier", "schedule")] = None,
+    warmup: Annotated[float | None, training_option("classifier", "warmup")] = None,
+    patience: Annotated[int | None, training_option("classifier", "patience")] = None,
+    eval_every: Annotated[int | None, training_option("classifier", "eval_every")] = None,
+    seed: Annotated[int | None, training_option("classifier", "seed")] = None,
+    device: Annotated[str | None, training_option("classifier", "device")] = None,
+    precision: Annotated[Precision | None, training_option("classifier", "precision")] = None,
+    resume: Annotated[str | None, training_option("classifier", "resume")] = None,
+    log: Annotated[str | None, training_option("classifier", "log")] = None,
+    half: Annotated[bool, training_option("classifier", "half")] = False,
+    meta: Annotated[list[str] | None, training_option("classifier", "meta")] = None,
+    errors: Annotated[DecodeErrors, training_option("classifier", "errors")] = DecodeErrors.strict,
+    json_out: Annotated[bool, training_option("classifier", "json_out")] = False,
+    quiet: Annotated[bool, training_option("classifier", "quiet")] = False,
 ) -> None:
+    options = TrainingOptions.collect(locals())
+    import rnntool
     from rnntool.cli.training import run_training
-    from rnntool.text.tokenize import TokenizerSettings
-    from rnntool.train.classifier import train_classifier
 
     def rows(result: dict) -> list[tuple[str, str]]:
         out = [("input", f"{result['format']}, {result['classes']} classes"
@@ -71,25 +105,20 @@ def train_classifier_command(
                                        f"{cal['dev_ece_after']:.4f}"))
         return out
 
-    model_options = options.model_options(pool=pool, bidirectional=bidirectional, word_emb=word_emb,
-                                          char_filters=char_filters, case_emb=case_emb, max_length=max_length,
-                                          threshold=threshold)
-    train_options = options.train_options(min_word_freq=min_word_freq, max_vocab=max_vocab, class_weight=class_weight,
-                                          calibrate=calibrate)
     run_training(
-        "classifier",
-        lambda **run: train_classifier(
-            train, output, dev_spec=dev, fmt=fmt, dev_frac=dev_frac, init_from=init_from,
-            settings=TokenizerSettings(value(level), value(tokenizer), lower), model_options=model_options,
-            train_options=train_options, resume=options.resume, record=options.record(),
-            errors=value(options.errors), on_message=lambda m: info(f"rnntool: {m}", options.quiet), **run),
+        lambda **run: rnntool.train_classifier(
+            train, output, dev=dev, dev_frac=dev_frac, format=value(layout), text_col=text_col, label_col=label_col,
+            text_field=text_field, label_field=label_field, label_sep=label_sep, level=value(level),
+            tokenizer=value(tokenizer), lower=lower, pool=value(pool), bidirectional=bidirectional,
+            word_emb=word_emb, char_filters=char_filters, case_emb=case_emb, min_word_freq=min_word_freq,
+            max_vocab=max_vocab, max_length=max_length, class_weight=value(class_weight), calibrate=calibrate,
+            threshold=threshold, init_from=init_from, **options.api_options(), **run),
         options, "loss", "classifier", rows, unit="texts",
     )
 
 
 @app.command("classify")
 @handle_errors
-@labelled_input(CLASSIFY_LABELLED)
 def classify_command(
     input_file: str = typer.Argument("-", metavar="FILE", help="Texts to classify, one per line (or see --input); - for stdin."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("classifier"),
@@ -102,16 +131,23 @@ def classify_command(
     jobs: int = typer.Option(None, "-j", "--jobs", min=1, metavar="N", help=JOBS_HELP),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
-    fmt=None,
+    # how the texts are read
+    layout: ClassifyInputOption = ClassifyInput.auto,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
+    text_field: TextField = "text",
+    label_field: LabelField = "label",
+    label_sep: LabelSep = None,
 ) -> None:
     """Classify texts: one output line per input line, streamed (a line is answered as soon
     as it arrives). Runs on numpy (no torch)."""
+    fmt = labelled_format(layout, text_col, label_col, text_field, label_field, label_sep)
     from rnntool.parallel import default_jobs
     from rnntool.runtime.classify_io import ClassifyAnswers
     from rnntool.runtime.stream import answer_stream
     from rnntool.text.labelled import read_examples
 
-    answers = ClassifyAnswers(open_model("classifier", model, quiet), jsonl=fmt_out == ClassifyOutput.jsonl,
+    answers = ClassifyAnswers(open_model("classifier", model, quiet)._runtime, jsonl=fmt_out == ClassifyOutput.jsonl,
                               top_k=top_k, threshold=threshold, keep_input=keep_input,
                               warn=lambda message: info(message, quiet))
     examples = read_examples(input_file, fmt, value(errors), labelled=False,
@@ -122,7 +158,6 @@ def classify_command(
 
 @app.command("eval-classifier")
 @handle_errors
-@labelled_input()
 def eval_classifier_command(
     data: str = typer.Argument(..., metavar="DATA", help="Labelled texts, in any train-classifier layout."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("classifier"), help="Classifier [default: as for rnntool classify]."),
@@ -131,31 +166,27 @@ def eval_classifier_command(
     json_out: bool = typer.Option(False, "--json", help="Print all scores as JSON, the full confusion matrix included."),
     plot: str = typer.Option(None, "--plot", metavar="FILE", help="Also draw the confusion matrix and a reliability diagram (.png, .svg or .pdf; needs matplotlib)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No messages on stderr."),
-    fmt=None,
+    # how the labelled texts are read
+    layout: LabelledFormatOption = LabelledFormatChoice.auto,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
+    text_field: TextField = "text",
+    label_field: LabelField = "label",
+    label_sep: LabelSep = None,
 ) -> None:
     """Score a classifier: accuracy; per-class precision, recall, F1 and support; macro,
     micro and weighted averages; the confusion matrix; calibration (ECE, 15 bins); and
     ROC-AUC for two classes."""
-    from rnntool.metrics import score_classes
-    from rnntool.text.labelled import read_examples
-
     if plot is not None:
         from rnntool.charts import image_format
 
         image_format(plot)  # a bad name fails now, not after the evaluation
     classifier = open_model("classifier", model, quiet)
-    if plot is not None and classifier.cfg.multilabel:
+    if plot is not None and classifier.multilabel:
         raise RnntoolError("--plot draws a confusion matrix, which a multi-label model does not have")
-    examples = list(read_examples(data, fmt, value(errors),
-                                  on_detect=lambda f: info(f"rnntool: reading {data} as {f.describe()}", quiet)))
-    known = set(classifier.labels)
-    unknown = sorted({c for e in examples for c in e.labels} - known)
-    if unknown:
-        info(f"rnntool: warning: {len(unknown)} class(es) in {data} the model does not know "
-             f"({', '.join(unknown[:5])}); their texts count as errors", quiet)
-    probs = classifier.probabilities([classifier.tokens(e.text) for e in examples])
-    scores = score_classes([e.labels for e in examples], classifier.decide(probs, threshold), classifier.labels, probs,
-                           classifier.cfg.multilabel)
+    scores = classifier.evaluate(data, format=value(layout), text_col=text_col, label_col=label_col,
+                                 text_field=text_field, label_field=label_field, label_sep=label_sep,
+                                 threshold=threshold, errors=value(errors)).to_dict()
     if plot is not None:
         _plot_scores(scores, plot, f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}", quiet)
     if json_out:

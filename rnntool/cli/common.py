@@ -64,14 +64,57 @@ def _silence_stdout() -> None:
         pass
 
 
+@contextmanager
+def library_messages(quiet: bool):
+    """Show what the library reports while a command runs: its warnings (RnntoolWarning,
+    through ``warnings``) as ``rnntool: warning: ...`` and its notes (the "rnntool" logger)
+    as ``rnntool: ...`` on stderr; neither with --quiet."""
+    import logging  # here, not at the top: ~10 ms that --help need not pay
+    import warnings
+
+    from rnntool.errors import RnntoolWarning
+
+    class StderrNotes(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            info(f"{PROG}: {record.getMessage()}")
+
+    logger = logging.getLogger("rnntool")
+    handler = StderrNotes()
+    saved = logger.level, logger.propagate
+    if not quiet:
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if not quiet else logging.WARNING)
+    logger.propagate = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if quiet else "always", RnntoolWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, RnntoolWarning):
+                warn(str(message))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]
+
+
 def handle_errors(func: Callable) -> Callable:
     """Wrap a command: user errors become one line and exit 1; a closed pipe
-    ends quietly; anything unexpected is one line too unless --debug."""
+    ends quietly; anything unexpected is one line too unless --debug. The library's
+    warnings and notes are shown on stderr (library_messages)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        quiet = bool(kwargs.get("quiet") or getattr(kwargs.get("options"), "quiet", False))
         try:
-            return func(*args, **kwargs)
+            with library_messages(quiet):
+                return func(*args, **kwargs)
         except RnntoolError as e:
             error_line(str(e))
             raise typer.Exit(1) from None
@@ -144,20 +187,14 @@ def parse_meta(items: list[str]) -> dict:
 
 
 def open_model(kind: str, model: str | None, quiet: bool = False):
-    """The numpy runtime for ``-m MODEL`` (a file or a bundled name), else the user's
-    latest model of ``kind``, else its environment variable, else its bundled model."""
-    from rnntool.kinds import get_kind
-    from rnntool.userstate import resolve_model
+    """The loaded model (rnntool.load) for ``-m MODEL`` (a file or a bundled name), else the
+    user's latest model of ``kind``, else its environment variable, else its bundled model."""
+    import rnntool
 
-    row = get_kind(kind)
-    path, why = resolve_model(kind, model)
-    if not path:
-        bundled = ", ".join(b.name for b in row.bundled)
-        raise RnntoolError(f"no {row.display}: train one with rnntool {row.train_command} or pass -m MODEL"
-                           + (f" (bundled: {bundled})" if bundled else ""))
+    loaded = rnntool.load(model, kind=kind) if model else rnntool.load(kind=kind)
     if not model:  # say which model a bare command chose
-        info(f"rnntool: using {path} ({why})", quiet)
-    return row.load("runtime").load(path)
+        info(f"rnntool: using {loaded.path} ({loaded.chosen_because})", quiet)
+    return loaded
 
 
 def model_completion(kind: str | None = None) -> Callable[[str], list[str]]:

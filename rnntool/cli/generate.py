@@ -8,8 +8,9 @@ from enum import Enum
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, model_completion, open_model, warn
+from rnntool.cli.common import handle_errors, model_completion, open_model
 from rnntool.cli.options import NON_NEGATIVE, TOP_P, DecodeErrors
+from rnntool.recipes import GENERATION
 
 
 class GenFormat(str, Enum):
@@ -25,11 +26,11 @@ def generate_command(
                               help="Language model: a file or a bundled name [default: your latest trained, else $RNNTOOL_LM, else the bundled shakespeare-char]."),
     prime: str = typer.Option(None, "--prime", metavar="TEXT", help="Prompt text to continue."),
     prime_file: str = typer.Option(None, "--prime-file", metavar="FILE", help="Read the prompt (whole file) from FILE."),
-    max_tokens: int = typer.Option(200, "-n", "--max-tokens", min=0, metavar="N", help="Tokens to generate per sample."),
-    temperature: float = typer.Option(0.8, "--temperature", "-t", metavar="T", callback=NON_NEGATIVE, help="Sampling temperature; 0 is greedy."),
+    max_tokens: int = typer.Option(GENERATION["max_tokens"], "-n", "--max-tokens", min=0, metavar="N", help="Tokens to generate per sample."),
+    temperature: float = typer.Option(GENERATION["temperature"], "--temperature", "-t", metavar="T", callback=NON_NEGATIVE, help="Sampling temperature; 0 is greedy."),
     greedy: bool = typer.Option(False, "--greedy", help="Always take the most likely token (same as --temperature 0)."),
-    top_k: int = typer.Option(0, "--top-k", min=0, metavar="K", help="Sample from the K most likely tokens only (0: all)."),
-    top_p: float = typer.Option(1.0, "--top-p", metavar="P", callback=TOP_P, help="Sample from the smallest set of tokens with probability >= P."),
+    top_k: int = typer.Option(GENERATION["top_k"], "--top-k", min=0, metavar="K", help="Sample from the K most likely tokens only (0: all)."),
+    top_p: float = typer.Option(GENERATION["top_p"], "--top-p", metavar="P", callback=TOP_P, help="Sample from the smallest set of tokens with probability >= P."),
     seed: int = typer.Option(None, "--seed", metavar="S", help="Random seed: the same seed and model give the same text."),
     stop: list[str] = typer.Option([], "--stop", metavar="STRING", help="Stop before the first occurrence of STRING (repeatable)."),
     stop_at_eos: bool = typer.Option(False, "--stop-at-eos", help="Stop at the end of a line (<eos> for word models, newline for char models)."),
@@ -49,15 +50,11 @@ def generate_command(
     """
     import json
 
-    from rnntool.runtime.generate import GenerationOptions, Generator
-    from rnntool.runtime.stream import batches
-    from rnntool.runtime.sampling import SamplingOptions
+    from rnntool.errors import RnntoolError
     from rnntool.text.sources import TextSource, read_text
 
     lm = open_model("lm", model, quiet)
     if prime is not None and prime_file is not None:
-        from rnntool.errors import RnntoolError
-
         raise RnntoolError("give --prime or --prime-file, not both")
     if prime is not None:
         prompts = iter([prime])
@@ -67,46 +64,45 @@ def generate_command(
         prompts = _or_empty(TextSource(prompts_file or "-").lines(errors.value, allow_empty=True))
     else:
         prompts = iter([""])
-    opts = GenerationOptions(
-        max_tokens=max_tokens,
-        sampling=SamplingOptions(0.0 if greedy else temperature, top_k, top_p),
-        stops=stop, stop_at_eos=stop_at_eos, allow_unk=allow_unk, seed=seed,
-    )
-    generator = Generator(lm, opts, warn=(lambda m: None) if quiet else warn)
-    out = sys.stdout
     jsonl = fmt == GenFormat.jsonl
-    first_record = True
-    for chunk in batches(_repeat(prompts, num), batch):  # answered as soon as the input pauses
-        streaming = len(chunk) == 1 and not jsonl
-        if streaming:
-            if not first_record:
-                out.write("\n")
-            if echo:
-                out.write(chunk[0])
+    events = lm.generate_stream(prompts, num=num, batch_size=batch, logprobs=jsonl, keep_text=jsonl,
+                                max_tokens=max_tokens, temperature=temperature, greedy=greedy, top_k=top_k,
+                                top_p=top_p, seed=seed, stop=stop, stop_at_eos=stop_at_eos, allow_unk=allow_unk)
+    out = sys.stdout
+    if jsonl:
+        for event in events:
+            if event.done is not None:
+                out.write(json.dumps(event.done.to_dict(), ensure_ascii=False) + "\n")
                 out.flush()
+        return
+    # One record per sample, in input order. The oldest unfinished sample is written as it is
+    # sampled (a lone prompt streams token by token); its batch mates' pieces wait their turn.
+    written, live = 0, False  # records finished; whether record `written` has begun
+    waiting: dict[int, list[str]] = {}
 
-            def on_text(_index: int, piece: str) -> None:
-                out.write(piece)
-                out.flush()
+    def begin(prompt: str) -> None:
+        if written:
+            out.write("\n")
+        if echo:
+            out.write(prompt)
+        out.write("".join(waiting.pop(written, [])))
 
-            generator.generate(chunk, on_text, keep_text=False)  # streamed, never held whole
+    for event in events:
+        if event.piece is not None:
+            if event.index != written:
+                waiting.setdefault(event.index, []).append(event.piece)
+                continue
+            if not live:
+                begin(event.prompt)
+                live = True
+            out.write(event.piece)
+            out.flush()
+        else:  # done: batches finish in input order
+            if not live:
+                begin(event.prompt)
             out.write("\n")
             out.flush()
-            first_record = False
-            continue
-        results = generator.generate(chunk, want_logprob=jsonl)
-        for r in results:
-            if jsonl:
-                record = {"prompt": r.prompt, "text": r.text, "tokens": r.tokens,
-                          "mean_logprob": None if r.mean_logprob is None else round(r.mean_logprob, 4),
-                          "stop_reason": r.stop_reason}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                if not first_record:
-                    out.write("\n")
-                out.write((r.prompt if echo else "") + r.text + "\n")
-            first_record = False
-        out.flush()
+            written, live = written + 1, False
 
 
 def _or_empty(lines):
@@ -117,9 +113,3 @@ def _or_empty(lines):
         yield line
     if not any_line:
         yield ""
-
-
-def _repeat(prompts, num: int):
-    for p in prompts:
-        for _ in range(num):
-            yield p

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from enum import Enum
+from typing import Annotated
 
 import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, model_completion, open_model, print_json
 from rnntool.cli.options import (
-    FRACTION, Cell, DecodeErrors, Level, Pool, Softmax, TrainingOptions, WordTokenizer, training_command, value,
+    FRACTION, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
+    training_option, value,
 )
 from rnntool.errors import RnntoolError
-from rnntool.recipes import describe_lm_defaults
+from rnntool.recipes import VALID_FRAC, default_text, describe_lm_defaults
 
 
 class ScoreFormat(str, Enum):
@@ -35,7 +38,8 @@ Defaults: {describe_lm_defaults()}.
 """
 
 
-@training_command(app, "train-lm", "lm", TRAIN_LM_HELP)
+@app.command("train-lm", help=TRAIN_LM_HELP)
+@handle_errors
 def train_lm_command(
     input: str = typer.Argument(..., metavar="INPUT", help="A text file, - for stdin, or a prepared corpus directory from rnntool prep."),
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL",
@@ -48,32 +52,52 @@ def train_lm_command(
     valid: list[str] = typer.Option([], "--valid", metavar="FILE", help="Validation text (default: the tail of INPUT, see --valid-frac)."),
     text_col: str = typer.Option(None, "--text-col", metavar="COL", help="Read one column of a CSV/TSV table with a header (by name or number from 1): one record per line."),
     text_field: str = typer.Option(None, "--text-field", metavar="NAME", help="Read one field of JSONL records: one record per line."),
-    valid_frac: float = typer.Option(0.1, "--valid-frac", metavar="F", callback=FRACTION,
+    valid_frac: float = typer.Option(VALID_FRAC, "--valid-frac", metavar="F", callback=FRACTION,
                                      help="Fraction of INPUT's tokens held out for validation (contiguous tail)."),
-    emb: int = typer.Option(None, "--emb", min=1, metavar="N", help="Embedding size [char 64, word 200]."),
-    tie: bool = typer.Option(None, "--tie/--no-tie", help="Share embedding and output weights (needs --emb = --hidden and a full softmax) [word: when sizes allow]."),
-    softmax: Softmax = typer.Option(None, "--softmax", help="Output layer: full softmax, or adaptive softmax (fast for big vocabularies) [adaptive for word vocabularies of 5000+, else full]."),
-    bptt: int = typer.Option(None, "--bptt", min=1, metavar="T", help="Truncated-BPTT window length [char 32, word 35]."),
+    emb: int = typer.Option(None, "--emb", min=1, metavar="N", help=f"Embedding size [{default_text('lm', 'emb')}]."),
+    tie: bool = typer.Option(None, "--tie/--no-tie", help=f"Share embedding and output weights (needs --emb = --hidden and a full softmax) [{default_text('lm', 'tie')}]."),
+    softmax: Softmax = typer.Option(None, "--softmax", help=f"Output layer: full softmax, or adaptive softmax (fast for big vocabularies) [{default_text('lm', 'softmax')}]."),
+    bptt: int = typer.Option(None, "--bptt", min=1, metavar="T", help=f"Truncated-BPTT window length [{default_text('lm', 'bptt')}]."),
     valid_tokens: int = typer.Option(None, "--valid-tokens", min=2, metavar="N",
-                                     help="Validate on at most the first N tokens of the validation split [5,000,000]."),
-    options: TrainingOptions = None,
+                                     help=f"Validate on at most the first N tokens of the validation split [{default_text('lm', 'valid_tokens')}]."),
+    # the training options every train-* command shares (rnntool.cli.options.SHARED)
+    cell: Annotated[Cell | None, training_option("lm", "cell")] = None,
+    layers: Annotated[int | None, training_option("lm", "layers")] = None,
+    hidden: Annotated[int | None, training_option("lm", "hidden")] = None,
+    dropout: Annotated[float | None, training_option("lm", "dropout")] = None,
+    batch_size: Annotated[int | None, training_option("lm", "batch_size")] = None,
+    epochs: Annotated[int | None, training_option("lm", "epochs")] = None,
+    max_time: Annotated[float | None, training_option("lm", "max_time")] = None,
+    max_steps: Annotated[int | None, training_option("lm", "max_steps")] = None,
+    lr: Annotated[float | None, training_option("lm", "lr")] = None,
+    optimizer: Annotated[Optimizer | None, training_option("lm", "optimizer")] = None,
+    weight_decay: Annotated[float | None, training_option("lm", "weight_decay")] = None,
+    clip: Annotated[float | None, training_option("lm", "clip")] = None,
+    schedule: Annotated[Schedule | None, training_option("lm", "schedule")] = None,
+    warmup: Annotated[float | None, training_option("lm", "warmup")] = None,
+    patience: Annotated[int | None, training_option("lm", "patience")] = None,
+    eval_every: Annotated[int | None, training_option("lm", "eval_every")] = None,
+    seed: Annotated[int | None, training_option("lm", "seed")] = None,
+    device: Annotated[str | None, training_option("lm", "device")] = None,
+    precision: Annotated[Precision | None, training_option("lm", "precision")] = None,
+    resume: Annotated[str | None, training_option("lm", "resume")] = None,
+    log: Annotated[str | None, training_option("lm", "log")] = None,
+    half: Annotated[bool, training_option("lm", "half")] = False,
+    meta: Annotated[list[str] | None, training_option("lm", "meta")] = None,
+    errors: Annotated[DecodeErrors, training_option("lm", "errors")] = DecodeErrors.strict,
+    json_out: Annotated[bool, training_option("lm", "json_out")] = False,
+    quiet: Annotated[bool, training_option("lm", "quiet")] = False,
 ) -> None:
+    options = TrainingOptions.collect(locals())
+    import rnntool
     from rnntool.cli.training import run_training
-    from rnntool.text.corpus import PrepOptions
-    from rnntool.text.tokenize import TokenizerSettings
-    from rnntool.train.lm import train_lm
 
-    prep = PrepOptions(
-        settings=TokenizerSettings(value(level), value(tokenizer), lower),
-        min_freq=min_freq, max_vocab=max_vocab, valid_frac=0.0 if valid else valid_frac, errors=value(options.errors),
-        text_col=text_col, text_field=text_field,
-    )
     run_training(
-        "lm",
-        lambda **run: train_lm(input, output, prep=prep, valid_specs=valid, resume=options.resume,
-                               model_options=options.model_options(emb=emb, tie=tie, softmax=softmax),
-                               train_options=options.train_options(bptt=bptt, valid_tokens=valid_tokens),
-                               record=options.record(), **run),
+        lambda **run: rnntool.train_lm(
+            input, output, level=value(level), tokenizer=value(tokenizer), lower=lower, min_freq=min_freq,
+            max_vocab=max_vocab, valid=valid, valid_frac=valid_frac, text_col=text_col, text_field=text_field,
+            emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
+            **options.api_options(), **run),
         options, "bpc" if value(level) == "char" else "ppl", "language model",
     )
 
@@ -91,14 +115,7 @@ def eval_lm_command(
     The texts are one stream with the hidden state carried throughout, starting
     from the start-of-text state; every token and line end is predicted.
     """
-    import itertools
-
-    from rnntool.runtime.scoring import evaluate_pieces
-    from rnntool.text.sources import TextSource
-
-    lm = open_model("lm", model)
-    pieces = itertools.chain.from_iterable(TextSource(t).pieces(errors.value) for t in texts)
-    result = evaluate_pieces(lm, pieces)
+    result = open_model("lm", model).evaluate(texts, errors=value(errors)).to_dict()
     if json_out:
         print_json(result)
     else:
@@ -123,22 +140,14 @@ def score_command(
     Each line is scored from the start-of-text state and includes its line end,
     so shell scripts can rank or filter sentences, e.g. sort -t$'\\t' -k3 -g.
     """
-    import json
-    import math
-
-    from rnntool.runtime.scoring import score_lines
     from rnntool.text.sources import TextSource
 
-    lm = open_model("lm", model)
     out = sys.stdout
-    for scored in score_lines(lm, TextSource(text).lines(errors.value), batch):
-        for line, logprob, tokens in scored:
-            ppl = math.exp(-logprob / tokens)
-            if fmt == ScoreFormat.jsonl:
-                out.write(json.dumps({"text": line, "logprob": round(logprob, 4), "tokens": tokens,
-                                      "ppl": round(ppl, 4)}, ensure_ascii=False) + "\n")
-            else:
-                out.write(f"{logprob:.4f}\t{tokens}\t{ppl:.4f}\n")
+    for scored in open_model("lm", model).score_many(TextSource(text).lines(value(errors)), batch_size=batch):
+        if fmt == ScoreFormat.jsonl:
+            out.write(json.dumps(scored.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            out.write(f"{scored.logprob:.4f}\t{scored.tokens}\t{scored.ppl:.4f}\n")
         out.flush()
 
 

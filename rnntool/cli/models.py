@@ -22,29 +22,6 @@ def _size(path) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
 
-def model_list() -> dict:
-    from rnntool.kinds import KINDS
-    from rnntool.modelfile import read_header
-    from rnntool.userstate import latest_models
-
-    bundled = [{"name": b.name, "kind": kind.name, "description": b.description, "trained_on": b.trained_on,
-                "licence": b.licence, "size": os.path.getsize(b.path), "path": str(b.path)}
-               for kind in KINDS.values() for b in kind.bundled if b.path.is_file()]
-    latest = []
-    for kind, path in sorted(latest_models().items()):
-        entry = {"kind": kind, "path": path, "exists": os.path.isfile(path)}
-        if entry["exists"]:
-            try:
-                header = read_header(path)
-                entry.update(created=header.get("created"), metrics=header.get("training", {}).get("metrics", {}),
-                             size=os.path.getsize(path))
-            except Exception as e:  # a damaged or replaced file: say so, list the rest
-                entry["problem"] = str(e)
-        latest.append(entry)
-    env = {kind.env: os.environ[kind.env] for kind in KINDS.values() if os.environ.get(kind.env)}
-    return {"bundled": bundled, "latest": latest, "environment": env}
-
-
 @app.command("models")
 @handle_errors
 def models_command(
@@ -52,7 +29,9 @@ def models_command(
 ) -> None:
     """The bundled models (what -m NAME accepts) and your latest trained model of each kind
     (what a command uses when -m is not given)."""
-    listing = model_list()
+    import rnntool
+
+    listing = rnntool.models()
     if json_out:
         print_json(listing)
         return

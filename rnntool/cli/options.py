@@ -1,23 +1,29 @@
-"""Option definitions the commands share, and the ``training_command`` decorator.
+"""Option definitions the commands share.
 
-Every ``train-*`` command declares only the options of its own kind; the
-decorator adds the training options all kinds share -- the same names, the same
-help, each kind's default shown in brackets -- and hands them to the command as
-one :class:`TrainingOptions`. Choice enums come from the tuples in
-``rnntool.config``; numbers are checked at parse time (finite, in range), so a
-bad value is a usage error (exit 2) before anything runs.
+Every command lists all of its options in its own signature. The training options
+all train-* commands share are declared once, in :data:`SHARED` (flags, help,
+parse-time check); a command lists each of them as
+
+    hidden: Annotated[int | None, training_option("lm", "hidden")] = None,
+
+where ``training_option`` makes the ``typer.Option`` with that kind's default in
+brackets, read from ``rnntool.recipes`` (the one place defaults live), and
+``TrainingOptions.collect(locals())`` gathers them for the command body. The
+labelled-input options are plain ``Annotated`` aliases (``TextCol``, ...), and
+``labelled_format`` builds a ``LabelledFormat`` from them. Choice enums come from
+the tuples in ``rnntool.config``; numbers are checked at parse time (finite, in
+range), so a bad value is a usage error (exit 2) before anything runs.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 import shlex
 import sys
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -85,70 +91,71 @@ PRECISION_HELP = ("Arithmetic of the training passes (weights and optimizer stay
 
 @dataclass(frozen=True)
 class Shared:
-    """One shared option: its parameter name, type, and how to declare it."""
+    """One shared training option: its parameter name, flags, help and parse-time check. Where
+    ``help`` holds ``{default}``, ``training_option`` puts the kind's default from the recipes."""
 
     name: str
-    annotation: Any
     decls: tuple[str, ...]
     help: str
     metavar: str | None = None
-    default: Any = None
     callback: Any = None
     min: int | None = None
     model: bool = False  # part of the model's configuration (else the training run's)
 
     def option(self, kind: str):
-        shown = default_text(kind, self.name)
-        text = self.help + (f" [{shown}]" if shown is not None and self.default in (None, False, ()) else "")
+        text = self.help.format(default=default_text(kind, self.name)) if "{default}" in self.help else self.help
         kwargs = dict(help=text, callback=self.callback)
         if self.metavar:
             kwargs["metavar"] = self.metavar
         if self.min is not None:
             kwargs["min"] = self.min
-        default = [] if self.default == () else self.default
-        return typer.Option(default, *self.decls, **kwargs)
+        return typer.Option(*self.decls, **kwargs)
 
 
 SHARED: tuple[Shared, ...] = (
-    Shared("cell", Cell, ("--cell",), "Recurrent cell.", model=True),
-    Shared("layers", int, ("--layers",), "Stacked recurrent layers.", "N", min=1, model=True),
-    Shared("hidden", int, ("--hidden",), "Hidden units per layer (and direction).", "N", min=1, model=True),
-    Shared("dropout", float, ("--dropout",), "Dropout probability.", "P", callback=FRACTION, model=True),
-    Shared("batch_size", int, ("--batch-size",), "Batch size: parallel streams for language models, sentences "
-           "or texts otherwise; the global batch under torchrun, split across ranks.", "B", min=1),
-    Shared("epochs", int, ("--epochs",), "Passes over the training data.", "N", min=1),
-    Shared("max_time", float, ("--max-time",), "Training time budget in seconds (validation included); "
+    Shared("cell", ("--cell",), "Recurrent cell. [{default}]", model=True),
+    Shared("layers", ("--layers",), "Stacked recurrent layers. [{default}]", "N", min=1, model=True),
+    Shared("hidden", ("--hidden",), "Hidden units per layer (and direction). [{default}]", "N", min=1, model=True),
+    Shared("dropout", ("--dropout",), "Dropout probability. [{default}]", "P", callback=FRACTION, model=True),
+    Shared("batch_size", ("--batch-size",), "Batch size: parallel streams for language models, sentences "
+           "or texts otherwise; the global batch under torchrun, split across ranks. [{default}]", "B", min=1),
+    Shared("epochs", ("--epochs",), "Passes over the training data. [{default}]", "N", min=1),
+    Shared("max_time", ("--max-time",), "Training time budget in seconds (validation included); "
            "the learning-rate schedule fits it.", "SECONDS", callback=POSITIVE),
-    Shared("max_steps", int, ("--max-steps",), "Stop after N optimizer steps.", "N", min=1),
-    Shared("lr", float, ("--lr",), "Learning rate.", "LR", callback=POSITIVE),
-    Shared("optimizer", Optimizer, ("--optimizer",), "Optimizer."),
-    Shared("weight_decay", float, ("--weight-decay",), "Weight decay.", "W", callback=NON_NEGATIVE),
-    Shared("clip", float, ("--clip",), "Gradient-norm clipping, 0 for none.", "NORM", callback=NON_NEGATIVE),
-    Shared("schedule", Schedule, ("--schedule",), "Learning rate: cosine decay over the run, x0.25 on a "
-           "validation plateau, or constant."),
-    Shared("warmup", float, ("--warmup",), "Linear warm-up over this fraction of the run.", "F", callback=FRACTION),
-    Shared("patience", int, ("--patience",), "Stop after N validations without improvement.", "N", min=1),
-    Shared("eval_every", int, ("--eval-every",), "Validate every N steps as well as at the end of each epoch "
-           "[min(epoch, 2000)].", "STEPS", min=1),
-    Shared("seed", int, ("--seed",), "Random seed (weights, dropout, data order) [0].", "S"),
-    Shared("device", str, ("--device",), "auto, cpu, cuda, cuda:N or mps [auto].", "DEVICE"),
-    Shared("precision", Precision, ("--precision",), PRECISION_HELP + " [auto]"),
-    Shared("resume", str, ("--resume",), "Continue an interrupted run from its .ckpt file (same input); the budget, "
+    Shared("max_steps", ("--max-steps",), "Stop after N optimizer steps.", "N", min=1),
+    Shared("lr", ("--lr",), "Learning rate. [{default}]", "LR", callback=POSITIVE),
+    Shared("optimizer", ("--optimizer",), "Optimizer. [{default}]"),
+    Shared("weight_decay", ("--weight-decay",), "Weight decay.", "W", callback=NON_NEGATIVE),
+    Shared("clip", ("--clip",), "Gradient-norm clipping, 0 for none. [{default}]", "NORM", callback=NON_NEGATIVE),
+    Shared("schedule", ("--schedule",), "Learning rate: cosine decay over the run, x0.25 on a "
+           "validation plateau, or constant. [{default}]"),
+    Shared("warmup", ("--warmup",), "Linear warm-up over this fraction of the run. [{default}]", "F",
+           callback=FRACTION),
+    Shared("patience", ("--patience",), "Stop after N validations without improvement. [{default}]", "N", min=1),
+    Shared("eval_every", ("--eval-every",), "Validate every N steps as well as at the end of each epoch "
+           "[{default}].", "STEPS", min=1),
+    Shared("seed", ("--seed",), "Random seed (weights, dropout, data order) [{default}].", "S"),
+    Shared("device", ("--device",), "auto, cpu, cuda, cuda:N or mps [{default}].", "DEVICE"),
+    Shared("precision", ("--precision",), PRECISION_HELP + " [{default}]"),
+    Shared("resume", ("--resume",), "Continue an interrupted run from its .ckpt file (same input); the budget, "
            "--patience, --half, --device and --precision may change.", "CHECKPOINT"),
-    Shared("log", str, ("--log",), "Append every training event as a JSON line.", "FILE.jsonl"),
-    Shared("half", bool, ("--half",), "Store the weights as float16: half the file size (inference still "
-           "computes in float32).", default=False),
-    Shared("meta", list[str], ("--meta",), "Record KEY=VALUE in the model file (e.g. licence=...; repeatable).",
-           "KEY=VALUE", default=()),
-    Shared("errors", DecodeErrors, ("--errors",), "Invalid UTF-8 in text input: error or replace.",
-           default=DecodeErrors.strict),
-    Shared("json_out", bool, ("--json",), "Print the run summary as JSON on stdout (default: the model path).",
-           default=False),
-    Shared("quiet", bool, ("-q", "--quiet"), "No progress or summary on stderr.", default=False),
+    Shared("log", ("--log",), "Append every training event as a JSON line.", "FILE.jsonl"),
+    Shared("half", ("--half",), "Store the weights as float16: half the file size (inference still "
+           "computes in float32)."),
+    Shared("meta", ("--meta",), "Record KEY=VALUE in the model file (e.g. licence=...; repeatable).", "KEY=VALUE"),
+    Shared("errors", ("--errors",), "Invalid UTF-8 in text input: error or replace."),
+    Shared("json_out", ("--json",), "Print the run summary as JSON on stdout (default: the model path)."),
+    Shared("quiet", ("-q", "--quiet"), "No progress or summary on stderr."),
 )
+SHARED_BY_NAME = {s.name: s for s in SHARED}
 
-MODEL_KEYS = tuple(s.name for s in SHARED if s.model)
-TRAIN_KEYS = tuple(s.name for s in SHARED if not s.model and s.name in {f.name for f in fields(config.TrainConfig)})
+
+
+def training_option(kind: str, name: str):
+    """The ``typer.Option`` of shared training option ``name`` (see :data:`SHARED`) for
+    train-``kind``: its flags, help with the kind's default in brackets, and checks. For
+    ``Annotated[type, training_option(kind, name)]`` in a command's signature."""
+    return SHARED_BY_NAME[name].option(kind)
 
 
 @dataclass(frozen=True)
@@ -157,54 +164,28 @@ class TrainingOptions:
 
     values: dict
 
+    @classmethod
+    def collect(cls, params: Mapping[str, Any]) -> TrainingOptions:
+        """The shared options out of a train-* command's parameters (``locals()`` at its top)."""
+        missing = [s.name for s in SHARED if s.name not in params]
+        if missing:
+            raise TypeError(f"a train-* command lacks the shared option(s) {', '.join(missing)}")
+        return cls({s.name: params[s.name] for s in SHARED})
+
     def __getattr__(self, name: str):
         try:
             return self.values[name]
         except KeyError:
             raise AttributeError(name) from None
 
-    def model_options(self, **own) -> dict:
-        return {**{k: value(self.values[k]) for k in MODEL_KEYS}, **{k: value(v) for k, v in own.items()}}
-
-    def train_options(self, **own) -> dict:
-        shared = {k: value(self.values[k]) for k in TRAIN_KEYS}
-        shared["half"] = shared["half"] or None  # not given: the checkpoint's choice stands on resume
-        return {**shared, **{k: value(v) for k, v in own.items()}}
-
-    def record(self) -> dict:
+    def api_options(self) -> dict:
+        """The shared options as rnntool.train_*'s keywords (enums as their strings)."""
         from rnntool.cli.common import parse_meta
 
-        return {"command": shlex.join(["rnntool", *sys.argv[1:]]), **parse_meta(self.values["meta"])}
-
-
-def with_group(func, specs: tuple[Shared, ...], kind: str | None, param: str, build):
-    """``func`` with the options ``specs`` appended to its signature; their values reach it as
-    one argument ``param`` = ``build(values)``. Typer reads the signature this returns."""
-    own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != param]
-    added = [inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.option(kind), annotation=s.annotation)
-             for s in specs]
-
-    @functools.wraps(func)
-    def command(**kwargs):
-        values = {s.name: kwargs.pop(s.name) for s in specs}
-        return func(**kwargs, **{param: build(values)})
-
-    params = own + added
-    command.__signature__ = inspect.Signature(params)
-    command.__annotations__ = {p.name: p.annotation for p in params}
-    return command
-
-
-def training_command(app: typer.Typer, name: str, kind: str, help: str):
-    """Register ``func(own options..., options: TrainingOptions)`` as command ``name`` with the
-    shared training options appended (their defaults described for ``kind``)."""
-    from rnntool.cli.common import handle_errors
-
-    def decorate(func):
-        app.command(name, help=help)(handle_errors(with_group(func, SHARED, kind, "options", TrainingOptions)))
-        return func
-
-    return decorate
+        skip = ("json_out", "quiet", "meta")
+        return {**{k: value(v) for k, v in self.values.items() if k not in skip},
+                "meta": parse_meta(self.values["meta"] or []).get("meta"),
+                "command": shlex.join(["rnntool", *sys.argv[1:]])}
 
 
 # --- how labelled texts are read (train-classifier, eval-classifier, classify) ---------------
@@ -212,37 +193,30 @@ def training_command(app: typer.Typer, name: str, kind: str, help: str):
 LabelledFormatChoice = choices("LabelledFormat", config.LABELLED_FORMATS)
 ClassifyInput = choices("ClassifyInput", config.CLASSIFY_INPUTS)
 
-
-def labelled_specs(format_decls: tuple[str, ...], format_type, format_help: str) -> tuple[Shared, ...]:
-    return (
-        Shared("format", format_type, format_decls, format_help, default=format_type.auto),
-        Shared("text_col", str, ("--text-col",), "Tables: the text column, by header name or number from 1 "
-               "[detected from the header: text, document, sentence, review, ...].", "COL"),
-        Shared("label_col", str, ("--label-col",), "Tables: the label column, by header name or number from 1 "
-               "[detected: label, class, category, sentiment, ...].", "COL"),
-        Shared("text_field", str, ("--text-field",), "JSONL: the text field.", "NAME", default="text"),
-        Shared("label_field", str, ("--label-field",), "JSONL: the label field (a string, or a list for "
-               "multi-label data).", "NAME", default="label"),
-        Shared("label_sep", str, ("--label-sep",), "label<TAB>text and tables: several labels in one field, "
-               "separated by SEP (multi-label).", "SEP"),
-    )
-
-
 LABELLED_FORMAT_HELP = ("Input layout: label<TAB>text lines (tsv), fastText __label__ lines, a CSV/TSV table with a "
                         "header (csv), or JSONL [auto: detected from the first lines, and said].")
-LABELLED = labelled_specs(("--format",), LabelledFormatChoice, LABELLED_FORMAT_HELP)
-CLASSIFY_LABELLED = labelled_specs(("--input",), ClassifyInput, "Input layout: one text per line (text), or any "
-                                   "train-classifier layout, whose labels are then ignored [auto: JSONL, fastText "
-                                   "and headed tables are recognised; anything else is text].")
+CLASSIFY_INPUT_HELP = ("Input layout: one text per line (text), or any train-classifier layout, whose labels are then "
+                       "ignored [auto: JSONL, fastText and headed tables are recognised; anything else is text].")
+
+LabelledFormatOption = Annotated[LabelledFormatChoice, typer.Option("--format", help=LABELLED_FORMAT_HELP)]
+ClassifyInputOption = Annotated[ClassifyInput, typer.Option("--input", help=CLASSIFY_INPUT_HELP)]
+TextCol = Annotated[Optional[str], typer.Option(
+    "--text-col", metavar="COL", help="Tables: the text column, by header name or number from 1 [detected from the "
+    "header: text, document, sentence, review, ...].")]
+LabelCol = Annotated[Optional[str], typer.Option(
+    "--label-col", metavar="COL", help="Tables: the label column, by header name or number from 1 [detected: label, "
+    "class, category, sentiment, ...].")]
+TextField = Annotated[str, typer.Option("--text-field", metavar="NAME", help="JSONL: the text field.")]
+LabelField = Annotated[str, typer.Option(
+    "--label-field", metavar="NAME", help="JSONL: the label field (a string, or a list for multi-label data).")]
+LabelSep = Annotated[Optional[str], typer.Option(
+    "--label-sep", metavar="SEP", help="label<TAB>text and tables: several labels in one field, separated by SEP "
+    "(multi-label).")]
 
 
-def labelled_format(values: dict):
+def labelled_format(layout: Any, text_col: str | None, label_col: str | None, text_field: str, label_field: str,
+                    label_sep: str | None):
+    """The ``LabelledFormat`` the labelled-input options describe."""
     from rnntool.text.labelled import LabelledFormat
 
-    return LabelledFormat(value(values["format"]), values["text_col"], values["label_col"], values["text_field"],
-                          values["label_field"], values["label_sep"])
-
-
-def labelled_input(specs: tuple[Shared, ...] = LABELLED):
-    """Append the labelled-input options to a command; it receives them as ``fmt: LabelledFormat``."""
-    return lambda func: with_group(func, specs, None, "fmt", labelled_format)
+    return LabelledFormat(value(layout), text_col, label_col, text_field, label_field, label_sep)

@@ -54,31 +54,18 @@ def prep(
     <pad>=0, <unk>=1, <eos>=2. Word level puts <eos> at every line end; char
     level keeps the newline character.
     """
-    from rnntool.fsutil import check_output_path
-    from rnntool.text.corpus import PrepOptions, prepare_corpus
+    import rnntool
     from rnntool.text.sources import TextSource
-    from rnntool.text.tokenize import TokenizerSettings
 
-    check_output_path(output)
-    explicit = bool(valid or test)
-    opts = PrepOptions(
-        settings=TokenizerSettings(level.value, tokenizer.value, lower, strip_punct, ascii_),
-        min_freq=min_freq,
-        max_vocab=max_vocab,
-        valid_frac=0.0 if explicit else valid_frac,
-        test_frac=0.0 if explicit else test_frac,
-        split=split.value,
-        seed=seed,
-        errors=errors.value,
-        text_col=text_col,
-        text_field=text_field,
-    )
     sizes = [TextSource(s).size() for s in [*inputs, *valid, *test]]
     total = sum(sizes) if all(s is not None for s in sizes) else None
     with byte_progress("reading", total, quiet) as advance:
-        corpus = prepare_corpus(inputs, opts, valid, test, progress=advance, jobs=jobs)
-    corpus.save(output)
-    stats = {"output": output, **corpus.stats}
+        result = rnntool.prep(inputs, output, level=level.value, tokenizer=tokenizer.value, lower=lower,
+                              strip_punct=strip_punct, ascii=ascii_, min_freq=min_freq, max_vocab=max_vocab,
+                              valid_frac=valid_frac, test_frac=test_frac, split=split.value, valid=valid, test=test,
+                              seed=seed, errors=errors.value, text_col=text_col, text_field=text_field, jobs=jobs,
+                              progress=advance)
+    stats = result.to_dict()
     if json_out:
         print_json(stats)
     if not quiet:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
 from rnntool.cli import app
-from rnntool.errors import RnntoolError
 from rnntool.cli.common import handle_errors, info, model_completion, open_model, print_json
-from rnntool.cli.options import FRACTION, JOBS_HELP, NON_NEGATIVE, DecodeErrors, TaggedFormat, TagInput, TagOutput, TrainingOptions, training_command
+from rnntool.cli.options import (
+    FRACTION, JOBS_HELP, NON_NEGATIVE, Cell, DecodeErrors, Optimizer, Precision, Schedule, TaggedFormat, TagInput, TagOutput,
+    TrainingOptions, training_option, value,
+)
+from rnntool.recipes import DEV_FRAC, default_text
 
 TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
 
@@ -23,38 +27,64 @@ batch and rank 0 alone writes the model.
 """
 
 
-@training_command(app, "train-tagger", "tagger", TRAIN_TAGGER_HELP)
+@app.command("train-tagger", help=TRAIN_TAGGER_HELP)
+@handle_errors
 def train_tagger_command(
     train: str = typer.Argument(..., metavar="TRAIN", help="Tagged training data: CoNLL-U, CoNLL columns, word/TAG lines, or nltk:treebank."),
-    dev: str = typer.Option(None, "--dev", metavar="DEV", help="Dev data for model selection [default: 10% of TRAIN, see --dev-frac]."),
+    dev: str = typer.Option(None, "--dev", metavar="DEV", help=f"Dev data for model selection [default: {DEV_FRAC:.0%} of TRAIN, see --dev-frac]."),
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL", help="Model file [default: next to TRAIN, e.g. train.tagger.safetensors]."),
     fmt: TaggedFormat = typer.Option(TaggedFormat.auto, "--format", help="Input format (auto-detected by default)."),
     column: str = typer.Option(None, "--column", metavar="COL",
                                help="Tag column: upos/xpos for CoNLL-U [upos]; 1-based index for CoNLL files, negative from the end [-1]."),
-    dev_frac: float = typer.Option(0.1, "--dev-frac", metavar="F", callback=FRACTION,
+    dev_frac: float = typer.Option(DEV_FRAC, "--dev-frac", metavar="F", callback=FRACTION,
                                    help="Without --dev: hold out this fraction of TRAIN sentences."),
-    crf: bool = typer.Option(None, "--crf/--no-crf", help="CRF output layer with Viterbi decoding (good for entities) [no]."),
-    char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help="Character-CNN filters; 0 turns character features off [64]."),
-    word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help="Word embedding size [100]."),
-    min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help="Words seen fewer than N times get no embedding of their own (smaller model) [2]."),
+    crf: bool = typer.Option(None, "--crf/--no-crf", help=f"CRF output layer with Viterbi decoding (good for entities) [{default_text('tagger', 'crf')}]."),
+    char_filters: int = typer.Option(None, "--char-filters", min=0, metavar="N", help=f"Character-CNN filters; 0 turns character features off [{default_text('tagger', 'char_filters')}]."),
+    word_emb: int = typer.Option(None, "--word-emb", min=1, metavar="N", help=f"Word embedding size [{default_text('tagger', 'word_emb')}]."),
+    min_word_freq: int = typer.Option(None, "--min-word-freq", min=1, metavar="N", help=f"Words seen fewer than N times get no embedding of their own (smaller model) [{default_text('tagger', 'min_word_freq')}]."),
     lm_loss: float = typer.Option(None, "--lm-loss", metavar="W", callback=NON_NEGATIVE,
-                                  help="Also train the first BiLSTM layer to predict the next and previous word, at weight W of the tag loss (helps unseen words; the prediction layers serve training only and are not saved) [0]."),
-    options: TrainingOptions = None,
+                                  help=f"Also train the first BiLSTM layer to predict the next and previous word, at weight W of the tag loss (helps unseen words; the prediction layers serve training only and are not saved) [{default_text('tagger', 'lm_loss')}]."),
+    # the training options every train-* command shares (rnntool.cli.options.SHARED)
+    cell: Annotated[Cell | None, training_option("tagger", "cell")] = None,
+    layers: Annotated[int | None, training_option("tagger", "layers")] = None,
+    hidden: Annotated[int | None, training_option("tagger", "hidden")] = None,
+    dropout: Annotated[float | None, training_option("tagger", "dropout")] = None,
+    batch_size: Annotated[int | None, training_option("tagger", "batch_size")] = None,
+    epochs: Annotated[int | None, training_option("tagger", "epochs")] = None,
+    max_time: Annotated[float | None, training_option("tagger", "max_time")] = None,
+    max_steps: Annotated[int | None, training_option("tagger", "max_steps")] = None,
+    lr: Annotated[float | None, training_option("tagger", "lr")] = None,
+    optimizer: Annotated[Optimizer | None, training_option("tagger", "optimizer")] = None,
+    weight_decay: Annotated[float | None, training_option("tagger", "weight_decay")] = None,
+    clip: Annotated[float | None, training_option("tagger", "clip")] = None,
+    schedule: Annotated[Schedule | None, training_option("tagger", "schedule")] = None,
+    warmup: Annotated[float | None, training_option("tagger", "warmup")] = None,
+    patience: Annotated[int | None, training_option("tagger", "patience")] = None,
+    eval_every: Annotated[int | None, training_option("tagger", "eval_every")] = None,
+    seed: Annotated[int | None, training_option("tagger", "seed")] = None,
+    device: Annotated[str | None, training_option("tagger", "device")] = None,
+    precision: Annotated[Precision | None, training_option("tagger", "precision")] = None,
+    resume: Annotated[str | None, training_option("tagger", "resume")] = None,
+    log: Annotated[str | None, training_option("tagger", "log")] = None,
+    half: Annotated[bool, training_option("tagger", "half")] = False,
+    meta: Annotated[list[str] | None, training_option("tagger", "meta")] = None,
+    errors: Annotated[DecodeErrors, training_option("tagger", "errors")] = DecodeErrors.strict,
+    json_out: Annotated[bool, training_option("tagger", "json_out")] = False,
+    quiet: Annotated[bool, training_option("tagger", "quiet")] = False,
 ) -> None:
+    options = TrainingOptions.collect(locals())
+    import rnntool
     from rnntool.cli.training import run_training
-    from rnntool.train.tagger import train_tagger
 
     def rows(result: dict) -> list[tuple[str, str]]:
         return [("input format", result["format"]),
                 ("train / dev sentences", f"{result['train_sentences']:,} / {result['dev_sentences']:,}")]
 
     run_training(
-        "tagger",
-        lambda **run: train_tagger(train, output, dev_spec=dev, fmt=fmt.value, column=column, dev_frac=dev_frac,
-                                   model_options=options.model_options(crf=crf, char_filters=char_filters,
-                                                                       word_emb=word_emb),
-                                   train_options=options.train_options(min_word_freq=min_word_freq, lm_loss=lm_loss),
-                                   resume=options.resume, record=options.record(), errors=options.errors.value, **run),
+        lambda **run: rnntool.train_tagger(
+            train, output, dev=dev, format=value(fmt), column=column, dev_frac=dev_frac, crf=crf,
+            char_filters=char_filters, word_emb=word_emb, min_word_freq=min_word_freq, lm_loss=lm_loss,
+            **options.api_options(), **run),
         options, "loss", "tagger", rows,
     )
 
@@ -81,7 +111,7 @@ def tag_command(
     from rnntool.parallel import default_jobs
     from rnntool.runtime.tag_io import tag_stream
 
-    tagger = open_model("tagger", model, quiet)
+    tagger = open_model("tagger", model, quiet)._runtime  # the stream renders the runtime's tags in workers too
     kind = input_kind.value
     if kind == "auto":
         lower = input_file.lower()
@@ -89,21 +119,6 @@ def tag_command(
     out_fmt = fmt.value if fmt is not None else ("conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag")
     tag_stream(tagger, input_file, kind, out_fmt, batch, errors.value, sys.stdout,
                warn=lambda message: info(message, quiet), jobs=default_jobs() if jobs is None else jobs)
-
-
-FOREIGN_TAGS_MAX = 0.5  # more gold tokens than this outside the model's tags: refuse to score
-
-
-def _bundled_tagger_for(gold_tags: set[str]) -> str | None:
-    """The bundled tagger whose tag set holds (nearly) all of these gold tags, if one does."""
-    from rnntool.kinds import KINDS
-    from rnntool.modelfile import read_header
-
-    for bundled in KINDS["tagger"].bundled:
-        tags = set(read_header(bundled.path)["config"]["tags"])
-        if len(gold_tags & tags) >= 0.9 * len(gold_tags):
-            return bundled.name
-    return None
 
 
 @app.command("eval-tagger")
@@ -121,37 +136,12 @@ def eval_tagger_command(
 ) -> None:
     """Score a tagger: accuracy (overall, in- and out-of-vocabulary), per-tag P/R/F1,
     top confusions, and entity-span P/R/F1 by type for IOB taggers (conlleval rules)."""
-    from collections import Counter
-
-    from rnntool.metrics import score_tags
-    from rnntool.text.tagged import iob1_to_iob2, read_tagged
-
     if plot is not None:
         from rnntool.charts import image_format
 
         image_format(plot)  # a bad name fails now, not after the evaluation
-    tagger = open_model("tagger", model, quiet)
-    cfg = tagger.cfg
-    sentences, _ = read_tagged(data, fmt.value, column if column is not None else cfg.column, errors.value)
-    gold = [iob1_to_iob2(s.tags) if cfg.scheme else s.tags for s in sentences]
-    known = set(cfg.tags)
-    foreign = Counter(t for g in gold for t in g if t not in known)
-    if foreign:
-        total = sum(len(g) for g in gold)
-        shown = ", ".join(t for t, _ in foreign.most_common(6))
-        model_tags = f"{', '.join(sorted(known)[:8])}{', ...' if len(known) > 8 else ''}"
-        share = sum(foreign.values()) / total
-        if share > FOREIGN_TAGS_MAX:  # another tag set: the scores would measure nothing
-            better = _bundled_tagger_for(set(t for g in gold for t in g))
-            hint = f"; these tags are {better}'s: add -m {better}" if better else ""
-            raise RnntoolError(f"{share:.0%} of the gold tags ({shown}) are not in this model's tag set "
-                               f"({model_tags}): the tag sets barely overlap{hint} (or choose the gold column "
-                               "with --column)")
-        info(f"rnntool: warning: {sum(foreign.values()):,} of {total:,} gold tags ({shown}) are not in this model's "
-             f"tag set ({model_tags}); they all count as errors -- is it the right tag set or --column?", quiet)
-    pred, _ = tagger.tag([s.words for s in sentences])
-    in_vocab = [[tagger.in_vocabulary(w) for w in s.words] for s in sentences]
-    scores = score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None, full_matrix=plot is not None)
+    scores = open_model("tagger", model, quiet).evaluate(data, format=fmt.value, column=column, errors=errors.value,
+                                                         full_matrix=plot is not None).to_dict()
     if plot is not None:
         from rnntool.charts import confusion_figure, save_figure
 

@@ -1,19 +1,15 @@
-"""What every train-* command does around the library call: a live rich progress
-line on a terminal (one plain line per evaluation otherwise), every event to --log
-as JSON lines, Ctrl-C/SIGTERM handling, the summary table, and the model path or
-the JSON summary on stdout. Under torchrun only rank 0 shows or logs anything."""
+"""What every train-* command shows around the library call (rnntool.train_*, which also
+writes --log and turns Ctrl-C/SIGTERM into a saved checkpoint): a live rich progress line
+on a terminal (one plain line per evaluation otherwise), the summary table, and the model
+path or the JSON summary on stdout. Under torchrun only rank 0 shows anything."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from collections.abc import Callable
 
 from rnntool.cli.common import animate, err_console, print_json
-from rnntool.errors import RnntoolError
-from rnntool.fsutil import injected_fault
 
 
 def _rate(n: float) -> str:
@@ -28,15 +24,13 @@ def _clock(seconds: float | None) -> str:
 
 
 class TrainingDisplay:
-    def __init__(self, quiet: bool, log_path: str | None, metric: str, unit: str = "tok"):
+    """The training events on stderr: a live progress line on a terminal, else a plain line per
+    evaluation; notes as ``rnntool: ...`` lines."""
+
+    def __init__(self, quiet: bool, metric: str, unit: str = "tok"):
         self.quiet = quiet
         self.metric = metric  # "ppl" or "bpc" or "acc" ...
         self.unit = unit
-        self.log_path = log_path
-        try:
-            self.log = open(log_path, "a", encoding="utf-8") if log_path else None
-        except OSError as e:
-            raise RnntoolError(f"cannot write the log {log_path}: {e.strerror or e}") from None
         self.live = animate(quiet)
         self.progress = None
         self.task = None
@@ -59,11 +53,9 @@ class TrainingDisplay:
     def __exit__(self, *exc):
         if self.progress is not None:
             self.progress.__exit__(*exc)
-        if self.log:
-            self.log.close()
 
-    def print(self, line: str) -> None:
-        if self.quiet:
+    def print(self, line: str, always: bool = False) -> None:
+        if self.quiet and not always:
             return
         if self.progress is not None:
             self.progress.console.print(line, markup=False, highlight=False)
@@ -72,14 +64,10 @@ class TrainingDisplay:
             sys.stderr.flush()
 
     def __call__(self, event: dict) -> None:
-        if self.log:
-            try:
-                injected_fault(self.log_path)
-                self.log.write(json.dumps(event) + "\n")
-                self.log.flush()
-            except OSError as e:  # a full disk: stop here, with what was written left as it was
-                raise RnntoolError(f"cannot write the log {self.log_path}: {e.strerror or e}; training stopped "
-                                   "(free some space, then --resume from the last checkpoint)") from None
+        if event["event"] == "stopping":  # the answer to a Ctrl-C is shown even with --quiet
+            self.print(f"\nrnntool: {event['message']}", always=True)
+        if self.quiet:
+            return
         self.curve(event)
         kind = event["event"]
         if kind == "start":
@@ -180,62 +168,24 @@ def summary_table(title: str, rows: list[tuple[str, str]]):
     return table
 
 
-def main_process() -> bool:
-    """Rank 0 of a torchrun job, or a plain process (torch-free: reads torchrun's environment)."""
-    return os.environ.get("RANK", "0") == "0"
-
-
-class GracefulStop:
-    """The first SIGINT/SIGTERM asks the run to stop at the next step (it then saves a
-    checkpoint); a second Ctrl-C aborts at once -- except under torchrun, whose launcher
-    forwards the terminal's Ctrl-C as a second signal and enforces its own shutdown timeout."""
-
-    def __init__(self):
-        self.requested = False
-        self.launched = "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ
-
-    def __enter__(self):
-        import signal
-
-        self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        for s in self.previous:
-            signal.signal(s, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        import signal
-
-        if self.requested:
-            if signum == signal.SIGINT and not self.launched:
-                raise KeyboardInterrupt
-            return
-        self.requested = True
-        if main_process():
-            sys.stderr.write("\nrnntool: stopping after this step and saving a checkpoint (Ctrl-C again to abort)\n")
-
-    def __exit__(self, *exc):
-        import signal
-
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-    def __call__(self) -> bool:
-        return self.requested
-
-
-def run_training(kind: str, train: Callable, options, metric: str, title: str,
+def run_training(train: Callable, options, metric: str, title: str,
                  extra_rows: Callable[[dict], list[tuple[str, str]]] = lambda result: [], unit: str = "tok") -> None:
-    """Run ``train(on_event=..., should_stop=...) -> (result, path)`` with progress on stderr,
-    then remember the model and print the summary (stderr) and the path or JSON (stdout)."""
-    from rnntool.userstate import remember_latest
+    """Run ``train(on_event=...)`` (an rnntool.train_* call) with progress on stderr, then print
+    the summary (stderr) and the model path or JSON (stdout). A run stopped by Ctrl-C has saved
+    its checkpoint and prints its summary too. Under torchrun only rank 0 shows anything."""
+    import rnntool
+    from rnntool.api.training import main_process
 
     main = main_process()
     quiet = options.quiet or not main
-    with TrainingDisplay(quiet, options.log if main else None, metric, unit) as display, GracefulStop() as stop:
-        result, path = train(on_event=display, should_stop=stop)
+    with TrainingDisplay(quiet, metric, unit) as display:
+        try:
+            trained = train(on_event=display)
+        except rnntool.TrainingInterrupted as stopped:
+            trained = stopped.result
     if not main:
         return
-    remember_latest(kind, path)
+    result, path = trained.summary, trained.model_path
     if not quiet:
         rows = [(f"best valid {k}", f"{v:.4f}") for k, v in result["valid"].items()]
         rows += [(f"test {k}", f"{v:.4f}") for k, v in result.get("test", {}).items()]
@@ -256,6 +206,6 @@ def run_training(kind: str, train: Callable, options, metric: str, title: str,
             if charts:
                 sys.stderr.write(charts + "\n")
     if options.json_out:
-        print_json({k: v for k, v in result.items() if k != "history"})
+        print_json(trained.to_dict())
     else:
         sys.stdout.write(f"{path}\n")

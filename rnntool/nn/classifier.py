@@ -41,7 +41,7 @@ class ClassifierBatch(TensorBatch):
         return self.texts
 
 
-class TextClassifier(FileModule):
+class ClassifierModule(FileModule):
     """Training-only settings: ``class_weights`` (imbalance), ``word_dropout``."""
 
     def __init__(self, cfg: ClassifierConfig, class_weights: list[float] | None = None, word_dropout: float = 0.0):

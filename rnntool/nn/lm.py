@@ -57,7 +57,7 @@ class LMWindow:
                         self.carry, self.norm)
 
 
-class RNNLM(FileModule):
+class LMModule(FileModule):
     """Inputs and outputs are time-major: ids [T, B] -> features [T, B, H]."""
 
     def __init__(self, cfg: LMConfig):
@@ -87,11 +87,6 @@ class RNNLM(FileModule):
                     h = self.cfg.hidden
                     with torch.no_grad():
                         p[h: 2 * h].fill_(1.0)
-
-    def init_state(self, batch: int, device=None):
-        shape = (self.cfg.layers, batch, self.cfg.hidden)
-        zeros = torch.zeros(shape, device=device)
-        return (zeros, zeros.clone()) if self.cfg.cell == "lstm" else zeros
 
     @property
     def may_skip_parameters(self) -> bool:

@@ -100,7 +100,7 @@ class TaggerBatch(TensorBatch):
         return self.sentences * self.words.shape[1]
 
 
-class BiLSTMTagger(FileModule):
+class TaggerModule(FileModule):
     """The recurrent stack is one single-layer bidirectional module per layer, run
     layer by layer with dropout between them -- what a stacked nn.LSTM computes, but
     the language-model loss needs the first layer's output (training speed measured

@@ -26,6 +26,12 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """log(softmax(x)) over the last axis, shifted by the maximum (no overflow)."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 @dataclass
 class LayerWeights:
     """One direction of one layer, in torch's layout, plus the layout the scans use.

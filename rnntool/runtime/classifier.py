@@ -12,13 +12,33 @@ from rnntool.classification import ClassifierConfig
 from rnntool.modelfile import ModelFile
 from rnntool.runtime import load_runtime
 from rnntool.runtime.cells import Packing
-from rnntool.runtime.encoder import TextEncoder
+from rnntool.runtime.encoder import TextEncoder, token_budget_batches
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 
 MAX_BATCH_TOKENS = 32768  # tokens per forward pass
 
 
-class Classifier:
+def calibrated_probabilities(logits: np.ndarray, multilabel: bool, temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities [B, C] from logits [B, C] at a calibration temperature: a softmax,
+    or independent sigmoids for multi-label models (training's validation uses them too)."""
+    z = logits / np.float32(temperature)
+    if multilabel:
+        return 1.0 / (1.0 + np.exp(-z))
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def decide(probs: np.ndarray, labels: Sequence[str], multilabel: bool, threshold: float) -> list[list[str]]:
+    """The predicted classes of each row of ``probs``: the most likely one, or every class
+    whose probability reaches ``threshold`` (multi-label)."""
+    if multilabel:
+        return [[labels[j] for j in np.flatnonzero(row >= threshold)] for row in probs]
+    return [[labels[j]] for j in probs.argmax(axis=1)]
+
+
+class ClassifierRuntime:
     def __init__(self, model: ModelFile):
         self.model_file = model
         self.cfg = cfg = ClassifierConfig.from_dict(model.config)
@@ -34,8 +54,8 @@ class Classifier:
         self.labels = cfg.labels
 
     @classmethod
-    def load(cls, path) -> "Classifier":
-        return load_runtime(cls, path, "classifier", Classifier.probe)
+    def load(cls, path) -> "ClassifierRuntime":
+        return load_runtime(cls, path, "classifier")
 
     def probe(self) -> None:
         """The last word and character of the vocabularies, through the whole model."""
@@ -70,37 +90,21 @@ class Classifier:
         """[B, C] for token lists (an empty one reads as the zero vector: the output bias)."""
         out = np.tile(self.out_b, (len(token_lists), 1)).astype(np.float32)
         todo = [i for i, t in enumerate(token_lists) if t]
-        start = 0
-        while start < len(todo):
-            end, tokens = start, 0
-            while end < len(todo) and (end == start or tokens + len(token_lists[todo[end]]) <= MAX_BATCH_TOKENS):
-                tokens += len(token_lists[todo[end]])
-                end += 1
-            rows = todo[start:end]
-            batch = [token_lists[i] for i in rows]
-            pooled = self.pool(*self.encoder.run_packed(batch))
+        for sl in token_budget_batches([len(token_lists[i]) for i in todo], MAX_BATCH_TOKENS):
+            rows = todo[sl]
+            pooled = self.pool(*self.encoder.run_packed([token_lists[i] for i in rows]))
             out[rows] = pooled @ self.out_w + self.out_b
-            start = end
         return out
 
     def probabilities(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
         """Calibrated class probabilities [B, C] (softmax, or sigmoids for multi-label) for
         texts as ``tokens`` gives them."""
-        z = self.logits(token_lists) / np.float32(self.cfg.temperature)
-        if self.cfg.multilabel:
-            return 1.0 / (1.0 + np.exp(-z))
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        return calibrated_probabilities(self.logits(token_lists), self.cfg.multilabel, self.cfg.temperature)
 
     def decide(self, probs: np.ndarray, threshold: float | None = None) -> list[list[str]]:
-        """The predicted classes of each text: the most likely one, or every class whose
-        probability reaches the threshold (multi-label)."""
-        if self.cfg.multilabel:
-            t = self.cfg.threshold if threshold is None else threshold
-            return [[self.labels[j] for j in np.flatnonzero(row >= t)] for row in probs]
-        return [[self.labels[j]] for j in probs.argmax(axis=1)]
+        """The predicted classes of each text (``decide``), at the model's threshold unless
+        another is given."""
+        return decide(probs, self.labels, self.cfg.multilabel, self.cfg.threshold if threshold is None else threshold)
 
     def in_vocabulary(self, word: str) -> bool:
         return self.encoder.in_vocabulary(word)

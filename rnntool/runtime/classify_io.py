@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rnntool.runtime.classifier import Classifier
+from rnntool.runtime.classifier import ClassifierRuntime
 from rnntool.runtime.stream import ModelAnswers
 from rnntool.text.labelled import Example
 
@@ -16,7 +16,7 @@ class ClassifyAnswers(ModelAnswers):
     """``classify``'s output for a batch of examples: ``label<TAB>prob`` (more pairs with
     ``top_k`` or for multi-label) or JSON lines; workers may answer too (``ModelAnswers``)."""
 
-    model: Classifier | None
+    model: ClassifierRuntime | None
     jsonl: bool = False
     top_k: int = 1
     threshold: float | None = None
@@ -24,8 +24,8 @@ class ClassifyAnswers(ModelAnswers):
     warn: Callable[[str], None] | None = None
     KIND, ANSWERS = "classifier", "labels"
 
-    def build(self, model_file) -> Classifier:
-        classifier = Classifier(model_file)
+    def build(self, model_file) -> ClassifierRuntime:
+        classifier = ClassifierRuntime(model_file)
         classifier.tokens("Warm up, the tokenizer.")  # its imports and rules, before the first batch
         return classifier
 

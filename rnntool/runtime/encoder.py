@@ -9,7 +9,7 @@ one row of gate inputs per type, read a step at a time by the scan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +17,19 @@ from rnntool.features import EncoderConfig, casing
 from rnntool.runtime.cells import Packing, RNNStack
 
 TYPE_CACHE_LIMIT = 20_000  # word types whose first-layer gates are kept (~4 KB each at hidden 128)
+
+
+def token_budget_batches(lengths: Sequence[int], budget: int) -> Iterator[slice]:
+    """Consecutive runs of items (as slices of ``lengths``) of at most ``budget`` tokens each
+    -- one forward pass apiece; an item longer than the budget is a run of its own."""
+    start = 0
+    while start < len(lengths):
+        end, tokens = start, 0
+        while end < len(lengths) and (end == start or tokens + lengths[end] <= budget):
+            tokens += lengths[end]
+            end += 1
+        yield slice(start, end)
+        start = end
 
 
 class TextEncoder:
@@ -34,10 +47,6 @@ class TextEncoder:
         self.stack = RNNStack(cfg.cell, t, cfg.layers, bidirectional=bidirectional, prefix="rnn.")
         self.type_row: dict[str, int] = {}
         self.type_gates = [np.zeros((0, 0), dtype=np.float32) for _ in range(self.stack.dirs)]
-
-    @property
-    def output_size(self) -> int:
-        return self.stack.hidden * self.stack.dirs
 
     # --- features -------------------------------------------------------------------------
     def char_features(self, words: Sequence[str]) -> np.ndarray:

@@ -7,13 +7,14 @@ at once, or, with stop strings, once it can no longer be the start of one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnntool.errors import RnntoolError
-from rnntool.runtime.lm import LanguageModel, Stepper
+from rnntool.errors import InputError, OutOfRangeError
+from rnntool.results import Generation
+from rnntool.runtime.lm import LMRuntime, Stepper
 from rnntool.runtime.sampling import Sampler, SamplingOptions
 from rnntool.text.tokenize import make_detokenizer
 
@@ -31,23 +32,10 @@ class GenerationOptions:
 
     def validate(self) -> None:
         if self.max_tokens < 0:
-            raise RnntoolError("--max-tokens must be >= 0")
+            raise OutOfRangeError("--max-tokens must be >= 0")
         if any(s == "" for s in self.stops):
-            raise RnntoolError("--stop needs a non-empty string")
+            raise InputError("--stop needs a non-empty string")
         self.sampling.validate()
-
-
-@dataclass
-class Generation:
-    prompt: str
-    text: str = ""
-    tokens: int = 0
-    logprob_sum: float = 0.0
-    stop_reason: str = "max_tokens"
-
-    @property
-    def mean_logprob(self) -> float | None:
-        return self.logprob_sum / self.tokens if self.tokens else None
 
 
 class _Stream:
@@ -112,7 +100,7 @@ class _Stream:
 
 
 class Generator:
-    def __init__(self, lm: LanguageModel, opts: GenerationOptions, warn: Callable[[str], None] | None = None):
+    def __init__(self, lm: LMRuntime, opts: GenerationOptions, warn: Callable[[str], None] | None = None):
         opts.validate()
         self.lm = lm
         self.opts = opts
@@ -142,10 +130,24 @@ class Generator:
                  want_logprob: bool = False, keep_text: bool = True) -> list[Generation]:
         """Generate one continuation per prompt, all streams in one batch. With ``keep_text``
         off, the text goes only to ``on_text`` (each Generation's ``text`` stays empty)."""
-        B = len(prompts)
         gens = [Generation(p) for p in prompts]
+        emit = on_text or (lambda i, text: None)
+        for b, piece in self.pieces(gens, want_logprob, keep_text):
+            emit(b, piece)
+        return gens
+
+    def pieces(self, gens: list[Generation], want_logprob: bool = False,
+               keep_text: bool = True) -> Iterator[tuple[int, str]]:
+        """Generate a continuation of each Generation's prompt, all in one batch, yielding
+        (stream index, text piece) as soon as each piece is final; the Generations are filled
+        in as it goes (their ``text`` only with ``keep_text``)."""
+        prompts = [g.prompt for g in gens]
+        if want_logprob:
+            for g in gens:
+                g.logprob_sum = 0.0
+        B = len(prompts)
         if B == 0:
-            return gens
+            return
         encoded = [self._encode_prompt(p) for p in prompts]
         lengths = np.array([len(e) for e in encoded])
         ids = np.full((int(lengths.max()), B), self.lm.vocab.pad_id, dtype=np.int64)
@@ -160,7 +162,6 @@ class Generator:
                    for g, p in zip(gens, prompts)]
         itos = self.lm.vocab.itos
         active = np.ones(B, dtype=bool)
-        emit = on_text or (lambda i, text: None)
         for _ in range(self.opts.max_tokens):
             scores = stepper.logits()
             raw = scores / scale if want_logprob else None
@@ -181,7 +182,7 @@ class Generator:
                     gen.logprob_sum += float(lp[b])
                 piece = stream.add(itos[token_id])
                 if piece:
-                    emit(b, piece)
+                    yield b, piece
                 if stream.done:
                     active[b] = False
             if not active.any():
@@ -190,5 +191,4 @@ class Generator:
         for b, stream in enumerate(streams):
             piece = stream.finish()
             if piece:
-                emit(b, piece)
-        return gens
+                yield b, piece

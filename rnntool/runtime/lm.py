@@ -8,7 +8,7 @@ import numpy as np
 from rnntool.arch import LMConfig
 from rnntool.modelfile import ModelFile
 from rnntool.runtime import load_runtime
-from rnntool.runtime.cells import RNNStack
+from rnntool.runtime.cells import RNNStack, log_softmax
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
@@ -16,13 +16,7 @@ from rnntool.text.vocab import Vocab
 FOLD_LIMIT = 8_000_000  # floats (32 MB)
 
 
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=-1, keepdims=True)
-    shifted = x - m
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-class LanguageModel:
+class LMRuntime:
     def __init__(self, model: ModelFile):
         self.model_file = model
         self.cfg = LMConfig.from_dict(model.config)
@@ -43,11 +37,11 @@ class LanguageModel:
         self.line_end_id = self.vocab.stoi.get(self.tokenizer.line_end, self.vocab.eos_id)
 
     @classmethod
-    def load(cls, path) -> "LanguageModel":
-        return load_runtime(cls, path, "lm", LanguageModel.probe)
+    def load(cls, path) -> "LMRuntime":
+        return load_runtime(cls, path, "lm")
 
     def probe(self) -> None:
-        """One step from every end of the vocabulary (see runtime.load_runtime)."""
+        """One step from every end of the vocabulary (see runtime.check_runtime)."""
         ids = np.array([[self.line_end_id, len(self.vocab) - 1]])
         h, _ = self.hidden(ids.T, self.zero_state(2))
         if self.embedding.shape[0] != len(self.vocab) or self.logits(h[-1]).shape[-1] != len(self.vocab):
@@ -88,11 +82,6 @@ class LanguageModel:
     def zero_state(self, batch: int = 1):
         return self.stack.zero_state(batch)
 
-    def start_state(self, batch: int = 1):
-        """The start-of-text state: the zero state after reading one line end."""
-        _, state = self.hidden(np.full((1, batch), self.line_end_id), self.zero_state(batch))
-        return state
-
     def hidden(self, ids: np.ndarray, state=None, lengths: np.ndarray | None = None):
         """Top-layer outputs [T, B, H] for ids [T, B], and the final state."""
         x = self.embedding[np.asarray(ids)]
@@ -126,7 +115,7 @@ class Stepper:
     sigmoid(x) = (tanh(x/2) + 1) / 2. The state lives in these buffers.
     """
 
-    def __init__(self, lm: LanguageModel, batch: int, logit_scale: float = 1.0, banned_ids=()):
+    def __init__(self, lm: LMRuntime, batch: int, logit_scale: float = 1.0, banned_ids=()):
         self.lm = lm
         self.batch = batch
         cfg = lm.cfg
@@ -209,7 +198,7 @@ class Stepper:
         return self.xh[k][:, width: width + self.H]
 
     def set_state(self, state) -> None:
-        """Load a LanguageModel state ([layers, B, H] h, and c for LSTM)."""
+        """Load a LMRuntime state ([layers, B, H] h, and c for LSTM)."""
         h_all, c_all = state if self.cell == "lstm" else (state, None)
         for k in range(self.n_layers):
             self.h(k)[...] = h_all[k]

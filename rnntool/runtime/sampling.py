@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import OutOfRangeError
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,11 @@ class SamplingOptions:
 
     def validate(self) -> None:
         if self.temperature < 0:
-            raise RnntoolError("--temperature must be >= 0 (0 means greedy)")
+            raise OutOfRangeError("--temperature must be >= 0 (0 means greedy)")
         if self.top_k < 0:
-            raise RnntoolError("--top-k must be >= 0")
+            raise OutOfRangeError("--top-k must be >= 0")
         if not 0.0 < self.top_p <= 1.0:
-            raise RnntoolError("--top-p must be in (0, 1]")
+            raise OutOfRangeError("--top-p must be in (0, 1]")
 
     @property
     def greedy(self) -> bool:

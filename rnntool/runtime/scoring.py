@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from rnntool.runtime.lm import LanguageModel
+from rnntool.runtime.lm import LMRuntime
 
 LN2 = math.log(2.0)
 
@@ -15,7 +15,7 @@ LN2 = math.log(2.0)
 EVAL_WINDOW = 1 << 16  # tokens per forward pass; the state is carried across windows
 
 
-def evaluate_pieces(lm: LanguageModel, pieces: Iterable[tuple[str, bool]]) -> dict:
+def evaluate_pieces(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> dict:
     """Loss over the whole text as one stream with the state carried.
 
     ``pieces`` are (text, ends_a_line) as ``TextSource.pieces`` reads them. The stream
@@ -58,7 +58,7 @@ def evaluate_pieces(lm: LanguageModel, pieces: Iterable[tuple[str, bool]]) -> di
     return out
 
 
-def score_lines(lm: LanguageModel, lines: Iterable[str], batch: int = 64) -> Iterator[list[tuple[str, float, int]]]:
+def score_lines(lm: LMRuntime, lines: Iterable[str], batch: int = 64) -> Iterator[list[tuple[str, float, int]]]:
     """Batches of (line, total log-probability in nats, tokens), in input order: a batch as
     soon as ``batch`` lines are there or the input pauses (runtime/stream.py).
 
@@ -68,10 +68,10 @@ def score_lines(lm: LanguageModel, lines: Iterable[str], batch: int = 64) -> Ite
     from rnntool.runtime.stream import batches
 
     for chunk in batches(iter(lines), batch):
-        yield _score_batch(lm, chunk)
+        yield score_batch(lm, chunk)
 
 
-def _score_batch(lm: LanguageModel, lines: list[str]) -> list[tuple[str, float, int]]:
+def score_batch(lm: LMRuntime, lines: list[str]) -> list[tuple[str, float, int]]:
     end = lm.line_end_id
     encoded = [[end, *lm.encode(line), end] for line in lines]
     lengths = np.array([len(e) - 1 for e in encoded])

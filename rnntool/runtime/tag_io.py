@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from rnntool.errors import RnntoolError
 from rnntool.runtime.stream import ModelAnswers, answer_stream
-from rnntool.runtime.tagger import Tagger
+from rnntool.runtime.tagger import TaggerRuntime
 from rnntool.text.sources import TextSource
 from rnntool.text.tagged import read_conll, read_conllu, spans
 
@@ -61,7 +61,7 @@ def read_units(input_file: str, kind: str, errors: str) -> Iterator[Unit]:
     raise RnntoolError(f"unknown input kind {kind!r}")
 
 
-def format_unit(unit: Unit, tags: list[str], conf: list[float] | None, fmt: str, tagger: Tagger) -> str:
+def format_unit(unit: Unit, tags: list[str], conf: list[float] | None, fmt: str, tagger: TaggerRuntime) -> str:
     if unit.passthrough is not None:
         return unit.passthrough + "\n\n" if fmt in ("conll", "tsv", "conllu") else ""
     words = unit.tokens
@@ -86,7 +86,7 @@ def format_unit(unit: Unit, tags: list[str], conf: list[float] | None, fmt: str,
     raise RnntoolError(f"unknown output format {fmt!r}")
 
 
-def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
+def _conllu(unit: Unit, tags: list[str], tagger: TaggerRuntime) -> str:
     field_name = "xpos" if tagger.cfg.column == "xpos" else "upos"
     if unit.rows and not isinstance(unit.rows[0], list):  # a CoNLL-U TokenList: fill in our column
         it = iter(tags)
@@ -106,13 +106,13 @@ def _conllu(unit: Unit, tags: list[str], tagger: Tagger) -> str:
 class TagAnswers(ModelAnswers):
     """``tag``'s output for a batch of units; workers may answer too (``ModelAnswers``)."""
 
-    model: Tagger | None
+    model: TaggerRuntime | None
     fmt: str
     warn: Callable[[str], None] | None = None
     KIND, ANSWERS = "tagger", "tags"
 
-    def build(self, model_file) -> Tagger:
-        return Tagger(model_file)
+    def build(self, model_file) -> TaggerRuntime:
+        return TaggerRuntime(model_file)
 
     def __call__(self, pending: list[Unit]) -> str:
         self.load()
@@ -123,7 +123,7 @@ class TagAnswers(ModelAnswers):
                        for i, (u, t) in enumerate(zip(pending, tags)))
 
 
-def tag_stream(tagger: Tagger, input_file: str, kind: str, fmt: str, batch: int, errors: str, out,
+def tag_stream(tagger: TaggerRuntime, input_file: str, kind: str, fmt: str, batch: int, errors: str, out,
                warn=lambda message: None, jobs: int = 1) -> None:
     """Tag ``input_file`` batch by batch (see runtime/stream.py: a batch goes out when full
     or as soon as the input pauses, so a line typed or piped in is answered at once; past

@@ -9,18 +9,13 @@ import numpy as np
 
 from rnntool.modelfile import ModelFile
 from rnntool.runtime import load_runtime
-from rnntool.runtime.encoder import TextEncoder
+from rnntool.runtime.cells import log_softmax
+from rnntool.runtime.encoder import TextEncoder, token_budget_batches
 from rnntool.tagging import TaggerConfig
 
 MAX_SENTENCE = 1000  # longer "sentences" are tagged in pieces of this many tokens (bounded memory)
 MAX_BATCH_TOKENS = 32768  # tokens per forward pass (packed: no padding)
 MAX_PADDED_CELLS = 65536  # sentences x longest length per CRF decoding group
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=-1, keepdims=True)
-    s = x - m
-    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 
 
 def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions, start, end) -> np.ndarray:
@@ -74,7 +69,7 @@ def decode_batch(emissions: np.ndarray, lengths: np.ndarray, crf=None, confidenc
         ids = emissions.argmax(axis=-1)
         if not confidences:
             return ids, None
-        probs = np.exp(_log_softmax(emissions))
+        probs = np.exp(log_softmax(emissions))
         return ids, np.take_along_axis(probs, ids[..., None], axis=-1)[..., 0]
     transitions, start, end = crf
     ids = viterbi(emissions, lengths, transitions, start, end)
@@ -101,7 +96,7 @@ def decode_tokens(scores: np.ndarray, lengths: np.ndarray, crf=None, confidences
         ids = scores.argmax(axis=1)
         if not confidences:
             return ids, None
-        probs = np.exp(_log_softmax(scores))
+        probs = np.exp(log_softmax(scores))
         return ids, probs[np.arange(len(ids)), ids]
     ids = np.empty(len(scores), dtype=np.int64)
     conf = np.empty(len(scores)) if confidences else None
@@ -124,7 +119,7 @@ def decode_tokens(scores: np.ndarray, lengths: np.ndarray, crf=None, confidences
     return ids, conf
 
 
-class Tagger:
+class TaggerRuntime:
     def __init__(self, model: ModelFile):
         self.model_file = model
         self.cfg = TaggerConfig.from_dict(model.config)
@@ -137,8 +132,8 @@ class Tagger:
         self.tag_names = np.array(self.tags, dtype=object)  # ids -> names in one indexing
 
     @classmethod
-    def load(cls, path) -> "Tagger":
-        return load_runtime(cls, path, "tagger", Tagger.probe)
+    def load(cls, path) -> "TaggerRuntime":
+        return load_runtime(cls, path, "tagger")
 
     def probe(self) -> None:
         """The last word and character of the vocabularies, through the whole model."""
@@ -170,13 +165,8 @@ class Tagger:
                 pieces.extend((i, s[off: off + MAX_SENTENCE]) for off in range(0, len(s), MAX_SENTENCE))
             elif s:
                 pieces.append((i, s))
-        start = 0
-        while start < len(pieces):
-            end, tokens = start, 0
-            while end < len(pieces) and (end == start or tokens + len(pieces[end][1]) <= MAX_BATCH_TOKENS):
-                tokens += len(pieces[end][1])
-                end += 1
-            batch = pieces[start:end]
+        for sl in token_budget_batches([len(p[1]) for p in pieces], MAX_BATCH_TOKENS):
+            batch = pieces[sl]
             lengths = np.array([len(p[1]) for p in batch])
             scores = self.token_scores([p[1] for p in batch])
             ids, conf = decode_tokens(scores, lengths, self.crf, confidences)
@@ -188,7 +178,6 @@ class Tagger:
                 if conf is not None:
                     conf_out[i] += conf[at: at + n]
                 at += n
-            start = end
         return tags_out, (conf_out if confidences else None)
 
     def in_vocabulary(self, word: str) -> bool:

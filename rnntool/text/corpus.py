@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rnntool.config import SPLIT_MODES
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 from rnntool.fsutil import AtomicDirectory
 from rnntool.parallel import default_jobs, ordered_map
 from rnntool.text.sources import ProgressFn, TextSource
@@ -54,17 +54,17 @@ class PrepOptions:
 
     def validate(self) -> None:
         if self.text_col is not None and self.text_field is not None:
-            raise RnntoolError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
+            raise InputError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
         for name, frac in (("--valid-frac", self.valid_frac), ("--test-frac", self.test_frac)):
             if not 0.0 <= frac < 1.0:
-                raise RnntoolError(f"{name} must be in [0, 1), got {frac}")
+                raise InputError(f"{name} must be in [0, 1), got {frac}")
         if self.valid_frac + self.test_frac >= 1.0:
-            raise RnntoolError(
+            raise InputError(
                 f"--valid-frac {self.valid_frac} and --test-frac {self.test_frac} leave no training data; "
                 "make them smaller"
             )
         if self.split not in SPLIT_MODES:
-            raise RnntoolError(f"unknown split mode {self.split!r}; use one of: {', '.join(SPLIT_MODES)}")
+            raise InputError(f"unknown split mode {self.split!r}; use one of: {', '.join(SPLIT_MODES)}")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "settings": self.settings.to_dict()}
@@ -284,16 +284,16 @@ def load_corpus(path: str | os.PathLike, mmap: bool = True) -> PreparedCorpus:
     path = Path(path)
     meta_path = path / META_FILE
     if not meta_path.is_file():
-        raise RnntoolError(f"{path} is not a prepared corpus (no {META_FILE}); make one with rnntool prep")
+        raise InputError(f"{path} is not a prepared corpus (no {META_FILE}); make one with rnntool prep")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise RnntoolError(f"{meta_path} is damaged ({e}); run rnntool prep again") from None
+        raise InputError(f"{meta_path} is damaged ({e}); run rnntool prep again") from None
     if meta.get("format") != CORPUS_FORMAT:
-        raise RnntoolError(f"{path} is not a prepared corpus; make one with rnntool prep")
+        raise InputError(f"{path} is not a prepared corpus; make one with rnntool prep")
     version = meta.get("format_version")
     if version != CORPUS_FORMAT_VERSION:
-        raise RnntoolError(
+        raise InputError(
             f"{path} has corpus format version {version}; this rnntool reads version {CORPUS_FORMAT_VERSION} "
             "(run rnntool prep again)"
         )
@@ -302,9 +302,9 @@ def load_corpus(path: str | os.PathLike, mmap: bool = True) -> PreparedCorpus:
         try:
             splits[split] = np.load(path / info["file"], mmap_mode="r" if mmap else None, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise RnntoolError(f"{path / info['file']} is missing or damaged ({e}); run rnntool prep again") from None
+            raise InputError(f"{path / info['file']} is missing or damaged ({e}); run rnntool prep again") from None
         if len(splits[split]) != info["tokens"]:
-            raise RnntoolError(f"{path / info['file']} is truncated; run rnntool prep again")
+            raise InputError(f"{path / info['file']} is truncated; run rnntool prep again")
     return PreparedCorpus(
         vocab=Vocab.from_dict(meta["vocab"]),
         settings=TokenizerSettings.from_dict(meta["tokenizer"]),
@@ -431,11 +431,11 @@ def prepare_corpus(
     """
     opts.validate()
     if not inputs:
-        raise RnntoolError("no input given; name text files, - for stdin, or nltk:<corpus>")
+        raise InputError("no input given; name text files, - for stdin, or nltk:<corpus>")
     labelled = [(s, "train") for s in inputs] + [(s, "valid") for s in valid_inputs] + [(s, "test") for s in test_inputs]
     sources = [(TextSource(spec), split) for spec, split in labelled]
     if sum(spec == "-" for spec, _ in labelled) > 1:
-        raise RnntoolError("stdin (-) can be read only once")
+        raise InputError("stdin (-) can be read only once")
     for source, _ in sources:
         source.check()
 
@@ -494,14 +494,14 @@ def _text_tokens(builder: _StreamBuilder, stream: np.ndarray) -> int:
 def _check_nonempty(builder: _StreamBuilder, splits: dict[str, np.ndarray], opts: PrepOptions, explicit: bool) -> None:
     total_text = sum(_text_tokens(builder, a) for a in splits.values())
     if total_text == 0:
-        raise RnntoolError("the input has no text (nothing but white space and line ends after cleaning); "
+        raise InputError("the input has no text (nothing but white space and line ends after cleaning); "
                            "check the input and the --lower/--strip-punct/--ascii options")
     if not _text_tokens(builder, splits["train"]):
-        raise RnntoolError("the training split is empty; lower --valid-frac/--test-frac or give more text")
+        raise InputError("the training split is empty; lower --valid-frac/--test-frac or give more text")
     if not explicit:
         for split, frac in (("valid", opts.valid_frac), ("test", opts.test_frac)):
             if frac > 0 and not _text_tokens(builder, splits[split]):
-                raise RnntoolError(
+                raise InputError(
                     f"the corpus is too small for a {split} split of {frac}; give more text or set --{split}-frac 0"
                 )
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.config import CLASSIFY_INPUTS, choice
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 from rnntool.text.sources import TextSource, nfc
 
 FASTTEXT_PREFIX = "__label__"
@@ -106,7 +106,7 @@ def detect_format(first_lines: list[str], fmt: LabelledFormat, allow_text: bool 
         return fmt.with_name("tsv")
     if allow_text:
         return fmt.with_name("text")
-    raise RnntoolError("cannot tell how the labelled data is laid out (not label<TAB>text, fastText, a table with a "
+    raise InputError("cannot tell how the labelled data is laid out (not label<TAB>text, fastText, a table with a "
                        "text and a label column, or JSONL); give --format")
 
 
@@ -121,7 +121,7 @@ def read_tsv(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled: boo
             continue
         label, tab, text = line.partition("\t")
         if not tab:
-            raise RnntoolError(f"{name} line {n}: no tab between the label and the text (label<TAB>text lines)")
+            raise InputError(f"{name} line {n}: no tab between the label and the text (label<TAB>text lines)")
         yield Example(nfc(text), _labels(label, fmt.label_sep), n, line)
 
 
@@ -134,7 +134,7 @@ def read_fasttext(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled
             labels.append(nfc(m.group(1)))
             rest = rest[m.end():]
         if labelled and not labels:
-            raise RnntoolError(f"{name} line {n}: no {FASTTEXT_PREFIX} label at the start of the line")
+            raise InputError(f"{name} line {n}: no {FASTTEXT_PREFIX} label at the start of the line")
         yield Example(nfc(rest), labels, n, line)
 
 
@@ -152,11 +152,11 @@ def _column(spec: str | None, header: list[str], names: tuple[str, ...], what: s
     if spec.lstrip("-").isdigit():
         index = int(spec)
         if not 1 <= index <= len(header):
-            raise RnntoolError(f"{source} has no column {index} (it has {len(header)}); {what} columns count from 1")
+            raise InputError(f"{source} has no column {index} (it has {len(header)}); {what} columns count from 1")
         return index - 1
     if spec.strip().lower() in lowered:
         return lowered.index(spec.strip().lower())
-    raise RnntoolError(f"{source} has no column {spec!r} (its columns: {_shown(header)}); "
+    raise InputError(f"{source} has no column {spec!r} (its columns: {_shown(header)}); "
                        f"choose the {what} column with --{what}-col")
 
 
@@ -173,9 +173,9 @@ def read_table(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled: b
         text_i = _column(fmt.text_col, header, TEXT_NAMES, "text", name)
         label_i = _column(fmt.label_col, header, LABEL_NAMES, "label", name) if labelled or fmt.label_col else None
         if text_i is None:
-            raise RnntoolError(f"{name}: no text column among {_shown(header)}; choose it with --text-col")
+            raise InputError(f"{name}: no text column among {_shown(header)}; choose it with --text-col")
         if labelled and label_i is None:
-            raise RnntoolError(f"{name}: no label column among {_shown(header)}; choose it with --label-col")
+            raise InputError(f"{name}: no label column among {_shown(header)}; choose it with --label-col")
         start = reader.line_num + 1
         for row in reader:
             n = start
@@ -184,11 +184,11 @@ def read_table(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled: b
                 continue
             needed = max(text_i, label_i if label_i is not None else -1)
             if len(row) <= needed:
-                raise RnntoolError(f"{name} line {n}: {len(row)} fields where the header has {len(header)}")
+                raise InputError(f"{name} line {n}: {len(row)} fields where the header has {len(header)}")
             labels = _labels(row[label_i], fmt.label_sep) if label_i is not None else []
             yield Example(nfc(row[text_i]), labels, n, delimiter.join(row))
     except csv.Error as e:
-        raise RnntoolError(f"{name} line {reader.line_num}: {e} (unbalanced quotes?); fix the quoting or read the "
+        raise InputError(f"{name} line {reader.line_num}: {e} (unbalanced quotes?); fix the quoting or read the "
                            "file with --format tsv") from None
 
 
@@ -206,20 +206,20 @@ def read_jsonl(lines: Iterable[str], name: str, fmt: LabelledFormat, labelled: b
         try:
             record = json.loads(line)
         except ValueError as e:
-            raise RnntoolError(f"{name} line {n}: not a JSON object ({e.msg})") from None
+            raise InputError(f"{name} line {n}: not a JSON object ({e.msg})") from None
         if not isinstance(record, dict):
-            raise RnntoolError(f"{name} line {n}: not a JSON object")
+            raise InputError(f"{name} line {n}: not a JSON object")
         text = record.get(fmt.text_field)
         if not isinstance(text, str):
-            raise RnntoolError(f"{name} line {n}: no text in field {fmt.text_field!r} (set it with --text-field)")
+            raise InputError(f"{name} line {n}: no text in field {fmt.text_field!r} (set it with --text-field)")
         labels: list[str] = []
         if labelled or fmt.label_field in record:
             value = record.get(fmt.label_field)
             if value is None and labelled:
-                raise RnntoolError(f"{name} line {n}: no label in field {fmt.label_field!r} (set it with --label-field)")
+                raise InputError(f"{name} line {n}: no label in field {fmt.label_field!r} (set it with --label-field)")
             this = "list" if isinstance(value, list) else "single"
             if labelled and kind is not None and this != kind:
-                raise RnntoolError(f"{name} line {n}: a {'label list' if this == 'list' else 'single label'} after "
+                raise InputError(f"{name} line {n}: a {'label list' if this == 'list' else 'single label'} after "
                                    f"{'label lists' if kind == 'list' else 'single labels'}; one file is single-label "
                                    "or multi-label")
             kind = this
@@ -251,7 +251,7 @@ def read_examples(spec: str, fmt: LabelledFormat, errors: str = "strict", labell
             break
     chosen = detect_format(head, fmt, allow_text=not labelled)
     if chosen.name == "text" and labelled:
-        raise RnntoolError(f"{source.name}: plain text has no labels; give labelled data (see --format)")
+        raise InputError(f"{source.name}: plain text has no labels; give labelled data (see --format)")
     if on_detect is not None:
         on_detect(chosen)
     yield from READERS[chosen.name](_replay(head, lines), source.name, chosen, labelled)
@@ -263,7 +263,7 @@ def column_texts(source: TextSource, text_col: str | None, text_field: str | Non
     number from 1) or of one field of JSONL records (``text_field``), read by the same
     readers as labelled data; a record's inner line breaks become spaces (one record, one line)."""
     if (text_col is None) == (text_field is None):
-        raise RnntoolError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
+        raise InputError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
     fmt = LabelledFormat("csv", text_col=text_col) if text_col is not None else LabelledFormat("jsonl", text_field=text_field)
     for example in READERS[fmt.name](source.lines(errors, progress), source.name, fmt, labelled=False):
         yield " ".join(example.text.splitlines())

@@ -48,5 +48,47 @@ def tokenize_words(sentence: str) -> list[str]:
     return ['"' if t in ("``", "''") else t for t in tokens]
 
 
-def tokenize_text(line: str) -> list[list[str]]:
-    return [tokenize_words(s) for s in split_sentences(line)]
+def sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text`` in ``text``: its lines, each split by
+    ``split_sentences`` (a sentence never spans lines)."""
+    out = []
+    line_start = 0
+    for line in text.split("\n"):
+        at = 0
+        for sentence in split_sentences(line):
+            at = line.index(sentence, at)  # split_sentences returns stripped pieces of the line, in order
+            out.append((line_start + at, line_start + at + len(sentence)))
+            at += len(sentence)
+        line_start += len(line) + 1
+    return out
+
+
+_QUOTES = ('"', "``", "''")
+
+
+def token_offsets(text: str, tokens: list[str]) -> list[tuple[int, int] | tuple[None, None]]:
+    """Where each token of ``text`` is in it, in order: (start, end), or (None, None) for a
+    token that cannot be found there. Treebank words are the text's own characters apart from
+    double quotes, which ``tokenize_words`` writes as '"' whether the text had ", `` or ''."""
+    out: list = []
+    at = 0
+    for token in tokens:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if text.startswith(token, at):
+            out.append((at, at + len(token)))
+            at += len(token)
+            continue
+        if token == '"':
+            quote = next((q for q in _QUOTES if text.startswith(q, at)), None)
+            if quote is not None:
+                out.append((at, at + len(quote)))
+                at += len(quote)
+                continue
+        found = text.find(token, at)
+        if found < 0:
+            out.append((None, None))
+            continue
+        out.append((found, found + len(token)))
+        at = found + len(token)
+    return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from rnntool.config import DECODE_ERRORS
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 
 BLOCK_SIZE = 1 << 20
 PIECE_CHARS = 1 << 20  # lines longer than this are read in pieces
@@ -43,7 +43,7 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
     or, for lines longer than ``max_piece`` characters, pieces of them cut at white space --
     memory stays bounded however long a line is (text8 and enwik8 are one line)."""
     if errors not in DECODE_ERRORS:
-        raise RnntoolError(f"unknown --errors value {errors!r}; use one of: {', '.join(DECODE_ERRORS)}")
+        raise InputError(f"unknown --errors value {errors!r}; use one of: {', '.join(DECODE_ERRORS)}")
     decoder = codecs.getincrementaldecoder("utf-8")(errors)
     offset = 0  # bytes of the stream consumed so far
     pending = ""  # text after the last complete line
@@ -58,11 +58,11 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
             if not block:
                 if allow_empty:
                     return
-                raise RnntoolError(f"{name} is empty; give a file with some text in it")
+                raise InputError(f"{name} is empty; give a file with some text in it")
             first = False
         nul = block.find(b"\x00")
         if nul >= 0:
-            raise RnntoolError(
+            raise InputError(
                 f"{name} looks like a binary file (NUL byte at offset {offset + nul}); give a UTF-8 text file"
             )
         buffered = len(decoder.getstate()[0])
@@ -70,7 +70,7 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
             text = decoder.decode(block, final=final)
         except UnicodeDecodeError as e:
             position = offset - buffered + e.start
-            raise RnntoolError(
+            raise InputError(
                 f"{name} is not valid UTF-8 (byte offset {position}); "
                 "convert it to UTF-8 (e.g. iconv) or pass --errors replace"
             ) from None
@@ -131,11 +131,11 @@ class TextSource:
         if self.spec == "-" or self.is_nltk:
             return
         if not os.path.exists(self.spec):
-            raise RnntoolError(f"{self.spec}: no such file")
+            raise InputError(f"{self.spec}: no such file")
         if os.path.isdir(self.spec):
-            raise RnntoolError(f"{self.spec} is a directory; give a text file (or - for stdin)")
+            raise InputError(f"{self.spec} is a directory; give a text file (or - for stdin)")
         if not os.access(self.spec, os.R_OK):
-            raise RnntoolError(f"{self.spec}: permission denied")
+            raise InputError(f"{self.spec}: permission denied")
 
     def lines(self, errors: str = "strict", progress: ProgressFn | None = None,
               allow_empty: bool = False) -> Iterator[str]:
@@ -174,7 +174,7 @@ def nltk_lines(spec: str) -> Iterator[str]:
     fileids = [fileid] if fileid else None
     if fileid and fileid not in reader.fileids():
         shown = ", ".join(reader.fileids()[:8])
-        raise RnntoolError(f"nltk corpus {corpus_name!r} has no file {fileid!r}; it has: {shown}, ...")
+        raise InputError(f"nltk corpus {corpus_name!r} has no file {fileid!r}; it has: {shown}, ...")
     from nltk.corpus.reader import PlaintextCorpusReader
 
     if isinstance(reader, PlaintextCorpusReader) or not hasattr(reader, "sents"):
@@ -191,20 +191,20 @@ def nltk_lines(spec: str) -> Iterator[str]:
 def nltk_corpus_reader(corpus_name: str):
     """The nltk corpus reader called ``corpus_name``, or a one-line error."""
     if not corpus_name or not corpus_name.isidentifier():
-        raise RnntoolError(f"bad nltk corpus name {corpus_name!r}; write nltk:<corpus>[/<fileid>], e.g. nltk:gutenberg")
+        raise InputError(f"bad nltk corpus name {corpus_name!r}; write nltk:<corpus>[/<fileid>], e.g. nltk:gutenberg")
     import nltk.corpus
     from nltk.corpus.util import LazyCorpusLoader
 
     reader = getattr(nltk.corpus, corpus_name, None)
     if not isinstance(reader, LazyCorpusLoader) and not hasattr(reader, "fileids"):
-        raise RnntoolError(
+        raise InputError(
             f"unknown nltk corpus {corpus_name!r}; see https://www.nltk.org/nltk_data/ for the names "
             "(e.g. nltk:gutenberg, nltk:brown, nltk:treebank)"
         )
     try:
         reader.fileids()  # forces the lazy loader to find its data
     except LookupError:
-        raise RnntoolError(
+        raise InputError(
             f"nltk corpus {corpus_name!r} is not installed; run: python -c \"import nltk; nltk.download('{corpus_name}')\" "
             "(or set NLTK_DATA to a directory that has it)"
         ) from None

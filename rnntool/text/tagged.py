@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rnntool.config import TAGGED_FORMATS
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 from rnntool.text.sources import NLTK_PREFIX, TextSource, nltk_corpus_reader
 
 CONLLU_COLUMNS = 10
@@ -67,7 +67,7 @@ def read_conllu(lines: Iterable[str], name: str, column: str = "upos") -> Iterat
     import conllu
 
     if column not in ("upos", "xpos"):
-        raise RnntoolError(f"CoNLL-U --column must be upos or xpos, not {column!r}")
+        raise InputError(f"CoNLL-U --column must be upos or xpos, not {column!r}")
     for block in _blocks(lines):
         comments = [line for _, line in block if line.startswith("#")]
         rows = [(n, line) for n, line in block if not line.startswith("#")]
@@ -76,13 +76,13 @@ def read_conllu(lines: Iterable[str], name: str, column: str = "upos") -> Iterat
         for n, line in rows:
             cols = line.split("\t")
             if len(cols) != CONLLU_COLUMNS:
-                raise RnntoolError(
+                raise InputError(
                     f"{name} line {n}: expected {CONLLU_COLUMNS} tab-separated CoNLL-U columns, found {len(cols)}"
                 )
         try:
             tokens = conllu.parse("\n".join(line for _, line in rows) + "\n\n")[0]
         except conllu.exceptions.ParseException as e:
-            raise RnntoolError(f"{name} line {rows[0][0]}: bad CoNLL-U sentence ({e})") from None
+            raise InputError(f"{name} line {rows[0][0]}: bad CoNLL-U sentence ({e})") from None
         words, tags, kept = [], [], []
         for token in tokens:
             if not isinstance(token["id"], int):
@@ -97,7 +97,7 @@ def read_conllu(lines: Iterable[str], name: str, column: str = "upos") -> Iterat
 def _column_index(column: str | int | None, width: int, name: str, line_no: int) -> int:
     index = -1 if column in (None, "") else int(column)
     if index == 0 or abs(index) > width or (index > 0 and index > width):
-        raise RnntoolError(f"{name} line {line_no}: there is no column {index} (the line has {width})")
+        raise InputError(f"{name} line {line_no}: there is no column {index} (the line has {width})")
     return index - 1 if index > 0 else width + index
 
 
@@ -118,15 +118,15 @@ def read_conll(lines: Iterable[str], name: str, column: str | int | None = None,
             if width is None:
                 width = len(cols)
                 if width < 2 and tagged:
-                    raise RnntoolError(f"{name} line {n}: no tag column (need word and tag columns)")
+                    raise InputError(f"{name} line {n}: no tag column (need word and tag columns)")
             elif len(cols) != width:
-                raise RnntoolError(f"{name} line {n}: {len(cols)} columns where earlier lines have {width}")
+                raise InputError(f"{name} line {n}: {len(cols)} columns where earlier lines have {width}")
             words.append(cols[0])
             rows.append(cols)
             if tagged:
                 k = _column_index(column, width, name, n)
                 if k == 0:
-                    raise RnntoolError(f"{name}: column 1 holds the words; choose the tag column with --column")
+                    raise InputError(f"{name}: column 1 holds the words; choose the tag column with --column")
                 tags.append(cols[k])
         if words:
             yield TaggedSentence(words, tags, rows=rows)
@@ -142,7 +142,7 @@ def read_wordtag(lines: Iterable[str], name: str) -> Iterator[TaggedSentence]:
         for part in parts:
             word, slash, tag = part.rpartition("/")
             if not slash or not word or not tag:
-                raise RnntoolError(f"{name} line {n}: token {part!r} is not word/TAG")
+                raise InputError(f"{name} line {n}: token {part!r} is not word/TAG")
             words.append(word)
             tags.append(tag)
         yield TaggedSentence(words, tags)
@@ -152,7 +152,7 @@ def read_nltk_tagged(spec: str) -> Iterator[TaggedSentence]:
     corpus_name, _, fileid = spec.partition("/")
     reader = nltk_corpus_reader(corpus_name)
     if not hasattr(reader, "tagged_sents"):
-        raise RnntoolError(f"nltk corpus {corpus_name!r} has no tagged sentences")
+        raise InputError(f"nltk corpus {corpus_name!r} has no tagged sentences")
     for sentence in reader.tagged_sents(fileid or None):
         if sentence:
             words, tags = zip(*sentence)
@@ -162,7 +162,7 @@ def read_nltk_tagged(spec: str) -> Iterator[TaggedSentence]:
 def read_tagged(spec: str, fmt: str = "auto", column: str | None = None, errors: str = "strict") -> tuple[list[TaggedSentence], str]:
     """All tagged sentences of one input, and the format they were read in."""
     if fmt not in TAGGED_FORMATS:
-        raise RnntoolError(f"unknown format {fmt!r}; use one of: {', '.join(TAGGED_FORMATS)}")
+        raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(TAGGED_FORMATS)}")
     if spec.startswith(NLTK_PREFIX):
         sentences = list(read_nltk_tagged(spec[len(NLTK_PREFIX):]))
         fmt = "nltk"
@@ -178,7 +178,7 @@ def read_tagged(spec: str, fmt: str = "auto", column: str | None = None, errors:
         else:
             sentences = list(read_wordtag(lines, source.name))
     if not sentences:
-        raise RnntoolError(f"{spec} has no tagged sentences")
+        raise InputError(f"{spec} has no tagged sentences")
     return sentences, fmt
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from rnntool.config import LEVELS, WORD_TOKENIZERS
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 from rnntool.text.sources import nfc
 
 
@@ -220,7 +220,7 @@ def kiwi_analyser():
     try:
         from kiwipiepy import Kiwi
     except ImportError:
-        raise RnntoolError("--tokenizer kiwi needs the Korean extra: pip install \"rnntool[ko]\" "
+        raise InputError("--tokenizer kiwi needs the Korean extra: pip install \"rnntool[ko]\" "
                            "(kiwipiepy and its model package)") from None
     import os
 
@@ -246,9 +246,9 @@ class TokenizerSettings:
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
-            raise RnntoolError(f"unknown level {self.level!r}; use one of: {', '.join(LEVELS)}")
+            raise InputError(f"unknown level {self.level!r}; use one of: {', '.join(LEVELS)}")
         if self.tokenizer not in WORD_TOKENIZERS:
-            raise RnntoolError(f"unknown tokenizer {self.tokenizer!r}; use one of: {', '.join(WORD_TOKENIZERS)}")
+            raise InputError(f"unknown tokenizer {self.tokenizer!r}; use one of: {', '.join(WORD_TOKENIZERS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)

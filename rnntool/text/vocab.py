@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError
 from rnntool.text.tokenize import EOS, PAD, SPECIALS, UNK
 
 
@@ -17,11 +17,11 @@ class Vocab:
 
     def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None):
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
-            raise RnntoolError(f"vocabulary must start with {', '.join(SPECIALS)}")
+            raise InputError(f"vocabulary must start with {', '.join(SPECIALS)}")
         self.itos: list[str] = list(tokens)
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
-            raise RnntoolError("vocabulary has duplicate tokens")
+            raise InputError("vocabulary has duplicate tokens")
         self.counts: list[int] = list(counts) if counts is not None else [0] * len(self.itos)
         self.pad_id = self.stoi[PAD]
         self.unk_id = self.stoi[UNK]
@@ -31,9 +31,9 @@ class Vocab:
     def from_counts(cls, counts: Mapping[str, int], min_freq: int = 1, max_size: int | None = None) -> "Vocab":
         """Build from token counts. ``max_size`` counts the reserved symbols too."""
         if min_freq < 1:
-            raise RnntoolError("--min-freq must be at least 1")
+            raise InputError("--min-freq must be at least 1")
         if max_size is not None and max_size <= len(SPECIALS):
-            raise RnntoolError(f"--max-vocab must be more than {len(SPECIALS)} (the reserved symbols)")
+            raise InputError(f"--max-vocab must be more than {len(SPECIALS)} (the reserved symbols)")
         kept = sorted(
             ((t, c) for t, c in counts.items() if c >= min_freq and t not in SPECIALS),
             key=lambda tc: (-tc[1], tc[0]),
@@ -70,4 +70,4 @@ class Vocab:
         try:
             return cls(data["tokens"], data.get("counts"))
         except (KeyError, TypeError):
-            raise RnntoolError("vocabulary data is malformed") from None
+            raise InputError("vocabulary data is malformed") from None

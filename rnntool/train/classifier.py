@@ -17,9 +17,10 @@ from rnntool.classification import ClassifierConfig
 from rnntool.config import ClassifierTrainConfig
 from rnntool.errors import RnntoolError
 from rnntool.features import build_vocabularies, normalize_word
-from rnntool.metrics import expected_calibration_error, score_classes
-from rnntool.nn.classifier import TextClassifier
+from rnntool.metrics import score_classes
+from rnntool.nn.classifier import ClassifierModule
 from rnntool.recipes import classifier_model_options, classifier_train_config
+from rnntool.runtime.classifier import calibrated_probabilities, decide
 from rnntool.text.labelled import Example, LabelledFormat, read_examples
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.train.batching import TextBatches, TextTable, sorted_batches
@@ -71,15 +72,6 @@ def examples_sha256(examples: list[Example]) -> str:
 MIN_CALIBRATION_TEXTS = 30  # a temperature fitted on fewer dev texts says more about them than the model
 
 
-def probabilities(logits: np.ndarray, multilabel: bool, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    if multilabel:
-        return 1.0 / (1.0 + np.exp(-z))
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def nll(logits: np.ndarray, targets: np.ndarray, multilabel: bool, temperature: float) -> float:
     """Mean negative log-likelihood of the targets at this temperature (log-space, stable)."""
     z = logits.astype(np.float64) / temperature
@@ -109,19 +101,13 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, multilabel: bool) -
     return math.exp((lo + hi) / 2)
 
 
-def predict_logits(model: TextClassifier, table: TextTable, targets: np.ndarray, device) -> np.ndarray:
+def predict_logits(model: ClassifierModule, table: TextTable, targets: np.ndarray, device) -> np.ndarray:
     """Logits [N, C] for every text of ``table`` (in its order)."""
     out = np.zeros((len(table.lengths), len(model.cfg.labels)), np.float32)
     for idx in sorted_batches(table.lengths, DEV_BATCH):
         b = table.batch(idx, targets).to(device)
         out[idx] = model.logits(b.words, b.cases, b.type_chars, b.type_index, b.lengths).float().cpu().numpy()
     return out
-
-
-def decide(probs: np.ndarray, labels: list[str], multilabel: bool, threshold: float) -> list[list[str]]:
-    if multilabel:
-        return [[labels[j] for j in np.flatnonzero(row >= threshold)] for row in probs]
-    return [[labels[j]] for j in probs.argmax(axis=1)]
 
 
 def init_from_language_model(path: str) -> tuple[dict, dict, dict[str, np.ndarray]]:
@@ -161,8 +147,8 @@ def train_classifier(
 ) -> tuple[dict, Path]:
     """Train (or resume) a text classifier; returns (summary, model path)."""
     say = on_message or (lambda message: None)
-    run = prepare("classifier", train_spec, output, train_options, resume, record, on_event)
-    inputs = run.inputs({"dev": dev_spec, "format": (fmt or LabelledFormat()).to_dict(), "dev_frac": dev_frac,
+    setup = prepare("classifier", train_spec, output, train_options, resume, record, on_event)
+    inputs = setup.inputs({"dev": dev_spec, "format": (fmt or LabelledFormat()).to_dict(), "dev_frac": dev_frac,
                          "errors": errors, "tokenizer": (settings or TokenizerSettings("word")).to_dict(),
                          "init_from": init_from})
     fmt = LabelledFormat(**inputs["format"])
@@ -173,7 +159,7 @@ def train_classifier(
     fmt = detected[0]
     init = init_from_language_model(inputs["init_from"]) if inputs["init_from"] else None
     tokenizer = Tokenizer(TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"]))
-    max_length = (run.checkpoint["model_config"]["max_length"] if run.resumed else
+    max_length = (setup.checkpoint["model_config"]["max_length"] if setup.resumed else
                   (model_options or {}).get("max_length") or classifier_model_options(None, "word")["max_length"])
 
     def tokenized(examples: list[Example], name: str) -> list[tuple[Example, list[str]]]:
@@ -187,7 +173,7 @@ def train_classifier(
     if inputs["dev"]:
         dev_pairs = tokenized(list(read_examples(inputs["dev"], fmt, inputs["errors"])), inputs["dev"])
     else:
-        seed = run.checkpoint["train_config"]["seed"] if run.resumed else (train_options or {}).get("seed") or 0
+        seed = setup.checkpoint["train_config"]["seed"] if setup.resumed else (train_options or {}).get("seed") or 0
         train_pairs, dev_pairs = split_dev(train_pairs, inputs["dev_frac"], seed)
     train, train_tokens = [e for e, _ in train_pairs], [t for _, t in train_pairs]
     dev, dev_tokens = [e for e, _ in dev_pairs], [t for _, t in dev_pairs]
@@ -211,7 +197,7 @@ def train_classifier(
         return ClassifierConfig(words=words, chars=chars, labels=labels, multilabel=multilabel,
                                 tokenizer=tokenizer.settings.to_dict(), **options), cfg
 
-    model_cfg, cfg = run.configs(ClassifierConfig, ClassifierTrainConfig, model_options, train_options, build)
+    model_cfg, cfg = setup.configs(ClassifierConfig, ClassifierTrainConfig, model_options, train_options, build)
     index = {c: i for i, c in enumerate(model_cfg.labels)}
 
     def targets_of(examples: list[Example]) -> np.ndarray:
@@ -226,19 +212,19 @@ def train_classifier(
     normal = normalize_word if model_cfg.normalize_words else (lambda w: w)
     word_counts = Counter(normal(w) for tokens in train_tokens for w in tokens)
     rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
-    run.seed(cfg)
+    setup.seed(cfg)
     weights = class_weights(train_targets, model_cfg.labels, model_cfg.multilabel) \
         if cfg.class_weight == "balanced" else None
-    model = TextClassifier(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
-    if init is not None and not run.resumed:
+    model = ClassifierModule(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
+    if init is not None and not setup.resumed:
         model.load_state_dict({k: torch.from_numpy(v) for k, v in init[2].items()}, strict=False)
     table = TextTable(train_tokens, model_cfg, rarest)
     dev_table = TextTable(dev_tokens, model_cfg)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]
                                                                                         else [])}}
 
-    def validate(m: TextClassifier) -> tuple[float, dict]:
-        probs = probabilities(predict_logits(m, dev_table, dev_targets, run.device), model_cfg.multilabel)
+    def validate(m: ClassifierModule) -> tuple[float, dict]:
+        probs = calibrated_probabilities(predict_logits(m, dev_table, dev_targets, setup.device), model_cfg.multilabel)
         scores = score_classes([e.labels for e in dev], decide(probs, model_cfg.labels, model_cfg.multilabel,
                                                                model_cfg.threshold),
                                model_cfg.labels, probs, model_cfg.multilabel)
@@ -248,21 +234,21 @@ def train_classifier(
             return scores["micro"]["f1"], metrics
         return scores["accuracy"], metrics
 
-    def finish(m: TextClassifier) -> dict:
+    def finish(m: ClassifierModule) -> dict:
         """Calibration: the temperature that makes the dev probabilities mean what they say."""
         if not cfg.calibrate:
             return {}
         if len(dev) < MIN_CALIBRATION_TEXTS:
-            if on_event is not None and run.dist.is_main:
+            if on_event is not None and setup.dist.is_main:
                 on_event({"event": "note", "message": f"the dev set has {len(dev)} texts, too few to fit a "
                           f"temperature (at least {MIN_CALIBRATION_TEXTS}); probabilities are left uncalibrated"})
             return {}
-        logits = predict_logits(m, dev_table, dev_targets, run.device)
+        logits = predict_logits(m, dev_table, dev_targets, setup.device)
         t = fit_temperature(logits, dev_targets, model_cfg.multilabel)
         header["config"]["temperature"] = t
 
         def ece(temperature: float) -> float:
-            probs = probabilities(logits, model_cfg.multilabel, temperature)
+            probs = calibrated_probabilities(logits, model_cfg.multilabel, temperature)
             return score_classes([e.labels for e in dev], decide(probs, model_cfg.labels, model_cfg.multilabel,
                                                                  model_cfg.threshold),
                                  model_cfg.labels, probs, model_cfg.multilabel)["ece"]
@@ -273,7 +259,7 @@ def train_classifier(
 
     job = Job(
         model=model,
-        data=TextBatches(table, train_targets, cfg.batch_size, cfg.seed, run.dist, pin=run.device.type == "cuda"),
+        data=TextBatches(table, train_targets, cfg.batch_size, cfg.seed, setup.dist, pin=setup.device.type == "cuda"),
         evaluate=validate,
         header=header,
         model_config=model_cfg.to_dict(),
@@ -281,7 +267,7 @@ def train_classifier(
         validation_tokens=len(dev),  # the units of tokens_seen, which counts texts for a classifier
         finish=finish,
     )
-    result = run.fit(job, cfg, examples_sha256(train), should_stop)
+    result = setup.fit(job, cfg, examples_sha256(train), should_stop)
     result.update(format=fmt.name, train_texts=len(train), dev_texts=len(dev), classes=len(model_cfg.labels),
                   multilabel=model_cfg.multilabel)
-    return result, run.output
+    return result, setup.output

@@ -17,7 +17,7 @@ import numpy as np
 from rnntool.arch import LMConfig
 from rnntool.config import LMTrainConfig
 from rnntool.errors import RnntoolError
-from rnntool.nn.lm import PAD_ID, RNNLM, LMWindow, StateCarry
+from rnntool.nn.lm import PAD_ID, LMModule, LMWindow, StateCarry
 from rnntool.text.tokenize import Tokenizer
 from rnntool.recipes import lm_configs
 from rnntool.text.corpus import PrepOptions
@@ -134,7 +134,7 @@ def check_lengths(data: LMData, cfg: LMTrainConfig) -> None:
         )
 
 
-def stream_loss(model: RNNLM, ids: np.ndarray, batch: int, bptt: int, device) -> float:
+def stream_loss(model: LMModule, ids: np.ndarray, batch: int, bptt: int, device) -> float:
     """Mean loss (nats/token) over ``ids`` as ``batch`` streams with the state carried."""
     batch = max(1, min(batch, len(ids) // 2))
     columns = stream_columns(ids, batch)
@@ -174,15 +174,15 @@ def train_lm(
     ``model_options`` / ``train_options`` override the level's defaults
     (rnntool.recipes); when resuming, everything comes from the checkpoint.
     """
-    run = prepare("lm", input_spec, output, train_options, resume, record, on_event)
-    inputs = run.inputs({"prep": (prep or PrepOptions()).to_dict(), "valid": list(valid_specs or [])})
+    setup = prepare("lm", input_spec, output, train_options, resume, record, on_event)
+    inputs = setup.inputs({"prep": (prep or PrepOptions()).to_dict(), "valid": list(valid_specs or [])})
     prep = PrepOptions.from_dict(inputs["prep"])
     data = load_lm_data(input_spec, prep, inputs["valid"], progress)
     level = data.settings.level
-    model_cfg, cfg = run.configs(LMConfig, LMTrainConfig, model_options, train_options,
+    model_cfg, cfg = setup.configs(LMConfig, LMTrainConfig, model_options, train_options,
                                  lambda: lm_configs(level, len(data.vocab), model_options, train_options))
-    if not run.resumed:
-        fit_to_text(data, cfg, {k: v for k, v in (train_options or {}).items() if v is not None}, run.dist.world_size)
+    if not setup.resumed:
+        fit_to_text(data, cfg, {k: v for k, v in (train_options or {}).items() if v is not None}, setup.dist.world_size)
     if cfg.line_streams:
         validates_on_train = data.valid is data.train
         data.train = line_rows(data, cfg)
@@ -192,22 +192,22 @@ def train_lm(
     cap_validation(data, cfg)
     check_lengths(data, cfg)
     for note in data.notes:
-        if on_event is not None and run.dist.is_main:
+        if on_event is not None and setup.dist.is_main:
             on_event({"event": "note", "message": note})
-    run.seed(cfg)
-    model = RNNLM(model_cfg)
+    setup.seed(cfg)
+    model = LMModule(model_cfg)
     eval_batch = cfg.batch_size
 
-    def validate(m: RNNLM) -> tuple[float, dict]:
-        loss = stream_loss(m, data.valid, eval_batch, cfg.bptt, run.device)
+    def validate(m: LMModule) -> tuple[float, dict]:
+        loss = stream_loss(m, data.valid, eval_batch, cfg.bptt, setup.device)
         return -loss, metrics_for(loss, level)
 
-    def test(m: RNNLM) -> dict:
-        return metrics_for(stream_loss(m, data.test, eval_batch, cfg.bptt, run.device), level)
+    def test(m: LMModule) -> dict:
+        return metrics_for(stream_loss(m, data.test, eval_batch, cfg.bptt, setup.device), level)
 
     job = Job(
         model=model,
-        data=LMStreams(data.train, cfg.batch_size, cfg.bptt, run.dist, pin=run.device.type == "cuda",
+        data=LMStreams(data.train, cfg.batch_size, cfg.bptt, setup.dist, pin=setup.device.type == "cuda",
                        padded=cfg.line_streams),
         evaluate=validate,
         header={"config": model_cfg.to_dict(), "vocab": data.vocab.to_dict(), "tokenizer": data.settings.to_dict(),
@@ -218,5 +218,5 @@ def train_lm(
         finish=(lambda m: {"test": test(m)}) if data.test is not None and len(data.test) >= 2 else None,
         step_metrics=lambda loss: metrics_for(loss, level),
     )
-    return run.fit(job, cfg, data.data_sha256, should_stop), run.output
+    return setup.fit(job, cfg, data.data_sha256, should_stop), setup.output
 

@@ -14,11 +14,13 @@
                └─ Ctrl-C/SIGTERM on any rank ─► checkpoint and stop, every rank at the same step
 
 The loop knows a model only through ``model(batch) -> loss`` and
-``model.file_weights()``; a kind hands it a :class:`Job` (its data, how to score
-it, what its model file holds). Everything the loop decides -- budgets, the
-learning-rate schedule, early stopping, where a resumed run continues -- is
-kept in :class:`Progress`, which checkpoints carry whole, so a resumed run is
-bit-identical on CPU to one that was never interrupted.
+``model.file_weights()``, and its data only as a :class:`BatchSource`; a kind hands
+it a :class:`Job` (its data, how to score it, what its model file holds), and the
+run preparation (train/runs.py) a ``TrainingSetup`` (where the model and its
+checkpoint go, on which device and ranks, a checkpoint to resume). Everything the
+loop decides -- budgets, the learning-rate schedule, early stopping, where a resumed
+run continues -- is kept in :class:`Progress`, which checkpoints carry whole, so a
+resumed run is bit-identical on CPU to one that was never interrupted.
 """
 
 from __future__ import annotations
@@ -28,24 +30,53 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from rnntool import __version__
-from rnntool.checkpoint import rng_state, save_checkpoint, set_rng_state
 from rnntool.config import TrainConfig
 from rnntool.errors import RnntoolError
-from rnntool.kinds import Kind
 from rnntool.modelfile import save_model
 from rnntool.nn.base import FileModule
+from rnntool.train.checkpoint import rng_state, save_checkpoint, set_rng_state
 from rnntool.train.distributed import RANK_SEED_STRIDE, Distributed
 from rnntool.train.optim import cosine_lr, make_optimizer
 from rnntool.train.precision import autocast, grad_scaler
 
+if TYPE_CHECKING:  # runs.py builds on this module
+    from rnntool.train.runs import TrainingSetup
+
 EventFn = Callable[[dict], None]
 GPU_SYNC_EVERY = 20  # steps between host syncs on accelerators (CPU steps are synchronous anyway)
+
+
+class Batch(Protocol):
+    """One training step's batch (nn/: LMWindow, TaggerBatch, ClassifierBatch)."""
+
+    @property
+    def tokens(self) -> int:  # what the step adds to tokens_seen (texts, for a classifier)
+        ...
+
+    def to(self, device: torch.device) -> Batch:
+        ...
+
+
+class BatchSource(Protocol):
+    """A kind's training data as the loop reads it (train/batching.py): ``batch`` is a pure
+    function of its arguments and the source's own state, which checkpoints carry."""
+
+    steps_per_epoch: int
+
+    def batch(self, epoch: int, index: int) -> Batch:
+        ...
+
+    def state_dict(self, dist: Distributed) -> dict:  # collective: every rank's share of the state
+        ...
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        ...
 
 
 @dataclass
@@ -53,7 +84,7 @@ class Job:
     """What a model kind gives the loop."""
 
     model: FileModule  # model(batch) -> loss
-    data: object  # steps_per_epoch, batch(epoch, index), state_dict(dist), load_state_dict(state, device)
+    data: BatchSource
     evaluate: Callable[[FileModule], tuple[float, dict]]  # (score, higher is better; metrics)
     header: dict  # config / vocab / tokenizer / training.sources for the model file
     model_config: dict  # how to rebuild the model (checkpoints)
@@ -63,21 +94,6 @@ class Job:
     # classifier's calibration), merged into the result; it may update ``header`` too
     finish: Callable[[FileModule], dict] | None = None
     step_metrics: Callable[[float], dict] = field(default=lambda loss: {})
-
-
-@dataclass
-class Run:
-    """What the run preparation settles before any training: where, on what, how."""
-
-    kind: Kind
-    output: Path
-    checkpoint: Path
-    device: torch.device
-    precision: str
-    dist: Distributed
-    record: dict  # command line, --meta
-    data_sha256: str = ""
-    emit: EventFn = field(default=lambda event: None)
 
 
 @dataclass
@@ -100,9 +116,10 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, job: Job, cfg: TrainConfig, run: Run, checkpoint: dict | None = None):
-        self.job, self.cfg, self.run_info = job, cfg, run
-        self.dist, self.device, self.precision = run.dist, run.device, run.precision
+    def __init__(self, job: Job, cfg: TrainConfig, setup: TrainingSetup, data_sha256: str):
+        """``setup.checkpoint``, when resuming, must be of a run on data of ``data_sha256``."""
+        self.job, self.cfg, self.setup, self.data_sha256 = job, cfg, setup, data_sha256
+        self.dist, self.device, self.precision = setup.dist, setup.device, setup.precision
         self.model = job.model.to(self.device)
         if self.device.type == "cuda":
             self.model.flatten_rnns()
@@ -115,8 +132,8 @@ class Trainer:
         self.progress = Progress(lr=cfg.lr)
         self.best_weights: dict[str, np.ndarray] | None = None
         self.stop_reason = ""
-        if checkpoint is not None:
-            self.restore(checkpoint)
+        if setup.checkpoint is not None:
+            self.restore(setup.checkpoint)
         elif self.dist.rank:  # every rank built the same weights; dropout draws differ per rank
             torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
         self.trained = self.dist.wrap(self.model, self.device, self.model.may_skip_parameters)
@@ -237,13 +254,13 @@ class Trainer:
                                "try a lower --lr or --clip")
         result = {**self.summary(), **self.finish()}
         self.write_model(self.best_weights, result)
-        if self.dist.is_main and self.run_info.checkpoint.exists():
-            self.run_info.checkpoint.unlink()
+        if self.dist.is_main and self.setup.checkpoint_path.exists():
+            self.setup.checkpoint_path.unlink()
         return result
 
     def emit(self, event: dict) -> None:
-        if self.dist.is_main:
-            self.run_info.emit(event)
+        if self.dist.is_main and self.setup.on_event is not None:
+            self.setup.on_event(event)
 
     def validate_and_save(self) -> None:
         """Rank 0 scores the model; every rank takes its result, so all keep one history."""
@@ -306,7 +323,7 @@ class Trainer:
         if p.saved_model:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in p.best_metrics.items())
             raise RnntoolError(f"the loss became NaN at {where}; stopped and kept the best model so far in "
-                               f"{self.run_info.output} ({shown}); try a lower --lr or --clip")
+                               f"{self.setup.output} ({shown}); try a lower --lr or --clip")
         raise RnntoolError(f"the loss became NaN at {where} before any model was saved; try a lower --lr or --clip")
 
     # --- files ----------------------------------------------------------------------------
@@ -314,11 +331,10 @@ class Trainer:
         self.progress.saved_model = True
         if not self.dist.is_main:
             return
-        run = self.run_info
         header = {k: v for k, v in self.job.header.items() if k != "training"}
         header["training"] = {
-            **run.record,
-            "data_sha256": run.data_sha256,
+            **self.setup.record,
+            "data_sha256": self.data_sha256,
             "train_config": asdict(self.cfg),
             "device": str(self.device),
             "precision": self.precision,
@@ -332,7 +348,7 @@ class Trainer:
         }
         if self.cfg.half:
             weights = {k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in weights.items()}
-        save_model(run.output, run.kind.name, weights, header)
+        save_model(self.setup.output, self.setup.kind.name, weights, header)
 
     def checkpoint_state(self) -> dict:
         """Collective: every rank contributes its random state and its data's state."""
@@ -340,11 +356,11 @@ class Trainer:
         data_state = self.data.state_dict(self.dist)
         best = None if self.best_weights is None else {k: torch.from_numpy(v) for k, v in self.best_weights.items()}
         return {
-            "kind": self.run_info.kind.name,
+            "kind": self.setup.kind.name,
             "model_config": self.job.model_config,
             "train_config": asdict(self.cfg),
             "inputs": self.job.inputs,
-            "data_sha256": self.run_info.data_sha256,
+            "data_sha256": self.data_sha256,
             "world_size": self.dist.world_size,
             "progress": asdict(self.progress),
             "model": self.model.state_dict(),
@@ -358,10 +374,10 @@ class Trainer:
     def save_checkpoint(self) -> None:
         state = self.checkpoint_state()
         if self.dist.is_main:
-            save_checkpoint(self.run_info.checkpoint, state)
+            save_checkpoint(self.setup.checkpoint_path, state)
 
     def restore(self, ckpt: dict) -> None:
-        if ckpt["data_sha256"] != self.run_info.data_sha256:
+        if ckpt["data_sha256"] != self.data_sha256:
             raise RnntoolError("the checkpoint was trained on different data; resume with the same input")
         self.model.load_state_dict(ckpt["model"])
         if self.device.type == "cuda":

@@ -8,6 +8,8 @@ takes fp16 with a GradScaler and an explicit ``bf16`` is refused up front.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from rnntool.config import PRECISIONS, choice
@@ -28,6 +30,18 @@ def _cpu_has_bf16() -> bool:
             return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
         except (AttributeError, RuntimeError):
             return False
+
+
+@functools.cache
+def _cpu_bf16_rnn_runs() -> bool:
+    """Whether this CPU's oneDNN runs a recurrent layer in bf16 at all: with neither native
+    bf16 nor AVX-512 to emulate it, creating the LSTM primitive fails."""
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(4, 4)(torch.zeros(2, 1, 4))
+        return True
+    except RuntimeError:
+        return False
 
 
 def _cuda_bf16_rnn(device: torch.device) -> bool:
@@ -53,6 +67,9 @@ def resolve_precision(name: str, device: torch.device, cpu_bf16: bool = True) ->
         raise RnntoolError(f"--precision {name} runs on CPUs and CUDA GPUs; use --precision fp32 on {kind}")
     if name == "fp16" and kind != "cuda":
         raise RnntoolError("--precision fp16 needs a CUDA GPU (loss scaling); on CPUs use bf16 or fp32")
+    if name == "bf16" and kind == "cpu" and not _cpu_bf16_rnn_runs():
+        raise RnntoolError("--precision bf16: this CPU cannot run LSTM/GRU layers in bf16 (it has neither "
+                           "AVX512-BF16/AMX nor AVX-512 to emulate them); use --precision fp32 or auto")
     if name == "bf16" and kind == "cuda" and not _cuda_bf16_rnn(device):
         raise RnntoolError(
             f"--precision bf16: this GPU or its cuDNN ({torch.backends.cudnn.version()}) has no bf16 LSTM/GRU "

@@ -3,9 +3,10 @@
 Before any data is read: where the model goes (and its checkpoint), which device
 and precision (failing early when they cannot work), the torchrun process group,
 and, when resuming, the checkpoint -- which then supplies the configuration and
-how the data was read. A kind's recipe (train/lm.py, train/tagger.py) reads its
-data, builds its model and :class:`~rnntool.train.loop.Job`, and calls
-:meth:`Preparation.fit`.
+how the data was read. ``prepare`` returns all of it as a :class:`TrainingSetup`;
+a kind's recipe (train/lm.py, train/tagger.py, train/classifier.py) reads its data,
+builds its model and :class:`~rnntool.train.loop.Job`, and calls
+:meth:`TrainingSetup.fit`, which hands the setup to the loop.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import TypeVar
 
 import torch
 
-from rnntool.checkpoint import checkpoint_path_for, load_checkpoint
 from rnntool.config import TrainConfig, check_keys, resumed
 from rnntool.errors import RnntoolError
 from rnntool.fsutil import OutputLock, check_output_path
 from rnntool.kinds import Kind, get_kind
 from rnntool.train import distributed
-from rnntool.train.loop import EventFn, Job, Run, Trainer
+from rnntool.train.checkpoint import checkpoint_path_for, load_checkpoint
+from rnntool.train.loop import EventFn, Job, Trainer
 from rnntool.train.precision import resolve_precision
 
 C = TypeVar("C")
@@ -42,7 +43,10 @@ def default_output(input_spec: str, kind: str) -> Path:
 
 
 @dataclass
-class Preparation:
+class TrainingSetup:
+    """What is settled before any data is read: where the model and its checkpoint go, on
+    which device and ranks, at which precision, and the checkpoint when resuming."""
+
     kind: Kind
     output: Path
     checkpoint_path: Path
@@ -50,7 +54,7 @@ class Preparation:
     dist: distributed.Distributed
     device: torch.device
     precision: str
-    record: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)  # command line, --meta (into the model file)
     on_event: EventFn | None = None
 
     @property
@@ -94,12 +98,10 @@ class Preparation:
         torch.manual_seed(cfg.seed)
 
     def fit(self, job: Job, cfg: TrainConfig, data_sha256: str, should_stop: Callable[[], bool]) -> dict:
-        run = Run(self.kind, self.output, self.checkpoint_path, self.device, self.precision, self.dist, self.record,
-                  data_sha256, self.on_event or (lambda event: None))
         locks: list[OutputLock] = []
         try:
             locks = self.claim()
-            result = Trainer(job, cfg, run, self.checkpoint).fit(should_stop)
+            result = Trainer(job, cfg, self, data_sha256).fit(should_stop)
             # every rank through its last save before any tears down its process group: a
             # gloo peer that leaves first can abort the other (seen once in CI, rank 1
             # "terminate called without an active exception"); not on the error path,
@@ -115,7 +117,7 @@ class Preparation:
 
 
 def prepare(kind_name: str, input_spec: str, output: str | Path | None, train_options: dict | None,
-            resume: str | Path | None, record: dict | None, on_event: EventFn | None) -> Preparation:
+            resume: str | Path | None, record: dict | None, on_event: EventFn | None) -> TrainingSetup:
     kind = get_kind(kind_name)
     output = Path(output) if output else default_output(input_spec, kind.name)
     check_output_path(output)
@@ -127,8 +129,8 @@ def prepare(kind_name: str, input_spec: str, output: str | Path | None, train_op
     dist, device = distributed.setup(device_name)  # fail before reading any data
     precision = resolve_precision(precision_name, device, kind.cpu_bf16)
     checkpoint_path = Path(resume) if resume is not None else checkpoint_path_for(output)
-    prep = Preparation(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
-                       on_event)
-    for lock in prep.claim():  # refused now, before any data is read, if another run holds them
+    setup = TrainingSetup(kind, output, checkpoint_path, checkpoint, dist, device, precision, dict(record or {}),
+                          on_event)
+    for lock in setup.claim():  # refused now, before any data is read, if another run holds them
         lock.release()
-    return prep
+    return setup

@@ -13,7 +13,7 @@ import numpy as np
 from rnntool.config import TaggerTrainConfig
 from rnntool.errors import RnntoolError
 from rnntool.metrics import score_tags
-from rnntool.nn.tagger import BiLSTMTagger, TaggerBatch
+from rnntool.nn.tagger import TaggerModule, TaggerBatch
 from rnntool.recipes import tagger_model_options, tagger_train_config
 from rnntool.runtime.tagger import decode_batch
 from rnntool.tagging import TaggerConfig, build_vocabularies
@@ -68,7 +68,7 @@ def split_dev(sentences: list[TaggedSentence], frac: float, seed: int) -> tuple[
     return ([s for i, s in enumerate(sentences) if i not in dev_idx], [s for i, s in enumerate(sentences) if i in dev_idx])
 
 
-def predict(model: BiLSTMTagger, batches: list[TaggerBatch], device) -> list[list[str]]:
+def predict(model: TaggerModule, batches: list[TaggerBatch], device) -> list[list[str]]:
     """Decoded tags for every sentence of ``batches`` (in the data's order)."""
     out: list[list[str] | None] = [None] * sum(len(b.order) for b in batches)
     crf = model.crf
@@ -101,14 +101,14 @@ def train_tagger(
     errors: str = "strict",
 ) -> tuple[dict, Path]:
     """Train (or resume) a tagger; returns (summary, model path)."""
-    run = prepare("tagger", train_spec, output, train_options, resume, record, on_event)
-    inputs = run.inputs({"dev": dev_spec, "format": fmt, "column": column, "dev_frac": dev_frac, "errors": errors})
+    setup = prepare("tagger", train_spec, output, train_options, resume, record, on_event)
+    inputs = setup.inputs({"dev": dev_spec, "format": fmt, "column": column, "dev_frac": dev_frac, "errors": errors})
     train, used_fmt = read_tagged(train_spec, inputs["format"], inputs["column"], inputs["errors"])
     if inputs["dev"]:
         dev, _ = read_tagged(inputs["dev"], used_fmt if inputs["format"] == "auto" else inputs["format"],
                              inputs["column"], inputs["errors"])
     else:
-        seed = run.checkpoint["train_config"]["seed"] if run.resumed else (train_options or {}).get("seed") or 0
+        seed = setup.checkpoint["train_config"]["seed"] if setup.resumed else (train_options or {}).get("seed") or 0
         train, dev = split_dev(train, inputs["dev_frac"], seed)
     scheme = prepare_tags(train, dev)
     check_tagsets(train, dev)
@@ -122,19 +122,19 @@ def train_tagger(
         return TaggerConfig(words=words, chars=chars, tags=tags, scheme=scheme, column=column_name,
                             **tagger_model_options(model_options)), cfg
 
-    model_cfg, cfg = run.configs(TaggerConfig, TaggerTrainConfig, model_options, train_options, build)
+    model_cfg, cfg = setup.configs(TaggerConfig, TaggerTrainConfig, model_options, train_options, build)
     # Words seen exactly min_word_freq times are the rarest with an embedding of
     # their own; dropping them to <unk> now and then trains the <unk> vector.
     _, _, word_counts = build_vocabularies([s.words for s in train])
     rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
-    run.seed(cfg)
+    setup.seed(cfg)
     lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0
-    model = BiLSTMTagger(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout)
+    model = TaggerModule(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout)
     dev_batches = make_batches(dev, model_cfg, DEV_BATCH)
     gold = [s.tags for s in dev]
 
-    def validate(m: BiLSTMTagger) -> tuple[float, dict]:
-        scores = score_tags(gold, predict(m, dev_batches, run.device), iob=model_cfg.scheme is not None)
+    def validate(m: TaggerModule) -> tuple[float, dict]:
+        scores = score_tags(gold, predict(m, dev_batches, setup.device), iob=model_cfg.scheme is not None)
         metrics = {"accuracy": scores["accuracy"]}
         if "spans" in scores:
             metrics["f1"] = scores["spans"]["f1"]
@@ -143,8 +143,8 @@ def train_tagger(
 
     job = Job(
         model=model,
-        data=SentenceBatches(train, model_cfg, cfg.batch_size, rarest, cfg.seed, run.dist,
-                             pin=run.device.type == "cuda"),
+        data=SentenceBatches(train, model_cfg, cfg.batch_size, rarest, cfg.seed, setup.dist,
+                             pin=setup.device.type == "cuda"),
         evaluate=validate,
         header={"config": model_cfg.to_dict(),
                 "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else [])}},
@@ -152,6 +152,6 @@ def train_tagger(
         inputs=inputs,
         validation_tokens=sum(len(s.words) for s in dev),
     )
-    result = run.fit(job, cfg, sentences_sha256(train), should_stop)
+    result = setup.fit(job, cfg, sentences_sha256(train), should_stop)
     result.update(format=used_fmt, train_sentences=len(train), dev_sentences=len(dev))
-    return result, run.output
+    return result, setup.output

@@ -1,0 +1,356 @@
+"""The public library API: rnntool.load and the model classes, result objects, typed
+errors, threads, pickling, and training from Python as the CLI trains."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnntool
+from rnntool.kinds import KINDS
+
+TAG_TEXT = ('The old man sailed to the islands. He said "hello" twice.\n'
+            "Dr. Smith can't come  today ( or tomorrow ).")
+SMS = ["WINNER!! You have won a free prize, call now to claim", "are we still on for lunch today?",
+       "URGENT: your account is suspended, text STOP to 8888", "ok see you at 6", "Free entry in a weekly draw",
+       "sorry, I'll call you later", "Congratulations! claim your cash prize", "Did you finish the report?"] * 4
+TOKENIZED = [["The", "cat", "sat", "on", "the", "mat", "."], [], ["Birds", "fly", "south", "."],
+             ["I", "saw", "Paris", "yesterday", "!"]] * 3
+LM_TEXT = "".join(f"the cat {i % 7} sat on the mat number {i % 5}.\n" for i in range(120))
+
+
+def run_python(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+# --- the package ---------------------------------------------------------------------------
+
+def test_import_rnntool_is_cheap_and_every_public_name_resolves():
+    out = run_python("import sys, rnntool\n"
+                     "heavy = [m for m in ('numpy', 'torch', 'typer', 'rich', 'safetensors') if m in sys.modules]\n"
+                     "names = [n for n in rnntool.__all__ if getattr(rnntool, n, None) is None]\n"
+                     "after = [m for m in ('torch', 'typer', 'rich') if m in sys.modules]\n"
+                     "print(heavy, names, after)")
+    assert out.split("\n")[0] == "[] [] []"  # nothing heavy at import; every name there; using them: no torch/CLI
+
+
+def test_using_a_loaded_model_never_imports_torch_or_the_cli():
+    out = run_python("import sys, rnntool\n"
+                     "rnntool.load('sms-spam').classify('free prize')\n"
+                     "rnntool.load('en-ewt-upos').tag('The cat sat.')\n"
+                     "''.join(rnntool.load('shakespeare-char').generate('A', max_tokens=5))\n"
+                     "print([m for m in ('torch', 'typer', 'rich') if m in sys.modules])")
+    assert out.strip() == "[]"
+
+
+def test_py_typed_ships_and_all_is_sorted_into_documented_groups():
+    assert (Path(rnntool.__file__).parent / "py.typed").is_file()
+    assert len(set(rnntool.__all__)) == len(rnntool.__all__)
+    for name in ("load", "train_lm", "train_tagger", "train_classifier", "prep", "evaluate", "models",
+                 "RnntoolError", "TrainingInterrupted"):
+        assert name in rnntool.__all__
+    with pytest.raises(AttributeError):
+        rnntool.no_such_name  # noqa: B018
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def test_load_by_name_path_and_bytes_gives_the_kind_of_the_header():
+    for kind in KINDS.values():
+        for bundled in kind.bundled:
+            by_name = rnntool.load(bundled.name)
+            assert by_name.kind == kind.name and by_name.name == bundled.name
+            assert type(by_name).__name__ == kind.api.rpartition(":")[2]
+    path = KINDS["classifier"].bundled[0].path
+    by_path, by_bytes = rnntool.load(path), rnntool.load(path.read_bytes())
+    assert by_path.path == path and by_bytes.path is None
+    assert by_path.classify(SMS[:3]) == by_bytes.classify(SMS[:3])
+
+
+def test_load_errors_are_typed_and_one_line(tmp_path):
+    with pytest.raises(rnntool.WrongKindError, match="is a classifier, but this command needs a language model"):
+        rnntool.load("sms-spam", kind="lm")
+    assert issubclass(rnntool.WrongKindError, rnntool.RnntoolError) and issubclass(rnntool.WrongKindError, TypeError)
+    with pytest.raises(rnntool.ModelFileError, match="no such model file"):
+        rnntool.load(tmp_path / "missing.safetensors")
+    with pytest.raises(rnntool.ModelFileError, match="not an rnntool model file or are damaged"):
+        rnntool.load(b"\x00" * 32)
+    cut = KINDS["lm"].bundled[0].path.read_bytes()[:5000]
+    with pytest.raises(rnntool.ModelFileError):
+        rnntool.load(cut)
+    with pytest.raises(TypeError):
+        rnntool.load()
+    with pytest.raises(rnntool.ModelFileError, match=r"no classifier: .* \(bundled: sms-spam, ko-sentiment\)"):
+        rnntool.load(kind="classifier")  # no latest model, no $RNNTOOL_CLASSIFIER, no default
+
+
+def test_load_by_kind_chooses_as_the_cli_does(monkeypatch):
+    tagger = rnntool.load(kind="tagger")
+    assert tagger.name == "en-ewt-upos" and tagger.chosen_because == "the bundled model en-ewt-upos"
+    monkeypatch.setenv("RNNTOOL_CLASSIFIER", str(KINDS["classifier"].bundled[0].path))
+    assert rnntool.load(kind="classifier").chosen_because == "$RNNTOOL_CLASSIFIER"
+
+
+# --- language models ---------------------------------------------------------------------------
+
+def test_generate_yields_pieces_that_make_the_text_and_repeats_with_a_seed():
+    lm = rnntool.load("shakespeare-char")
+    pieces = list(lm.generate("ROMEO:", max_tokens=60, seed=3))
+    assert len(pieces) > 10 and all(isinstance(p, str) and p for p in pieces)
+    assert "".join(pieces) == lm.generate_text("ROMEO:", max_tokens=60, seed=3)
+    assert lm.generate_text("ROMEO:", max_tokens=40, greedy=True) == lm.generate_text("ROMEO:", max_tokens=40,
+                                                                                      temperature=0)
+    stopped = lm.generate_text("ROMEO:", max_tokens=300, seed=1, stop="\n")
+    assert "\n" not in stopped and len(stopped) < 300
+    assert lm.generate_text("x", max_tokens=0) == ""
+    many = list(lm.generate_many(["A", "B"], num=2, max_tokens=20, seed=1, logprobs=True))
+    assert [g.prompt for g in many] == ["A", "A", "B", "B"]
+    assert all(g.tokens == 20 and g.mean_logprob < 0 and g.stop_reason == "max_tokens" for g in many)
+    assert many[0].to_dict().keys() == {"prompt", "text", "tokens", "mean_logprob", "stop_reason"}
+
+
+def test_generate_stops_early_when_the_caller_stops():
+    lm = rnntool.load("shakespeare-char")
+    stream = lm.generate("A", max_tokens=10_000_000, seed=1)
+    first = [next(stream) for _ in range(5)]
+    stream.close()  # a caller that breaks out: nothing keeps running
+    assert len(first) == 5
+
+
+def test_generation_options_out_of_range_are_typed_errors():
+    lm = rnntool.load("shakespeare-char")
+    for options, error in [({"temperature": -1}, rnntool.OutOfRangeError), ({"top_p": 2.0}, rnntool.OutOfRangeError),
+                           ({"top_k": -1}, rnntool.OutOfRangeError), ({"max_tokens": -1}, rnntool.OutOfRangeError),
+                           ({"stop": [""]}, rnntool.InputError)]:
+        with pytest.raises(error):
+            list(lm.generate("A", **options))
+    assert issubclass(rnntool.OutOfRangeError, ValueError)
+
+
+def test_a_prompt_with_unseen_characters_warns():
+    lm = rnntool.load("shakespeare-char")
+    with pytest.warns(rnntool.RnntoolWarning, match="never saw"):
+        lm.generate_text("한국어", max_tokens=3, seed=1)
+
+
+def test_score_and_perplexity_agree_with_the_cli(cli, tmp_path):
+    lm = rnntool.load("shakespeare-char")
+    lines = ["Alice was beginning", "beginning was Alice", ""]
+    scored = lm.score(lines)
+    assert lm.score(lines[0]).logprob == pytest.approx(scored[0].logprob, rel=1e-5)  # another batch shape
+    r = cli("score", "shakespeare-char", "--format", "jsonl", "-", input="\n".join(lines) + "\n")
+    assert r.exit_code == 0, r.stderr
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [s.to_dict() for s in scored]
+    assert scored[0].logprob > scored[1].logprob  # the grammatical order is more likely
+    text = "ROMEO:\nWhat light through yonder window breaks?\n"
+    (tmp_path / "v.txt").write_text(text)
+    r = cli("eval-lm", "shakespeare-char", tmp_path / "v.txt", "--json")
+    assert json.loads(r.stdout) == lm.perplexity(text).to_dict() == rnntool.evaluate(lm, str(tmp_path / "v.txt")).to_dict()
+    assert lm.perplexity(text.splitlines()).tokens == lm.perplexity(text).tokens == len(text)
+
+
+# --- taggers ----------------------------------------------------------------------------------
+
+def test_tag_gives_offsets_into_the_text_given():
+    tagger = rnntool.load("en-ewt-upos")
+    doc = tagger.tag(TAG_TEXT)
+    assert [s.text for s in doc.sentences] == ["The old man sailed to the islands.", 'He said "hello" twice.',
+                                              "Dr. Smith can't come  today ( or tomorrow )."]
+    for token in doc.tokens:
+        assert TAG_TEXT[token.start:token.end] == token.text
+        assert 0.0 < token.probability <= 1.0
+    assert doc.sentences[2].words[:4] == ["Dr.", "Smith", "ca", "n't"]
+    assert doc.tags[:3] == ["DET", "ADJ", "NOUN"]
+    assert doc.spans is None  # a POS tagger marks no entities
+    quoted = tagger.tag("She wrote ``so'' and ''then''.").tokens
+    assert [t.text for t in quoted].count('"') == 4 and all(t.start is not None for t in quoted)
+
+
+def test_tag_takes_tokens_and_lists_and_matches_the_cli(cli):
+    tagger = rnntool.load("en-ewt-upos")
+    docs = tagger.tag(TOKENIZED)
+    assert [d.tags and len(d.tags) for d in docs] == [len(t) or [] for t in TOKENIZED]
+    assert tagger.tag(["already", "tokenized"]).__class__ is list  # a list is many inputs...
+    single = tagger.tag([["already", "tokenized"]])[0]  # ...and a list of tokens is one sentence
+    assert single.text == "already tokenized" and single.tokens[1].start == 8
+    assert list(tagger.tag_many(iter(TOKENIZED), batch_size=3)) == docs
+    r = cli("tag", "-m", "en-ewt-upos", "--input", "tokens", "--format", "jsonl", "-",
+            input="".join(" ".join(t) + "\n" for t in TOKENIZED))
+    assert r.exit_code == 0, r.stderr
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [d.sentences[0].to_dict() for d in docs]
+    assert tagger.tag("   ").sentences == []
+    with pytest.raises(rnntool.InputError):
+        tagger.tag([["fine"], [1, 2]])
+
+
+def test_evaluate_a_tagger_as_eval_tagger_does(cli, tmp_path):
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("The\tDET\ncat\tNOUN\nsat\tVERB\n.\tPUNCT\n\nBirds\tNOUN\nfly\tVERB\n.\tPUNCT\n")
+    ev = rnntool.evaluate("en-ewt-upos", str(gold), format="conll")
+    r = cli("eval-tagger", gold, "-m", "en-ewt-upos", "--format", "conll", "--json", "--matrix")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == ev.to_dict()
+    assert ev.tokens == 7 and ev["accuracy"] == ev.accuracy > 0.8
+    foreign = tmp_path / "ptb.tsv"
+    foreign.write_text("The\tDT\ncat\tNN\nsat\tVBD\n.\t.\n")
+    with pytest.raises(rnntool.InputError, match="en-ewt-xpos's"):
+        rnntool.evaluate("en-ewt-upos", str(foreign), format="conll")
+
+
+# --- classifiers --------------------------------------------------------------------------------
+
+def test_classify_matches_the_cli_and_ranks_classes(cli):
+    clf = rnntool.load("sms-spam")
+    one = clf.classify(SMS[0])
+    assert one.label in clf.labels and one.probability == max(one.probabilities.values())
+    assert sum(one.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert one.top(2)[0] == (one.label, one.probability)
+    results = clf.classify(SMS)
+    batched = list(clf.classify_many(iter(SMS), batch_size=5))  # other batch shapes: float rounding differs
+    assert [c.labels for c in batched] == [c.labels for c in results]
+    assert [p for c in batched for p in c.probabilities.values()] == pytest.approx(
+        [p for c in results for p in c.probabilities.values()], rel=1e-4)
+    r = cli("classify", "-m", "sms-spam", "--format", "jsonl", "-", input="".join(t + "\n" for t in SMS))
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [c.to_dict() for c in results]
+    r = cli("classify", "-m", "sms-spam", "--top-k", "2", "-", input="".join(t + "\n" for t in SMS))
+    top2 = clf.classify(SMS, top_k=2)
+    assert r.stdout.splitlines() == ["\t".join(f"{c}\t{x.probabilities[c]:.4f}" for c in x.labels) for x in top2]
+    with pytest.raises(rnntool.OutOfRangeError):
+        clf.classify("x", top_k=0)
+
+
+# --- threads and processes -----------------------------------------------------------------------
+
+def _texts(n: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    words = ["free", "prize", "call", "now", "lunch", "see", "you", "later", "urgent", "claim", "cash", "ok"]
+    return [" ".join(rng.choice(words, size=rng.integers(1, 12))) + f" w{i}" for i in range(n)]
+
+
+def test_one_model_serves_eight_threads_as_one_thread_does():
+    clf, tagger = rnntool.load("sms-spam"), rnntool.load("en-ewt-upos")
+    texts = _texts(400)  # new word types in every text: the type caches grow while threads read them
+    alone = (list(clf.classify_many(texts, batch_size=16)), list(tagger.tag_many(texts, batch_size=16)))
+    clf, tagger = rnntool.load("sms-spam"), rnntool.load("en-ewt-upos")  # fresh caches
+    results, errors = [None] * 8, []
+
+    def work(i: int) -> None:
+        try:
+            results[i] = (list(clf.classify_many(texts, batch_size=16)), list(tagger.tag_many(texts, batch_size=16)))
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(r == alone for r in results)
+
+
+def _classify_in_a_worker(model, texts):
+    import sys
+
+    return [c.label for c in model.classify(texts)], "torch" in sys.modules
+
+
+def test_a_model_pickles_as_its_file_and_works_in_another_process():
+    clf = rnntool.load("sms-spam")
+    data = pickle.dumps(clf)
+    size = os.path.getsize(KINDS["classifier"].bundled[0].path)
+    assert size <= len(data) <= size * 1.01 + 4096  # the file's bytes, not the runtime's float32 arrays
+    again = pickle.loads(data)
+    assert again.name == "sms-spam" and again.classify(SMS) == clf.classify(SMS)
+    import multiprocessing
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        labels, torch_there = pool.submit(_classify_in_a_worker, clf, SMS).result(timeout=120)
+    assert labels == [c.label for c in clf.classify(SMS)] and not torch_there
+
+
+# --- training -------------------------------------------------------------------------------------
+
+TINY_LM = ("--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--batch-size", "4",
+           "--max-steps", "6", "--seed", "3", "--device", "cpu", "--precision", "fp32", "-q")
+
+
+def test_training_from_python_is_the_cli_run_bit_for_bit(cli, tmp_path):
+    from rnntool.modelfile import load_model
+
+    text = tmp_path / "text.txt"
+    text.write_text(LM_TEXT)
+    r = cli("train-lm", text, "-o", tmp_path / "cli.safetensors", *TINY_LM)
+    assert r.exit_code == 0, r.stderr
+    events = []
+    result = rnntool.train_lm(text, tmp_path / "api.safetensors", layers=1, emb=8, hidden=16, bptt=8, batch_size=4,
+                              max_steps=6, seed=3, device="cpu", precision="fp32", on_event=events.append,
+                              remember=False)
+    assert result.model_path == tmp_path / "api.safetensors" and result.stop_reason == "finished"
+    assert set(result.metrics["valid"]) >= {"loss", "ppl", "bpc"} and "history" not in result.to_dict()
+    assert events[0]["event"] == "start" and any(e["event"] == "eval" for e in events)
+    cli_file, api_file = load_model(tmp_path / "cli.safetensors"), load_model(result.model_path)
+    assert cli_file.tensors.keys() == api_file.tensors.keys()
+    for name, tensor in cli_file.tensors.items():
+        assert np.array_equal(tensor, api_file.tensors[name]), name
+    assert api_file.header["training"]["command"].startswith("rnntool.train_lm(")
+    assert api_file.header["config"] == cli_file.header["config"]
+    latest = json.loads((Path(os.environ["XDG_STATE_HOME"]) / "rnntool" / "latest.json").read_text())
+    assert latest["lm"] == str((tmp_path / "cli.safetensors").resolve())  # remember=False: the CLI's stays
+    lm = rnntool.load(result.model_path)
+    assert lm.perplexity(LM_TEXT[:200]).tokens == 201  # as eval-lm reads a file: its last line ends too
+
+
+def test_ctrl_c_saves_a_checkpoint_then_raises_with_the_result(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text(LM_TEXT * 5)
+
+    def interrupt(event):
+        if event["event"] == "step" and event["step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # what a notebook's stop button sends
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(rnntool.TrainingInterrupted) as stopped:
+        rnntool.train_lm(text, tmp_path / "m.safetensors", layers=1, emb=8, hidden=16, bptt=8, batch_size=4,
+                         epochs=50, seed=1, device="cpu", on_event=interrupt, remember=False)
+    assert isinstance(stopped.value, KeyboardInterrupt)
+    result = stopped.value.result
+    assert result.stop_reason == "interrupted" and result.checkpoint.exists() and result.model_path.exists()
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
+    resumed = rnntool.train_lm(text, tmp_path / "m.safetensors", resume=result.checkpoint, max_steps=4,
+                               remember=False)
+    assert resumed.stop_reason == "finished" and not result.checkpoint.exists()
+
+
+def test_training_errors_are_typed(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("tiny text\n")
+    with pytest.raises(rnntool.RnntoolError, match="needs at least"):
+        rnntool.train_lm(short, batch_size=20, bptt=35, remember=False)
+    with pytest.raises(rnntool.InputError):
+        rnntool.train_lm(short, optimizer="nope", remember=False)
+
+
+def test_prep_returns_the_statistics_prep_prints(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text(LM_TEXT)
+    result = rnntool.prep(text, tmp_path / "corpus", level="word")
+    assert result.stats["level"] == "word" and result.stats["vocab_size"] > 10
+    assert (tmp_path / "corpus" / "corpus.json").exists()
+    assert result.to_dict()["output"] == str(tmp_path / "corpus")
+
+
+def test_models_lists_what_the_cli_lists(cli):
+    r = cli("models", "--json")
+    assert json.loads(r.stdout) == rnntool.models()
+    assert {m["name"] for m in rnntool.models()["bundled"]} == set(rnntool.bundled_names())
