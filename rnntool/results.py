@@ -5,7 +5,8 @@ Each is a dataclass with ``to_dict()``, and the CLI's JSON output (``--format js
 thing in the same words. Imports nothing heavy: no numpy, no torch.
 
 Character offsets (``start``, ``end``) index the text that was given, so a page or an
-editor can highlight the original: ``text[token.start:token.end]``.
+editor can highlight the original: ``text[token.start:token.end]``. The classes use
+``__slots__``: a tagged file makes one Token per word, and that stays cheap.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def _round(value: float | None, digits: int) -> float | None:
 
 # --- language models ---------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class Generation:
     """One generated continuation: its prompt, the text sampled after it, the number of
     tokens sampled, why it stopped (``max_tokens``, ``stop``: a stop string, ``eos``: a
@@ -43,7 +44,7 @@ class Generation:
                 "mean_logprob": _round(self.mean_logprob, 4), "stop_reason": self.stop_reason}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GenerationEvent:
     """One step of ``LanguageModel.generate_stream``: a piece of sample ``index``'s text as it
     is sampled, or (``done``) that sample, finished."""
@@ -54,7 +55,7 @@ class GenerationEvent:
     done: Generation | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineScore:
     """A line scored from the start-of-text state, its line end included: the total
     log-probability in nats, the tokens predicted, and the perplexity over them."""
@@ -72,7 +73,7 @@ class LineScore:
                 "ppl": round(self.ppl, 4)}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Perplexity:
     """A text read as one stream with the state carried: the loss in nats per token, the
     perplexity, bits per character (character models), the tokens predicted and how many
@@ -96,7 +97,7 @@ class Perplexity:
 
 # --- taggers -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Token:
     """A token, its tag, the probability of that tag (None when not asked for), and where
     it is in the text given (``start``/``end``; None when the tokenizer changed it beyond
@@ -109,7 +110,7 @@ class Token:
     end: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Span:
     """An entity (IOB taggers): its type, its character offsets in the text given, its text,
     and its tokens (``token_start`` up to, not including, ``token_end``, in its sentence)."""
@@ -122,7 +123,7 @@ class Span:
     token_end: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Sentence:
     """One tagged sentence."""
 
@@ -144,8 +145,9 @@ class Sentence:
         if self.scored:
             record["confidence"] = [round(t.probability, 4) for t in self.tokens if t.probability is not None]
         if self.spans is not None:
-            record["spans"] = [{"start": s.token_start, "end": s.token_end, "type": s.type, "text": s.text}
-                               for s in self.spans]
+            words = self.words  # as `tag --format jsonl` writes a span: its tokens, joined by spaces
+            record["spans"] = [{"start": s.token_start, "end": s.token_end, "type": s.type,
+                                "text": " ".join(words[s.token_start:s.token_end])} for s in self.spans]
         return record
 
     def offsets_dict(self) -> dict:
@@ -155,11 +157,11 @@ class Sentence:
         record["offsets"] = [[t.start, t.end] for t in self.tokens]
         if self.spans is not None:
             for out, span in zip(record["spans"], self.spans):
-                out["char_start"], out["char_end"] = span.start, span.end
+                out["char_start"], out["char_end"], out["text"] = span.start, span.end, span.text
         return record
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
     """What a tagger made of one input (a text, or one pre-tokenized sentence): its
     sentences, in order. ``tokens``, ``tags`` and ``spans`` run over all of them."""
@@ -187,7 +189,7 @@ class Document:
 
 # --- classifiers -----------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class Classification:
     """A classified text: the predicted ``labels`` (one, or for multi-label models every
     class whose probability reaches the threshold), and every class's calibrated
@@ -239,7 +241,7 @@ class Evaluation:
         return dict(self.metrics)
 
 
-@dataclass
+@dataclass(slots=True)
 class TrainResult:
     """A finished (or stopped) training run: where the model is, why it stopped, the best
     validation and the test metrics, and the whole summary the CLI prints (``summary``;
@@ -260,7 +262,7 @@ class TrainResult:
         return {k: v for k, v in self.summary.items() if k != "history"}
 
 
-@dataclass
+@dataclass(slots=True)
 class PrepResult:
     """A prepared corpus: its directory and the statistics ``prep`` prints."""
 

@@ -272,6 +272,7 @@ def test_a_model_pickles_as_its_file_and_works_in_another_process():
     assert size <= len(data) <= size * 1.01 + 4096  # the file's bytes, not the runtime's float32 arrays
     again = pickle.loads(data)
     assert again.name == "sms-spam" and again.classify(SMS) == clf.classify(SMS)
+    assert pickle.loads(data) is again  # the same model arriving again (a task's closure) is not reloaded
     import multiprocessing
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -205,3 +205,28 @@ def test_a_tiny_text_trains_under_two_ranks_one_line_per_stream(tmp_path):
         generated = run_rnntool("generate", "-m", out, "--prime", line.split()[0], "--greedy", "--stop-at-eos",
                                 text=True)
         assert generated.stdout.strip() == line
+
+
+def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(text, tmp_path):
+    """docs/api.md's torchrun recipe: every rank calls the library; rank 0 writes; the weights are
+    the CLI's under the same launcher."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "import rnntool\n"
+        f"result = rnntool.train_lm({str(text)!r}, {str(tmp_path / 'api.safetensors')!r}, epochs=2, layers=1,\n"
+        "                          emb=8, hidden=16, bptt=8, batch_size=4, precision='fp32', seed=2,\n"
+        f"                          log={str(tmp_path / 'api.jsonl')!r}, remember=False)\n"
+        "print(json.dumps({'rank': os.environ['RANK'], 'world': result.summary.get('world_size'),\n"
+        "                  'path': str(result.model_path)}))\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    api = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert api.returncode == 0, api.stderr
+    ranks = sorted((json.loads(line) for line in api.stdout.splitlines() if line.startswith("{")), key=lambda r: r["rank"])
+    assert [r["rank"] for r in ranks] == ["0", "1"] and all(r["world"] == 2 for r in ranks)
+    starts = [e for e in events(tmp_path / "api.jsonl") if e["event"] == "start"]
+    assert len(starts) == 1 and starts[0]["world_size"] == 2  # rank 0 alone logs
+    cli = torchrun("train-lm", text, "-o", tmp_path / "cli.safetensors", "--epochs", "2", *LM_ARGS, "-q")
+    assert cli.returncode == 0, cli.stderr
+    assert_close_weights(tmp_path / "cli.safetensors", tmp_path / "api.safetensors", rtol=0, atol=0)

@@ -166,6 +166,17 @@ def test_crf_ner_tagger_with_iob1_input(tmp_path, monkeypatch):
     assert tags[0] == ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"]
     assert all(0.0 < c <= 1.0 for c in conf[0])
     assert_batching_does_not_change_tags(tagger, monkeypatch)
+    # the library's entities: spans with character offsets into the text as given
+    import rnntool
+
+    text = "Bob  Jones went to New York."
+    doc = rnntool.load(path).tag(text)
+    assert [(s.type, s.text, s.start, s.end, s.token_start, s.token_end) for s in doc.spans] == [
+        ("PER", "Bob  Jones", 0, 10, 0, 2), ("LOC", "New York", 19, 27, 4, 6)]
+    record = doc.sentences[0].to_dict()  # the CLI's tag --format jsonl record: token indices, words joined
+    assert record["spans"] == [{"start": 0, "end": 2, "type": "PER", "text": "Bob Jones"},
+                               {"start": 4, "end": 6, "type": "LOC", "text": "New York"}]
+    assert doc.to_dict()["sentences"][0]["spans"][0]["char_start"] == 0
 
 
 def assert_batching_does_not_change_tags(tagger, monkeypatch):
