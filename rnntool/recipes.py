@@ -13,6 +13,8 @@ holds both).
 
 from __future__ import annotations
 
+import functools
+
 from rnntool.arch import LMConfig
 from rnntool.config import ClassifierTrainConfig, LMTrainConfig, TaggerTrainConfig, check_keys
 
@@ -122,6 +124,11 @@ def _field_defaults(cls) -> dict:
 def resolved_defaults(kind: str, level: str | None = None) -> dict:
     """Every setting of a ``kind`` model and its training run (at ``level``) as the recipes
     resolve them when no option is given; the configuration dataclass fills the rest."""
+    return dict(_resolved_defaults(kind, level))
+
+
+@functools.cache  # --help texts read it for every option of every train-* command
+def _resolved_defaults(kind: str, level: str | None) -> dict:
     from dataclasses import asdict
 
     if kind == "lm":
@@ -161,6 +168,7 @@ def _lm_lr_text() -> str:
     return "; ".join(parts)
 
 
+@functools.cache  # typer reads each train-* signature more than once while building the CLI
 def default_text(kind: str, option: str) -> str:
     """The default of option ``option`` (its parameter name) of train-``kind``, as its --help shows
     it in brackets. An option no recipe or configuration has a default for raises KeyError."""

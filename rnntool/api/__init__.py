@@ -6,9 +6,12 @@ Only what ``rnntool.__all__`` names is public; the modules here are how it is bu
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from rnntool.api.loading import Model, bundled_names, load
-from rnntool.results import Evaluation, Perplexity
+
+if TYPE_CHECKING:  # the result classes are imported where results are made
+    from rnntool.results import Evaluation, Perplexity
 
 
 def evaluate(model: Model | str, data, **options) -> Evaluation | Perplexity:

@@ -1,7 +1,5 @@
 """rnntool train-classifier / classify / eval-classifier: many-to-one text classification."""
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Annotated

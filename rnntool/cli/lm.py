@@ -1,7 +1,5 @@
 """rnntool train-lm / eval-lm / score / summary: recurrent language models."""
 
-from __future__ import annotations
-
 import json
 import sys
 from enum import Enum

@@ -1,7 +1,5 @@
 """rnntool train-tagger / tag / eval-tagger: BiLSTM part-of-speech and entity taggers."""
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Annotated
