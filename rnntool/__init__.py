@@ -33,6 +33,7 @@ _LAZY = {
     "bundled_names": "rnntool.api.loading",
     "Model": "rnntool.api.loading",
     "models": "rnntool.api",
+    "info": "rnntool.api",
     "evaluate": "rnntool.api",
     "LanguageModel": "rnntool.api.lm",
     "Tagger": "rnntool.api.tagger",
@@ -54,6 +55,7 @@ _LAZY = {
     "Evaluation": "rnntool.results",
     "TrainResult": "rnntool.results",
     "PrepResult": "rnntool.results",
+    "ModelInfo": "rnntool.results",
 }
 
 __all__ = [
@@ -77,13 +79,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
-    from rnntool.api import evaluate, models
+    from rnntool.api import evaluate, info, models
     from rnntool.api.classifier import Classifier
     from rnntool.api.lm import LanguageModel
     from rnntool.api.loading import Model, bundled_names, load
     from rnntool.api.tagger import Tagger
     from rnntool.api.training import TrainingInterrupted, prep, train_classifier, train_lm, train_tagger
     from rnntool.results import (
-        Classification, Document, Evaluation, Generation, GenerationEvent, LineScore, Perplexity, PrepResult, Sentence, Span, Token,
-        TrainResult,
+        Classification, Document, Evaluation, Generation, GenerationEvent, LineScore, ModelInfo, Perplexity,
+        PrepResult, Sentence, Span, Token, TrainResult,
     )

@@ -263,6 +263,25 @@ class TrainResult:
 
 
 @dataclass(slots=True)
+class ModelInfo:
+    """What a model file's header records, read without its weights (``rnntool info``): the
+    header itself, where the file is, its size, the numbers in its tensors, and its kind's name."""
+
+    header: dict
+    path: Path
+    file_size: int
+    parameters: int
+    display: str  # "language model", "tagger", "classifier"
+
+    @property
+    def kind(self) -> str:
+        return self.header["kind"]
+
+    def to_dict(self) -> dict:
+        return {**self.header, "path": str(self.path), "file_size": self.file_size, "parameters": self.parameters}
+
+
+@dataclass(slots=True)
 class PrepResult:
     """A prepared corpus: its directory and the statistics ``prep`` prints."""
 

@@ -351,6 +351,16 @@ def test_prep_returns_the_statistics_prep_prints(tmp_path):
     assert result.to_dict()["output"] == str(tmp_path / "corpus")
 
 
+def test_info_reads_the_header_as_rnntool_info_does(cli):
+    found = rnntool.info("en-ewt-upos")
+    assert found.kind == "tagger" and found.display == "tagger" and found.parameters > 100_000
+    assert found.file_size == os.path.getsize(KINDS["tagger"].bundled[0].path)
+    r = cli("info", "en-ewt-upos", "--json")
+    assert json.loads(r.stdout) == found.to_dict()
+    with pytest.raises(rnntool.ModelFileError, match="no such model file"):
+        rnntool.info("no-such-model.safetensors")
+
+
 def test_models_lists_what_the_cli_lists(cli):
     r = cli("models", "--json")
     assert json.loads(r.stdout) == rnntool.models()

@@ -37,15 +37,11 @@ REMAINING = {
     ("generate.py", "rnntool.text.sources"): "prompts from a file or stdin",
     ("lm.py", "rnntool.text.sources"): "score's lines from a file or stdin",
     ("prep.py", "rnntool.text.sources"): "input sizes for the progress bar",
-    # model files and the kind registry: completion, summary, info, models, the man page
-    ("common.py", "rnntool.kinds"): "bundled names for shell completion",
+    # model files and the kind registry: summary, the man page
     ("lm.py", "rnntool.kinds"): "summary of a model file",
     ("lm.py", "rnntool.modelfile"): "summary reads a header",
     ("lm.py", "rnntool.userstate"): "summary of a bundled name",
     ("lm.py", "rnntool.arch"): "summary of a --cell/--vocab/... spec",
-    ("models.py", "rnntool.kinds"): "info's kind names",
-    ("models.py", "rnntool.modelfile"): "info reads a header",
-    ("models.py", "rnntool.userstate"): "info of a bundled name",
     ("manpage.py", "rnntool.kinds"): "the man page lists the bundled models",
     # commands with no library counterpart yet: Keras specs, corpora, pictures
     ("keras.py", "rnntool.keras.forward"): "rnntool layer",

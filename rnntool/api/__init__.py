@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rnntool.api.loading import Model, bundled_names, load
 
 if TYPE_CHECKING:  # the result classes are imported where results are made
-    from rnntool.results import Evaluation, Perplexity
+    from rnntool.results import Evaluation, ModelInfo, Perplexity
 
 
 def evaluate(model: Model | str, data, **options) -> Evaluation | Perplexity:
@@ -21,6 +21,21 @@ def evaluate(model: Model | str, data, **options) -> Evaluation | Perplexity:
     if not isinstance(model, Model):
         model = load(model)
     return model.evaluate(data, **options)
+
+
+def info(model: str | os.PathLike) -> ModelInfo:
+    """A model file's header, read without its weights (fast, and numpy-free): a bundled model's
+    name or a path. What ``rnntool info --json`` prints is ``info(model).to_dict()``."""
+    from pathlib import Path
+
+    from rnntool.kinds import display_name
+    from rnntool.modelfile import read_header, tensor_count
+    from rnntool.results import ModelInfo
+    from rnntool.userstate import locate
+
+    path = Path(locate(os.fspath(model)))
+    header = read_header(path)
+    return ModelInfo(header, path, os.path.getsize(path), tensor_count(path), display_name(header["kind"]))
 
 
 def models() -> dict:
@@ -49,4 +64,4 @@ def models() -> dict:
     return {"bundled": bundled, "latest": latest, "environment": env}
 
 
-__all__ = ["Model", "bundled_names", "evaluate", "load", "models"]
+__all__ = ["Model", "bundled_names", "evaluate", "info", "load", "models"]

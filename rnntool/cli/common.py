@@ -204,10 +204,9 @@ def model_completion(kind: str | None = None) -> Callable[[str], list[str]]:
     def complete(incomplete: str) -> list[str]:
         import glob
 
-        from rnntool.kinds import KINDS
+        import rnntool
 
-        rows = [KINDS[kind]] if kind else list(KINDS.values())
-        names = [b.name for row in rows for b in row.bundled if b.name.startswith(incomplete)]
+        names = [name for name in rnntool.bundled_names(kind) if name.startswith(incomplete)]
         paths = [p + ("/" if os.path.isdir(p) else "") for p in sorted(glob.glob(glob.escape(incomplete) + "*"))
                  if os.path.isdir(p) or p.endswith(".safetensors")]
         return names + paths

@@ -82,20 +82,16 @@ def info_command(
     """Everything a model file's header records: kind, architecture, vocabulary, tokenizer
     and normalisation, how it was trained (command, data checksum, metrics, precision,
     ranks, versions) and the format version. `summary` shows its layer table."""
-    from rnntool.kinds import get_kind
-    from rnntool.modelfile import read_header, tensor_count
-    from rnntool.userstate import locate
+    import rnntool
 
-    path = locate(model)
-    header = read_header(path)
-    params = tensor_count(path)
+    found = rnntool.info(model)
     if json_out:
-        print_json({**header, "path": str(path), "file_size": os.path.getsize(path), "parameters": params})
+        print_json(found.to_dict())
         return
-    kind = get_kind(header["kind"])
+    header, path = found.header, found.path
     shown = summarise_header(header)
     training = shown.pop("training", {})
-    lines = [f"{path}: {kind.display}, {params:,} parameters, {_size(path)}, format {header['format']} "
+    lines = [f"{path}: {found.display}, {found.parameters:,} parameters, {_size(path)}, format {header['format']} "
              f"v{header['format_version']}, created {header.get('created', '?')} by rnntool "
              f"{header.get('rnntool_version', '?')}"]
 
