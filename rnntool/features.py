@@ -172,7 +172,7 @@ class UnseenLetterCheck:
             self.done = True
         if self.letters and self.unseen_count > UNSEEN_SHARE * self.letters:
             self.done = True
-            self.warn(f"rnntool: warning: this {self.model} never saw most of these letters "
+            self.warn(f"this {self.model} never saw most of these letters "
                       f"({' '.join(self.unseen[:8])}); its {self.answers} for them are guesses -- train a "
                       f"{self.model} on text in this script (rnntool train-{self.model})")
 

@@ -193,6 +193,23 @@ def test_tag_takes_tokens_and_lists_and_matches_the_cli(cli):
         tagger.tag([["fine"], [1, 2]])
 
 
+def test_tag_file_and_classify_file_write_what_the_commands_write(cli, tmp_path):
+    import io
+
+    text = tmp_path / "in.txt"
+    text.write_text("".join(" ".join(t) + "\n" for t in TOKENIZED))
+    out = io.StringIO()
+    rnntool.load("en-ewt-upos").tag_file(text, out, input="tokens", format="tsv", jobs=1)
+    assert out.getvalue() == cli("tag", "-m", "en-ewt-upos", "--input", "tokens", "--format", "tsv", text).stdout
+    texts = tmp_path / "sms.txt"
+    texts.write_text("".join(t + "\n" for t in SMS))
+    rnntool.load("sms-spam").classify_file(texts, tmp_path / "labels.tsv", top_k=2, keep_input=True)
+    assert (tmp_path / "labels.tsv").read_text() == cli("classify", "-m", "sms-spam", "--top-k", "2",
+                                                        "--keep-input", texts).stdout
+    with pytest.raises(rnntool.InputError, match="unknown format 'xml'"):
+        rnntool.load("sms-spam").classify_file(texts, io.StringIO(), format="xml")
+
+
 def test_evaluate_a_tagger_as_eval_tagger_does(cli, tmp_path):
     gold = tmp_path / "gold.tsv"
     gold.write_text("The\tDET\ncat\tNOUN\nsat\tVERB\n.\tPUNCT\n\nBirds\tNOUN\nfly\tVERB\n.\tPUNCT\n")

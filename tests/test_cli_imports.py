@@ -16,14 +16,6 @@ PUBLIC = {"rnntool", "rnntool.errors", "rnntool.results"}
 
 # Internal modules the CLI still imports: (cli module, rnntool module) -> why.
 REMAINING = {
-    # the stream commands render numpy-runtime answers in worker processes (a file's batches on
-    # every CPU); the library's tag_many/classify_many/generate_stream serve one process
-    ("classifier.py", "rnntool.runtime.classify_io"): "classify's worker-process answers",
-    ("classifier.py", "rnntool.runtime.stream"): "classify's read-ahead/worker loop",
-    ("classifier.py", "rnntool.text.labelled"): "classify reads labelled layouts line by line",
-    ("classifier.py", "rnntool.parallel"): "the default --jobs",
-    ("tagger.py", "rnntool.runtime.tag_io"): "tag's worker-process answers and CoNLL pass-through",
-    ("tagger.py", "rnntool.parallel"): "the default --jobs",
     # option definitions: choice sets and defaults for help texts (torch-free, read at --help)
     ("classifier.py", "rnntool.config"): "choice sets for option enums",
     ("classifier.py", "rnntool.recipes"): "defaults shown in --help",
@@ -32,7 +24,6 @@ REMAINING = {
     ("generate.py", "rnntool.recipes"): "generation defaults",
     ("options.py", "rnntool.recipes"): "defaults shown in --help",
     ("options.py", "rnntool.classification"): "the pooling choices",
-    ("options.py", "rnntool.text.labelled"): "LabelledFormat from the layout options",
     # reading what the user named: files, -, nltk: sources
     ("generate.py", "rnntool.text.sources"): "prompts from a file or stdin",
     ("lm.py", "rnntool.text.sources"): "score's lines from a file or stdin",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
 
 from rnntool.api.loading import Model
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
@@ -67,6 +69,41 @@ class Classifier(Model):
                 picked = [c for c, _ in sorted(probabilities.items(), key=lambda kv: -kv[1])[:top_k]]
             out.append(Classification(text, picked, probabilities))
         return out
+
+    def classify_file(self, source: str | os.PathLike = "-", out: TextIO | str | os.PathLike | None = None, *,
+                      input: str = "auto", text_col: str | None = None, label_col: str | None = None,
+                      text_field: str = "text", label_field: str = "label", label_sep: str | None = None,
+                      format: str = "tsv", top_k: int = 1, threshold: float | None = None, keep_input: bool = False,
+                      batch_size: int = 1024, jobs: int | None = None, errors: str = "strict") -> None:
+        """``rnntool classify``: one output line per input text, streamed, into ``out`` (a text
+        stream, a path, or stdout). ``input``: text (one per line) or any train-classifier
+        layout, its labels ignored (auto: JSONL, fastText and headed tables are recognised,
+        and logged; anything else is text). ``format``: tsv (``label<TAB>probability``, more
+        pairs with ``top_k`` or for multi-label models; ``keep_input`` appends the input line)
+        or jsonl (``Classification.to_dict()``, with ``"input"``). Past the first batches of a
+        file, ``jobs`` worker processes answer; the output is the same for any number."""
+        from rnntool.api.tagger import _output, _warn
+        from rnntool.config import CLASSIFY_OUTPUTS, choice
+        from rnntool.parallel import default_jobs
+        from rnntool.runtime.classify_io import ClassifyAnswers
+        from rnntool.runtime.stream import answer_stream
+        from rnntool.text.labelled import LabelledFormat, read_examples
+
+        choice(format, CLASSIFY_OUTPUTS, "format")
+        if top_k < 1:
+            raise OutOfRangeError("top_k must be >= 1")
+        fmt = LabelledFormat(input, text_col, label_col, text_field, label_field, label_sep)
+        source = os.fspath(source)
+
+        def detected(found) -> None:
+            if found.name != "text":
+                logging.getLogger("rnntool").info("reading %s as %s", source, found.describe())
+
+        answers = ClassifyAnswers(self._runtime, jsonl=format == "jsonl", top_k=top_k, threshold=threshold,
+                                  keep_input=keep_input, warn=_warn)
+        examples = read_examples(source, fmt, errors, labelled=False, on_detect=detected)
+        with _output(out) as stream:
+            answer_stream(examples, answers, batch_size, stream, default_jobs() if jobs is None else jobs)
 
     def evaluate(self, data: str, *, format: str = "auto", text_col: str | None = None,
                  label_col: str | None = None, text_field: str = "text", label_field: str = "label",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
 
 from rnntool.api.loading import Model
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
@@ -94,6 +98,34 @@ class Tagger(Model):
             docs.append(Document(text, out))
         return docs
 
+    def tag_file(self, source: str | os.PathLike = "-", out: TextIO | str | os.PathLike | None = None, *,
+                 input: str = "auto", format: str | None = None, batch_size: int = 1024, jobs: int | None = None,
+                 errors: str = "strict") -> None:
+        """``rnntool tag``: tag a file (``-``: stdin) into ``out`` (a text stream, a path, or
+        stdout) in the command's formats, streamed. ``input``: text (split sentences and words),
+        tokens (one tokenized sentence per line), conll or conllu (the columns kept); auto: by
+        the file's extension, else text. ``format``: wordtag, tsv, conllu or jsonl (default:
+        wordtag, or the input's CoNLL format). Past the first batches of a file, ``jobs`` worker
+        processes tag (default: the usable CPUs, at most 8); the output is the same for any number.
+        Text mostly in letters the model never saw is warned about (RnntoolWarning)."""
+        from rnntool.config import TAG_INPUTS, TAG_OUTPUTS, choice
+        from rnntool.parallel import default_jobs
+        from rnntool.runtime.tag_io import tag_stream
+
+        source = os.fspath(source)
+        kind = choice(input, TAG_INPUTS, "input")
+        if kind == "auto":
+            lower = source.lower()
+            kind = ("conllu" if lower.endswith(".conllu") else "conll" if lower.endswith((".conll", ".iob", ".bio"))
+                    else "text")
+        if format is None:
+            format = "conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag"
+        elif format != "conll":  # conll is the CoNLL input's own layout, written back
+            choice(format, TAG_OUTPUTS, "format")
+        with _output(out) as stream:
+            tag_stream(self._runtime, source, kind, format, batch_size, errors, stream, warn=_warn,
+                       jobs=default_jobs() if jobs is None else jobs)
+
     def evaluate(self, data: str, *, format: str = "auto", column: str | None = None, errors: str = "strict",
                  full_matrix: bool = False) -> Evaluation:
         """``eval-tagger``: accuracy (overall, in- and out-of-vocabulary), per-tag P/R/F1, top
@@ -129,6 +161,25 @@ class Tagger(Model):
             in_vocab = [[self._runtime.in_vocabulary(w) for w in s.words] for s in sentences]
         return Evaluation("tagger", score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None,
                                                full_matrix=full_matrix))
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RnntoolWarning, stacklevel=3)
+
+
+@contextlib.contextmanager
+def _output(out: TextIO | str | os.PathLike | None) -> Iterator[TextIO]:
+    """A text stream to write to: ``out`` itself, a file at that path, or stdout."""
+    if out is None:
+        yield sys.stdout
+    elif isinstance(out, (str, os.PathLike)):
+        try:
+            with open(out, "w", encoding="utf-8") as stream:
+                yield stream
+        except OSError as e:
+            raise InputError(f"cannot write {os.fspath(out)}: {e.strerror or e}") from None
+    else:
+        yield out
 
 
 def _bundled_tagger_for(gold_tags: set[str]) -> str | None:

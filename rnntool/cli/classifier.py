@@ -11,7 +11,7 @@ from rnntool.cli.common import handle_errors, info, model_completion, open_model
 from rnntool.cli.options import (
     FRACTION, JOBS_HELP, OPEN_PROBABILITY, Cell, ClassifyInput, ClassifyInputOption, DecodeErrors, LabelCol,
     LabelField, LabelledFormatChoice, LabelledFormatOption, LabelSep, Level, Optimizer, Pool, Precision, Schedule,
-    TextCol, TextField, TrainingOptions, WordTokenizer, choices, labelled_format, training_option, value,
+    TextCol, TextField, TrainingOptions, WordTokenizer, choices, training_option, value,
 )
 from rnntool.recipes import DEV_FRAC, default_text
 from rnntool.config import CLASS_WEIGHTS, CLASSIFY_OUTPUTS
@@ -139,19 +139,10 @@ def classify_command(
 ) -> None:
     """Classify texts: one output line per input line, streamed (a line is answered as soon
     as it arrives). Runs on numpy (no torch)."""
-    fmt = labelled_format(layout, text_col, label_col, text_field, label_field, label_sep)
-    from rnntool.parallel import default_jobs
-    from rnntool.runtime.classify_io import ClassifyAnswers
-    from rnntool.runtime.stream import answer_stream
-    from rnntool.text.labelled import read_examples
-
-    answers = ClassifyAnswers(open_model("classifier", model, quiet)._runtime, jsonl=fmt_out == ClassifyOutput.jsonl,
-                              top_k=top_k, threshold=threshold, keep_input=keep_input,
-                              warn=lambda message: info(message, quiet))
-    examples = read_examples(input_file, fmt, value(errors), labelled=False,
-                             on_detect=lambda f: f.name != "text" and info(f"rnntool: reading {input_file} as "
-                                                                          f"{f.describe()}", quiet))
-    answer_stream(examples, answers, batch, sys.stdout, default_jobs() if jobs is None else jobs)
+    open_model("classifier", model, quiet).classify_file(
+        input_file, sys.stdout, input=value(layout), text_col=text_col, label_col=label_col, text_field=text_field,
+        label_field=label_field, label_sep=label_sep, format=value(fmt_out), top_k=top_k, threshold=threshold,
+        keep_input=keep_input, batch_size=batch, jobs=jobs, errors=value(errors))
 
 
 @app.command("eval-classifier")

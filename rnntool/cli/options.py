@@ -212,11 +212,3 @@ LabelField = Annotated[str, typer.Option(
 LabelSep = Annotated[Optional[str], typer.Option(
     "--label-sep", metavar="SEP", help="label<TAB>text and tables: several labels in one field, separated by SEP "
     "(multi-label).")]
-
-
-def labelled_format(layout: Any, text_col: str | None, label_col: str | None, text_field: str, label_field: str,
-                    label_sep: str | None):
-    """The ``LabelledFormat`` the labelled-input options describe."""
-    from rnntool.text.labelled import LabelledFormat
-
-    return LabelledFormat(value(layout), text_col, label_col, text_field, label_field, label_sep)

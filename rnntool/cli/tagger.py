@@ -106,17 +106,9 @@ def tag_command(
 
     Runs on numpy (no torch). Empty input gives empty output.
     """
-    from rnntool.parallel import default_jobs
-    from rnntool.runtime.tag_io import tag_stream
-
-    tagger = open_model("tagger", model, quiet)._runtime  # the stream renders the runtime's tags in workers too
-    kind = input_kind.value
-    if kind == "auto":
-        lower = input_file.lower()
-        kind = "conllu" if lower.endswith(".conllu") else "conll" if lower.endswith((".conll", ".iob", ".bio")) else "text"
-    out_fmt = fmt.value if fmt is not None else ("conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag")
-    tag_stream(tagger, input_file, kind, out_fmt, batch, errors.value, sys.stdout,
-               warn=lambda message: info(message, quiet), jobs=default_jobs() if jobs is None else jobs)
+    open_model("tagger", model, quiet).tag_file(input_file, sys.stdout, input=input_kind.value,
+                                               format=None if fmt is None else fmt.value, batch_size=batch,
+                                               jobs=jobs, errors=errors.value)
 
 
 @app.command("eval-tagger")
