@@ -33,6 +33,8 @@ _LAZY = {
     "bundled_names": "rnntool.api.loading",
     "Model": "rnntool.api.loading",
     "models": "rnntool.api",
+    "read_lines": "rnntool.api.io",
+    "read_text": "rnntool.api.io",
     "info": "rnntool.api",
     "evaluate": "rnntool.api",
     "LanguageModel": "rnntool.api.lm",
@@ -81,6 +83,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
     from rnntool.api import evaluate, info, models
     from rnntool.api.classifier import Classifier
+    from rnntool.api.io import read_lines, read_text
     from rnntool.api.lm import LanguageModel
     from rnntool.api.loading import Model, bundled_names, load
     from rnntool.api.tagger import Tagger

@@ -152,6 +152,13 @@ def test_score_and_perplexity_agree_with_the_cli(cli, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert [json.loads(line) for line in r.stdout.splitlines()] == [s.to_dict() for s in scored]
     assert scored[0].logprob > scored[1].logprob  # the grammatical order is more likely
+    import io
+
+    (tmp_path / "lines.txt").write_text("\n".join(lines) + "\n")
+    assert list(rnntool.read_lines(tmp_path / "lines.txt")) == lines
+    out = io.StringIO()
+    lm.score_file(tmp_path / "lines.txt", out, format="jsonl")
+    assert out.getvalue() == r.stdout
     text = "ROMEO:\nWhat light through yonder window breaks?\n"
     (tmp_path / "v.txt").write_text(text)
     r = cli("eval-lm", "shakespeare-char", tmp_path / "v.txt", "--json")

@@ -25,8 +25,6 @@ REMAINING = {
     ("options.py", "rnntool.recipes"): "defaults shown in --help",
     ("options.py", "rnntool.classification"): "the pooling choices",
     # reading what the user named: files, -, nltk: sources
-    ("generate.py", "rnntool.text.sources"): "prompts from a file or stdin",
-    ("lm.py", "rnntool.text.sources"): "score's lines from a file or stdin",
     ("prep.py", "rnntool.text.sources"): "input sizes for the progress bar",
     # model files and the kind registry: summary, the man page
     ("lm.py", "rnntool.kinds"): "summary of a model file",

@@ -82,7 +82,8 @@ class Classifier(Model):
         pairs with ``top_k`` or for multi-label models; ``keep_input`` appends the input line)
         or jsonl (``Classification.to_dict()``, with ``"input"``). Past the first batches of a
         file, ``jobs`` worker processes answer; the output is the same for any number."""
-        from rnntool.api.tagger import _output, _warn
+        from rnntool.api.io import output_stream
+        from rnntool.api.tagger import _warn
         from rnntool.config import CLASSIFY_OUTPUTS, choice
         from rnntool.parallel import default_jobs
         from rnntool.runtime.classify_io import ClassifyAnswers
@@ -102,7 +103,7 @@ class Classifier(Model):
         answers = ClassifyAnswers(self._runtime, jsonl=format == "jsonl", top_k=top_k, threshold=threshold,
                                   keep_input=keep_input, warn=_warn)
         examples = read_examples(source, fmt, errors, labelled=False, on_detect=detected)
-        with _output(out) as stream:
+        with output_stream(out) as stream:
             answer_stream(examples, answers, batch_size, stream, default_jobs() if jobs is None else jobs)
 
     def evaluate(self, data: str, *, format: str = "auto", text_col: str | None = None,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
 
 from rnntool.api.loading import Model
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
@@ -146,6 +148,25 @@ class LanguageModel(Model):
         texts = (_check_text(line, "a line") for line in lines)
         return (LineScore(line, logprob, tokens) for chunk in batches(texts, batch_size)  # at once on a pause
                 for line, logprob, tokens in score_batch(self._runtime, chunk))
+
+    def score_file(self, source: str | os.PathLike = "-", out: TextIO | str | os.PathLike | None = None, *,
+                   format: str = "tsv", batch_size: int = 64, errors: str = "strict") -> None:
+        """``rnntool score``: one output line per input line (``-``: stdin), into ``out`` (a text
+        stream, a path, or stdout): ``logprob<TAB>tokens<TAB>ppl`` (tsv), or
+        ``LineScore.to_dict()`` as JSON lines; flushed per batch, and at once when the input pauses."""
+        import json
+
+        from rnntool.api.io import output_stream, read_lines
+        from rnntool.config import choice
+
+        choice(format, ("tsv", "jsonl"), "format")
+        with output_stream(out) as stream:
+            for scored in self.score_many(read_lines(source, errors=errors), batch_size=batch_size):
+                if format == "jsonl":
+                    stream.write(json.dumps(scored.to_dict(), ensure_ascii=False) + "\n")
+                else:
+                    stream.write(f"{scored.logprob:.4f}\t{scored.tokens}\t{scored.ppl:.4f}\n")
+                stream.flush()
 
     def perplexity(self, text: str | Iterable[str]) -> Perplexity:
         """Loss, perplexity (and bits per character) of a text read as one stream with the state

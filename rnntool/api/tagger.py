@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
+from rnntool.api.io import output_stream
 from rnntool.api.loading import Model
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
 from rnntool.results import Document, Evaluation, Sentence, Span, Token
@@ -122,7 +121,7 @@ class Tagger(Model):
             format = "conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag"
         elif format != "conll":  # conll is the CoNLL input's own layout, written back
             choice(format, TAG_OUTPUTS, "format")
-        with _output(out) as stream:
+        with output_stream(out) as stream:
             tag_stream(self._runtime, source, kind, format, batch_size, errors, stream, warn=_warn,
                        jobs=default_jobs() if jobs is None else jobs)
 
@@ -165,21 +164,6 @@ class Tagger(Model):
 
 def _warn(message: str) -> None:
     warnings.warn(message, RnntoolWarning, stacklevel=3)
-
-
-@contextlib.contextmanager
-def _output(out: TextIO | str | os.PathLike | None) -> Iterator[TextIO]:
-    """A text stream to write to: ``out`` itself, a file at that path, or stdout."""
-    if out is None:
-        yield sys.stdout
-    elif isinstance(out, (str, os.PathLike)):
-        try:
-            with open(out, "w", encoding="utf-8") as stream:
-                yield stream
-        except OSError as e:
-            raise InputError(f"cannot write {os.fspath(out)}: {e.strerror or e}") from None
-    else:
-        yield out
 
 
 def _bundled_tagger_for(gold_tags: set[str]) -> str | None:

@@ -50,8 +50,8 @@ def generate_command(
     """
     import json
 
+    import rnntool
     from rnntool.errors import RnntoolError
-    from rnntool.text.sources import TextSource, read_text
 
     lm = open_model("lm", model, quiet)
     if prime is not None and prime_file is not None:
@@ -59,9 +59,9 @@ def generate_command(
     if prime is not None:
         prompts = iter([prime])
     elif prime_file is not None:
-        prompts = iter([read_text(prime_file, errors.value)])
+        prompts = iter([rnntool.read_text(prime_file, errors=errors.value)])
     elif prompts_file is not None or not sys.stdin.isatty():
-        prompts = _or_empty(TextSource(prompts_file or "-").lines(errors.value, allow_empty=True))
+        prompts = _or_empty(rnntool.read_lines(prompts_file or "-", errors=errors.value, allow_empty=True))
     else:
         prompts = iter([""])
     jsonl = fmt == GenFormat.jsonl

@@ -1,6 +1,5 @@
 """rnntool train-lm / eval-lm / score / summary: recurrent language models."""
 
-import json
 import sys
 from enum import Enum
 from typing import Annotated
@@ -138,15 +137,7 @@ def score_command(
     Each line is scored from the start-of-text state and includes its line end,
     so shell scripts can rank or filter sentences, e.g. sort -t$'\\t' -k3 -g.
     """
-    from rnntool.text.sources import TextSource
-
-    out = sys.stdout
-    for scored in open_model("lm", model).score_many(TextSource(text).lines(value(errors)), batch_size=batch):
-        if fmt == ScoreFormat.jsonl:
-            out.write(json.dumps(scored.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            out.write(f"{scored.logprob:.4f}\t{scored.tokens}\t{scored.ppl:.4f}\n")
-        out.flush()
+    open_model("lm", model).score_file(text, sys.stdout, format=fmt.value, batch_size=batch, errors=value(errors))
 
 
 @app.command("summary")

@@ -1,0 +1,49 @@
+"""Reading and writing text as the commands do: ``-`` is stdin, every line NFC-normalised,
+invalid UTF-8 an error (``errors="strict"``) or U+FFFD (``"replace"``), ``nltk:CORPUS``
+names an NLTK corpus; output to a stream, a path, or stdout."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from rnntool.errors import InputError
+
+
+def read_lines(source: str | os.PathLike = "-", *, errors: str = "strict", allow_empty: bool = False) -> Iterator[str]:
+    """The lines of a text file (``-``: stdin; ``nltk:gutenberg/carroll-alice.txt``), without
+    their line ends, in NFC, as they are read (any size in constant memory). An empty input is
+    an :class:`~rnntool.errors.InputError` unless ``allow_empty``."""
+    from rnntool.config import DECODE_ERRORS, choice
+    from rnntool.text.sources import TextSource
+
+    choice(errors, DECODE_ERRORS, "errors")
+    return TextSource(os.fspath(source)).lines(errors, allow_empty=allow_empty)
+
+
+def read_text(source: str | os.PathLike = "-", *, errors: str = "strict") -> str:
+    """A whole text file (``-``: stdin) as one string, in NFC."""
+    from rnntool.config import DECODE_ERRORS, choice
+    from rnntool.text.sources import read_text as read
+
+    choice(errors, DECODE_ERRORS, "errors")
+    return read(os.fspath(source), errors)
+
+
+@contextlib.contextmanager
+def output_stream(out: TextIO | str | os.PathLike | None) -> Iterator[TextIO]:
+    """A text stream to write to: ``out`` itself, a new UTF-8 file at that path, or stdout."""
+    if out is None:
+        yield sys.stdout
+    elif isinstance(out, (str, os.PathLike)):
+        try:
+            stream = open(out, "w", encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"cannot write {os.fspath(out)}: {e.strerror or e}") from None
+        with stream:
+            yield stream
+    else:
+        yield out
