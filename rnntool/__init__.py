@@ -36,6 +36,7 @@ _LAZY = {
     "read_lines": "rnntool.api.io",
     "read_text": "rnntool.api.io",
     "info": "rnntool.api",
+    "summary": "rnntool.api",
     "evaluate": "rnntool.api",
     "LanguageModel": "rnntool.api.lm",
     "Tagger": "rnntool.api.tagger",
@@ -58,6 +59,7 @@ _LAZY = {
     "TrainResult": "rnntool.results",
     "PrepResult": "rnntool.results",
     "ModelInfo": "rnntool.results",
+    "Summary": "rnntool.results",
 }
 
 __all__ = [
@@ -81,7 +83,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
-    from rnntool.api import evaluate, info, models
+    from rnntool.api import evaluate, info, models, summary
     from rnntool.api.classifier import Classifier
     from rnntool.api.io import read_lines, read_text
     from rnntool.api.lm import LanguageModel
@@ -90,5 +92,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
     from rnntool.api.training import TrainingInterrupted, prep, train_classifier, train_lm, train_tagger
     from rnntool.results import (
         Classification, Document, Evaluation, Generation, GenerationEvent, LineScore, ModelInfo, Perplexity,
-        PrepResult, Sentence, Span, Token, TrainResult,
+        PrepResult, Sentence, Span, Summary, Token, TrainResult,
     )

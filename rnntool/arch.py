@@ -206,3 +206,22 @@ def classifier_summary_from_config(config: dict) -> list[SummaryRow]:
     activation = "sigmoid" if config.get("multilabel") else "softmax"
     rows.append(SummaryRow(f"Dense ({activation})", f"(batch, {classes})", n, n))
     return rows
+
+
+def render_summary(title: str, rows: list[SummaryRow], total: int, textbook: int) -> str:
+    """The layer table ``rnntool summary`` prints (Keras's model.summary() layout)."""
+    width = max(len(r.layer) for r in rows) + 2
+    shape_w = max(len(r.output_shape) for r in rows) + 2
+    lines = [title, "=" * (width + shape_w + 14), f"{'Layer':<{width}}{'Output shape':<{shape_w}}{'Param #':>12}",
+             "-" * (width + shape_w + 14)]
+    for r in rows:
+        note = f"  {r.note}" if r.note else ""
+        if r.params != r.textbook_params:
+            note += f" (textbook: {r.textbook_params:,})"
+        lines.append(f"{r.layer:<{width}}{r.output_shape:<{shape_w}}{r.params:>12,}{note}")
+    lines.append("=" * (width + shape_w + 14))
+    lines.append(f"Total params: {total:,}")
+    if textbook != total:
+        lines.append(f"Textbook single-bias count: {textbook:,} (torch's recurrent cells have b_ih and b_hh: "
+                     f"+{total - textbook:,})")
+    return "\n".join(lines) + "\n"

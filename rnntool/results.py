@@ -282,6 +282,26 @@ class ModelInfo:
 
 
 @dataclass(slots=True)
+class Summary:
+    """A layer table like Keras's ``model.summary()`` (``rnntool summary``): ``table`` is the text
+    it prints, ``to_dict()`` its ``--json``; ``total_params`` the parameters counted."""
+
+    title: str
+    table: str
+    data: dict = field(repr=False)
+
+    @property
+    def total_params(self) -> int:
+        return self.data["total_params"]
+
+    def __str__(self) -> str:
+        return self.table
+
+    def to_dict(self) -> dict:
+        return dict(self.data)
+
+
+@dataclass(slots=True)
 class PrepResult:
     """A prepared corpus: its directory and the statistics ``prep`` prints."""
 

@@ -385,6 +385,20 @@ def test_info_reads_the_header_as_rnntool_info_does(cli):
         rnntool.info("no-such-model.safetensors")
 
 
+def test_summary_is_what_rnntool_summary_prints(cli):
+    spec = "Embedding(5000, 100); SimpleRNN(128); Dense(1)"
+    keras = rnntool.summary(spec=spec)
+    assert keras.total_params == 5000 * 100 + 128 * (100 + 128) + 128 + 129
+    assert cli("summary", "--spec", spec).stdout == str(keras)
+    assert json.loads(cli("summary", "--spec", spec, "--json").stdout) == keras.to_dict()
+    own = rnntool.summary("sms-spam")
+    assert own.title == "sms-spam (classifier)" and cli("summary", "sms-spam").stdout == own.table
+    lm = rnntool.summary(vocab=50, emb=8, hidden=16)
+    assert lm.to_dict()["textbook_params"] < lm.total_params  # torch's cells: b_ih and b_hh
+    with pytest.raises(rnntool.InputError, match="unknown cell"):
+        rnntool.summary(cell="transformer")
+
+
 def test_models_lists_what_the_cli_lists(cli):
     r = cli("models", "--json")
     assert json.loads(r.stdout) == rnntool.models()

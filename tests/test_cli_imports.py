@@ -27,15 +27,10 @@ REMAINING = {
     # reading what the user named: files, -, nltk: sources
     ("prep.py", "rnntool.text.sources"): "input sizes for the progress bar",
     # model files and the kind registry: summary, the man page
-    ("lm.py", "rnntool.kinds"): "summary of a model file",
-    ("lm.py", "rnntool.modelfile"): "summary reads a header",
-    ("lm.py", "rnntool.userstate"): "summary of a bundled name",
-    ("lm.py", "rnntool.arch"): "summary of a --cell/--vocab/... spec",
     ("manpage.py", "rnntool.kinds"): "the man page lists the bundled models",
     # commands with no library counterpart yet: Keras specs, corpora, pictures
     ("keras.py", "rnntool.keras.forward"): "rnntool layer",
     ("keras.py", "rnntool.keras.spec"): "rnntool layer",
-    ("lm.py", "rnntool.keras.spec"): "summary --spec",
     ("corpus.py", "rnntool.corpora"): "rnntool corpus",
     ("plot.py", "rnntool.charts"): "rnntool plot",
     ("plot.py", "rnntool.curves"): "rnntool plot",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rnntool.api.loading import Model, bundled_names, load
 
 if TYPE_CHECKING:  # the result classes are imported where results are made
-    from rnntool.results import Evaluation, ModelInfo, Perplexity
+    from rnntool.results import Evaluation, ModelInfo, Perplexity, Summary
 
 
 def evaluate(model: Model | str, data, **options) -> Evaluation | Perplexity:
@@ -36,6 +36,57 @@ def info(model: str | os.PathLike) -> ModelInfo:
     path = Path(locate(os.fspath(model)))
     header = read_header(path)
     return ModelInfo(header, path, os.path.getsize(path), tensor_count(path), display_name(header["kind"]))
+
+
+def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, cell: str = "lstm",
+            vocab: int = 10000, emb: int = 100, hidden: int = 128, layers: int = 1, classes: int | None = None,
+            bidirectional: bool = False, pool: str = "last", tie: bool = False, softmax: str = "full") -> Summary:
+    """A layer table with output shapes and parameter counts, as ``rnntool summary`` prints it:
+    of a model file (or bundled name), read from its header; of Keras-syntax layers (``spec``:
+    "Embedding(5000, 100); SimpleRNN(128); Dense(1)", counted as Keras counts); or of an
+    rnntool model described by ``cell``/``vocab``/``emb``/``hidden``/``layers`` (a language
+    model, or with ``classes`` a classifier). rnntool's cells have two bias vectors per gate
+    (b_ih, b_hh); where the textbook's single-bias count differs, both are given."""
+    from rnntool import arch
+    from rnntool.config import CELLS, SOFTMAXES, choice
+    from rnntool.errors import InputError
+    from rnntool.results import Summary
+
+    if spec is not None:
+        if model:
+            raise InputError("give a MODEL file or --spec, not both")
+        from rnntool.keras.spec import render, summarize, summary_json
+
+        layer_list = summarize(spec)
+        return Summary("sequential", render(layer_list), summary_json(layer_list))
+    if bidirectional and not classes:
+        raise InputError("--bidirectional describes a classifier spec: add --classes N "
+                         "(rnntool language models are one-directional), or use --spec \"Bidirectional(LSTM(...))\"")
+    if model:
+        from rnntool.kinds import get_kind
+        from rnntool.modelfile import read_header
+        from rnntool.userstate import locate
+
+        header = read_header(locate(os.fspath(model)))
+        kind = get_kind(header["kind"])
+        rows, title = kind.load("summary")(header["config"]), f"{os.fspath(model)} ({kind.display})"
+    elif classes:
+        from rnntool.classification import POOLS
+
+        choice(cell, CELLS, "cell")
+        choice(pool, POOLS, "pool")
+        config = arch.classifier_spec(cell, vocab, emb, hidden, layers, classes, bidirectional, pool)
+        rows = arch.classifier_summary_from_config(config)
+        title = "classifier spec (train-classifier --char-filters 0 --case-emb 0)"
+    else:
+        choice(cell, CELLS, "cell")
+        choice(softmax, SOFTMAXES, "softmax")
+        rows = arch.lm_summary(arch.LMConfig(vocab_size=vocab, cell=cell, emb=emb, hidden=hidden, layers=layers,
+                                             tie=tie, softmax=softmax))
+        title = "language model spec"
+    total, textbook = sum(r.params for r in rows), sum(r.textbook_params for r in rows)
+    return Summary(title, arch.render_summary(title, rows, total, textbook),
+                   {"layers": [r.__dict__ for r in rows], "total_params": total, "textbook_params": textbook})
 
 
 def models() -> dict:
@@ -64,4 +115,4 @@ def models() -> dict:
     return {"bundled": bundled, "latest": latest, "environment": env}
 
 
-__all__ = ["Model", "bundled_names", "evaluate", "info", "load", "models"]
+__all__ = ["Model", "bundled_names", "evaluate", "info", "load", "models", "summary"]

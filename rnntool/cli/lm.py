@@ -12,7 +12,6 @@ from rnntool.cli.options import (
     FRACTION, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
     training_option, value,
 )
-from rnntool.errors import RnntoolError
 from rnntool.recipes import VALID_FRAC, default_text, describe_lm_defaults
 
 
@@ -166,58 +165,12 @@ def summary_command(
     modules: their RNN/LSTM cells carry two bias vectors per gate (b_ih and b_hh),
     and where that differs from the single-bias textbook arithmetic, both are shown.
     """
-    from rnntool.arch import LMConfig, classifier_spec, classifier_summary_from_config, lm_summary
+    import rnntool
 
-    if spec is not None:
-        if model:
-            raise RnntoolError("give a MODEL file or --spec, not both")
-        from rnntool.keras.spec import render, summarize, summary_json
-
-        layers = summarize(spec)
-        if json_out:
-            print_json(summary_json(layers))
-        else:
-            sys.stdout.write(render(layers))
-        return
-    if bidirectional and not classes:
-        raise RnntoolError("--bidirectional describes a classifier spec: add --classes N "
-                           "(rnntool language models are one-directional), or use --spec \"Bidirectional(LSTM(...))\"")
-    if model:
-        from rnntool.kinds import get_kind
-        from rnntool.modelfile import read_header
-        from rnntool.userstate import locate
-
-        header = read_header(locate(model))
-        kind = get_kind(header["kind"])
-        rows, title = kind.load("summary")(header["config"]), f"{model} ({kind.display})"
-    elif classes:
-        spec = classifier_spec(cell.value, vocab, emb, hidden, layers, classes, bidirectional, pool.value)
-        rows, title = classifier_summary_from_config(spec), "classifier spec (train-classifier --char-filters 0 --case-emb 0)"
-    else:
-        rows = lm_summary(LMConfig(vocab_size=vocab, cell=cell.value, emb=emb, hidden=hidden, layers=layers,
-                                   tie=tie, softmax=softmax.value))
-        title = "language model spec"
-    total = sum(r.params for r in rows)
-    textbook = sum(r.textbook_params for r in rows)
+    found = rnntool.summary(model, spec=spec, cell=cell.value, vocab=vocab, emb=emb, hidden=hidden, layers=layers,
+                            classes=classes, bidirectional=bidirectional, pool=pool.value, tie=tie,
+                            softmax=softmax.value)
     if json_out:
-        print_json({"layers": [r.__dict__ for r in rows], "total_params": total, "textbook_params": textbook})
-        return
-    sys.stdout.write(render_summary(title, rows, total, textbook))
-
-
-def render_summary(title: str, rows, total: int, textbook: int) -> str:
-    width = max(len(r.layer) for r in rows) + 2
-    shape_w = max(len(r.output_shape) for r in rows) + 2
-    lines = [title, "=" * (width + shape_w + 14), f"{'Layer':<{width}}{'Output shape':<{shape_w}}{'Param #':>12}",
-             "-" * (width + shape_w + 14)]
-    for r in rows:
-        note = f"  {r.note}" if r.note else ""
-        if r.params != r.textbook_params:
-            note += f" (textbook: {r.textbook_params:,})"
-        lines.append(f"{r.layer:<{width}}{r.output_shape:<{shape_w}}{r.params:>12,}{note}")
-    lines.append("=" * (width + shape_w + 14))
-    lines.append(f"Total params: {total:,}")
-    if textbook != total:
-        lines.append(f"Textbook single-bias count: {textbook:,} (torch's recurrent cells have b_ih and b_hh: "
-                     f"+{total - textbook:,})")
-    return "\n".join(lines) + "\n"
+        print_json(found.to_dict())
+    else:
+        sys.stdout.write(found.table)
