@@ -29,20 +29,20 @@ from pathlib import Path
 
 from rnntool.errors import InputError
 
-MODELS_DIR = Path(__file__).with_name("models")
+BUNDLED_DIR = Path(__file__).with_name("bundled")
 
 
 @dataclass(frozen=True)
 class BundledModel:
     name: str  # what -m NAME accepts
-    file: str  # under rnntool/models/
+    file: str  # under rnntool/bundled/
     description: str
     trained_on: str
     licence: str
 
     @property
     def path(self) -> Path:
-        return MODELS_DIR / self.file
+        return BUNDLED_DIR / self.file
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,10 @@ def test_a_model_pickles_as_its_file_and_works_in_another_process():
     assert size <= len(data) <= size * 1.01 + 4096  # the file's bytes, not the runtime's float32 arrays
     again = pickle.loads(data)
     assert again.name == "sms-spam" and again.classify(SMS) == clf.classify(SMS)
-    assert pickle.loads(data) is again  # the same model arriving again (a task's closure) is not reloaded
+    twin = pickle.loads(data)  # the same model arriving again (a task's closure) is not reloaded...
+    assert twin is not again and twin._runtime is again._runtime and twin._lock is again._lock
+    twin.name = "renamed"  # ...but each unpickling is its own object
+    assert pickle.loads(data).name == "sms-spam"
     import multiprocessing
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -319,8 +322,7 @@ def test_training_from_python_is_the_cli_run_bit_for_bit(cli, tmp_path):
     assert r.exit_code == 0, r.stderr
     events = []
     result = rnntool.train_lm(text, tmp_path / "api.safetensors", layers=1, emb=8, hidden=16, bptt=8, batch_size=4,
-                              max_steps=6, seed=3, device="cpu", precision="fp32", on_event=events.append,
-                              remember=False)
+                              max_steps=6, seed=3, device="cpu", precision="fp32", on_event=events.append)
     assert result.model_path == tmp_path / "api.safetensors" and result.stop_reason == "finished"
     assert set(result.metrics["valid"]) >= {"loss", "ppl", "bpc"} and "history" not in result.to_dict()
     assert events[0]["event"] == "start" and any(e["event"] == "eval" for e in events)
@@ -331,7 +333,7 @@ def test_training_from_python_is_the_cli_run_bit_for_bit(cli, tmp_path):
     assert api_file.header["training"]["command"].startswith("rnntool.train_lm(")
     assert api_file.header["config"] == cli_file.header["config"]
     latest = json.loads((Path(os.environ["XDG_STATE_HOME"]) / "rnntool" / "latest.json").read_text())
-    assert latest["lm"] == str((tmp_path / "cli.safetensors").resolve())  # remember=False: the CLI's stays
+    assert latest["lm"] == str((tmp_path / "cli.safetensors").resolve())  # a call leaves it; the command set it
     lm = rnntool.load(result.model_path)
     assert lm.perplexity(LM_TEXT[:200]).tokens == 201  # as eval-lm reads a file: its last line ends too
 
@@ -403,3 +405,83 @@ def test_models_lists_what_the_cli_lists(cli):
     r = cli("models", "--json")
     assert json.loads(r.stdout) == rnntool.models()
     assert {m["name"] for m in rnntool.models()["bundled"]} == set(rnntool.bundled_names())
+
+
+# --- edges a reviewer found ----------------------------------------------------------------------
+
+def test_the_models_function_survives_importing_the_bundled_package():
+    import importlib
+
+    importlib.import_module("rnntool.bundled")
+    assert callable(rnntool.models) and rnntool.models()["bundled"]
+
+
+def test_many_calls_read_their_input_in_the_callers_thread_and_check_it_first():
+    clf = rnntool.load("sms-spam")
+    threads = []
+
+    def texts():
+        for t in SMS[:5]:
+            threads.append(threading.current_thread())
+            yield t
+
+    assert len(list(clf.classify_many(texts(), batch_size=2))) == 5
+    assert set(threads) == {threading.main_thread()}  # a sqlite cursor or a thread-bound reader works
+    with pytest.raises(rnntool.InputError, match="not NoneType"):
+        clf.classify(["free prize", None, "see you"])  # never a silently shorter answer
+    for call in (lambda: list(clf.classify_many("one text")), lambda: list(rnntool.load("en-ewt-upos").tag_many("x")),
+                 lambda: list(rnntool.load("shakespeare-char").generate_many("ROMEO"))):
+        with pytest.raises(rnntool.InputError, match="iterable of"):
+            call()
+    lm = rnntool.load("shakespeare-char")
+    prompts = ["A", "B", "C"]
+    slow = (p for p in prompts if time_sleep(0.12) is None)
+    assert [g.text for g in lm.generate_many(slow, max_tokens=10, seed=7)] == \
+        [g.text for g in lm.generate_many(prompts, max_tokens=10, seed=7)]  # a seed does not depend on timing
+
+
+def time_sleep(seconds):
+    import time
+
+    time.sleep(seconds)
+
+
+def test_perplexity_reads_a_string_as_a_file_is_read(tmp_path):
+    lm = rnntool.load("shakespeare-char")
+    assert lm.perplexity("a\r\nb\r\n") == lm.perplexity("a\nb\n")
+    (tmp_path / "crlf.txt").write_bytes(b"a\r\nb\r\n")
+    assert lm.evaluate(tmp_path / "crlf.txt") == lm.perplexity("a\nb\n")  # a Path is a file too
+    with pytest.raises(rnntool.InputError, match="empty"):
+        lm.perplexity("")
+
+
+def test_file_calls_leave_other_threads_answers_alone(tmp_path):
+    clf = rnntool.load("sms-spam")
+    texts = _texts(300)
+    expected = rnntool.load("sms-spam").classify(texts)
+    big = tmp_path / "big.txt"
+    big.write_text("".join(t + " z%d\n" % i for i, t in enumerate(_texts(3000))))
+    import io
+
+    worker = threading.Thread(target=clf.classify_file, args=(big, io.StringIO()), kwargs={"jobs": 1, "batch_size": 64})
+    worker.start()
+    got = [clf.classify(t) for t in texts]
+    worker.join()
+    assert [g.labels for g in got] == [e.labels for e in expected]
+
+
+def test_the_record_keeps_zeros_and_a_late_signal_is_no_interruption(tmp_path):
+    from rnntool.api.training import _record
+
+    command = _record("train_lm", None, None, {"input": "t.txt", "seed": 0, "dropout": 0.0, "tie": False, "x": None})
+    assert command["command"] == "rnntool.train_lm(input='t.txt', seed=0, dropout=0.0)"
+    text = tmp_path / "text.txt"
+    text.write_text(LM_TEXT)
+
+    def late_ctrl_c(event):
+        if event["event"] == "eval":
+            os.kill(os.getpid(), signal.SIGINT)  # after the last step: nothing left to interrupt
+
+    result = rnntool.train_lm(text, tmp_path / "m.safetensors", layers=1, emb=8, hidden=16, bptt=8, batch_size=4,
+                              max_steps=2, eval_every=2, device="cpu", on_event=late_ctrl_c)
+    assert result.stop_reason == "finished" and result.checkpoint is None

@@ -8,7 +8,7 @@ import pytest
 from helpers import assert_one_line_error
 from rnntool import __version__
 from rnntool.errors import RnntoolError
-from rnntool.kinds import KINDS, MODELS_DIR
+from rnntool.kinds import BUNDLED_DIR, KINDS
 from rnntool.modelfile import (FIRST_READER, HEADER_KEY, MIN_READER_FIELD, MODEL_FORMAT_VERSION, OLDEST_READABLE_FORMAT,
                                load_model, read_header, save_model)
 
@@ -102,7 +102,7 @@ def test_loading_a_model_does_not_import_torch(tmp_path):
 
 # --- the model-file version policy (docs/stability.md) ---------------------------------------
 
-BUNDLED_FILES = sorted(MODELS_DIR.glob("*.safetensors"))
+BUNDLED_FILES = sorted(BUNDLED_DIR.glob("*.safetensors"))
 
 
 def crafted(path, format_version, **fields):

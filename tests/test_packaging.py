@@ -27,7 +27,7 @@ def test_wheel_holds_every_module_the_registry_the_samples_and_the_models(wheel)
     expected = {str(p.relative_to(ROOT)) for p in (ROOT / "rnntool").rglob("*.py")}
     expected |= {f"rnntool/corpora/{p.relative_to(ROOT / 'corpora')}" for p in (ROOT / "corpora").rglob("*")
                  if p.is_file() and "__pycache__" not in p.parts}
-    expected |= {str(p.relative_to(ROOT)) for p in (ROOT / "rnntool" / "models").glob("*.safetensors")}
+    expected |= {str(p.relative_to(ROOT)) for p in (ROOT / "rnntool" / "bundled").glob("*.safetensors")}
     assert "rnntool/corpora/registry.json" in expected and "rnntool/corpora/samples/ko-tiny.txt" in expected
     missing = sorted(expected - names)
     assert not missing, f"not in the wheel: {missing}"

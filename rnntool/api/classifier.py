@@ -43,21 +43,14 @@ class Classifier(Model):
                       threshold: float | None = None) -> Iterator[Classification]:
         """``classify`` for any iterable of texts, ``batch_size`` at a time, results in input
         order, each batch as soon as it is there (or the input pauses)."""
-        from rnntool.runtime.stream import batches
+        from rnntool.api.io import batched, not_one_str
 
-        if top_k < 1:
-            raise OutOfRangeError("top_k must be >= 1")
-        if threshold is not None and not 0.0 < threshold < 1.0:
-            raise OutOfRangeError("threshold must be between 0 and 1")
-        if batch_size < 1:
-            raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
-        return (c for chunk in batches(iter(texts), batch_size) for c in self._classify(chunk, top_k, threshold))
+        _check_top_k_threshold(top_k, threshold)
+        checked = (_check_text(t) for t in not_one_str(texts, "classify_many", "text"))
+        return (c for chunk in batched(checked, batch_size) for c in self._classify(chunk, top_k, threshold))
 
     def _classify(self, texts: list[str], top_k: int, threshold: float | None) -> list[Classification]:
         runtime = self._runtime
-        for text in texts:
-            if not isinstance(text, str):
-                raise InputError(f"a classifier takes texts (str), not {type(text).__name__}")
         with self._lock:
             probs = runtime.probabilities([runtime.tokens(t) for t in texts])
         chosen = runtime.decide(probs, threshold)
@@ -83,16 +76,17 @@ class Classifier(Model):
         or jsonl (``Classification.to_dict()``, with ``"input"``). Past the first batches of a
         file, ``jobs`` worker processes answer; the output is the same for any number."""
         from rnntool.api.io import output_stream
-        from rnntool.api.tagger import _warn
-        from rnntool.config import CLASSIFY_OUTPUTS, choice
+        from rnntool.api.tagger import _check_jobs, _warn
+        from rnntool.config import CLASSIFY_INPUTS, CLASSIFY_OUTPUTS, choice
         from rnntool.parallel import default_jobs
         from rnntool.runtime.classify_io import ClassifyAnswers
         from rnntool.runtime.stream import answer_stream
         from rnntool.text.labelled import LabelledFormat, read_examples
 
         choice(format, CLASSIFY_OUTPUTS, "format")
-        if top_k < 1:
-            raise OutOfRangeError("top_k must be >= 1")
+        choice(input, CLASSIFY_INPUTS, "input")
+        _check_top_k_threshold(top_k, threshold)
+        _check_jobs(batch_size, jobs)
         fmt = LabelledFormat(input, text_col, label_col, text_field, label_field, label_sep)
         source = os.fspath(source)
 
@@ -100,7 +94,8 @@ class Classifier(Model):
             if found.name != "text":
                 logging.getLogger("rnntool").info("reading %s as %s", source, found.describe())
 
-        answers = ClassifyAnswers(self._runtime, jsonl=format == "jsonl", top_k=top_k, threshold=threshold,
+        runtime = type(self._runtime)(self._runtime.model_file)  # its own caches: other threads go on
+        answers = ClassifyAnswers(runtime, jsonl=format == "jsonl", top_k=top_k, threshold=threshold,
                                   keep_input=keep_input, warn=_warn)
         examples = read_examples(source, fmt, errors, labelled=False, on_detect=detected)
         with output_stream(out) as stream:
@@ -117,6 +112,8 @@ class Classifier(Model):
         from rnntool.metrics import score_classes
         from rnntool.text.labelled import LabelledFormat, read_examples
 
+        _check_top_k_threshold(1, threshold)
+        data = os.fspath(data)
         fmt = LabelledFormat(format, text_col, label_col, text_field, label_field, label_sep)
         examples = list(read_examples(data, fmt, errors, on_detect=self._detected(data)))
         runtime = self._runtime
@@ -135,3 +132,16 @@ class Classifier(Model):
             logging.getLogger("rnntool").info("reading %s as %s", data, fmt.describe())
 
         return said
+
+
+def _check_text(text):
+    if not isinstance(text, str):
+        raise InputError(f"a classifier takes texts (str), not {type(text).__name__}")
+    return text
+
+
+def _check_top_k_threshold(top_k: int, threshold: float | None) -> None:
+    if top_k < 1:
+        raise OutOfRangeError(f"top_k must be at least 1, not {top_k}")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise OutOfRangeError(f"threshold must be between 0 and 1, not {threshold}")

@@ -5,12 +5,13 @@ names an NLTK corpus; output to a stream, a path, or stdout."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from rnntool.errors import InputError
+from rnntool.errors import InputError, OutOfRangeError
 
 
 def read_lines(source: str | os.PathLike = "-", *, errors: str = "strict", allow_empty: bool = False) -> Iterator[str]:
@@ -31,6 +32,29 @@ def read_text(source: str | os.PathLike = "-", *, errors: str = "strict") -> str
 
     choice(errors, DECODE_ERRORS, "errors")
     return read(os.fspath(source), errors)
+
+
+def batched(items: Iterable, size: int, answer_on_pause: bool = False) -> Iterator[list]:
+    """Lists of ``size`` items, read in the caller's thread. With ``answer_on_pause`` (the
+    commands on a terminal or a pipe), a background thread reads the items and a shorter batch
+    goes out whenever the input pauses (~50 ms), so an interactive line is answered at once;
+    the input is then read from that thread."""
+    if size < 1:
+        raise OutOfRangeError(f"batch_size must be at least 1, not {size}")
+    if answer_on_pause:
+        from rnntool.runtime.stream import batches
+
+        return batches(iter(items), size)
+    items = iter(items)
+    return iter(lambda: list(itertools.islice(items, size)), [])
+
+
+def not_one_str(items, method: str, one: str):
+    """``items`` when it is an iterable of many, not a single string (whose letters would be many)."""
+    if isinstance(items, (str, bytes)):
+        raise InputError(f"{method} takes an iterable of {one}s; for a single {one} call it on [{one}] or use "
+                         f"the single form")
+    return items
 
 
 @contextlib.contextmanager

@@ -85,7 +85,7 @@ class LanguageModel(Model):
                       temperature: float = GENERATION["temperature"], greedy: bool = False,
                       top_k: int = GENERATION["top_k"], top_p: float = GENERATION["top_p"],
                       seed: int | None = None, stop: Sequence[str] | str = (), stop_at_eos: bool = False,
-                      allow_unk: bool = False) -> Iterator[Generation]:
+                      allow_unk: bool = False, answer_on_pause: bool = False) -> Iterator[Generation]:
         """One :class:`~rnntool.results.Generation` per prompt (``num`` per prompt, one after
         the other), generated ``batch_size`` streams at a time, in input order. With
         ``logprobs``, each carries the mean log-probability of its tokens. One ``seed`` draws
@@ -93,7 +93,7 @@ class LanguageModel(Model):
         events = self.generate_stream(prompts, num=num, batch_size=batch_size, logprobs=logprobs,
                                       max_tokens=max_tokens, temperature=temperature, greedy=greedy, top_k=top_k,
                                       top_p=top_p, seed=seed, stop=stop, stop_at_eos=stop_at_eos,
-                                      allow_unk=allow_unk)
+                                      allow_unk=allow_unk, answer_on_pause=answer_on_pause)
         return (event.done for event in events if event.done is not None)
 
     def generate_stream(self, prompts: Iterable[str], *, num: int = 1, batch_size: int = 64,
@@ -101,15 +101,18 @@ class LanguageModel(Model):
                         temperature: float = GENERATION["temperature"], greedy: bool = False,
                         top_k: int = GENERATION["top_k"], top_p: float = GENERATION["top_p"],
                         seed: int | None = None, stop: Sequence[str] | str = (), stop_at_eos: bool = False,
-                        allow_unk: bool = False) -> Iterator[GenerationEvent]:
+                        allow_unk: bool = False, answer_on_pause: bool = False) -> Iterator[GenerationEvent]:
         """``generate_many`` as it happens: a :class:`~rnntool.results.GenerationEvent` for every
         piece of text of every sample the moment it is sampled (``batch_size`` samples are
         generated together, so their pieces interleave), and one with the finished
-        Generation (``done``) for each sample at the end of its batch, in input order. A
-        prompt is answered as soon as the input pauses. Without ``keep_text`` the finished
-        Generations carry no text (the pieces had it): any length in constant memory."""
-        from rnntool.runtime.stream import batches
+        Generation (``done``) for each sample at the end of its batch, in input order. Without
+        ``keep_text`` the finished Generations carry no text (the pieces had it): any length in
+        constant memory. With ``answer_on_pause`` (interactive input: a terminal, a chat) the
+        prompts are read on a background thread and whatever has arrived is answered when the
+        input pauses; one ``seed`` then depends on how the input came."""
+        from rnntool.api.io import batched, not_one_str
 
+        not_one_str(prompts, "generate_many/generate_stream", "prompt")
         _check_batch(batch_size)
         if num < 1:
             raise OutOfRangeError(f"num must be at least 1, not {num}")
@@ -119,7 +122,7 @@ class LanguageModel(Model):
 
         def events() -> Iterator[GenerationEvent]:
             first = 0
-            for chunk in batches(repeated, batch_size):
+            for chunk in batched(repeated, batch_size, answer_on_pause):
                 gens = [Generation(p) for p in chunk]
                 for b, piece in generator.pieces(gens, want_logprob=logprobs, keep_text=keep_text):
                     yield GenerationEvent(first + b, gens[b].prompt, piece)
@@ -139,14 +142,15 @@ class LanguageModel(Model):
             raise InputError(f"score takes a line (str) or a list of lines, not {type(texts).__name__}")
         return list(self.score_many(texts))
 
-    def score_many(self, lines: Iterable[str], *, batch_size: int = 64) -> Iterator[LineScore]:
-        """``score`` for any iterable of lines, ``batch_size`` at a time, in input order."""
+    def score_many(self, lines: Iterable[str], *, batch_size: int = 64,
+                   answer_on_pause: bool = False) -> Iterator[LineScore]:
+        """``score`` for any iterable of lines, ``batch_size`` at a time, in input order (with
+        ``answer_on_pause``, read on a background thread and answered when the input pauses)."""
+        from rnntool.api.io import batched, not_one_str
         from rnntool.runtime.scoring import score_batch
-        from rnntool.runtime.stream import batches
 
-        _check_batch(batch_size)
-        texts = (_check_text(line, "a line") for line in lines)
-        return (LineScore(line, logprob, tokens) for chunk in batches(texts, batch_size)  # at once on a pause
+        texts = (_check_text(line, "a line") for line in not_one_str(lines, "score_many", "line"))
+        return (LineScore(line, logprob, tokens) for chunk in batched(texts, batch_size, answer_on_pause)
                 for line, logprob, tokens in score_batch(self._runtime, chunk))
 
     def score_file(self, source: str | os.PathLike = "-", out: TextIO | str | os.PathLike | None = None, *,
@@ -161,7 +165,8 @@ class LanguageModel(Model):
 
         choice(format, ("tsv", "jsonl"), "format")
         with output_stream(out) as stream:
-            for scored in self.score_many(read_lines(source, errors=errors), batch_size=batch_size):
+            for scored in self.score_many(read_lines(source, errors=errors), batch_size=batch_size,
+                                          answer_on_pause=True):
                 if format == "jsonl":
                     stream.write(json.dumps(scored.to_dict(), ensure_ascii=False) + "\n")
                 else:
@@ -173,12 +178,18 @@ class LanguageModel(Model):
         carried, from the start-of-text state: a string, or an iterable of lines. Every line end
         is predicted, the last line's too, as ``eval-lm`` reads a file."""
         if isinstance(text, str):
+            if not text:
+                raise InputError("perplexity needs some text: this one is empty")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")  # as a file is read
             pieces = ((line, True) for line in text.split("\n"))
             if text.endswith("\n"):  # the last line end is the one after the last line
                 pieces = itertools.islice(pieces, text.count("\n"))
         else:
-            pieces = ((line.rstrip("\n"), True) for line in text)
-        return self._perplexity(pieces)
+            pieces = ((_check_text(line, "a line").rstrip("\r\n"), True) for line in text)
+        result = self._perplexity(pieces)
+        if not result.tokens:
+            raise InputError("perplexity needs some text: this one is empty")
+        return result
 
     def _perplexity(self, pieces: Iterable[tuple[str, bool]]) -> Perplexity:
         from rnntool.runtime.scoring import evaluate_pieces
@@ -186,9 +197,10 @@ class LanguageModel(Model):
         r = evaluate_pieces(self._runtime, pieces)
         return Perplexity(loss=r["loss"], ppl=r["ppl"], tokens=r["tokens"], unk=r.get("unk", 0), bpc=r.get("bpc"))
 
-    def evaluate(self, data: str | Sequence[str], *, errors: str = "strict") -> Perplexity:
+    def evaluate(self, data: str | os.PathLike | Sequence[str | os.PathLike], *, errors: str = "strict") -> Perplexity:
         """``eval-lm``: text files (or ``-``), read as one stream."""
         from rnntool.text.sources import TextSource
 
-        files = [data] if isinstance(data, str) else list(data)
-        return self._perplexity(itertools.chain.from_iterable(TextSource(f).pieces(errors) for f in files))
+        files = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+        return self._perplexity(itertools.chain.from_iterable(TextSource(os.fspath(f)).pieces(errors)
+                                                              for f in files))

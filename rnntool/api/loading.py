@@ -31,7 +31,7 @@ class Model:
     def __init__(self, runtime: Any, *, name: str | None = None, path: Path | None = None,
                  chosen_because: str | None = None):
         self._runtime = runtime
-        self._lock = threading.RLock()
+        self._lock = _lock_of(runtime)
         self.name = name  #: the bundled model's name, when it is one
         self.path = path  #: the file it was loaded from (None: loaded from bytes)
         self.chosen_because = chosen_because  #: why ``load(kind=...)`` chose it, when nothing was named
@@ -58,26 +58,40 @@ class Model:
 
 
 # The last few models unpickled in this process, by their contents: a Dask or Spark worker
-# that receives the same model with every task (in a closure) loads it once, not once per task.
+# that receives the same model with every task (in a closure) loads it once, not once per task
+# (each unpickling still gets its own Model object; they share the runtime and its lock).
 _UNPICKLED: collections.OrderedDict = collections.OrderedDict()
 UNPICKLED_KEPT = 4
 _UNPICKLED_LOCK = threading.Lock()
 
 
+def _lock_of(runtime) -> threading.RLock:
+    """The lock of a runtime, shared by every Model wrapping it (its caches are the runtime's)."""
+    with _UNPICKLED_LOCK:
+        lock = getattr(runtime, "_api_lock", None)
+        if lock is None:
+            lock = runtime._api_lock = threading.RLock()
+        return lock
+
+
 def _unpickle(data: bytes, name: str | None, path: str | None) -> Model:
+    """A Model for pickled bytes: a new wrapper (its own name and path), around the runtime
+    already loaded from the same bytes in this process when there is one."""
     import hashlib
 
-    key = (hashlib.sha256(data).hexdigest(), name, path)
+    key = hashlib.sha256(data).hexdigest()
     with _UNPICKLED_LOCK:
-        model = _UNPICKLED.get(key)
-        if model is None:
-            model = load(data)
-            model.name, model.path = name, None if path is None else Path(path)
-            _UNPICKLED[key] = model
+        loaded = _UNPICKLED.get(key)
+        if loaded is not None:
+            _UNPICKLED.move_to_end(key)
+    if loaded is None:  # loaded outside the lock: other models unpickle meanwhile
+        loaded = load(data)
+        with _UNPICKLED_LOCK:
+            loaded = _UNPICKLED.setdefault(key, loaded)
+            _UNPICKLED.move_to_end(key)
             while len(_UNPICKLED) > UNPICKLED_KEPT:
                 _UNPICKLED.popitem(last=False)
-        _UNPICKLED.move_to_end(key)
-    return model
+    return type(loaded)(loaded._runtime, name=name, path=None if path is None else Path(path))
 
 
 def _public_class(kind: str) -> type[Model]:

@@ -49,9 +49,11 @@ class Tagger(Model):
 
     def tag(self, texts: TagInput | Sequence[TagInput], *,
             probabilities: bool = True) -> Document | list[Document]:
-        """Tag a text (split into sentences and words), or a list of texts; a list of tokens
-        is one sentence already tokenized (``[["already", "tokenized"]]``). Each token gets
-        its tag, the tag's probability (CRF: its marginal) and its character offsets."""
+        """Tag a text (split into sentences and words) -> a Document, or a list of inputs -> a
+        list of Documents, where each input is a text or a tokenized sentence (a list of
+        tokens): ``tag([["New", "York", "is", "big"]])``. Note that ``tag(["New", "York"])`` is
+        two texts, each tagged on its own. Each token gets its tag, the tag's probability (CRF:
+        its marginal) and its character offsets in its input."""
         if isinstance(texts, str):
             return next(self.tag_many([texts], probabilities=probabilities))
         if not isinstance(texts, (list, tuple)):
@@ -63,12 +65,10 @@ class Tagger(Model):
         """``tag`` for any iterable (a file's lines, a generator), ``batch_size`` sentences at
         most per pass, results in input order, each batch as soon as it is there (or the input
         pauses)."""
-        from rnntool.runtime.stream import batches
+        from rnntool.api.io import batched, not_one_str
 
-        if batch_size < 1:
-            raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
-        return (doc for chunk in batches((_split(item) for item in items), batch_size)
-                for doc in self._tag_split(chunk, probabilities))
+        split = (_split(item) for item in not_one_str(items, "tag_many", "text"))
+        return (doc for chunk in batched(split, batch_size) for doc in self._tag_split(chunk, probabilities))
 
     def _tag_split(self, chunk: list[tuple[str, list]], probabilities: bool) -> list[Document]:
         from rnntool.text.segment import token_offsets
@@ -111,6 +111,7 @@ class Tagger(Model):
         from rnntool.parallel import default_jobs
         from rnntool.runtime.tag_io import tag_stream
 
+        _check_jobs(batch_size, jobs)
         source = os.fspath(source)
         kind = choice(input, TAG_INPUTS, "input")
         if kind == "auto":
@@ -119,10 +120,11 @@ class Tagger(Model):
                     else "text")
         if format is None:
             format = "conllu" if kind == "conllu" else "conll" if kind == "conll" else "wordtag"
-        elif format != "conll":  # conll is the CoNLL input's own layout, written back
+        elif format != "conll" or kind != "conll":  # conll: the CoNLL input's own columns, written back
             choice(format, TAG_OUTPUTS, "format")
+        runtime = type(self._runtime)(self._runtime.model_file)  # its own caches: other threads go on
         with output_stream(out) as stream:
-            tag_stream(self._runtime, source, kind, format, batch_size, errors, stream, warn=_warn,
+            tag_stream(runtime, source, kind, format, batch_size, errors, stream, warn=_warn,
                        jobs=default_jobs() if jobs is None else jobs)
 
     def evaluate(self, data: str, *, format: str = "auto", column: str | None = None, errors: str = "strict",
@@ -137,7 +139,7 @@ class Tagger(Model):
         from rnntool.text.tagged import iob1_to_iob2, read_tagged
 
         cfg = self._runtime.cfg
-        sentences, _ = read_tagged(data, format, column if column is not None else cfg.column, errors)
+        sentences, _ = read_tagged(os.fspath(data), format, column if column is not None else cfg.column, errors)
         gold = [iob1_to_iob2(s.tags) if cfg.scheme else s.tags for s in sentences]
         known = set(cfg.tags)
         foreign = Counter(t for g in gold for t in g if t not in known)
@@ -160,6 +162,13 @@ class Tagger(Model):
             in_vocab = [[self._runtime.in_vocabulary(w) for w in s.words] for s in sentences]
         return Evaluation("tagger", score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None,
                                                full_matrix=full_matrix))
+
+
+def _check_jobs(batch_size: int, jobs: int | None) -> None:
+    if batch_size < 1:
+        raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
+    if jobs is not None and jobs < 1:
+        raise OutOfRangeError(f"jobs must be at least 1, not {jobs}")
 
 
 def _warn(message: str) -> None:

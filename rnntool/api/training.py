@@ -6,6 +6,9 @@ defaults, the same weights bit for bit, the same checkpoints and ``resume``), an
 returns a :class:`~rnntool.results.TrainResult`. It never prints: progress reaches
 ``on_event`` as dicts (and ``log`` as JSON lines). torch is imported when one is called.
 
+``remember=True`` makes the model the user's latest of its kind (what a bare command and
+``load(kind=...)`` use), as the commands do; a call leaves that state alone by default.
+
 Ctrl-C (SIGINT) or SIGTERM during a run asks it to stop at the next step: it saves a
 checkpoint and the best model so far, then raises :class:`TrainingInterrupted` -- a
 ``KeyboardInterrupt`` that carries the result -- so a notebook cell stops as it should
@@ -89,11 +92,13 @@ class _StopOnSignal:
     """The first SIGINT/SIGTERM asks the run to stop at the next step (it then saves a
     checkpoint); a second Ctrl-C aborts at once -- except under torchrun, whose launcher
     forwards the terminal's Ctrl-C as a second signal and enforces its own shutdown timeout.
-    Only the main thread can take signals: elsewhere this does nothing."""
+    The handler only sets a flag; the "stopping" event goes out from the training loop when it
+    next asks. Only the main thread can take signals: elsewhere this does nothing, and the
+    caller's own handlers are put back afterwards."""
 
     def __init__(self, on_event: EventFn):
         self.on_event = on_event
-        self.requested = False
+        self.requested = self.announced = False
         self.launched = "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ
         self.previous: dict = {}
 
@@ -110,22 +115,25 @@ class _StopOnSignal:
                 raise KeyboardInterrupt
             return
         self.requested = True
-        if main_process():
-            self.on_event({"event": "stopping", "message": "stopping after this step and saving a checkpoint "
-                                                           "(Ctrl-C again to abort)"})
 
     def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
+        for s, handler in self.previous.items():  # None: a handler set outside Python
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
     def __call__(self) -> bool:
+        if self.requested and not self.announced:
+            self.announced = True
+            if main_process():
+                self.on_event({"event": "stopping", "message": "stopping after this step and saving a "
+                                                               "checkpoint (Ctrl-C again to abort)"})
         return self.requested
 
 
 def _record(function: str, command: str | None, meta: dict | None, given: dict) -> dict:
     """The model file's record of how it was made: the command line, or this call."""
     if command is None:
-        shown = ", ".join(f"{k}={v!r}" for k, v in given.items() if v not in (None, False, (), []))
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items()
+                          if not (v is None or v is False or (isinstance(v, (tuple, list)) and not v)))
         command = f"rnntool.{function}({shown})"
     record: dict = {"command": command}
     if meta:
@@ -173,7 +181,7 @@ def _run(kind: str, fit: Callable, log, on_event: EventFn | None, remember: bool
         remember_latest(kind, path)
     metrics = {"valid": summary.get("valid", {}), **({"test": summary["test"]} if "test" in summary else {})}
     result = TrainResult(Path(path), summary.get("stop_reason", "finished"), metrics, summary)
-    if stop.requested:
+    if stop.requested and result.stop_reason == "interrupted":  # a signal after the last step changes nothing
         raise TrainingInterrupted(result)
     return result
 
@@ -193,7 +201,7 @@ def train_lm(
     seed: int | None = None, device: str | None = None, precision: str | None = None,
     resume: str | os.PathLike | None = None, log: str | os.PathLike | None = None, half: bool = False,
     meta: dict | None = None, errors: str = "strict",
-    on_event: EventFn | None = None, progress: Callable[[int], None] | None = None, remember: bool = True,
+    on_event: EventFn | None = None, progress: Callable[[int], None] | None = None, remember: bool = False,
     command: str | None = None,
 ) -> TrainResult:
     """Train a word- or character-level RNN language model with teacher forcing (``rnntool
@@ -209,8 +217,9 @@ def train_lm(
                        valid_frac=0.0 if valid else valid_frac, errors=errors, text_col=text_col,
                        text_field=text_field)
     record = _record("train_lm", command, meta, _shown(given))
+    valid = [valid] if isinstance(valid, (str, os.PathLike)) else valid
     return _run("lm", lambda **run: fit_lm(
-        os.fspath(input), output, prep=prep, valid_specs=list(valid), resume=resume,
+        os.fspath(input), output, prep=prep, valid_specs=[os.fspath(v) for v in valid], resume=resume,
         model_options={**model_options, "emb": emb, "tie": tie, "softmax": softmax},
         train_options={**train_options, "bptt": bptt, "valid_tokens": valid_tokens},
         record=record, progress=progress, **run), log, on_event, remember)
@@ -229,7 +238,7 @@ def train_tagger(
     seed: int | None = None, device: str | None = None, precision: str | None = None,
     resume: str | os.PathLike | None = None, log: str | os.PathLike | None = None, half: bool = False,
     meta: dict | None = None, errors: str = "strict",
-    on_event: EventFn | None = None, remember: bool = True, command: str | None = None,
+    on_event: EventFn | None = None, remember: bool = False, command: str | None = None,
 ) -> TrainResult:
     """Train a BiLSTM(-CRF) part-of-speech or entity tagger with character features (``rnntool
     train-tagger``) on CoNLL-U, CoNLL columns, word/TAG lines or ``nltk:treebank``."""
@@ -239,7 +248,8 @@ def train_tagger(
     model_options, train_options = _split_shared(given)
     record = _record("train_tagger", command, meta, _shown(given))
     return _run("tagger", lambda **run: fit_tagger(
-        os.fspath(train), output, dev_spec=dev, fmt=format, column=column, dev_frac=dev_frac,
+        os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=format, column=column,
+        dev_frac=dev_frac,
         model_options={**model_options, "crf": crf, "char_filters": char_filters, "word_emb": word_emb},
         train_options={**train_options, "min_word_freq": min_word_freq, "lm_loss": lm_loss},
         resume=resume, record=record, errors=errors, **run), log, on_event, remember)
@@ -263,7 +273,7 @@ def train_classifier(
     seed: int | None = None, device: str | None = None, precision: str | None = None,
     resume: str | os.PathLike | None = None, log: str | os.PathLike | None = None, half: bool = False,
     meta: dict | None = None, errors: str = "strict",
-    on_event: EventFn | None = None, remember: bool = True, command: str | None = None,
+    on_event: EventFn | None = None, remember: bool = False, command: str | None = None,
 ) -> TrainResult:
     """Train a text classifier (``rnntool train-classifier``): one label or several per text,
     from label<TAB>text lines, fastText ``__label__`` lines, a CSV/TSV table or JSONL."""
@@ -278,7 +288,8 @@ def train_classifier(
     record = _record("train_classifier", command, meta, _shown(given))
     fmt = LabelledFormat(format, text_col, label_col, text_field, label_field, label_sep)
     return _run("classifier", lambda **run: fit_classifier(
-        os.fspath(train), output, dev_spec=dev, fmt=fmt, dev_frac=dev_frac, init_from=init_from,
+        os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=fmt, dev_frac=dev_frac,
+        init_from=None if init_from is None else os.fspath(init_from),
         settings=TokenizerSettings(level, tokenizer, lower),
         model_options={**model_options, "pool": pool, "bidirectional": bidirectional, "word_emb": word_emb,
                        "char_filters": char_filters, "case_emb": case_emb, "max_length": max_length,
@@ -311,12 +322,14 @@ def prep(
     sources = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else [os.fspath(i) for i in inputs]
     output = os.fspath(output)
     check_output_path(output)
-    explicit = bool(valid or test)
+    explicit = bool(valid) or bool(test)
     opts = PrepOptions(settings=TokenizerSettings(level, tokenizer, lower, strip_punct, ascii), min_freq=min_freq,
                        max_vocab=max_vocab, valid_frac=0.0 if explicit else valid_frac,
                        test_frac=0.0 if explicit else test_frac, split=split, seed=seed, errors=errors,
                        text_col=text_col, text_field=text_field)
-    corpus = prepare_corpus(sources, opts, list(valid), list(test), progress=progress, jobs=jobs)
+    valid, test = ([os.fspath(x)] if isinstance(x, (str, os.PathLike)) else [os.fspath(y) for y in x]
+                   for x in (valid, test))
+    corpus = prepare_corpus(sources, opts, valid, test, progress=progress, jobs=jobs)
     corpus.save(output)
     return PrepResult(Path(output), corpus.stats)
 

@@ -67,7 +67,8 @@ def generate_command(
     jsonl = fmt == GenFormat.jsonl
     events = lm.generate_stream(prompts, num=num, batch_size=batch, logprobs=jsonl, keep_text=jsonl,
                                 max_tokens=max_tokens, temperature=temperature, greedy=greedy, top_k=top_k,
-                                top_p=top_p, seed=seed, stop=stop, stop_at_eos=stop_at_eos, allow_unk=allow_unk)
+                                top_p=top_p, seed=seed, stop=stop, stop_at_eos=stop_at_eos, allow_unk=allow_unk,
+                                answer_on_pause=True)  # a prompt typed or piped in is answered at once
     out = sys.stdout
     if jsonl:
         for event in events:

@@ -185,7 +185,8 @@ class TrainingOptions:
         skip = ("json_out", "quiet", "meta")
         return {**{k: value(v) for k, v in self.values.items() if k not in skip},
                 "meta": parse_meta(self.values["meta"] or []).get("meta"),
-                "command": shlex.join(["rnntool", *sys.argv[1:]])}
+                "command": shlex.join(["rnntool", *sys.argv[1:]]),
+                "remember": True}  # what a bare command then uses
 
 
 # --- how labelled texts are read (train-classifier, eval-classifier, classify) ---------------
