@@ -446,6 +446,19 @@ def time_sleep(seconds):
     time.sleep(seconds)
 
 
+def test_text_in_letters_a_model_never_saw_is_warned_about():
+    korean = ["진짜 재밌어요 최고의 영화", "너무 지루하고 별로였어요"]
+    with pytest.warns(rnntool.RnntoolWarning, match="never saw most of these letters"):
+        rnntool.load("sms-spam").classify(korean)
+    with pytest.warns(rnntool.RnntoolWarning, match="never saw most of these letters"):
+        rnntool.load("en-ewt-upos").tag(korean[0])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rnntool.RnntoolWarning)
+        rnntool.load("sms-spam").classify("see you at lunch")  # English letters: no warning
+
+
 def test_perplexity_reads_a_string_as_a_file_is_read(tmp_path):
     lm = rnntool.load("shakespeare-char")
     assert lm.perplexity("a\r\nb\r\n") == lm.perplexity("a\nb\n")

@@ -50,9 +50,13 @@ class Classifier(Model):
         return (c for chunk in batched(checked, batch_size) for c in self._classify(chunk, top_k, threshold))
 
     def _classify(self, texts: list[str], top_k: int, threshold: float | None) -> list[Classification]:
+        from rnntool.api.tagger import _check_letters
+
         runtime = self._runtime
         with self._lock:
-            probs = runtime.probabilities([runtime.tokens(t) for t in texts])
+            token_lists = [runtime.tokens(t) for t in texts]
+            probs = runtime.probabilities(token_lists)
+        _check_letters(runtime.cfg, "classifier", "labels", token_lists)
         chosen = runtime.decide(probs, threshold)
         labels = runtime.labels
         out = []

@@ -77,6 +77,7 @@ class Tagger(Model):
         token_lists = [tokens for _, sentences in chunk for _, _, tokens in sentences]
         with self._lock:
             tags, conf = self._runtime.tag(token_lists, confidences=probabilities)
+        _check_letters(self._runtime.cfg, "tagger", "tags", token_lists)
         entities = self.scheme is not None
         docs, k = [], 0
         for text, sentences in chunk:
@@ -169,6 +170,20 @@ def _check_jobs(batch_size: int, jobs: int | None) -> None:
         raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
     if jobs is not None and jobs < 1:
         raise OutOfRangeError(f"jobs must be at least 1, not {jobs}")
+
+
+LETTERS_LOOKED_AT = 64  # words per call whose letters are checked against the model's characters
+
+
+def _check_letters(cfg, model: str, answers: str, token_lists) -> None:
+    """Warn (RnntoolWarning) when most letters of a call's first words are ones the model never
+    saw -- Hangul sent to an English model -- as the commands do for a file."""
+    import itertools
+
+    from rnntool.features import UnseenLetterCheck
+
+    words = itertools.islice((w for tokens in token_lists for w in tokens), LETTERS_LOOKED_AT)
+    UnseenLetterCheck(cfg, model, answers, _warn).check(words)
 
 
 def _warn(message: str) -> None:
