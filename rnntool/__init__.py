@@ -37,6 +37,8 @@ _LAZY = {
     "read_text": "rnntool.api.io",
     "info": "rnntool.api",
     "summary": "rnntool.api",
+    "layer": "rnntool.api",
+    "text_size": "rnntool.api.io",
     "evaluate": "rnntool.api",
     "LanguageModel": "rnntool.api.lm",
     "Tagger": "rnntool.api.tagger",
@@ -60,6 +62,7 @@ _LAZY = {
     "PrepResult": "rnntool.results",
     "ModelInfo": "rnntool.results",
     "Summary": "rnntool.results",
+    "LayerRun": "rnntool.results",
 }
 
 __all__ = [
@@ -83,14 +86,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
-    from rnntool.api import evaluate, info, models, summary
+    from rnntool.api import evaluate, info, layer, models, summary
     from rnntool.api.classifier import Classifier
-    from rnntool.api.io import read_lines, read_text
+    from rnntool.api.io import read_lines, read_text, text_size
     from rnntool.api.lm import LanguageModel
     from rnntool.api.loading import Model, bundled_names, load
     from rnntool.api.tagger import Tagger
     from rnntool.api.training import TrainingInterrupted, prep, train_classifier, train_lm, train_tagger
     from rnntool.results import (
-        Classification, Document, Evaluation, Generation, GenerationEvent, LineScore, ModelInfo, Perplexity,
+        Classification, Document, Evaluation, Generation, GenerationEvent, LayerRun, LineScore, ModelInfo, Perplexity,
         PrepResult, Sentence, Span, Summary, Token, TrainResult,
     )

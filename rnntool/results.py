@@ -302,6 +302,28 @@ class Summary:
 
 
 @dataclass(slots=True)
+class LayerRun:
+    """What Keras-syntax layers returned for an input (``rnntool layer``): ``outputs`` as
+    (name, numpy array) pairs, the input they read (``input``), a ``note`` on how it was
+    made or read, and with ``explain`` the first recurrent layer's computation step by step
+    (``explained``: its layer name, cell, units, direction note, formulas and steps)."""
+
+    outputs: list
+    input: Any = field(repr=False)
+    note: str = ""
+    explained: dict | None = None
+
+    def to_dict(self) -> dict:
+        doc: dict[str, Any] = {"outputs": [{"name": name, "shape": list(value.shape), "value": value.tolist()}
+                                           for name, value in self.outputs]}
+        if self.explained:
+            doc["explain"] = {"layer": self.explained["layer"], "cell": self.explained["cell"],
+                              "steps": [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in step.items()}
+                                        for step in self.explained["steps"]]}
+        return doc
+
+
+@dataclass(slots=True)
 class PrepResult:
     """A prepared corpus: its directory and the statistics ``prep`` prints."""
 

@@ -401,6 +401,19 @@ def test_summary_is_what_rnntool_summary_prints(cli):
         rnntool.summary(cell="transformer")
 
 
+def test_layer_runs_keras_layers_as_rnntool_layer_does(cli, tmp_path):
+    spec = "SimpleRNN(3, return_sequences=True, return_state=True, kernel_initializer=Constant(0.1))"
+    data = [[[0.1, 0.2], [0.3, 0.4]]]
+    ran = rnntool.layer(spec, data, explain=True)
+    assert [name for name, _ in ran.outputs][-1].endswith("state") and ran.outputs[0][1].shape == (1, 2, 3)
+    (tmp_path / "x.json").write_text(json.dumps(data))
+    r = cli("layer", "--spec", spec, "--input", tmp_path / "x.json", "--explain", "--json")
+    assert json.loads(r.stdout) == ran.to_dict()
+    assert rnntool.text_size([tmp_path / "x.json"]) == len(json.dumps(data)) and rnntool.text_size("-") is None
+    with pytest.raises(rnntool.InputError, match="same length"):
+        rnntool.layer(spec, [[[0.1], [0.2, 0.3]]])
+
+
 def test_models_lists_what_the_cli_lists(cli):
     r = cli("models", "--json")
     assert json.loads(r.stdout) == rnntool.models()

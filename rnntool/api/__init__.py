@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rnntool.api.loading import Model, bundled_names, load
 
 if TYPE_CHECKING:  # the result classes are imported where results are made
-    from rnntool.results import Evaluation, ModelInfo, Perplexity, Summary
+    from rnntool.results import Evaluation, LayerRun, ModelInfo, Perplexity, Summary
 
 
 def evaluate(model: Model | str, data, **options) -> Evaluation | Perplexity:
@@ -89,6 +89,54 @@ def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, 
                    {"layers": [r.__dict__ for r in rows], "total_params": total, "textbook_params": textbook})
 
 
+def layer(spec: str, input=None, *, input_shape: tuple[int, ...] | None = None, seed: int = 0,
+          explain: bool = False, input_name: str = "the input") -> LayerRun:
+    """Run Keras-syntax layers forward on numpy (``rnntool layer``): every tensor the last layer
+    returns (hidden states, last state, last cell state; both directions for Bidirectional).
+    ``input``: a nested list or array (batch, timesteps, features), or token ids when the spec
+    starts with Embedding; a (timesteps, features) input is one sequence. Without it, random
+    values of ``input_shape`` (default: the spec's, batch 1). Weights come from the spec's
+    initialisers with Keras's defaults, so ``Constant(0.1)`` gives Keras's numbers exactly."""
+    import numpy as np
+
+    from rnntool.errors import InputError
+    from rnntool.keras import forward
+    from rnntool.keras.spec import build, parse
+    from rnntool.results import LayerRun
+
+    layers = parse(spec)
+    if input is not None:
+        if input_shape is not None:
+            raise InputError("give --input or --input-shape, not both")
+        try:
+            raw = np.array(input)
+        except ValueError:
+            raise InputError(f"{input_name}: the nested lists must all have the same length at each depth") from None
+        if raw.dtype.kind not in "iuf":
+            raise InputError(f"{input_name}: the input must hold only numbers, as a nested list")
+        build(layers, forward.with_batch_axis(layers, raw.shape))
+        x = forward.check_input(layers, raw)
+        note = f"read the {tuple(raw.shape)} input as one sequence: shape {tuple(x.shape)}" if x.ndim != raw.ndim else ""
+    else:
+        shape = None if input_shape is None else forward.with_batch_axis(layers, tuple(input_shape))
+        build(layers, shape)
+        x = forward.check_input(layers, forward.random_input(layers, seed, shape))
+        kind = "token ids" if layers[0].cls == "Embedding" else "random values in [0, 1)"
+        note = f"input: {kind}, shape {tuple(x.shape)} (--seed {seed}; give --input FILE for your own)"
+    weights = forward.make_weights(layers, seed)
+    outputs = [(o.name, o.value) for o in forward.run(layers, weights, x)]
+    explained = None
+    if explain:
+        rnn_layer, rnn_weights, rnn_input = forward.first_recurrent(layers, weights, x)
+        rnn = rnn_layer.recurrent
+        act = rnn.args.get("activation", "tanh")
+        explained = {"layer": rnn_layer.name, "cell": rnn.cls, "units": rnn.args["units"],
+                     "forward_only": rnn_layer.cls == "Bidirectional",
+                     "formulas": [f.format(act=act) for f in forward.FORMULAS[rnn.cls]],
+                     "steps": forward.explain(rnn, rnn_weights, rnn_input)}
+    return LayerRun(outputs, x, note, explained)
+
+
 def models() -> dict:
     """The bundled models (what ``load(NAME)`` accepts), your latest trained model of each kind
     (what a bare command uses) and the environment variables naming models: what ``rnntool
@@ -115,4 +163,4 @@ def models() -> dict:
     return {"bundled": bundled, "latest": latest, "environment": env}
 
 
-__all__ = ["Model", "bundled_names", "evaluate", "info", "load", "models", "summary"]
+__all__ = ["Model", "bundled_names", "evaluate", "info", "layer", "load", "models", "summary"]

@@ -25,6 +25,16 @@ def read_lines(source: str | os.PathLike = "-", *, errors: str = "strict", allow
     return TextSource(os.fspath(source)).lines(errors, allow_empty=allow_empty)
 
 
+def text_size(sources) -> int | None:
+    """The bytes a text source (or a list of them) holds when that is known up front (files),
+    else None (``-``, ``nltk:``): what a progress bar needs."""
+    from rnntool.text.sources import TextSource
+
+    sizes = [TextSource(os.fspath(s)).size() for s in ([sources] if isinstance(sources, (str, os.PathLike))
+                                                        else sources)]
+    return sum(sizes) if all(size is not None for size in sizes) else None
+
+
 def read_text(source: str | os.PathLike = "-", *, errors: str = "strict") -> str:
     """A whole text file (``-``: stdin) as one string, in NFC."""
     from rnntool.config import DECODE_ERRORS, choice

@@ -23,8 +23,7 @@ def _input_shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def _read_input(path: str):
-    import numpy as np
-
+    """The JSON in ``path`` (``-``: stdin): the nested list rnntool.layer reads."""
     try:
         text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as e:
@@ -32,17 +31,10 @@ def _read_input(path: str):
     except UnicodeDecodeError:
         raise RnntoolError(f"{path} is not UTF-8 text; give a JSON nested list") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise RnntoolError(f"{path} is not JSON ({e.msg} at line {e.lineno}); give a nested list such as "
                            "[[[0.1, 0.2], [0.3, 0.4]]]") from None
-    try:
-        array = np.array(data)
-    except ValueError:
-        raise RnntoolError(f"{path}: the nested lists must all have the same length at each depth") from None
-    if array.dtype.kind not in "iuf":
-        raise RnntoolError(f"{path}: the input must hold only numbers, as a nested list")
-    return array
 
 
 def _format(value) -> str:
@@ -74,56 +66,32 @@ def layer_command(
     unit_forget_bias=True), so constant initialisers such as
     kernel_initializer=Constant(0.1) give Keras's numbers exactly.
     """
-    from rnntool.keras.forward import FORMULAS, check_input, explain as explain_steps, first_recurrent
-    from rnntool.keras.forward import make_weights, random_input, run, with_batch_axis
-    from rnntool.keras.spec import build, parse
+    import rnntool
 
-    layers = parse(spec)
     shape = _input_shape(input_shape)
+    data = None
     if input_file is not None:
         if shape is not None:
             raise RnntoolError("give --input or --input-shape, not both")
-        raw = _read_input(input_file)
-        build(layers, with_batch_axis(layers, raw.shape))
-        x = check_input(layers, raw)
-        note = f"read the {tuple(raw.shape)} input as one sequence: shape {tuple(x.shape)}" if x.ndim != raw.ndim else ""
-    else:
-        if shape is not None:
-            shape = with_batch_axis(layers, shape)
-        build(layers, shape)
-        x = check_input(layers, random_input(layers, seed, shape))
-        kind = "token ids" if layers[0].cls == "Embedding" else "random values in [0, 1)"
-        note = f"input: {kind}, shape {tuple(x.shape)} (--seed {seed}; give --input FILE for your own)"
-    weights = make_weights(layers, seed)
-    outputs = run(layers, weights, x)
-    if note:
-        info(note)
-    steps = None
-    if explain:
-        rnn_layer, rnn_weights, rnn_input = first_recurrent(layers, weights, x)
-        steps = (rnn_layer, explain_steps(rnn_layer.recurrent, rnn_weights, rnn_input))
+        data = _read_input(input_file)
+    ran = rnntool.layer(spec, data, input_shape=shape, seed=seed, explain=explain, input_name=input_file)
+    if ran.note:
+        info(ran.note)
     if json_out:
-        doc = {"outputs": [{"name": o.name, "shape": list(o.value.shape), "value": o.value.tolist()} for o in outputs]}
-        if steps:
-            doc["explain"] = {"layer": steps[0].name, "cell": steps[0].recurrent.cls,
-                              "steps": [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in s.items()}
-                                        for s in steps[1]]}
-        print_json(doc)
+        print_json(ran.to_dict())
         return
     out = sys.stdout
+    steps = ran.explained
     if steps:
-        layer, rows = steps
-        rnn = layer.recurrent
-        act = rnn.args.get("activation", "tanh")
-        out.write(f"{layer.name} ({rnn.cls}, {rnn.args['units']} units), the first sequence one step at a time"
-                  f"{' (forward direction)' if layer.cls == 'Bidirectional' else ''}:\n")
-        for formula in FORMULAS[rnn.cls]:
-            out.write(f"  {formula.format(act=act)}\n")
-        for row in rows:
+        out.write(f"{steps['layer']} ({steps['cell']}, {steps['units']} units), the first sequence one step at a time"
+                  f"{' (forward direction)' if steps['forward_only'] else ''}:\n")
+        for formula in steps["formulas"]:
+            out.write(f"  {formula}\n")
+        for row in steps["steps"]:
             out.write(f"t={row['t']}\n")
             for key, value in row.items():
                 if key != "t":
                     out.write(f"  {key:<18} {_format(value)}\n")
         out.write("\n")
-    for o in outputs:
-        out.write(f"{o.name}: shape {tuple(o.value.shape)}\n{_format(o.value)}\n")
+    for name, value in ran.outputs:
+        out.write(f"{name}: shape {tuple(value.shape)}\n{_format(value)}\n")

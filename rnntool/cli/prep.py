@@ -55,11 +55,8 @@ def prep(
     level keeps the newline character.
     """
     import rnntool
-    from rnntool.text.sources import TextSource
 
-    sizes = [TextSource(s).size() for s in [*inputs, *valid, *test]]
-    total = sum(sizes) if all(s is not None for s in sizes) else None
-    with byte_progress("reading", total, quiet) as advance:
+    with byte_progress("reading", rnntool.text_size([*inputs, *valid, *test]), quiet) as advance:
         result = rnntool.prep(inputs, output, level=level.value, tokenizer=tokenizer.value, lower=lower,
                               strip_punct=strip_punct, ascii=ascii_, min_freq=min_freq, max_vocab=max_vocab,
                               valid_frac=valid_frac, test_frac=test_frac, split=split.value, valid=valid, test=test,
