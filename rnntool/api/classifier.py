@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
+from rnntool.api.checks import check_counts, check_letters, check_text, warn
 from rnntool.api.loading import Model
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
 from rnntool.results import Classification, Evaluation
@@ -46,17 +47,15 @@ class Classifier(Model):
         from rnntool.api.io import batched, not_one_str
 
         _check_top_k_threshold(top_k, threshold)
-        checked = (_check_text(t) for t in not_one_str(texts, "classify_many", "text"))
+        checked = (check_text(t, "a classifier's text") for t in not_one_str(texts, "classify_many", "text"))
         return (c for chunk in batched(checked, batch_size) for c in self._classify(chunk, top_k, threshold))
 
     def _classify(self, texts: list[str], top_k: int, threshold: float | None) -> list[Classification]:
-        from rnntool.api.tagger import _check_letters
-
         runtime = self._runtime
         with self._lock:
             token_lists = [runtime.tokens(t) for t in texts]
             probs = runtime.probabilities(token_lists)
-        _check_letters(runtime.cfg, "classifier", "labels", token_lists)
+        check_letters(runtime.cfg, "classifier", "labels", token_lists)
         chosen = runtime.decide(probs, threshold)
         labels = runtime.labels
         out = []
@@ -80,7 +79,6 @@ class Classifier(Model):
         or jsonl (``Classification.to_dict()``, with ``"input"``). Past the first batches of a
         file, ``jobs`` worker processes answer; the output is the same for any number."""
         from rnntool.api.io import output_stream
-        from rnntool.api.tagger import _check_jobs, _warn
         from rnntool.config import CLASSIFY_INPUTS, CLASSIFY_OUTPUTS, choice
         from rnntool.parallel import default_jobs
         from rnntool.runtime.classify_io import ClassifyAnswers
@@ -90,7 +88,7 @@ class Classifier(Model):
         choice(format, CLASSIFY_OUTPUTS, "format")
         choice(input, CLASSIFY_INPUTS, "input")
         _check_top_k_threshold(top_k, threshold)
-        _check_jobs(batch_size, jobs)
+        check_counts(batch_size, jobs)
         fmt = LabelledFormat(input, text_col, label_col, text_field, label_field, label_sep)
         source = os.fspath(source)
 
@@ -100,7 +98,7 @@ class Classifier(Model):
 
         runtime = type(self._runtime)(self._runtime.model_file)  # its own caches: other threads go on
         answers = ClassifyAnswers(runtime, jsonl=format == "jsonl", top_k=top_k, threshold=threshold,
-                                  keep_input=keep_input, warn=_warn)
+                                  keep_input=keep_input, warn=warn)
         examples = read_examples(source, fmt, errors, labelled=False, on_detect=detected)
         with output_stream(out) as stream:
             answer_stream(examples, answers, batch_size, stream, default_jobs() if jobs is None else jobs)
@@ -136,12 +134,6 @@ class Classifier(Model):
             logging.getLogger("rnntool").info("reading %s as %s", data, fmt.describe())
 
         return said
-
-
-def _check_text(text):
-    if not isinstance(text, str):
-        raise InputError(f"a classifier takes texts (str), not {type(text).__name__}")
-    return text
 
 
 def _check_top_k_threshold(top_k: int, threshold: float | None) -> None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from rnntool.errors import InputError, OutOfRangeError
+from rnntool.errors import InputError
 
 
 def read_lines(source: str | os.PathLike = "-", *, errors: str = "strict", allow_empty: bool = False) -> Iterator[str]:
@@ -49,8 +49,9 @@ def batched(items: Iterable, size: int, answer_on_pause: bool = False) -> Iterat
     commands on a terminal or a pipe), a background thread reads the items and a shorter batch
     goes out whenever the input pauses (~50 ms), so an interactive line is answered at once;
     the input is then read from that thread."""
-    if size < 1:
-        raise OutOfRangeError(f"batch_size must be at least 1, not {size}")
+    from rnntool.api.checks import check_counts
+
+    check_counts(size)
     if answer_on_pause:
         from rnntool.runtime.stream import batches
 

@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
+from rnntool.api.checks import check_counts, check_text, warn
 from rnntool.api.loading import Model
-from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
+from rnntool.errors import InputError, OutOfRangeError
 from rnntool.recipes import GENERATION
 from rnntool.results import Generation, GenerationEvent, LineScore, Perplexity
-
-
-def _check_text(text, what: str):
-    if not isinstance(text, str):
-        raise InputError(f"{what} must be a str, not {type(text).__name__}")
-    return text
-
-
-def _check_batch(batch_size: int) -> None:
-    if batch_size < 1:
-        raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, RnntoolWarning, stacklevel=4)
 
 
 class LanguageModel(Model):
@@ -56,7 +41,7 @@ class LanguageModel(Model):
         opts = GenerationOptions(max_tokens=max_tokens,
                                  sampling=SamplingOptions(0.0 if greedy else temperature, top_k, top_p),
                                  stops=stops, stop_at_eos=stop_at_eos, allow_unk=allow_unk, seed=seed)
-        return Generator(self._runtime, opts, warn=_warn)
+        return Generator(self._runtime, opts, warn=warn)
 
     def generate(self, prompt: str = "", *, max_tokens: int = GENERATION["max_tokens"],
                  temperature: float = GENERATION["temperature"], greedy: bool = False,
@@ -71,7 +56,7 @@ class LanguageModel(Model):
         ``top_p`` cut the tail; ``seed`` makes it reproducible; generation stops before the
         first ``stop`` string, at a line end with ``stop_at_eos``, or after ``max_tokens``.
         """
-        _check_text(prompt, "a prompt")
+        check_text(prompt, "a prompt")
         generator = self._generator(max_tokens, temperature, greedy, top_k, top_p, seed, stop, stop_at_eos,
                                     allow_unk)  # bad options raise here, not at the first piece
         return (piece for _, piece in generator.pieces([Generation(prompt)], keep_text=False))
@@ -113,12 +98,12 @@ class LanguageModel(Model):
         from rnntool.api.io import batched, not_one_str
 
         not_one_str(prompts, "generate_many/generate_stream", "prompt")
-        _check_batch(batch_size)
+        check_counts(batch_size)
         if num < 1:
             raise OutOfRangeError(f"num must be at least 1, not {num}")
         generator = self._generator(max_tokens, temperature, greedy, top_k, top_p, seed, stop, stop_at_eos,
                                     allow_unk)
-        repeated = (_check_text(p, "a prompt") for p in prompts for _ in range(num))
+        repeated = (check_text(p, "a prompt") for p in prompts for _ in range(num))
 
         def events() -> Iterator[GenerationEvent]:
             first = 0
@@ -149,7 +134,7 @@ class LanguageModel(Model):
         from rnntool.api.io import batched, not_one_str
         from rnntool.runtime.scoring import score_batch
 
-        texts = (_check_text(line, "a line") for line in not_one_str(lines, "score_many", "line"))
+        texts = (check_text(line, "a line") for line in not_one_str(lines, "score_many", "line"))
         return (LineScore(line, logprob, tokens) for chunk in batched(texts, batch_size, answer_on_pause)
                 for line, logprob, tokens in score_batch(self._runtime, chunk))
 
@@ -185,7 +170,7 @@ class LanguageModel(Model):
             if text.endswith("\n"):  # the last line end is the one after the last line
                 pieces = itertools.islice(pieces, text.count("\n"))
         else:
-            pieces = ((_check_text(line, "a line").rstrip("\r\n"), True) for line in text)
+            pieces = ((check_text(line, "a line").rstrip("\r\n"), True) for line in text)
         result = self._perplexity(pieces)
         if not result.tokens:
             raise InputError("perplexity needs some text: this one is empty")

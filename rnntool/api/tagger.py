@@ -7,9 +7,10 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
+from rnntool.api.checks import check_counts, check_letters, warn
 from rnntool.api.io import output_stream
 from rnntool.api.loading import Model
-from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
+from rnntool.errors import InputError, RnntoolWarning
 from rnntool.results import Document, Evaluation, Sentence, Span, Token
 
 TagInput = str | Sequence[str]  # a text, or one sentence's tokens
@@ -77,7 +78,7 @@ class Tagger(Model):
         token_lists = [tokens for _, sentences in chunk for _, _, tokens in sentences]
         with self._lock:
             tags, conf = self._runtime.tag(token_lists, confidences=probabilities)
-        _check_letters(self._runtime.cfg, "tagger", "tags", token_lists)
+        check_letters(self._runtime.cfg, "tagger", "tags", token_lists)
         entities = self.scheme is not None
         docs, k = [], 0
         for text, sentences in chunk:
@@ -112,7 +113,7 @@ class Tagger(Model):
         from rnntool.parallel import default_jobs
         from rnntool.runtime.tag_io import tag_stream
 
-        _check_jobs(batch_size, jobs)
+        check_counts(batch_size, jobs)
         source = os.fspath(source)
         kind = choice(input, TAG_INPUTS, "input")
         if kind == "auto":
@@ -125,7 +126,7 @@ class Tagger(Model):
             choice(format, TAG_OUTPUTS, "format")
         runtime = type(self._runtime)(self._runtime.model_file)  # its own caches: other threads go on
         with output_stream(out) as stream:
-            tag_stream(runtime, source, kind, format, batch_size, errors, stream, warn=_warn,
+            tag_stream(runtime, source, kind, format, batch_size, errors, stream, warn=warn,
                        jobs=default_jobs() if jobs is None else jobs)
 
     def evaluate(self, data: str, *, format: str = "auto", column: str | None = None, errors: str = "strict",
@@ -163,31 +164,6 @@ class Tagger(Model):
             in_vocab = [[self._runtime.in_vocabulary(w) for w in s.words] for s in sentences]
         return Evaluation("tagger", score_tags(gold, pred, in_vocab, iob=cfg.scheme is not None,
                                                full_matrix=full_matrix))
-
-
-def _check_jobs(batch_size: int, jobs: int | None) -> None:
-    if batch_size < 1:
-        raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
-    if jobs is not None and jobs < 1:
-        raise OutOfRangeError(f"jobs must be at least 1, not {jobs}")
-
-
-LETTERS_LOOKED_AT = 64  # words per call whose letters are checked against the model's characters
-
-
-def _check_letters(cfg, model: str, answers: str, token_lists) -> None:
-    """Warn (RnntoolWarning) when most letters of a call's first words are ones the model never
-    saw -- Hangul sent to an English model -- as the commands do for a file."""
-    import itertools
-
-    from rnntool.features import UnseenLetterCheck
-
-    words = itertools.islice((w for tokens in token_lists for w in tokens), LETTERS_LOOKED_AT)
-    UnseenLetterCheck(cfg, model, answers, _warn).check(words)
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, RnntoolWarning, stacklevel=3)
 
 
 def _bundled_tagger_for(gold_tags: set[str]) -> str | None:
