@@ -3,7 +3,8 @@ and downloading them with verification; and the small sample corpora that ship
 with rnntool (``samples/``, listed in ``samples.json``).
 
 This directory is the repository's top-level ``corpora/``, installed as the
-package ``rnntool.corpora`` (pyproject.toml maps it), so a wheel carries it."""
+package ``rnntool.corpora`` (pyproject.toml maps it), so a wheel carries it. Public
+(docs/stability.md): the names in ``__all__``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from rnntool.errors import RnntoolError
 from rnntool.fsutil import check_output_path
 
 CHUNK = 1 << 16
+
+__all__ = ["CorpusFile", "CorpusEntry", "Sample", "registry", "samples", "get_sample", "get_entry", "sha256_file", "fetch"]
 
 
 @dataclass(frozen=True)

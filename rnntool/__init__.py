@@ -48,6 +48,7 @@ _LAZY = {
     "train_classifier": "rnntool.api.training",
     "prep": "rnntool.api.training",
     "TrainingInterrupted": "rnntool.api.training",
+    "is_main_process": "rnntool.api.training",
     "Generation": "rnntool.results",
     "GenerationEvent": "rnntool.results",
     "LineScore": "rnntool.results",
@@ -72,7 +73,13 @@ __all__ = [
 ]
 
 
+# public modules, reachable as attributes too (rnntool.plots.plot_logs after ``import rnntool``)
+_MODULES = ("defaults", "plots", "corpora")
+
+
 def __getattr__(name: str) -> object:
+    if name in _MODULES:
+        return importlib.import_module(f"rnntool.{name}")  # importing a submodule binds it here
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rnntool' has no attribute {name!r}")
@@ -82,7 +89,7 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_MODULES))
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
@@ -92,7 +99,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
     from rnntool.api.lm import LanguageModel
     from rnntool.api.loading import Model, bundled_names, load
     from rnntool.api.tagger import Tagger
-    from rnntool.api.training import TrainingInterrupted, prep, train_classifier, train_lm, train_tagger
+    from rnntool.api.training import (
+        TrainingInterrupted, is_main_process, prep, train_classifier, train_lm, train_tagger,
+    )
     from rnntool.results import (
         Classification, Document, Evaluation, Generation, GenerationEvent, LayerRun, LineScore, ModelInfo, Perplexity,
         PrepResult, Sentence, Span, Summary, Token, TrainResult,

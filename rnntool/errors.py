@@ -7,6 +7,8 @@ prints and never exits: it raises these, and reports lesser problems as
 :class:`RnntoolWarning` through :mod:`warnings`.
 """
 
+__all__ = ["RnntoolError", "InputError", "OutOfRangeError", "ModelFileError", "WrongKindError", "RnntoolWarning"]
+
 
 class RnntoolError(Exception):
     """A problem with the user's input or environment (the base of every rnntool error)."""

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 
+__all__ = [
+    "Generation", "GenerationEvent", "LineScore", "Perplexity", "Token", "Span", "Sentence", "Document", "Classification", "Evaluation", "TrainResult", "ModelInfo", "Summary", "LayerRun", "PrepResult",
+]
+
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 

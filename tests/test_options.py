@@ -268,3 +268,17 @@ def test_shared_training_options_read_alike_in_every_train_command():
         declared[command] = [(n, params[n].opts, params[n].secondary_opts, params[n].type.name, params[n].default,
                               params[n].metavar, re.sub(r" ?\[[^\[\]]*\]", "", params[n].help)) for n in names]
     assert declared["train-lm"] == declared["train-tagger"] == declared["train-classifier"]
+
+
+def test_the_public_defaults_are_what_the_commands_use():
+    import rnntool
+    from rnntool import defaults, recipes
+
+    assert rnntool.defaults is defaults
+    assert dict(defaults.GENERATION) == recipes.GENERATION
+    with pytest.raises(TypeError):
+        defaults.GENERATION["temperature"] = 2.0  # read-only: nobody changes a default for everyone by accident
+    assert defaults.resolved("classifier", "word") == recipes.resolved_defaults("classifier", "word")
+    assert defaults.resolved("lm", "char")["hidden"] == recipes.LM_MODEL["char"]["hidden"]
+    assert {v for v, _ in defaults.model_variables()} == {"RNNTOOL_LM", "RNNTOOL_TAGGER", "RNNTOOL_CLASSIFIER"}
+    assert "max" in defaults.POOLS and "lstm" in defaults.CELLS

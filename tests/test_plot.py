@@ -190,20 +190,20 @@ def test_eval_classifier_and_eval_tagger_plot(cli, tmp_path):
 
 
 def test_end_of_training_charts_for_each_kind():
-    from rnntool.cli.training import CurveCollector, end_of_training_charts
+    from rnntool.plots import TrainingCurves
 
-    lm = CurveCollector(limit=8)
+    lm = TrainingCurves(limit=8)
     for e in lm_run(1, 31):
         lm(e)
     assert len(lm.run.steps) < 8 and lm.run.steps[-1]["step"] >= 28  # bounded, still reaching the end
-    chart = end_of_training_charts(lm.run, color=False, width=70)
+    chart = lm.charts(color=False, width=70)
     assert "train" in chart and "valid" in chart and chart.count("loss") >= 2
-    tagger = CurveCollector()
+    tagger = TrainingCurves()
     for n in range(1, 11):
         tagger(step(n, 1.0 / n))
         if n % 3 == 0:
             tagger(evaluation(n, accuracy=0.5 + n / 30))
-    chart = end_of_training_charts(tagger.run, color=False, width=70)
+    chart = tagger.charts(color=False, width=70)
     assert "valid accuracy" in chart  # no validation loss: its score in a second chart
 
 
@@ -265,3 +265,37 @@ def test_bash_completion_offers_bundled_models_and_choices(tmp_path):
     assert complete("rnntool info s", 2) == ["shakespeare-char", "sms-spam"]
     assert complete("rnntool train-lm x --cell ", 4) == ["lstm", "gru", "rnn", "rnn-relu"]
     assert complete("rnntool plot a.jsonl --y ", 4)[:3] == ["loss", "ppl", "bpc"]
+
+
+def test_the_library_draws_what_rnntool_plot_draws(cli, tmp_path):
+    import rnntool
+
+    a = write_log(tmp_path / "a.jsonl", lm_run())
+    text = rnntool.plots.plot_logs(a, x="step", y="loss", width=70, height=15)
+    assert text + "\n" == cli("plot", a, "--width", "70", "--height", "15").stdout
+    assert "train" in text and "valid" in text
+    out = rnntool.plots.plot_logs([a], tmp_path / "a.svg", y="ppl")
+    assert out == tmp_path / "a.svg" and "<svg" in out.read_text()[:500]
+    with pytest.raises(rnntool.InputError, match="unknown y"):
+        rnntool.plots.plot_logs(a, y="bleu")
+    with pytest.raises(rnntool.RnntoolError, match="image format"):
+        rnntool.plots.plot_logs(a, tmp_path / "a.gif")
+    assert not (tmp_path / "a.gif").exists()
+
+
+def test_plot_confusion_takes_an_evaluation_and_refuses_one_without_a_matrix(tmp_path):
+    import rnntool
+
+    data = tmp_path / "sms.tsv"
+    data.write_text("spam\tWINNER!! claim your free prize now\nham\tsee you at lunch tomorrow\n")
+    scores = rnntool.evaluate("sms-spam", data)
+    out = rnntool.plots.plot_confusion(scores, tmp_path / "cm.svg")
+    svg = out.read_text()
+    assert "ham" in svg and "spam" in svg and "accuracy" in svg
+    tagged = tmp_path / "t.txt"
+    tagged.write_text("The/DET dog/NOUN runs/VERB ./PUNCT\n")
+    plain = rnntool.evaluate("en-ewt-upos", tagged)
+    with pytest.raises(rnntool.InputError, match="full_matrix=True"):
+        rnntool.plots.plot_confusion(plain, tmp_path / "t.svg")
+    full = rnntool.load("en-ewt-upos").evaluate(tagged, full_matrix=True)
+    assert "DET" in rnntool.plots.plot_confusion(full, tmp_path / "t.svg", title="mine").read_text()

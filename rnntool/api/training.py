@@ -49,7 +49,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-def main_process() -> bool:
+def is_main_process() -> bool:
     """Rank 0 of a torchrun job, or a plain process (torch-free: reads torchrun's environment)."""
     return os.environ.get("RANK", "0") == "0"
 
@@ -62,7 +62,7 @@ class _EventLog:
         self.file = None
 
     def __enter__(self):
-        if self.path is not None and main_process():
+        if self.path is not None and is_main_process():
             try:
                 self.file = open(self.path, "a", encoding="utf-8")
             except OSError as e:
@@ -123,7 +123,7 @@ class _StopOnSignal:
     def __call__(self) -> bool:
         if self.requested and not self.announced:
             self.announced = True
-            if main_process():
+            if is_main_process():
                 self.on_event({"event": "stopping", "message": "stopping after this step and saving a "
                                                                "checkpoint (Ctrl-C again to abort)"})
         return self.requested
@@ -177,7 +177,7 @@ def _run(kind: str, fit: Callable, log, on_event: EventFn | None, remember: bool
 
         with _StopOnSignal(events) as stop:
             summary, path = fit(on_event=events, should_stop=stop)
-    if remember and main_process():
+    if remember and is_main_process():
         remember_latest(kind, path)
     metrics = {"valid": summary.get("valid", {}), **({"test": summary["test"]} if "test" in summary else {})}
     result = TrainResult(Path(path), summary.get("stop_reason", "finished"), metrics, summary)

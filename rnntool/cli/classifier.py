@@ -13,8 +13,7 @@ from rnntool.cli.options import (
     LabelField, LabelledFormatChoice, LabelledFormatOption, LabelSep, Level, Optimizer, Pool, Precision, Schedule,
     TextCol, TextField, TrainingOptions, WordTokenizer, choices, training_option, value,
 )
-from rnntool.recipes import DEV_FRAC, default_text
-from rnntool.config import CLASS_WEIGHTS, CLASSIFY_OUTPUTS
+from rnntool.defaults import CLASS_WEIGHTS, CLASSIFY_OUTPUTS, DEV_FRAC, default_text
 from rnntool.errors import RnntoolError
 
 ClassWeight = choices("ClassWeight", CLASS_WEIGHTS)
@@ -167,7 +166,7 @@ def eval_classifier_command(
     micro and weighted averages; the confusion matrix; calibration (ECE, 15 bins); and
     ROC-AUC for two classes."""
     if plot is not None:
-        from rnntool.charts import image_format
+        from rnntool.plots import image_format
 
         image_format(plot)  # a bad name fails now, not after the evaluation
     classifier = open_model("classifier", model, quiet)
@@ -177,19 +176,14 @@ def eval_classifier_command(
                                  text_field=text_field, label_field=label_field, label_sep=label_sep,
                                  threshold=threshold, errors=value(errors)).to_dict()
     if plot is not None:
-        _plot_scores(scores, plot, f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}", quiet)
+        from rnntool.plots import plot_confusion
+
+        plot_confusion(scores, plot, title=f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}")
+        info(f"rnntool: wrote the confusion matrix and reliability diagram to {plot}", quiet)
     if json_out:
         print_json(scores)
         return
     sys.stdout.write(render_class_scores(scores))
-
-
-def _plot_scores(scores: dict, path: str, title: str, quiet: bool) -> None:
-    from rnntool.charts import confusion_figure, save_figure
-
-    matrix = scores["confusion_matrix"]
-    save_figure(confusion_figure(matrix["labels"], matrix["counts"], title, scores.get("reliability")), path)
-    info(f"rnntool: wrote the confusion matrix and reliability diagram to {path}", quiet)
 
 
 def render_class_scores(s: dict) -> str:

@@ -10,7 +10,7 @@ import typer
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, model_completion, open_model
 from rnntool.cli.options import NON_NEGATIVE, TOP_P, DecodeErrors
-from rnntool.recipes import GENERATION
+from rnntool.defaults import GENERATION
 
 
 class GenFormat(str, Enum):

@@ -12,7 +12,7 @@ from rnntool.cli.options import (
     FRACTION, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
     training_option, value,
 )
-from rnntool.recipes import VALID_FRAC, default_text, describe_lm_defaults
+from rnntool.defaults import VALID_FRAC, default_text, describe_lm_defaults
 
 
 class ScoreFormat(str, Enum):

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from rnntool import __version__
-from rnntool.kinds import KINDS
+from rnntool.defaults import model_variables
 
 
 def _roff(text: str) -> str:
@@ -85,9 +85,8 @@ def render(app: typer.Typer) -> str:
         ".TP", ".B NO_COLOR", "Disable colour in messages on standard error.",
         ".TP", ".B RNNTOOL_DEBUG", "Set to 1 to show Python tracebacks (same as \\fB\\-\\-debug\\fR).",
     ]
-    for kind in KINDS.values():
-        out += [".TP", f".B {kind.env}", _roff(f"The {kind.display} to use when -m is not given and you have "
-                                               f"trained none ({kind.train_command}).")]
+    for variable, meaning in model_variables():
+        out += [".TP", f".B {variable}", _roff(meaning)]
     out += [
         ".SH SEE ALSO",
         "README.md and docs/ in the rnntool source tree.",

@@ -27,9 +27,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from rnntool import config
-from rnntool.classification import POOLS
-from rnntool.recipes import default_text
+from rnntool import defaults
+from rnntool.defaults import default_text
 
 
 def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -37,19 +36,19 @@ def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)
 
 
-Cell = choices("Cell", config.CELLS)
-Optimizer = choices("Optimizer", config.OPTIMIZERS)
-Schedule = choices("Schedule", config.SCHEDULES)
-Precision = choices("Precision", config.PRECISIONS)
-Softmax = choices("Softmax", config.SOFTMAXES)
-DecodeErrors = choices("DecodeErrors", config.DECODE_ERRORS)
-Level = choices("Level", config.LEVELS)
-WordTokenizer = choices("WordTokenizer", config.WORD_TOKENIZERS)
-SplitMode = choices("SplitMode", config.SPLIT_MODES)
-TaggedFormat = choices("TaggedFormat", config.TAGGED_FORMATS)
-TagInput = choices("TagInput", config.TAG_INPUTS)
-TagOutput = choices("TagOutput", config.TAG_OUTPUTS)
-Pool = choices("Pool", POOLS)
+Cell = choices("Cell", defaults.CELLS)
+Optimizer = choices("Optimizer", defaults.OPTIMIZERS)
+Schedule = choices("Schedule", defaults.SCHEDULES)
+Precision = choices("Precision", defaults.PRECISIONS)
+Softmax = choices("Softmax", defaults.SOFTMAXES)
+DecodeErrors = choices("DecodeErrors", defaults.DECODE_ERRORS)
+Level = choices("Level", defaults.LEVELS)
+WordTokenizer = choices("WordTokenizer", defaults.WORD_TOKENIZERS)
+SplitMode = choices("SplitMode", defaults.SPLIT_MODES)
+TaggedFormat = choices("TaggedFormat", defaults.TAGGED_FORMATS)
+TagInput = choices("TagInput", defaults.TAG_INPUTS)
+TagOutput = choices("TagOutput", defaults.TAG_OUTPUTS)
+Pool = choices("Pool", defaults.POOLS)
 
 
 def value(option: Any) -> Any:
@@ -191,8 +190,8 @@ class TrainingOptions:
 
 # --- how labelled texts are read (train-classifier, eval-classifier, classify) ---------------
 
-LabelledFormatChoice = choices("LabelledFormat", config.LABELLED_FORMATS)
-ClassifyInput = choices("ClassifyInput", config.CLASSIFY_INPUTS)
+LabelledFormatChoice = choices("LabelledFormat", defaults.LABELLED_FORMATS)
+ClassifyInput = choices("ClassifyInput", defaults.CLASSIFY_INPUTS)
 
 LABELLED_FORMAT_HELP = ("Input layout: label<TAB>text lines (tsv), fastText __label__ lines, a CSV/TSV table with a "
                         "header (csv), or JSONL [auto: detected from the first lines, and said].")

@@ -10,9 +10,9 @@ import typer
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, info
 from rnntool.cli.options import choices
-from rnntool.curves import X_AXES, Y_METRICS
+from rnntool.plots import X_AXES, Y_METRICS
 
-XAxis = choices("XAxis", tuple(X_AXES))
+XAxis = choices("XAxis", X_AXES)
 YMetric = choices("YMetric", Y_METRICS)
 
 
@@ -35,15 +35,11 @@ def plot_command(
     """Training curves: the loss (or another metric) of one or more runs against steps,
     tokens or time. Interrupted and resumed runs are one continuous curve; a log given to
     --log twice holds two runs."""
-    from rnntool.charts import image_format, line_figure, save_figure, terminal_chart
-    from rnntool.curves import X_LABELS, chart_series
+    from rnntool.plots import plot_logs
 
-    if output is not None:
-        image_format(output)
-    series, title = chart_series(logs, x.value, y.value)
     if output is None:
         columns = width or min(os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 80, 120)
-        sys.stdout.write(terminal_chart(series, X_LABELS[x.value], y.value, title, columns, height, use_color()) + "\n")
+        sys.stdout.write(plot_logs(logs, x=x.value, y=y.value, width=columns, height=height, color=use_color()) + "\n")
         return
-    save_figure(line_figure(series, X_LABELS[x.value], y.value, title), output)
-    info(f"rnntool: wrote {len(series)} curve(s) to {output}", quiet)
+    plot_logs(logs, output, x=x.value, y=y.value)
+    info(f"rnntool: wrote the curves to {output}", quiet)

@@ -12,7 +12,7 @@ from rnntool.cli.options import (
     FRACTION, JOBS_HELP, NON_NEGATIVE, Cell, DecodeErrors, Optimizer, Precision, Schedule, TaggedFormat, TagInput, TagOutput,
     TrainingOptions, training_option, value,
 )
-from rnntool.recipes import DEV_FRAC, default_text
+from rnntool.defaults import DEV_FRAC, default_text
 
 TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
 
@@ -127,16 +127,16 @@ def eval_tagger_command(
     """Score a tagger: accuracy (overall, in- and out-of-vocabulary), per-tag P/R/F1,
     top confusions, and entity-span P/R/F1 by type for IOB taggers (conlleval rules)."""
     if plot is not None:
-        from rnntool.charts import image_format
+        from rnntool.plots import image_format
 
         image_format(plot)  # a bad name fails now, not after the evaluation
     scores = open_model("tagger", model, quiet).evaluate(data, format=fmt.value, column=column, errors=errors.value,
                                                          full_matrix=plot is not None).to_dict()
     if plot is not None:
-        from rnntool.charts import confusion_figure, save_figure
+        from rnntool.plots import plot_confusion
 
-        full = scores.pop("full_confusion")
-        save_figure(confusion_figure(full["labels"], full["counts"], f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}"), plot)
+        plot_confusion(scores, plot, title=f"{os.path.basename(data)}: accuracy {scores['accuracy']:.4f}")
+        scores.pop("full_confusion")
         info(f"rnntool: wrote the confusion matrix to {plot}", quiet)
     if not matrix:
         scores.pop("confusion_matrix")

@@ -36,7 +36,9 @@ class TrainingDisplay:
         self.task = None
         self.last_refresh = 0.0
         self.window: list[tuple[float, int]] = []
-        self.curve = CurveCollector()
+        from rnntool.plots import TrainingCurves
+
+        self.curve = TrainingCurves()
 
     def __enter__(self):
         if self.live:
@@ -111,52 +113,6 @@ class TrainingDisplay:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
 
-class CurveCollector:
-    """The run's curves as the events go by, for the chart at the end: at most ~``limit``
-    training points (every other one is dropped, and later ones sampled half as often,
-    whenever the limit is reached), every validation."""
-
-    def __init__(self, limit: int = 4000):
-        from rnntool.curves import RunLog
-
-        self.run = RunLog("training")
-        self.limit = limit
-        self.stride = 1
-        self.seen = 0
-
-    def __call__(self, event: dict) -> None:
-        kind = event["event"]
-        if kind == "start" and event.get("resumed_at_step"):
-            self.run.resume_at(event["resumed_at_step"])
-        elif kind == "eval":
-            self.run.evals.append(event)
-        elif kind == "step":
-            self.seen += 1
-            if self.seen % self.stride:
-                return
-            self.run.steps.append({k: v for k, v in event.items() if k in ("step", "loss", "tokens_seen", "elapsed")})
-            if len(self.run.steps) >= self.limit:
-                self.run.steps = self.run.steps[::2]
-                self.stride *= 2
-
-
-def end_of_training_charts(run, color: bool, width: int) -> str:
-    """The loss curves (training, and validation where the kind logs a validation loss;
-    otherwise its validation metrics in a second chart), or "" without plotext or points."""
-    from rnntool.charts import have_terminal_charts, terminal_chart
-
-    if not have_terminal_charts() or len(run.steps) < 2:
-        return ""
-    charts = [terminal_chart(run.series("step", "loss"), "step", "loss", "loss", width, 16, color)]
-    if not any(k == "valid_loss" for e in run.evals for k in e):
-        for metric in ("accuracy", "f1", "macro_f1"):
-            valid = run.series("step", metric)
-            if len(valid) and len(valid[0].x) >= 2:
-                charts.append(terminal_chart(valid, "step", f"valid {metric}", f"valid {metric}", width, 12, color))
-                break
-    return "\n".join(charts)
-
-
 def summary_table(title: str, rows: list[tuple[str, str]]):
     from rich.table import Table
 
@@ -174,9 +130,8 @@ def run_training(train: Callable, options, metric: str, title: str,
     the summary (stderr) and the model path or JSON (stdout). A run stopped by Ctrl-C has saved
     its checkpoint and prints its summary too. Under torchrun only rank 0 shows anything."""
     import rnntool
-    from rnntool.api.training import main_process
 
-    main = main_process()
+    main = rnntool.is_main_process()
     quiet = options.quiet or not main
     with TrainingDisplay(quiet, metric, unit) as display:
         try:
@@ -201,8 +156,7 @@ def run_training(train: Callable, options, metric: str, title: str,
         console = err_console()
         console.print(summary_table(title, rows))
         if display.live:  # a person is watching: the curves under the table
-            charts = end_of_training_charts(display.curve.run, color=not console.no_color,
-                                            width=min(console.width, 100))
+            charts = display.curve.charts(width=min(console.width, 100), color=not console.no_color)
             if charts:
                 sys.stderr.write(charts + "\n")
     if options.json_out:
