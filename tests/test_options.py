@@ -136,6 +136,39 @@ def check_run_time(kind: str, option: str, text: str) -> None:
         assert word["emb"] == word["hidden"] and tie("word", 100)
         assert not tie("word", recipes.ADAPTIVE_MIN_VOCAB) and not tie("word", 100, {"emb": word["hidden"] // 2})
         assert not tie("char", 100, {"emb": recipes.LM_MODEL["char"]["hidden"]})
+    elif kind == "classifier" and option in ("min_word_freq", "word_emb"):
+        m = re.fullmatch(r"auto: (\S+) below ([\d,]+) training tokens, else (\S+); word level", text)
+        tokens = int(m[2].replace(",", ""))
+
+        def chosen(n: int, words: bool = True):
+            model, train, _ = recipes.classifier_choices(100, n, None, None, words)
+            return {**model, **train}.get(option)
+
+        assert same(m[1], chosen(tokens - 1)) and same(m[3], chosen(tokens))
+        assert chosen(tokens - 1, words=False) is None  # characters or an LM's words: the recipe's own
+    elif kind == "classifier" and option in ("batch_size", "lr"):
+        m = re.fullmatch(r"auto: (\S+) from ([\d,]+) training texts, else (\S+)", text)
+        texts = int(m[2].replace(",", ""))
+        chosen = lambda n: recipes.classifier_choices(n, 10**7, None, None)[1][option]  # noqa: E731
+        assert same(m[1], chosen(texts)) and same(m[3], chosen(texts - 1))
+    elif (kind, option) == ("classifier", "epochs"):
+        m = re.fullmatch(r"auto: (\d+) below ([\d,]+) training texts, else (\d+); "
+                         r"unbounded with --max-time/--max-steps", text)
+        texts = int(m[2].replace(",", ""))
+        chosen = lambda n, train=None: recipes.classifier_choices(n, 10**7, None, train)[1].get("epochs")  # noqa: E731
+        assert (chosen(texts - 1), chosen(texts)) == (int(m[1]), int(m[3]))
+        assert chosen(10, {"max_time": 60.0}) is None and chosen(10, {"epochs": 3}) == 3
+    elif (kind, option) == ("classifier", "tokenizer"):
+        assert text == "auto: kiwi when most letters are Hangul and Kiwi is installed, else treebank"
+        pick = lambda share, kiwi: recipes.choose_tokenizer(share, kiwi)[0]  # noqa: E731
+        assert (pick(0.51, True), pick(0.49, True), pick(0.99, False)) == ("kiwi", "treebank", "treebank")
+    elif (kind, option) == ("classifier", "pretrain"):
+        m = re.fullmatch(r"auto: from ([\d,]+) training texts at word level, with --max-time (\d+) or more, "
+                         r"of which the LM gets (\d+)%", text)
+        texts, seconds = int(m[1].replace(",", "")), int(m[2])
+        assert int(m[3]) / 100 == recipes.PRETRAIN_SHARE
+        pick = lambda n, level="word", t=seconds: recipes.choose_pretraining(None, n, level, t, None, None, 1)[0]  # noqa: E731
+        assert pick(texts) and not pick(texts - 1) and not pick(texts, "char") and not pick(texts, t=seconds - 1)
     else:
         raise AssertionError(f"train-{kind} --{option}: no check for the run-time default [{text}]")
 

@@ -260,11 +260,12 @@ def train_classifier(
     dev: str | None = None, dev_frac: float = 0.1,
     format: str = "auto", text_col: str | None = None, label_col: str | None = None, text_field: str = "text",
     label_field: str = "label", label_sep: str | None = None,
-    level: str = "word", tokenizer: str = "treebank", lower: bool = False,
+    level: str = "word", tokenizer: str | None = None, lower: bool = False,
     pool: str | None = None, bidirectional: bool | None = None, word_emb: int | None = None,
     char_filters: int | None = None, case_emb: int | None = None, min_word_freq: int | None = None,
     max_vocab: int | None = None, max_length: int | None = None, class_weight: str | None = None,
     calibrate: bool | None = None, threshold: float | None = None, init_from: str | None = None,
+    pretrain: bool | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
     max_steps: int | None = None, lr: float | None = None, optimizer: str | None = None,
@@ -276,7 +277,11 @@ def train_classifier(
     on_event: EventFn | None = None, remember: bool = False, command: str | None = None,
 ) -> TrainResult:
     """Train a text classifier (``rnntool train-classifier``): one label or several per text,
-    from label<TAB>text lines, fastText ``__label__`` lines, a CSV/TSV table or JSONL."""
+    from label<TAB>text lines, fastText ``__label__`` lines, a CSV/TSV table or JSONL. The
+    options left None that ``rnntool.defaults.default_text`` calls "auto" (the tokenizer,
+    embedding size and cut-off, batch size, learning rate, epochs, and ``pretrain``: a word
+    language model trained on the texts first) are chosen from the training texts; the
+    result's ``summary["choices"]`` and the model header say what and why."""
     given = dict(locals())  # the arguments, before anything else is a local
     import logging
 
@@ -290,7 +295,8 @@ def train_classifier(
     return _run("classifier", lambda **run: fit_classifier(
         os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=fmt, dev_frac=dev_frac,
         init_from=None if init_from is None else os.fspath(init_from),
-        settings=TokenizerSettings(level, tokenizer, lower),
+        settings=TokenizerSettings(level, tokenizer or "treebank", lower), choose_tokenizer_from_data=tokenizer is None,
+        pretrain=pretrain,
         model_options={**model_options, "pool": pool, "bidirectional": bidirectional, "word_emb": word_emb,
                        "char_filters": char_filters, "case_emb": case_emb, "max_length": max_length,
                        "threshold": threshold},

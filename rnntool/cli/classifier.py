@@ -39,7 +39,7 @@ def train_classifier_command(
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL", help="Model file [default: next to TRAIN, e.g. train.classifier.safetensors]."),
     dev_frac: float = typer.Option(DEV_FRAC, "--dev-frac", metavar="F", callback=FRACTION, help="Without --dev: hold out this fraction of TRAIN (stratified by label)."),
     level: Level = typer.Option(Level.word, "--level", help="Tokens are words or characters."),
-    tokenizer: WordTokenizer = typer.Option(WordTokenizer.treebank, "--tokenizer", help="Word splitting: NLTK's Treebank rules, or whitespace (pre-tokenized text; Korean eojeol)."),
+    tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help=f"Word splitting: NLTK's Treebank rules, whitespace (pre-tokenized text; Korean eojeol) or Kiwi's Korean morphemes (the Korean extra) [{default_text('classifier', 'tokenizer')}]."),
     lower: bool = typer.Option(False, "--lower", help="Lowercase the text before tokenizing (word features are lowercased anyway; characters keep their case)."),
     pool: Pool = typer.Option(None, "--pool", help=f"One vector per text from the top layer: its last states (forward at the end, backward at the start), the mean or max over time, or attention [{default_text('classifier', 'pool')}]."),
     bidirectional: bool = typer.Option(None, "--bidirectional/--unidirectional", help=f"Read each text both ways [{default_text('classifier', 'bidirectional')}]."),
@@ -52,6 +52,7 @@ def train_classifier_command(
     class_weight: ClassWeight = typer.Option(None, "--class-weight", help=f"balanced: weigh each class by the inverse of its frequency (rare classes count as much as common ones) [{default_text('classifier', 'class_weight')}]."),
     calibrate: bool = typer.Option(None, "--calibrate/--no-calibrate", help=f"Fit a temperature on the dev set so that probabilities mean what they say [{default_text('classifier', 'calibrate')}]."),
     threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help=f"Multi-label: predict every class whose probability reaches P [{default_text('classifier', 'threshold')}]."),
+    pretrain: bool = typer.Option(None, "--pretrain/--no-pretrain", help=f"Train a word language model on the training texts first, for a share of --max-time, and start the classifier from it (the LM is written beside the model, as NAME.lm.safetensors) [{default_text('classifier', 'pretrain')}]."),
     init_from: str = typer.Option(None, "--init-from", metavar="LM", help="Start the encoder from an rnntool language model (its vocabulary, tokenizer and recurrent layers; unidirectional), as ULMFiT does."),
     # how the labelled texts are read
     layout: LabelledFormatOption = LabelledFormatChoice.auto,
@@ -96,6 +97,10 @@ def train_classifier_command(
         out = [("input", f"{result['format']}, {result['classes']} classes"
                          + (" (multi-label)" if result["multilabel"] else "")),
                ("train / dev texts", f"{result['train_texts']:,} / {result['dev_texts']:,}")]
+        pre = result.get("pretraining")
+        if pre:
+            out.append(("pretrained LM", f"{pre['seconds']:.0f} s, {pre['steps']:,} steps, valid ppl "
+                                         f"{pre['valid_ppl']:.1f}: {pre['model']}"))
         cal = result.get("calibration")
         if cal:
             out.append(("calibration", f"T {cal['temperature']:.3f}: dev ECE {cal['dev_ece_before']:.4f} -> "
@@ -109,7 +114,7 @@ def train_classifier_command(
             tokenizer=value(tokenizer), lower=lower, pool=value(pool), bidirectional=bidirectional,
             word_emb=word_emb, char_filters=char_filters, case_emb=case_emb, min_word_freq=min_word_freq,
             max_vocab=max_vocab, max_length=max_length, class_weight=value(class_weight), calibrate=calibrate,
-            threshold=threshold, init_from=init_from, **options.api_options(), **run),
+            threshold=threshold, init_from=init_from, pretrain=pretrain, **options.api_options(), **run),
         options, "loss", "classifier", rows, unit="texts",
     )
 

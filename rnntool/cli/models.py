@@ -105,7 +105,11 @@ def info_command(
     block("vocabulary", shown.get("vocab", {}))
     metrics = training.pop("metrics", {})
     training.pop("history", None)
+    choices = training.pop("choices", [])
     block("training", {k: v for k, v in training.items() if k != "train_config"})
+    if choices:
+        lines.append("chosen from the data:")
+        lines.extend(f"  {c['flags']} ({c['because']})" for c in choices)
     block("training configuration", training.get("train_config", {}))
     block("metrics", {k: v for k, v in metrics.items() if k not in ("history",)})
     sys.stdout.write("\n".join(lines) + "\n")

@@ -8,6 +8,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,18 @@ from rnntool.errors import RnntoolError
 from rnntool.features import build_vocabularies, normalize_word
 from rnntool.metrics import score_classes
 from rnntool.nn.classifier import ClassifierModule
-from rnntool.recipes import classifier_model_options, classifier_train_config
+from rnntool.recipes import (
+    PRETRAIN_LM,
+    PRETRAIN_MAX_VOCAB,
+    PRETRAIN_SHARE,
+    Choice,
+    choose_pretraining,
+    choose_tokenizer,
+    classifier_choices,
+    classifier_model_options,
+    classifier_train_config,
+    hangul_share,
+)
 from rnntool.runtime.classifier import calibrated_probabilities, decide
 from rnntool.text.labelled import Example, LabelledFormat, read_examples
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
@@ -127,6 +139,39 @@ def init_from_language_model(path: str) -> tuple[dict, dict, dict[str, np.ndarra
     return options, lm.header["tokenizer"], weights
 
 
+def pretrain_language_model(texts: list[str], settings: TokenizerSettings, output: Path, options: dict,
+                            on_event: EventFn | None, should_stop: Callable[[], bool]) -> dict:
+    """A word language model on the training texts, for recipes.PRETRAIN_SHARE of --max-time,
+    written beside the classifier (OUTPUT.lm.safetensors: it generates text of the domain, and
+    --init-from takes it again); what --init-from needs to start a classifier from it."""
+    import tempfile
+
+    from rnntool.text.corpus import PrepOptions
+    from rnntool.train.lm import train_lm
+
+    seconds = options["max_time"] * PRETRAIN_SHARE
+    path = output.with_name(output.name.removesuffix(".safetensors") + ".lm.safetensors")
+    if on_event is not None:
+        on_event({"event": "note", "message": f"pretraining a word language model on the {len(texts):,} training "
+                  f"texts for {seconds:.0f} s, into {path}"})
+    with tempfile.TemporaryDirectory(prefix="rnntool-pretrain-") as scratch:
+        text = Path(scratch) / "texts.txt"
+        text.write_text("".join(" ".join(t.split()) + "\n" for t in texts), encoding="utf-8")
+        summary, path = train_lm(
+            str(text), path, prep=PrepOptions(settings=settings, max_vocab=PRETRAIN_MAX_VOCAB),
+            model_options=dict(PRETRAIN_LM),
+            train_options={"max_time": seconds, **{k: options[k] for k in ("seed", "device", "precision")
+                                                   if options.get(k) is not None}},
+            record={"command": f"pretraining for {output.name}"}, should_stop=should_stop)
+    if summary["stop_reason"] == "interrupted":
+        raise KeyboardInterrupt  # stopped before the classifier began: nothing of it to save
+    if on_event is not None:
+        on_event({"event": "note", "message": f"pretrained: valid ppl {summary['valid']['ppl']:.1f} after "
+                  f"{summary['steps']:,} step{'s' if summary['steps'] != 1 else ''}; now the classifier, from it"})
+    return {"model": str(path), "seconds": summary["train_seconds"], "steps": summary["steps"],
+            "valid_ppl": summary["valid"]["ppl"]}
+
+
 def train_classifier(
     train_spec: str,
     output: str | Path | None = None,
@@ -135,6 +180,8 @@ def train_classifier(
     fmt: LabelledFormat | None = None,
     dev_frac: float = 0.1,
     settings: TokenizerSettings | None = None,
+    choose_tokenizer_from_data: bool = False,
+    pretrain: bool | None = None,
     init_from: str | None = None,
     model_options: dict | None = None,
     train_options: dict | None = None,
@@ -145,7 +192,11 @@ def train_classifier(
     should_stop: Callable[[], bool] = lambda: False,
     errors: str = "strict",
 ) -> tuple[dict, Path]:
-    """Train (or resume) a text classifier; returns (summary, model path)."""
+    """Train (or resume) a text classifier; returns (summary, model path). Options left None
+    (and the tokenizer, with ``choose_tokenizer_from_data``) are chosen from the training texts
+    (recipes.classifier_choices); the choices are notes, and the model header records them.
+    ``pretrain`` (None: chosen from the data) trains a word language model on the training
+    split first, for a share of --max-time, and starts the classifier from it."""
     say = on_message or (lambda message: None)
     setup = prepare("classifier", train_spec, output, train_options, resume, record, on_event)
     inputs = setup.inputs({"dev": dev_spec, "format": (fmt or LabelledFormat()).to_dict(), "dev_frac": dev_frac,
@@ -158,6 +209,20 @@ def train_classifier(
         say(f"reading {train_spec} as {detected[0].describe()} (detected; --format to choose)")
     fmt = detected[0]
     init = init_from_language_model(inputs["init_from"]) if inputs["init_from"] else None
+    choices: list[dict] = list(inputs.get("choices", [])) if setup.resumed else []
+
+    def chose(choice: Choice | None) -> None:
+        """Record a choice made from the data, and say it (once: a resumed run made none)."""
+        if choice is not None:
+            choices.append(choice.to_dict())
+            if on_event is not None and setup.dist.is_main:
+                on_event({"event": "note", "message": choice.note()})
+
+    if (not setup.resumed and init is None and choose_tokenizer_from_data
+            and inputs["tokenizer"]["level"] == "word"):
+        name, choice = choose_tokenizer(hangul_share(e.text for e in train), find_spec("kiwipiepy") is not None)
+        inputs["tokenizer"] = {**inputs["tokenizer"], "tokenizer": name}
+        chose(choice)
     tokenizer = Tokenizer(TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"]))
     max_length = (setup.checkpoint["model_config"]["max_length"] if setup.resumed else
                   (model_options or {}).get("max_length") or classifier_model_options(None, "word")["max_length"])
@@ -187,9 +252,27 @@ def train_classifier(
         raise RnntoolError(f"{train_spec} has {len(labels)} class{'es' if len(labels) != 1 else ''} "
                            f"({', '.join(labels) or 'none'}); a classifier needs at least two")
 
+    pretraining: dict = {}
+    if not setup.resumed:
+        options = train_options or {}
+        chosen, choice = choose_pretraining(pretrain, len(train), tokenizer.settings.level, options.get("max_time"),
+                                            options.get("max_steps"), inputs["init_from"], setup.dist.world_size)
+        chose(choice)
+        if chosen:
+            pretraining = pretrain_language_model([e.text for e in train], tokenizer.settings, setup.output,
+                                                   options, on_event if setup.dist.is_main else None, should_stop)
+            inputs["init_from"] = pretraining["model"]  # a resumed run starts from the same file
+            init = init_from_language_model(pretraining["model"])
+            train_options = {**options, "max_time": options["max_time"] - pretraining["seconds"]}
+
     def build() -> tuple[ClassifierConfig, ClassifierTrainConfig]:
-        cfg = classifier_train_config(train_options)
-        options = classifier_model_options(model_options, tokenizer.settings.level)
+        chosen_model, chosen_train, made = classifier_choices(
+            len(train_tokens), sum(map(len, train_tokens)), model_options, train_options,
+            words=init is None and tokenizer.settings.level == "word")
+        for choice in made:
+            chose(choice)
+        cfg = classifier_train_config(chosen_train)
+        options = classifier_model_options(chosen_model, tokenizer.settings.level)
         words, chars, _ = build_vocabularies(train_tokens, cfg.min_word_freq, cfg.max_vocab)
         if init is not None:  # the language model's vocabulary and encoder shape
             options.update(init[0])
@@ -221,7 +304,9 @@ def train_classifier(
     table = TextTable(train_tokens, model_cfg, rarest)
     dev_table = TextTable(dev_tokens, model_cfg)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]
-                                                                                        else [])}}
+                                                                                        else []),
+                                                         **({"choices": choices} if choices else {}),
+                                                         **({"pretraining": pretraining} if pretraining else {})}}
 
     def validate(m: ClassifierModule) -> tuple[float, dict]:
         probs = calibrated_probabilities(predict_logits(m, dev_table, dev_targets, setup.device), model_cfg.multilabel)
@@ -263,11 +348,11 @@ def train_classifier(
         evaluate=validate,
         header=header,
         model_config=model_cfg.to_dict(),
-        inputs={**inputs, "format": fmt.to_dict()},
+        inputs={**inputs, "format": fmt.to_dict(), "choices": choices},
         validation_tokens=len(dev),  # the units of tokens_seen, which counts texts for a classifier
         finish=finish,
     )
     result = setup.fit(job, cfg, examples_sha256(train), should_stop)
     result.update(format=fmt.name, train_texts=len(train), dev_texts=len(dev), classes=len(model_cfg.labels),
-                  multilabel=model_cfg.multilabel)
+                  multilabel=model_cfg.multilabel, choices=choices, **({"pretraining": pretraining} if pretraining else {}))
     return result, setup.output

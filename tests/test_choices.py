@@ -1,0 +1,170 @@
+"""Defaults chosen from the data: a plain train-classifier looks at its training texts and
+settles the tokenizer, the embedding size and cut-off, the batch size, learning rate and
+epochs; it says so in one note line each, records it in the model header, and keeps every
+option the user gives."""
+
+import json
+
+import pytest
+
+import rnntool
+from rnntool import recipes
+
+KOREAN = ["1\t이 영화 정말 재미있어요 최고입니다", "0\t시간 낭비였어요 너무 지루했습니다",
+          "1\t배우들의 연기가 훌륭했어요", "0\t다시는 보고 싶지 않은 영화"]
+ENGLISH = ["pos\ta wonderful film", "neg\ta terrible film", "pos\tloved every minute", "neg\thated every minute"]
+
+
+def write(path, lines, times=10):
+    path.write_text("\n".join(lines * times) + "\n", encoding="utf-8")
+    return path
+
+
+def train(path, tmp_path, **options):
+    events = []
+    options = {"max_steps": 2, "hidden": 16, "device": "cpu", **options}
+    result = rnntool.train_classifier(path, tmp_path / "m.safetensors", on_event=events.append, **options)
+    notes = [e["message"] for e in events if e["event"] == "note"]
+    return result, notes
+
+
+def chosen(result) -> dict:
+    return {k: v for c in result.summary["choices"] for k, v in c["options"].items()}
+
+
+def test_hangul_text_picks_kiwi_morphemes_and_the_header_records_why(tmp_path):
+    pytest.importorskip("kiwipiepy")
+    result, notes = train(write(tmp_path / "ko.tsv", KOREAN), tmp_path)
+    assert chosen(result)["tokenizer"] == "kiwi"
+    model = rnntool.load(result.model_path)
+    assert model.header["config"]["tokenizer"]["tokenizer"] == "kiwi"
+    assert model.header["training"]["choices"] == result.summary["choices"]
+    assert any(n.startswith("chose --tokenizer kiwi from the data (100% of the letters are Hangul") for n in notes)
+
+
+def test_hangul_without_kiwi_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("rnntool.train.classifier.find_spec", lambda name: None)
+    result, notes = train(write(tmp_path / "ko.tsv", KOREAN), tmp_path)
+    assert chosen(result)["tokenizer"] == "treebank"
+    assert any('pip install "rnntool[ko]"' in n for n in notes)
+
+
+def test_english_text_keeps_treebank_words(tmp_path):
+    result, _ = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path)
+    assert chosen(result)["tokenizer"] == "treebank"
+
+
+def test_a_small_set_gets_every_word_embedded_and_the_small_set_training(tmp_path):
+    result, notes = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path, max_steps=None, epochs=None, max_time=None)
+    config = rnntool.load(result.model_path).header["config"]
+    assert config["word_emb"] == recipes.SMALL_CORPUS["word_emb"]
+    assert "wonderful" in rnntool.info(result.model_path).header["config"]["words"]  # seen 10 times, kept either way
+    train_config = rnntool.load(result.model_path).header["training"]["train_config"]
+    assert train_config["min_word_freq"] == 1 and train_config["batch_size"] == recipes.CLASSIFIER_TRAIN["batch_size"]
+    assert train_config["epochs"] == recipes.SMALL_SET_EPOCHS  # no budget given: up to 40, early stopping decides
+    assert sum(n.startswith("chose ") for n in notes) == 4  # tokenizer, embeddings, batch and rate, epochs
+
+
+def test_explicit_options_always_win_and_are_not_called_choices(tmp_path):
+    result, notes = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path, tokenizer="whitespace", word_emb=24,
+                          min_word_freq=3, batch_size=8, lr=0.01)
+    config = rnntool.load(result.model_path).header
+    assert config["config"]["word_emb"] == 24 and config["config"]["tokenizer"]["tokenizer"] == "whitespace"
+    assert config["training"]["train_config"]["min_word_freq"] == 3
+    assert config["training"]["train_config"]["batch_size"] == 8 and config["training"]["train_config"]["lr"] == 0.01
+    assert "choices" not in result.summary or not result.summary["choices"]
+    assert not [n for n in notes if n.startswith("chose ")]
+
+
+def test_a_half_given_rule_chooses_only_the_rest():
+    model, train_opts, made = recipes.classifier_choices(100_000, 50, {"word_emb": 32}, {"lr": 0.01})
+    assert model["word_emb"] == 32 and train_opts["min_word_freq"] == 1
+    assert train_opts["lr"] == 0.01 and train_opts["batch_size"] == recipes.LARGE_SET["batch_size"]
+    assert [c.options for c in made] == [{"min_word_freq": 1}, {"batch_size": 64}, {"epochs": 10}]
+
+
+def test_large_sets_get_larger_batches(tmp_path):
+    _, train_opts, made = recipes.classifier_choices(recipes.LARGE_SET_TEXTS, 5_000_000, None, {"max_time": 600})
+    assert (train_opts["batch_size"], train_opts["lr"]) == (64, 3e-3)
+    assert train_opts["min_word_freq"] == recipes.CLASSIFIER_TRAIN["min_word_freq"]
+    assert "epochs" not in train_opts  # a budget was given
+
+
+def test_char_level_and_init_from_choose_no_word_sizes():
+    model, train_opts, made = recipes.classifier_choices(100, 50, None, None, words=False)
+    assert "word_emb" not in model and "min_word_freq" not in train_opts
+
+
+def test_the_choices_survive_a_resume(tmp_path):
+    import os
+    import signal
+
+    data = write(tmp_path / "en.tsv", ENGLISH, times=40)
+
+    def interrupt(event):
+        if event["event"] == "step" and event["step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(rnntool.TrainingInterrupted) as stopped:
+        rnntool.train_classifier(data, tmp_path / "m.safetensors", hidden=16, device="cpu", max_steps=50,
+                                 on_event=interrupt)
+    first = stopped.value.result
+    assert first.summary["choices"]
+    resumed, notes = train(data, tmp_path, max_steps=4, resume=first.checkpoint)
+    assert resumed.summary["choices"] == first.summary["choices"]
+    assert json.dumps(rnntool.info(resumed.model_path).header["training"]["choices"]) == \
+        json.dumps(first.summary["choices"])
+    assert not [n for n in notes if n.startswith("chose ")]  # said once, when chosen
+
+
+def test_hangul_share_counts_letters_only():
+    assert recipes.hangul_share(["안녕 hi 123 !!"]) == pytest.approx(0.5)
+    assert recipes.hangul_share(["", "   "]) == 0.0
+
+
+def test_info_shows_the_choices(cli, tmp_path):
+    result, _ = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path)
+    shown = cli("info", result.model_path).stdout
+    assert "chosen from the data:" in shown and "--min-word-freq 1 --word-emb 200 (" in shown
+
+
+def test_pretrain_trains_a_language_model_first_and_starts_the_classifier_from_it(tmp_path):
+    data = write(tmp_path / "en.tsv", ENGLISH, times=30)
+    result, notes = train(data, tmp_path, max_steps=None, max_time=6, pretrain=True, seed=1)
+    lm_path = tmp_path / "m.lm.safetensors"
+    pre = result.summary["pretraining"]
+    assert pre["model"] == str(lm_path) and lm_path.exists() and pre["steps"] >= 1
+    lm = rnntool.load(lm_path)
+    assert lm.level == "word"
+    header = rnntool.info(result.model_path).header
+    assert header["training"]["pretraining"]["model"] == str(lm_path)
+    assert header["config"]["bidirectional"] is False  # the LM's shape: forward only
+    assert header["config"]["words"] == list(lm.header["vocab"]["tokens"])
+    # the classifier got the rest of the budget, not all of it
+    assert header["training"]["train_config"]["max_time"] == pytest.approx(6 - pre["seconds"])
+    assert any(n.startswith("pretraining a word language model on the") for n in notes)
+
+
+def test_pretraining_is_chosen_for_large_sets_with_time_to_share():
+    choose = recipes.choose_pretraining
+    big = recipes.PRETRAIN_MIN_TEXTS
+    assert choose(None, big, "word", 600, None, None, 1)[0]
+    assert choose(None, big, "word", 600, None, None, 1)[1].options == {"pretrain": True}
+    assert choose(None, big - 1, "word", 600, None, None, 1) == (False, None)  # small: nothing to say
+    off, why = choose(None, big, "word", None, None, None, 1)
+    assert not off and "needs --max-time" in why.because and why.flags() == "--no-pretrain"
+    assert not choose(None, big, "word", 600, None, "lm.safetensors", 1)[0]
+    assert not choose(None, big, "word", 600, None, None, 2)[0]
+    assert choose(False, big, "word", 600, None, None, 1) == (False, None)  # --no-pretrain: no note either
+    with pytest.raises(rnntool.InputError, match="--pretrain: .*--max-time"):
+        choose(True, 10, "word", None, None, None, 1)
+    with pytest.raises(rnntool.InputError, match="--pretrain: a character-level"):
+        choose(True, 10, "char", 60, None, None, 1)
+
+
+def test_pretrain_without_a_time_budget_is_a_one_line_error(cli, tmp_path):
+    data = write(tmp_path / "en.tsv", ENGLISH)
+    result = cli("train-classifier", data, "--pretrain", "--epochs", "1", "-o", tmp_path / "m.safetensors")
+    assert result.exit_code == 1
+    assert "--pretrain: pretraining shares --max-time" in result.stderr
+    assert not (tmp_path / "m.safetensors").exists() and not (tmp_path / "m.lm.safetensors").exists()
