@@ -164,6 +164,29 @@ def _too_new(path: Path, header: dict, min_reader: str | None) -> str:
             f"upgrade with: {UPGRADE_HINT}")
 
 
+def _data_end(table: dict, label: str) -> int:
+    """Where the last tensor's bytes end, after the header, by the table's offsets."""
+    end = 0
+    for name, entry in table.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(type(o) is int and o >= 0 for o in offsets) or offsets[0] > offsets[1]):
+            raise ModelFileError(f"{label} is damaged (a tensor without valid offsets); retrain or re-download it")
+        end = max(end, offsets[1])
+    return end
+
+
+def _check_length(table: dict, header_size: int, actual: int, label: str) -> None:
+    """A file cut short (a download or copy that stopped half-way) is refused by its length,
+    before anything is read from it: the header alone would still look whole."""
+    expected = 8 + header_size + _data_end(table, label)
+    if actual < expected:
+        raise ModelFileError(f"{label} is truncated: {actual:,} of {expected:,} bytes; "
+                             "download or copy it again")
+
+
 def _read_table(path: Path) -> dict:
     """The safetensors header of ``path``: tensor names -> dtype/shape/offsets, and
     ``__metadata__``. Read from the file's documented layout -- an 8-byte little-endian
@@ -177,13 +200,15 @@ def _read_table(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
             size = int.from_bytes(f.read(8), "little")
-            if not 0 < size <= MAX_HEADER_BYTES or size + 8 > os.fstat(f.fileno()).st_size:
+            actual = os.fstat(f.fileno()).st_size
+            if not 0 < size <= MAX_HEADER_BYTES or size + 8 > actual:
                 raise ModelFileError(damaged)
             table = json.loads(f.read(size))
     except (OSError, ValueError, RecursionError):
         raise ModelFileError(damaged) from None
     if not isinstance(table, dict) or not isinstance(table.get("__metadata__", {}), dict):
         raise ModelFileError(damaged)
+    _check_length(table, size, actual, str(path))
     return table
 
 
@@ -207,6 +232,7 @@ def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
     from safetensors import SafetensorError
 
     path = Path(path)
+    _read_table(path)  # its length checked before safetensors maps it
     try:
         with _open(path) as f:
             header = _check_header(path, f.metadata(), kind)
@@ -227,6 +253,8 @@ def load_model_bytes(data: bytes, kind: str | None = None, label: str = "the mod
         raise ModelFileError(damaged)
     try:
         table = json.loads(data[8: 8 + size])
+        if isinstance(table, dict):
+            _check_length(table, size, len(data), label)
         metadata = table.get("__metadata__") if isinstance(table, dict) else None
         header = _check_header(Path(label), metadata if isinstance(metadata, dict) else None, kind)
         tensors = load(data)

@@ -114,3 +114,44 @@ def test_keras_specs(spec):
     from rnntool.keras.spec import summarize
 
     only_rnntool_errors(lambda: summarize(spec))
+
+
+# nested lists of numbers, ragged ones, and the odd value a JSON file can hold
+json_values = st.recursive(
+    st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+              st.text(max_size=3)),
+    lambda inner: st.lists(inner, max_size=4), max_leaves=40)
+
+
+@FUZZ
+@given(json_values, st.sampled_from(["SimpleRNN(3)", "LSTM(2, return_sequences=True)",
+                                     "Embedding(10, 4); GRU(2)", "Bidirectional(LSTM(2), input_shape=(3, 2))"]))
+def test_layer_inputs(value, spec):
+    import rnntool
+
+    only_rnntool_errors(lambda: rnntool.layer(spec, value))
+
+
+log_lines = st.lists(st.one_of(
+    st.builds(lambda kind, step, loss: json_dumps({"event": kind, "step": step, "loss": loss}),
+              st.sampled_from(["start", "step", "eval", "note", "end", 7]),
+              st.one_of(st.integers(-5, 10**12), st.floats(), st.text(max_size=3), st.none()),
+              st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3), st.none())),
+    st.builds(lambda step: json_dumps({"event": "start", "resumed_at_step": step}),
+              st.one_of(st.integers(-5, 50), st.text(max_size=2), st.none(), st.floats())),
+    st.text(max_size=20)), max_size=12).map("\n".join)
+
+
+def json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@FUZZ
+@given(st.one_of(files, log_lines.map(str.encode)),
+       st.sampled_from(["step", "tokens", "time"]), st.sampled_from(["loss", "ppl", "accuracy"]))
+def test_plot_logs(data, x, y):
+    from rnntool.curves import chart_series
+
+    with_file(data, lambda p: chart_series([p], x, y), name="run.jsonl")

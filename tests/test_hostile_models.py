@@ -122,3 +122,36 @@ def test_a_future_format_and_the_wrong_kind(cli, tmp_path):
     assert_refused_everywhere(cli, "lm", future, "format version 99")
     assert_one_line_error(cli("tag", "-m", LM, "-", input="hi\n"), "is a language model")
     assert_one_line_error(cli("classify", "-m", TAGGER, "-", input="hi\n"), "needs a classifier")
+
+
+@pytest.mark.parametrize("kind, source", [("lm", LM), ("tagger", TAGGER), ("classifier", CLASSIFIER)])
+@pytest.mark.parametrize("keep", [0.5, 0.999])
+def test_a_file_cut_short_is_truncated_everywhere_with_its_length(cli, tmp_path, kind, source, keep):
+    data = source.read_bytes()
+    cut = put(tmp_path / f"cut-{kind}.safetensors", data[: int(len(data) * keep)])
+    fragment = f"is truncated: {cut.stat().st_size:,} of {len(data):,} bytes"
+    assert_refused_everywhere(cli, kind, cut, fragment)  # info and summary too: the header alone looks whole
+    import rnntool
+
+    for call in (lambda: rnntool.load(cut), lambda: rnntool.info(cut), lambda: rnntool.load(cut.read_bytes())):
+        with pytest.raises(rnntool.ModelFileError, match="truncated"):
+            call()
+
+
+def test_models_lists_a_truncated_latest_model_with_its_problem(cli, tmp_path, monkeypatch):
+    import rnntool
+    from rnntool.userstate import remember_latest
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    cut = put(tmp_path / "latest.safetensors", CLASSIFIER.read_bytes()[:-10])
+    remember_latest("classifier", str(cut))
+    entry = next(e for e in rnntool.models()["latest"] if e["kind"] == "classifier")
+    assert "truncated" in entry["problem"]
+    result = cli("models")
+    assert result.exit_code == 0 and "truncated" in result.output
+
+
+def test_a_tensor_with_offsets_that_are_not_numbers_is_damaged(cli, tmp_path):
+    table = json.dumps({"__metadata__": {}, "w": {"dtype": "F32", "shape": [1], "data_offsets": ["0", 4]}}).encode()
+    path = raw_safetensors(tmp_path / "odd.safetensors", table, b"\0" * 4)
+    assert_refused_everywhere(cli, "lm", path, "damaged")

@@ -321,3 +321,9 @@ def test_more_specs_refused_in_one_line(cli, spec, fragment):
 def test_layer_refuses_what_would_exhaust_memory(cli):
     assert_one_line_error(cli("layer", "--spec", "LSTM(10000, input_shape=(2, 3000))"), "at most 50,000,000")
     assert_one_line_error(cli("layer", "--spec", "SimpleRNN(2)", "--input-shape", "1000,1000,1000"), "at most")
+
+
+@pytest.mark.parametrize("data", ["[]", "[[]]", "[[[]]]"])
+def test_an_empty_input_is_a_one_line_error(cli, data):
+    for spec in ("Embedding(10, 4); GRU(2)", "SimpleRNN(3)"):
+        assert_one_line_error(cli("layer", "--spec", spec, "--input", "-", input=data), "")

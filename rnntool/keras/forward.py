@@ -241,6 +241,8 @@ def check_input(layers: list[Layer], x: np.ndarray) -> np.ndarray:
             what = ["batch size", "timesteps", "features"][axis] if axis < 3 else f"size {axis}"
             raise RnntoolError(f"the input has {what} {got} but the spec declares {size} "
                                f"(input shape {tuple(x.shape)} vs {fmt_shape(declared)})")
+    if 0 in x.shape:  # an empty list: nothing to run a layer over
+        raise RnntoolError(f"the input is empty (shape {tuple(x.shape)}); give at least one value per axis")
     if ids:
         if x.dtype.kind == "f":
             if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
