@@ -112,10 +112,11 @@ def fetch(
     is only moved into place once verified, so a failed fetch leaves nothing
     half-written. ``mirror`` replaces the upstream URLs by ``<mirror>/<name>/<file>``."""
     entry = get_entry(name)
+    _make_directory(Path(directory))
     if entry.nltk:
         return [_fetch_nltk(entry, directory)]
     target = check_output_path(Path(directory) / name)
-    target.mkdir(exist_ok=True)
+    _make_directory(target)
     paths = []
     for file in entry.files:
         dest = target / file.name
@@ -156,6 +157,17 @@ def _download_verified(url: str, dest: Path, file: CorpusFile, progress: FetchPr
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _make_directory(directory: Path) -> None:
+    """Create ``directory`` and its parents as every download tool does (``--dir data`` on a
+    fresh checkout); a file in the way or no permission is a one-line error."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RnntoolError(f"cannot download into {directory}: it is a file, not a directory") from None
+    except OSError as e:
+        raise RnntoolError(f"cannot create the directory {directory}: {e.strerror or e}") from None
 
 
 def _fetch_nltk(entry: CorpusEntry, directory: str | os.PathLike) -> Path:

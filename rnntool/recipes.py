@@ -116,6 +116,12 @@ LARGE_SET_TEXTS = 50_000  # this many training texts or more: larger batches, a 
 LARGE_SET = dict(batch_size=64, lr=3e-3)
 SMALL_SET_TEXTS = 20_000  # fewer texts and no budget: more epochs (early stopping ends the run)
 SMALL_SET_EPOCHS = 40
+# A handful of texts (the tutorials' 16 messages): a dev split of one or two texts cannot choose
+# a model or stop a run, so train on as train-lm trains a tiny text - Adam at 1e-2, no early
+# stopping, and (without a budget) at least TINY_UPDATES updates.
+TINY_SET_TEXTS = 100
+TINY_SET = dict(lr=1e-2, patience=10 ** 6)
+TINY_UPDATES = 300
 
 
 class Choice:
@@ -129,7 +135,8 @@ class Choice:
     def flags(self) -> str:
         """The options as a user would type them: ``--word-emb 200``, ``--no-pretrain``."""
         return " ".join(f"--{'' if v else 'no-'}{k.replace('_', '-')}" if isinstance(v, bool)
-                        else f"--{k.replace('_', '-')} {_fmt(v)}" for k, v in self.options.items())
+                        else f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float)
+                        else f"--{k.replace('_', '-')} {v}" for k, v in self.options.items())
 
     def note(self) -> str:
         return f"chose {self.flags()} from the data ({self.because})"
@@ -225,14 +232,22 @@ def classifier_choices(texts: int, tokens: int, model_options: dict | None, trai
         else:
             choose({k: CLASSIFIER_MODEL.get(k, CLASSIFIER_TRAIN.get(k)) for k in SMALL_CORPUS},
                    f"{tokens:,} training tokens, {SMALL_CORPUS_TOKENS:,} or more, so words seen once share one vector")
-    if texts >= LARGE_SET_TEXTS:
+    if texts < TINY_SET_TEXTS:
+        choose(TINY_SET, f"{texts:,} training texts, under {TINY_SET_TEXTS}: a dev split of a few texts "
+                         "cannot stop the run early")
+    elif texts >= LARGE_SET_TEXTS:
         choose(LARGE_SET, f"{texts:,} training texts, {LARGE_SET_TEXTS:,} or more")
     else:
         choose({k: CLASSIFIER_TRAIN[k] for k in LARGE_SET}, f"{texts:,} training texts, under {LARGE_SET_TEXTS:,}")
     if not any(k in train for k in ("epochs", "max_time", "max_steps")):
-        epochs = SMALL_SET_EPOCHS if texts < SMALL_SET_TEXTS else CLASSIFIER_EPOCHS
-        choose({"epochs": epochs}, f"{texts:,} training texts and no --max-time or --max-steps; "
-                                   "early stopping may end the run sooner")
+        batch = train.get("batch_size", CLASSIFIER_TRAIN["batch_size"])
+        if texts < TINY_SET_TEXTS:
+            epochs = -(-TINY_UPDATES // max(1, -(-texts // batch)))
+            because = f"{texts:,} training texts and no budget: {TINY_UPDATES} updates"
+        else:
+            epochs = SMALL_SET_EPOCHS if texts < SMALL_SET_TEXTS else CLASSIFIER_EPOCHS
+            because = f"{texts:,} training texts and no --max-time or --max-steps; early stopping may end it sooner"
+        choose({"epochs": epochs}, because)
     return model, train, made
 
 
@@ -255,10 +270,14 @@ RUN_TIME_DEFAULTS = {
     **{("classifier", k): f"auto: {_fmt(v)} below {SMALL_CORPUS_TOKENS:,} training tokens, else "
                           f"{_fmt(CLASSIFIER_MODEL.get(k, CLASSIFIER_TRAIN.get(k)))}; word level"
        for k, v in SMALL_CORPUS.items()},
-    **{("classifier", k): f"auto: {_fmt(v)} from {LARGE_SET_TEXTS:,} training texts, else {_fmt(CLASSIFIER_TRAIN[k])}"
-       for k, v in LARGE_SET.items()},
-    ("classifier", "epochs"): f"auto: {SMALL_SET_EPOCHS} below {SMALL_SET_TEXTS:,} training texts, else "
-                              f"{CLASSIFIER_EPOCHS}; unbounded with --max-time/--max-steps",
+    ("classifier", "batch_size"): f"auto: {LARGE_SET['batch_size']} from {LARGE_SET_TEXTS:,} training texts, "
+                                  f"else {CLASSIFIER_TRAIN['batch_size']}",
+    ("classifier", "lr"): f"auto: {_fmt(LARGE_SET['lr'])} from {LARGE_SET_TEXTS:,} training texts, "
+                          f"{_fmt(TINY_SET['lr'])} under {TINY_SET_TEXTS}, else {_fmt(CLASSIFIER_TRAIN['lr'])}",
+    ("classifier", "patience"): f"auto: {CLASSIFIER_TRAIN['patience']}; off under {TINY_SET_TEXTS} training texts",
+    ("classifier", "epochs"): f"auto: {SMALL_SET_EPOCHS} below {SMALL_SET_TEXTS:,} training texts, "
+                              f"{TINY_UPDATES} updates' worth under {TINY_SET_TEXTS}, else {CLASSIFIER_EPOCHS}; "
+                              "unbounded with --max-time/--max-steps",
     ("classifier", "tokenizer"): "auto: kiwi when most letters are Hangul and Kiwi is installed, else treebank",
     ("classifier", "pretrain"): f"auto: from {PRETRAIN_MIN_TEXTS:,} training texts at word level, with --max-time "
                                 f"{PRETRAIN_MIN_SECONDS} or more, of which the LM gets {PRETRAIN_SHARE:.0%}",

@@ -55,7 +55,8 @@ def test_english_text_keeps_treebank_words(tmp_path):
 
 
 def test_a_small_set_gets_every_word_embedded_and_the_small_set_training(tmp_path):
-    result, notes = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path, max_steps=None, epochs=None, max_time=None)
+    result, notes = train(write(tmp_path / "en.tsv", ENGLISH, times=30), tmp_path, max_steps=None, epochs=None,
+                          max_time=None)
     config = rnntool.load(result.model_path).header["config"]
     assert config["word_emb"] == recipes.SMALL_CORPUS["word_emb"]
     assert "wonderful" in rnntool.info(result.model_path).header["config"]["words"]  # seen 10 times, kept either way
@@ -67,13 +68,21 @@ def test_a_small_set_gets_every_word_embedded_and_the_small_set_training(tmp_pat
 
 def test_explicit_options_always_win_and_are_not_called_choices(tmp_path):
     result, notes = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path, tokenizer="whitespace", word_emb=24,
-                          min_word_freq=3, batch_size=8, lr=0.01)
+                          min_word_freq=3, batch_size=8, lr=0.01, patience=3)
     config = rnntool.load(result.model_path).header
     assert config["config"]["word_emb"] == 24 and config["config"]["tokenizer"]["tokenizer"] == "whitespace"
     assert config["training"]["train_config"]["min_word_freq"] == 3
     assert config["training"]["train_config"]["batch_size"] == 8 and config["training"]["train_config"]["lr"] == 0.01
     assert "choices" not in result.summary or not result.summary["choices"]
     assert not [n for n in notes if n.startswith("chose ")]
+
+
+def test_a_tiny_set_trains_as_a_tiny_text_does(tmp_path):
+    model, train_opts, made = recipes.classifier_choices(14, 150, None, None)
+    assert train_opts["lr"] == recipes.TINY_SET["lr"] and train_opts["patience"] >= 10**6
+    assert train_opts["epochs"] == recipes.TINY_UPDATES  # 14 texts: one batch, one update an epoch
+    assert recipes.classifier_choices(14, 150, None, {"batch_size": 4})[1]["epochs"] == 75  # 4 batches an epoch
+    assert recipes.classifier_choices(14, 150, None, {"lr": 0.5})[1]["patience"] >= 10**6  # the rest still chosen
 
 
 def test_a_half_given_rule_chooses_only_the_rest():

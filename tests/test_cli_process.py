@@ -59,6 +59,16 @@ def test_error_is_one_line_without_traceback_and_debug_shows_it(tmp_path):
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "ValueError: a bug" in loud.stderr
     flag = run_rnntool("--debug", "prep", tmp_path / "missing.txt", "-o", tmp_path / "x", text=True)
     assert flag.returncode == 1 and "no such file" in flag.stderr  # --debug is accepted before any command
+    # the --debug flag itself: a command of the real app failing unexpectedly shows its traceback
+    boom = ("import sys\nfrom rnntool.cli import app, main\nfrom rnntool.cli.common import handle_errors\n"
+            "@app.command('boom')\n@handle_errors\ndef boom():\n    raise ValueError('a bug')\n"
+            "sys.argv = ['rnntool', *sys.argv[1:]]\nmain()\n")
+    env = {k: v for k, v in os.environ.items() if k != "RNNTOOL_DEBUG"}
+    plain = subprocess.run([sys.executable, "-c", boom, "boom"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr and "unexpected ValueError" in plain.stderr
+    debug = subprocess.run([sys.executable, "-c", boom, "--debug", "boom"], capture_output=True, text=True, cwd=ROOT,
+                           env=env)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "ValueError: a bug" in debug.stderr
 
 
 def test_usage_error_exits_2():

@@ -103,3 +103,20 @@ def test_real_registry_checksum_matches_shared_copy(http_mirror, tmp_path):
     (root / "tinyshakespeare" / "input.txt").symlink_to(source)
     [path] = corpora.fetch("tinyshakespeare", tmp_path, mirror=url)
     assert path.stat().st_size == source.stat().st_size
+
+
+def test_fetch_creates_the_directory_as_download_tools_do(fake_registry, http_mirror, tmp_path, cli):
+    root, url = http_mirror
+    (root / "tiny").mkdir()
+    (root / "tiny" / "tiny.txt").write_bytes(CONTENT)
+    dest = tmp_path / "new" / "data"  # neither exists yet (README's `--dir data` on a fresh checkout)
+    [path] = corpora.fetch("tiny", dest, mirror=url)
+    assert path == dest / "tiny" / "tiny.txt" and path.read_bytes() == CONTENT
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(RnntoolError, match="it is a file, not a directory"):
+        corpora.fetch("tiny", blocker, mirror=url)
+    assert blocker.read_text() == "x"
+    result = cli("corpus", "fetch", "tiny", "--dir", tmp_path / "cli" / "data", "--mirror", url, "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli" / "data" / "tiny" / "tiny.txt").read_bytes() == CONTENT

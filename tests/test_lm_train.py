@@ -250,12 +250,29 @@ def test_a_tiny_corpus_just_works_with_the_defaults(cli, tmp_path, corpus, level
     result = cli("train-lm", text, "--level", level, "--seed", "1", "-o", out)
     assert result.exit_code == 0, result.output
     assert "validating on the training text" in result.stderr and "one stream per line" in result.stderr
-    for line in TINY_TEXTS[corpus].splitlines():
+    lines = TINY_TEXTS[corpus].splitlines()
+    for line in lines:
         first = line.split()[0]
         generated = cli("generate", "-m", out, "--prime", first, "--greedy", "--stop-at-eos", "-n", "80")
-        assert generated.stdout.rstrip("\n") == line, (first, generated.stdout)
+        # a prime that starts several lines (the poem's "the" is a prefix of "then") may bring back
+        # any of them: which one is the arithmetic's choice, not something rnntool promises
+        candidates = [other for other in lines if other.startswith(first)]
+        assert generated.stdout.rstrip("\n") in candidates, (first, generated.stdout)
     refused = cli("train-lm", text, "--level", level, "--batch-size", "64", "--bptt", "35", "-o", out, "-q")
     assert "needs at least" in refused.stderr  # what the user set is kept
+
+
+def test_a_tiny_text_trains_in_fp32_whatever_the_cpu_would_pick(cli, tmp_path, monkeypatch):
+    import rnntool
+
+    monkeypatch.setattr("rnntool.train.runs.resolve_precision", lambda name, device, cpu_bf16: "bf16")
+    text = tmp_path / "tiny.txt"
+    text.write_text(TINY_TEXTS["english"])
+    events = []
+    result = rnntool.train_lm(text, tmp_path / "m.safetensors", level="word", max_steps=3, seed=1,
+                              on_event=events.append)
+    assert rnntool.info(result.model_path).header["training"]["precision"] == "fp32"
+    assert any("a tiny text trains in fp32 (not bf16" in e.get("message", "") for e in events)
 
 
 def test_unwritable_output_path(cli, tmp_path):

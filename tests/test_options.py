@@ -146,17 +146,29 @@ def check_run_time(kind: str, option: str, text: str) -> None:
 
         assert same(m[1], chosen(tokens - 1)) and same(m[3], chosen(tokens))
         assert chosen(tokens - 1, words=False) is None  # characters or an LM's words: the recipe's own
-    elif kind == "classifier" and option in ("batch_size", "lr"):
-        m = re.fullmatch(r"auto: (\S+) from ([\d,]+) training texts, else (\S+)", text)
+    elif (kind, option) == ("classifier", "batch_size"):
+        m = re.fullmatch(r"auto: (\d+) from ([\d,]+) training texts, else (\d+)", text)
         texts = int(m[2].replace(",", ""))
-        chosen = lambda n: recipes.classifier_choices(n, 10**7, None, None)[1][option]  # noqa: E731
-        assert same(m[1], chosen(texts)) and same(m[3], chosen(texts - 1))
+        chosen = lambda n: recipes.classifier_choices(n, 10**7, None, None)[1]["batch_size"]  # noqa: E731
+        assert (chosen(texts), chosen(texts - 1)) == (int(m[1]), int(m[3]))
+    elif (kind, option) == ("classifier", "lr"):
+        m = re.fullmatch(r"auto: (\S+) from ([\d,]+) training texts, (\S+) under (\d+), else (\S+)", text)
+        large, tiny = int(m[2].replace(",", "")), int(m[4])
+        chosen = lambda n: recipes.classifier_choices(n, 10**7, None, None)[1]["lr"]  # noqa: E731
+        assert same(m[1], chosen(large)) and same(m[5], chosen(large - 1)) and same(m[5], chosen(tiny))
+        assert same(m[3], chosen(tiny - 1))
+    elif (kind, option) == ("classifier", "patience"):
+        m = re.fullmatch(r"auto: (\d+); off under (\d+) training texts", text)
+        chosen = lambda n: recipes.classifier_train_config(recipes.classifier_choices(n, 10**7, None, None)[1]).patience  # noqa: E731,E501
+        assert chosen(int(m[2])) == int(m[1]) and chosen(int(m[2]) - 1) >= 10**6
     elif (kind, option) == ("classifier", "epochs"):
-        m = re.fullmatch(r"auto: (\d+) below ([\d,]+) training texts, else (\d+); "
-                         r"unbounded with --max-time/--max-steps", text)
-        texts = int(m[2].replace(",", ""))
+        m = re.fullmatch(r"auto: (\d+) below ([\d,]+) training texts, (\d+) updates' worth under (\d+), else "
+                         r"(\d+); unbounded with --max-time/--max-steps", text)
+        small, tiny = int(m[2].replace(",", "")), int(m[4])
         chosen = lambda n, train=None: recipes.classifier_choices(n, 10**7, None, train)[1].get("epochs")  # noqa: E731
-        assert (chosen(texts - 1), chosen(texts)) == (int(m[1]), int(m[3]))
+        assert (chosen(small - 1), chosen(small), chosen(tiny)) == (int(m[1]), int(m[5]), int(m[1]))
+        batch = recipes.CLASSIFIER_TRAIN["batch_size"]
+        assert chosen(tiny - 1) * -(-(tiny - 1) // batch) >= int(m[3]) > (chosen(tiny - 1) - 1) * -(-(tiny - 1) // batch)
         assert chosen(10, {"max_time": 60.0}) is None and chosen(10, {"epochs": 3}) == 3
     elif (kind, option) == ("classifier", "tokenizer"):
         assert text == "auto: kiwi when most letters are Hangul and Kiwi is installed, else treebank"

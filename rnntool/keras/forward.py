@@ -245,7 +245,7 @@ def check_input(layers: list[Layer], x: np.ndarray) -> np.ndarray:
         raise RnntoolError(f"the input is empty (shape {tuple(x.shape)}); give at least one value per axis")
     if ids:
         if x.dtype.kind == "f":
-            if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
+            if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)) or np.any(np.abs(x) >= 2.0 ** 62):
                 raise RnntoolError("a spec that starts with Embedding takes integer token ids")
             x = x.astype(np.int64)
     else:

@@ -32,7 +32,7 @@ LN2 = math.log(2.0)
 TINY_STEPS = 300  # a text of a few sentences: this many updates, as the tutorials' 200 epochs give
 
 
-def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int = 1) -> None:
+def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int = 1) -> bool:
     """A text shorter than one batch of streams (the tutorials' three sentences) trains as
     they do: every line its own stream, read from the start-of-text state that generation
     starts from (so a line's first word brings back the line), --batch-size the number of
@@ -40,10 +40,10 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
     wherever the user left the defaults (what they set is kept, and refused below if too
     big; setting --batch-size or --bptt keeps the text one stream). The word recipe's SGD at
     lr 20 is tuned for Penn Treebank and stalls on a dozen tokens (the character recipe's
-    Adam stays)."""
+    Adam stays). Whether the text was that small."""
     n = len(data.train)
     if n >= cfg.batch_size * (cfg.bptt + 1):
-        return
+        return False
     before = (cfg.batch_size, cfg.bptt)  # the defaults
     line_end = line_end_id(data)
     lines = text_lines(data.train, line_end)
@@ -59,7 +59,7 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
         if "bptt" not in given and n < cfg.batch_size * (cfg.bptt + 1):
             cfg.bptt = max(1, n // cfg.batch_size - 1)
         if (cfg.batch_size, cfg.bptt) == before:
-            return
+            return True
         changes = [f"--batch-size {cfg.batch_size}", f"--bptt {cfg.bptt}"]
     if "optimizer" not in given and "lr" not in given and cfg.optimizer == "sgd":
         cfg.optimizer, cfg.lr, cfg.clip = "adam", 1e-2, max(cfg.clip, 1.0)
@@ -72,6 +72,7 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
         cfg.patience = 10 ** 6  # it validates on what it trains on: stopping early would only stop it learning
     data.notes.append(f"the training text has {n:,} tokens (the defaults need {before[0] * (before[1] + 1):,}): "
                       f"training with {' '.join(changes)}")
+    return True
 
 
 def line_end_id(data: LMData) -> int:
@@ -181,8 +182,13 @@ def train_lm(
     level = data.settings.level
     model_cfg, cfg = setup.configs(LMConfig, LMTrainConfig, model_options, train_options,
                                  lambda: lm_configs(level, len(data.vocab), model_options, train_options))
-    if not setup.resumed:
-        fit_to_text(data, cfg, {k: v for k, v in (train_options or {}).items() if v is not None}, setup.dist.world_size)
+    given = {k: v for k, v in (train_options or {}).items() if v is not None}
+    if not setup.resumed and fit_to_text(data, cfg, given, setup.dist.world_size) and "precision" not in given \
+            and setup.precision != "fp32":
+        # a few sentences train in seconds either way; in fp32 what they learn does not depend on
+        # whether this CPU happens to run bf16 natively (the tutorials' outputs stay the same)
+        data.notes.append(f"a tiny text trains in fp32 (not {setup.precision}: speed does not matter here)")
+        setup.precision = "fp32"
     if cfg.line_streams:
         validates_on_train = data.valid is data.train
         data.train = line_rows(data, cfg)
