@@ -86,7 +86,7 @@ def main() -> None:
                   f"{summary['steps']:,} steps, {summary['train_seconds']:.0f} s training, wall {wall:.0f} s, "
                   f"{summary['params']:,} params", flush=True)
             for choice in summary.get("choices", []):
-                print(f"  chose {' '.join(f'--{k} {v}' for k, v in choice['options'].items())} ({choice['because']})")
+                print(f"  chose {choice['flags']} ({choice['because']})")
             if i == 0 and args.keep:
                 args.keep.write_bytes(model.read_bytes())
     std = statistics.stdev(accs) if len(accs) > 1 else 0.0
