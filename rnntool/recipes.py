@@ -156,15 +156,27 @@ PRETRAIN_LM = dict(emb=128, hidden=256)  # a word LM's defaults otherwise
 PRETRAIN_MAX_VOCAB = 20_000
 
 
+def lm_start_conflicts(model_options: dict | None) -> list[str]:
+    """The classifier options given that an encoder started from a language model cannot
+    honour (it reads forward only, words only); the LM takes the shape options themselves."""
+    given = {k: v for k, v in (model_options or {}).items() if v is not None}
+    return [f"--{k.replace('_', '-')}" + ("" if isinstance(v, bool) else f" {v}") for k, v in given.items()
+            if (k == "bidirectional" and v) or (k in ("char_filters", "case_emb") and v > 0)]
+
+
 def choose_pretraining(given: bool | None, texts: int, level: str, max_time: float | None,
-                       max_steps: int | None, init_from: str | None, ranks: int) -> tuple[bool, Choice | None]:
+                       max_steps: int | None, init_from: str | None, ranks: int,
+                       conflicts: list[str] = ()) -> tuple[bool, Choice | None]:
     """Whether train-classifier trains a language model on its texts first, and why (a note
-    only when the data decided). ``given``: --pretrain/--no-pretrain, None for auto."""
+    only when the data decided). ``given``: --pretrain/--no-pretrain, None for auto;
+    ``conflicts``: options given that a language model's start cannot honour."""
     from rnntool.errors import InputError
 
     if given is False:
         return False, None
     blockers = [why for why, blocked in (
+        (f"{' '.join(conflicts)} cannot start from a language model, which reads forward and words only",
+         bool(conflicts)),
         ("--init-from gives the encoder's start already", init_from is not None),
         ("a character-level classifier has no words to pretrain", level != "word"),
         ("pretraining shares --max-time between the two, so it needs --max-time", max_time is None),

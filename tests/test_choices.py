@@ -148,6 +148,7 @@ def test_pretrain_trains_a_language_model_first_and_starts_the_classifier_from_i
     header = rnntool.info(result.model_path).header
     assert header["training"]["pretraining"]["model"] == str(lm_path)
     assert header["config"]["bidirectional"] is False  # the LM's shape: forward only
+    assert header["config"]["hidden"] == 16 and lm.header["config"]["hidden"] == 16  # the shape given goes to the LM
     assert header["config"]["words"] == list(lm.header["vocab"]["tokens"])
     # the classifier got the rest of the budget, not all of it
     assert header["training"]["train_config"]["max_time"] == pytest.approx(6 - pre["seconds"])
@@ -169,6 +170,12 @@ def test_pretraining_is_chosen_for_large_sets_with_time_to_share():
         choose(True, 10, "word", None, None, None, 1)
     with pytest.raises(rnntool.InputError, match="--pretrain: a character-level"):
         choose(True, 10, "char", 60, None, None, 1)
+    # options an LM start cannot honour: auto stays off and says why; --pretrain refuses them
+    off, why = choose(None, big, "word", 600, None, None, 1, recipes.lm_start_conflicts({"bidirectional": True}))
+    assert not off and "--bidirectional cannot start from a language model" in why.because
+    assert recipes.lm_start_conflicts({"bidirectional": False, "char_filters": 0, "hidden": 64, "pool": "mean"}) == []
+    with pytest.raises(rnntool.InputError, match="--char-filters 32 cannot start"):
+        choose(True, big, "word", 600, None, None, 1, recipes.lm_start_conflicts({"char_filters": 32}))
 
 
 def test_pretrain_without_a_time_budget_is_a_one_line_error(cli, tmp_path):

@@ -27,6 +27,7 @@ from rnntool.recipes import (
     Choice,
     choose_pretraining,
     choose_tokenizer,
+    lm_start_conflicts,
     classifier_choices,
     classifier_model_options,
     classifier_train_config,
@@ -139,11 +140,12 @@ def init_from_language_model(path: str) -> tuple[dict, dict, dict[str, np.ndarra
     return options, lm.header["tokenizer"], weights
 
 
-def pretrain_language_model(texts: list[str], settings: TokenizerSettings, output: Path, options: dict,
-                            on_event: EventFn | None, should_stop: Callable[[], bool]) -> dict:
+def pretrain_language_model(texts: list[str], settings: TokenizerSettings, output: Path, model_options: dict,
+                            options: dict, on_event: EventFn | None, should_stop: Callable[[], bool]) -> dict:
     """A word language model on the training texts, for recipes.PRETRAIN_SHARE of --max-time,
     written beside the classifier (OUTPUT.lm.safetensors: it generates text of the domain, and
-    --init-from takes it again); what --init-from needs to start a classifier from it."""
+    --init-from takes it again); what --init-from needs to start a classifier from it. The
+    classifier's shape options, where given, are the LM's (its encoder is the LM's)."""
     import tempfile
 
     from rnntool.text.corpus import PrepOptions
@@ -158,8 +160,11 @@ def pretrain_language_model(texts: list[str], settings: TokenizerSettings, outpu
         text = Path(scratch) / "texts.txt"
         text.write_text("".join(" ".join(t.split()) + "\n" for t in texts), encoding="utf-8")
         summary, path = train_lm(
-            str(text), path, prep=PrepOptions(settings=settings, max_vocab=PRETRAIN_MAX_VOCAB),
-            model_options=dict(PRETRAIN_LM),
+            str(text), path, prep=PrepOptions(settings=settings, min_freq=options.get("min_word_freq") or 1,
+                                              max_vocab=options.get("max_vocab") or PRETRAIN_MAX_VOCAB),
+            model_options={**PRETRAIN_LM, **{lm: model_options[ours] for ours, lm in (
+                ("word_emb", "emb"), ("hidden", "hidden"), ("layers", "layers"), ("cell", "cell"),
+                ("dropout", "dropout")) if model_options.get(ours) is not None}},
             train_options={"max_time": seconds, **{k: options[k] for k in ("seed", "device", "precision")
                                                    if options.get(k) is not None}},
             record={"command": f"pretraining for {output.name}"}, should_stop=should_stop)
@@ -252,16 +257,19 @@ def train_classifier(
         raise RnntoolError(f"{train_spec} has {len(labels)} class{'es' if len(labels) != 1 else ''} "
                            f"({', '.join(labels) or 'none'}); a classifier needs at least two")
 
-    pretraining: dict = {}
+    pretraining: dict = dict(inputs.get("pretraining", {})) if setup.resumed else {}
     if not setup.resumed:
         options = train_options or {}
         chosen, choice = choose_pretraining(pretrain, len(train), tokenizer.settings.level, options.get("max_time"),
-                                            options.get("max_steps"), inputs["init_from"], setup.dist.world_size)
+                                            options.get("max_steps"), inputs["init_from"], setup.dist.world_size,
+                                            lm_start_conflicts(model_options))
         chose(choice)
         if chosen:
             pretraining = pretrain_language_model([e.text for e in train], tokenizer.settings, setup.output,
-                                                   options, on_event if setup.dist.is_main else None, should_stop)
+                                                   model_options or {}, options,
+                                                   on_event if setup.dist.is_main else None, should_stop)
             inputs["init_from"] = pretraining["model"]  # a resumed run starts from the same file
+            inputs["pretraining"] = pretraining
             init = init_from_language_model(pretraining["model"])
             train_options = {**options, "max_time": options["max_time"] - pretraining["seconds"]}
 
