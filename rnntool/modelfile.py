@@ -232,12 +232,16 @@ def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
     from safetensors import SafetensorError
 
     path = Path(path)
-    _read_table(path)  # its length checked before safetensors maps it
     try:
         with _open(path) as f:
             header = _check_header(path, f.metadata(), kind)
             tensors = {name: f.get_tensor(name) for name in f.keys()}
-    except (SafetensorError, OSError) as e:
+    except (SafetensorError, OSError, ModelFileError) as e:
+        # only when loading failed (the table is not parsed twice on the way that works): a file
+        # cut short says so, "truncated: N of M bytes", rather than just "damaged"
+        _read_table(path)
+        if isinstance(e, ModelFileError):
+            raise
         raise ModelFileError(f"{path} is damaged ({e}); retrain or re-download it") from None
     return ModelFile(header, tensors, path)
 
