@@ -74,7 +74,7 @@ __all__ = [
 
 
 # public modules, reachable as attributes too (rnntool.plots.plot_logs after ``import rnntool``)
-_MODULES = ("defaults", "plots", "corpora")
+_MODULES = ("defaults", "plots", "corpora", "serve")  # serve: with the [serve] extra
 
 
 def __getattr__(name: str) -> object:

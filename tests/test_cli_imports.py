@@ -1,8 +1,8 @@
 """The CLI is a renderer on the public API: what rnntool/cli imports from the rest of rnntool.
 
 The public API is ``rnntool`` itself (its ``__all__``) and the public modules
-``rnntool.errors``, ``rnntool.results``, ``rnntool.defaults``, ``rnntool.plots`` and
-``rnntool.corpora``; the CLI imports nothing else of rnntool but its own package.
+``rnntool.errors``, ``rnntool.results``, ``rnntool.defaults``, ``rnntool.plots``,
+``rnntool.corpora`` and ``rnntool.serve``; the CLI imports nothing else of rnntool but its own package.
 """
 
 import ast
@@ -12,7 +12,8 @@ import rnntool
 
 CLI = Path(rnntool.__file__).parent / "cli"
 # the public modules (docs/stability.md)
-PUBLIC = {"rnntool", "rnntool.errors", "rnntool.results", "rnntool.defaults", "rnntool.plots", "rnntool.corpora"}
+PUBLIC = {"rnntool", "rnntool.errors", "rnntool.results", "rnntool.defaults", "rnntool.plots", "rnntool.corpora",
+          "rnntool.serve"}
 
 
 def cli_imports() -> set[tuple[str, str]]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import assert_one_line_error
+from helpers import assert_one_line_error, ner_sentences
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import read_header
 from rnntool.runtime.tagger import TaggerRuntime, crf_marginals, viterbi
@@ -29,18 +29,6 @@ def pos_corpus(n, seed):
         v = rng.choice(VERBS)
         lines.append(f"the/DET {a}/NOUN {v}/VERB a/DET {b}/NOUN ./PUNCT")
     return "\n".join(lines) + "\n"
-
-
-def ner_corpus(n, seed):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        who = rng.choice(["Alice Smith", "Bob Jones", "Carol"])
-        where = rng.choice(["Paris", "New York", "London"])
-        rows = [(w, "I-PER") for w in who.split()] + [("went", "O"), ("to", "O")]
-        rows += [(w, "I-LOC") for w in where.split()] + [(".", "O")]
-        out.append("\n".join(f"{w} X {t}" for w, t in rows))
-    return "\n\n".join(out) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +140,8 @@ def test_viterbi_and_marginals_agree_with_brute_force():
 
 
 def test_crf_ner_tagger_with_iob1_input(tmp_path, monkeypatch):
-    (tmp_path / "train.conll").write_text(ner_corpus(150, 0))
-    (tmp_path / "dev.conll").write_text(ner_corpus(20, 1))
+    (tmp_path / "train.conll").write_text(ner_sentences(150, 0))
+    (tmp_path / "dev.conll").write_text(ner_sentences(20, 1))
     result, path = train_tagger(str(tmp_path / "train.conll"), tmp_path / "ner.safetensors",
                                 dev_spec=str(tmp_path / "dev.conll"),
                                 model_options={**TINY, "crf": True}, train_options={"epochs": 6, "lr": 1e-2})

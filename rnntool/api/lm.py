@@ -31,17 +31,30 @@ class LanguageModel(Model):
     def vocab_size(self) -> int:
         return len(self._runtime.vocab)
 
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens the model reads ``text`` as: its characters, or its words as the model's
+        tokenizer splits them (what ``max_tokens`` and a score's ``tokens`` count)."""
+        return self._runtime.tokenizer.tokenize(check_text(text, "a text"))
+
     # --- generation ----------------------------------------------------------------------
-    def _generator(self, max_tokens: int, temperature: float, greedy: bool, top_k: int, top_p: float,
-                   seed: int | None, stop: Sequence[str] | str, stop_at_eos: bool, allow_unk: bool):
-        from rnntool.runtime.generate import GenerationOptions, Generator
+    @staticmethod
+    def _options(max_tokens: int, temperature: float, greedy: bool, top_k: int, top_p: float,
+                 seed: int | None, stop: Sequence[str] | str, stop_at_eos: bool, allow_unk: bool):
+        """The runtime's GenerationOptions for ``generate``'s arguments, checked."""
+        from rnntool.runtime.generate import GenerationOptions
         from rnntool.runtime.sampling import SamplingOptions
 
         stops = [stop] if isinstance(stop, str) else list(stop)
         opts = GenerationOptions(max_tokens=max_tokens,
                                  sampling=SamplingOptions(0.0 if greedy else temperature, top_k, top_p),
                                  stops=stops, stop_at_eos=stop_at_eos, allow_unk=allow_unk, seed=seed)
-        return Generator(self._runtime, opts, warn=warn)
+        opts.validate()
+        return opts
+
+    def _generator(self, *args):
+        from rnntool.runtime.generate import Generator
+
+        return Generator(self._runtime, self._options(*args), warn=warn)
 
     def generate(self, prompt: str = "", *, max_tokens: int = GENERATION["max_tokens"],
                  temperature: float = GENERATION["temperature"], greedy: bool = False,

@@ -192,3 +192,160 @@ class Generator:
             piece = stream.finish()
             if piece:
                 yield b, piece
+
+
+class _Row:
+    """One generation in a ContinuousBatch: its text bookkeeping, its own sampler and seed."""
+
+    __slots__ = ("key", "gen", "stream", "sampler", "scale", "stop_id", "max_tokens", "want_logprob", "next_id")
+
+    def __init__(self, key, gen: Generation, stream: _Stream, generator: Generator, want_logprob: bool):
+        self.key = key
+        self.gen = gen
+        self.stream = stream
+        self.sampler = generator.sampler
+        self.scale = np.float32(generator.opts.sampling.logit_scale)
+        self.stop_id = generator.stop_id
+        self.max_tokens = generator.opts.max_tokens
+        self.want_logprob = want_logprob
+        self.next_id = 0
+
+
+class ContinuousBatch:
+    """Generations that join and leave one batch between steps (continuous batching, as
+    LLM servers do it): each step runs every active stream through one matmul per layer,
+    so eight concurrent generations cost about what one does, and a new one starts at the
+    next step instead of waiting for a thread's turn. Each stream keeps its own options and
+    random generator: alone in the batch, a stream samples what ``Generator`` samples for
+    the same seed (a batch's logits may differ from a lone stream's in their last bits).
+    """
+
+    def __init__(self, lm: LMRuntime, warn: Callable[[str], None] | None = None):
+        self.lm = lm
+        self.warn = warn
+        self.rows: list[_Row] = []
+        self._stepper: Stepper | None = None
+        self._capacity = 0
+        self._steppers: dict[int, Stepper] = {}  # by capacity: built once (~3 ms), their buffers reused
+        self._banned: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def join(self, key, prompt: str, opts: GenerationOptions, want_logprob: bool = False,
+             keep_text: bool = True) -> Generation:
+        """Start a generation of ``prompt`` (its prompt read now); its pieces come from ``step``."""
+        generator = Generator(self.lm, opts, warn=self.warn)
+        if self._banned is None:
+            self._banned = generator.banned
+        elif generator.banned != self._banned:
+            raise InputError("streams of one batch must agree on allow_unk")
+        gen = Generation(prompt, logprob_sum=0.0 if want_logprob else None)
+        ids = np.array(generator._encode_prompt(prompt), dtype=np.int64)[:, None]
+        _, state = self.lm.hidden(ids, self.lm.zero_state(1), None)
+        row = _Row(key, gen, _Stream(gen, self.lm.level, opts.stops, at_line_start=not prompt, keep=keep_text,
+                                     tokenizer=self.lm.tokenizer.settings.tokenizer), generator, want_logprob)
+        states = self._states()
+        self.rows.append(row)
+        self._resize(states + [state])
+        return gen
+
+    def leave(self, keys) -> None:
+        """Drop these streams (their clients went away) before the next step."""
+        keys = set(keys)
+        keep = [i for i, r in enumerate(self.rows) if r.key not in keys]
+        if len(keep) == len(self.rows):
+            return
+        states = self._states()
+        self.rows = [self.rows[i] for i in keep]
+        self._resize([states[i] for i in keep])
+
+    def step(self) -> tuple[list[tuple[object, str]], list[_Row]]:
+        """One token for every stream: ([(key, newly final text)], [streams that finished])."""
+        if not self.rows:
+            return [], []
+        n = len(self.rows)
+        stepper = self._stepper
+        scores = stepper.logits()[:n]
+        pieces, finished, chosen = [], [], np.zeros(self._capacity, dtype=np.int64)
+        itos = self.lm.vocab.itos
+        for b, row in enumerate(self.rows):
+            if row.max_tokens == 0:  # nothing to sample
+                rest = row.stream.finish()
+                if rest:
+                    pieces.append((row.key, rest))
+                finished.append(row)
+                continue
+            raw = scores[b: b + 1]
+            token_id = int(row.sampler(raw * row.scale)[0])
+            gen, stream = row.gen, row.stream
+            done = False
+            if token_id == row.stop_id:
+                gen.stop_reason = "eos"
+                done = True
+            else:
+                gen.tokens += 1
+                if row.want_logprob:
+                    m = raw.max()
+                    gen.logprob_sum += float(raw[0, token_id] - m - np.log(np.exp(raw - m).sum()))
+                piece = stream.add(itos[token_id])
+                if piece:
+                    pieces.append((row.key, piece))
+                done = stream.done or gen.tokens >= row.max_tokens
+            if done:
+                rest = stream.finish()
+                if rest:
+                    pieces.append((row.key, rest))
+                finished.append(row)
+            chosen[b] = token_id
+        if finished:
+            gone = {id(r) for r in finished}
+            states = self._states(chosen)
+            keep = [i for i, r in enumerate(self.rows) if id(r) not in gone]
+            self.rows = [self.rows[i] for i in keep]
+            self._resize([states[i] for i in keep])
+        else:
+            stepper.step(chosen)
+        return pieces, finished
+
+    # --- the batch's state, one row per stream --------------------------------------------
+    def _states(self, then_step: np.ndarray | None = None) -> list:
+        """Each stream's recurrent state (after feeding ``then_step``'s tokens, if given)."""
+        if self._stepper is None or not self.rows:
+            return []
+        if then_step is not None:
+            self._stepper.step(then_step)
+        state = self._stepper.get_state()
+        n = len(self.rows)
+        if self.lm.cfg.cell == "lstm":
+            h, c = state
+            return [(h[:, i:i + 1], c[:, i:i + 1]) for i in range(n)]
+        return [state[:, i:i + 1] for i in range(n)]
+
+    def _resize(self, states: list) -> None:
+        """Rows 0..n-1 hold ``states``; the buffers are rebuilt when n outgrows them or
+        falls under a quarter of them (a lone stream gets the one-row fast path)."""
+        n = len(states)
+        if n == 0:
+            self._stepper, self._capacity = None, 0
+            return
+        if n > self._capacity or (self._capacity > 1 and n <= self._capacity // 4) or self._stepper is None:
+            capacity = 1
+            while capacity < n:
+                capacity *= 2
+            if capacity not in self._steppers:
+                self._steppers[capacity] = Stepper(self.lm, capacity, logit_scale=1.0, banned_ids=self._banned)
+            self._stepper, self._capacity = self._steppers[capacity], capacity
+        pad = self._capacity - n
+        if self.lm.cfg.cell == "lstm":
+            h = np.concatenate([s[0] for s in states], axis=1)
+            c = np.concatenate([s[1] for s in states], axis=1)
+            if pad:
+                h = np.concatenate([h, np.zeros((h.shape[0], pad, h.shape[2]), h.dtype)], axis=1)
+                c = np.concatenate([c, np.zeros((c.shape[0], pad, c.shape[2]), c.dtype)], axis=1)
+            self._stepper.set_state((h, c))
+        else:
+            h = np.concatenate(states, axis=1)
+            if pad:
+                h = np.concatenate([h, np.zeros((h.shape[0], pad, h.shape[2]), h.dtype)], axis=1)
+            self._stepper.set_state(h)

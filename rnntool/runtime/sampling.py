@@ -35,6 +35,7 @@ class SamplingOptions:
 
 # Gumbel noise is drawn in blocks of this many floats: one RNG call serves many steps.
 NOISE_BLOCK = 1 << 16
+FIRST_NOISE_BLOCK = 1 << 12
 
 
 class Sampler:
@@ -65,7 +66,10 @@ class Sampler:
     def _gumbel(self, shape: tuple[int, int]) -> np.ndarray:
         n = shape[0] * shape[1]
         if self._used + n > self._noise.size:
-            self._noise = self.rng.gumbel(size=max(n, NOISE_BLOCK)).astype(np.float32)
+            # blocks grow to NOISE_BLOCK: a short generation's first token does not wait for
+            # 64k draws (~2 ms); the draws, and so the samples, are the same in any block sizes
+            block = min(NOISE_BLOCK, max(FIRST_NOISE_BLOCK, 2 * self._noise.size))
+            self._noise = self.rng.gumbel(size=max(n, block)).astype(np.float32)
             self._used = 0
         out = self._noise[self._used: self._used + n].reshape(shape)
         self._used += n
