@@ -5,6 +5,7 @@ number of batches in flight, so memory stays flat however large the input."""
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
@@ -17,6 +18,60 @@ IN_FLIGHT_PER_WORKER = 2  # one being worked on, one waiting: no worker idles be
 # Each worker is one thread of numpy: two BLAS threads per process on top of one
 # process per CPU would only contend.
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+_monotonic = time.monotonic  # the governor's clock (a test sets its own)
+ADAPT_THREADS_ENV = "RNNTOOL_ADAPT_THREADS"  # 0: keep torch's thread count whatever else runs
+THREADS_CHECK_EVERY = 1.0  # seconds between looks at what the other processes take
+
+
+class ThreadGovernor:
+    """Keeps torch's intra-op threads within the cores other processes leave free.
+
+    torch's OpenMP threads spin while they wait for each other; when another process takes
+    one of the cores, every parallel region waits for the partner that lost its core:
+    training fell to 0.28-0.30x of its idle speed beside one busy process and to 0.04-0.06x
+    beside a stream of short commands (bench/busy_machine.py, 2 cores). Once a second,
+    ``tick`` reads how busy the machine was without this process (Linux ``/proc/stat``) and
+    sets the thread count to the free cores (at least one, at most what torch started
+    with). Thread counts do not change what a CPU step computes (checked: an LSTM's weights
+    after Adam steps are bit-identical with 1 and 2 threads), so exact resume holds.
+    ``RNNTOOL_ADAPT_THREADS=0`` turns it off."""
+
+    def __init__(self, torch_module, cpu: bool = True):
+        self.torch = torch_module
+        self.most = torch_module.get_num_threads()
+        self.current = self.most
+        self.enabled = (cpu and self.most > 1 and os.environ.get(ADAPT_THREADS_ENV, "1") != "0"
+                        and os.path.exists("/proc/stat"))
+        self.changes = 0
+        self._last = self._sample() if self.enabled else None
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        """(now, CPU seconds the whole machine has been busy, CPU seconds of this process)."""
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / ticks  # all but idle and iowait (guest is in user)
+        mine = os.times()
+        return _monotonic(), busy, mine.user + mine.system
+
+    def tick(self) -> None:
+        if not self.enabled:
+            return
+        if _monotonic() - self._last[0] < THREADS_CHECK_EVERY:
+            return
+        now = self._sample()
+        wall = now[0] - self._last[0]
+        others = max(0.0, (now[1] - self._last[1]) - (now[2] - self._last[2])) / wall
+        self._last = now
+        free = (os.cpu_count() or 1) - others
+        want = max(1, min(self.most, int(free + 0.25)))  # a core 75% free counts as free
+        if want != self.current:
+            self.torch.set_num_threads(want)
+            self.current = want
+            self.changes += 1
 
 
 def default_jobs() -> int:

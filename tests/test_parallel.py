@@ -131,3 +131,53 @@ class DiesOnThree:
 def test_a_worker_that_dies_fails_the_run_in_one_line():
     with pytest.raises(RnntoolError, match="worker process died.*--jobs 1"):
         list(ordered_map(DiesOnThree(), [[n] for n in range(8)], jobs=2))
+
+
+def test_training_threads_follow_the_cores_other_processes_leave_free(monkeypatch):
+    from rnntool import parallel
+
+    class FakeTorch:
+        def __init__(self):
+            self.threads = 2
+
+        def get_num_threads(self):
+            return self.threads
+
+        def set_num_threads(self, n):
+            self.threads = n
+
+    clock = {"now": 0.0, "busy": 0.0, "mine": 0.0}
+    monkeypatch.setattr(parallel.ThreadGovernor, "_sample",
+                        staticmethod(lambda: (clock["now"], clock["busy"], clock["mine"])))
+    monkeypatch.setattr(parallel, "_monotonic", lambda: clock["now"])
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv(parallel.ADAPT_THREADS_ENV, raising=False)
+    torch = FakeTorch()
+    governor = parallel.ThreadGovernor(torch)
+    assert governor.enabled and governor.most == 2
+
+    def second(others: float, mine: float = 1.8) -> None:
+        clock["now"] += 1.0
+        clock["mine"] += mine
+        clock["busy"] += mine + others
+        governor.tick()
+
+    second(others=0.1)
+    assert torch.threads == 2  # alone: both cores
+    second(others=1.0)
+    assert torch.threads == 1  # another process took a core: one thread, nobody waits for a lost partner
+    clock["now"] += 0.5
+    governor.tick()
+    assert torch.threads == 1  # looks once a second, not at every step
+    second(others=0.6)
+    assert torch.threads == 1  # under 75% of a core free: still busy
+    second(others=0.2)
+    assert torch.threads == 2 and governor.changes == 2  # free again: back to what torch started with
+
+    monkeypatch.setenv(parallel.ADAPT_THREADS_ENV, "0")
+    assert not parallel.ThreadGovernor(FakeTorch()).enabled
+    monkeypatch.delenv(parallel.ADAPT_THREADS_ENV)
+    one = FakeTorch()
+    one.threads = 1
+    assert not parallel.ThreadGovernor(one).enabled
+    assert not parallel.ThreadGovernor(FakeTorch(), cpu=False).enabled  # a GPU run's threads are left alone

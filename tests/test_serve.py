@@ -174,6 +174,8 @@ def test_openai_completions_wire_format(server):
     ("/v1/generate", {"prompt": "A", "model": "sms-spam"}, 400, "sms-spam is a classifier"),
     ("/v1/completions", {"prompt": "A", "echo": True}, 400, "'echo' is not supported"),
     ("/v1/completions", {"prompt": []}, 400, "non-empty array"),
+    ("/v1/completions", {"prompt": ["A"] * 17}, 400, "at most 16 prompts per request"),
+    ("/v1/completions", {"prompt": "A", "n": 17}, 400, "n must be between 1 and 16"),
     ("/v1/score", {"text": "a" * 30_000}, 413, "larger than the server's limit of 20,000 bytes"),
     ("/v1/nothing", {}, 404, "no such endpoint"),
 ])

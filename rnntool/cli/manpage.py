@@ -84,6 +84,10 @@ def render(app: typer.Typer) -> str:
         ".SH ENVIRONMENT",
         ".TP", ".B NO_COLOR", "Disable colour in messages on standard error.",
         ".TP", ".B RNNTOOL_DEBUG", "Set to 1 to show Python tracebacks (same as \\fB\\-\\-debug\\fR).",
+        ".TP", ".B RNNTOOL_ADAPT_THREADS",
+        _roff("Set to 0 to keep torch's thread count during CPU training; by default it follows the cores "
+              "other processes leave free (checked once a second)."),
+        ".TP", ".B RNNTOOL_SERVE_TOKEN", _roff("The bearer token of rnntool serve (as --token, kept out of ps)."),
     ]
     for variable, meaning in model_variables():
         out += [".TP", f".B {variable}", _roff(meaning)]

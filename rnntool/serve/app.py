@@ -286,6 +286,9 @@ async def completions(request: Request, state: ServerState) -> Response:
         if value is not None and value not in neutral:
             raise InputError(f"{name!r} is not supported by rnntool's language models (leave it out)")
     prompts = body.prompts()
+    if len(prompts) > state.limits.max_generations:
+        raise OutOfRangeError(f"at most {state.limits.max_generations} prompts per request here "
+                              f"(--max-generations), not {len(prompts)}")
     n = body.integer("n", 1)
     most = max(1, state.limits.max_generations // len(prompts))
     if not 1 <= n <= most:

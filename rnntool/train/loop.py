@@ -40,6 +40,7 @@ from rnntool.config import TrainConfig
 from rnntool.errors import RnntoolError
 from rnntool.modelfile import save_model
 from rnntool.nn.base import FileModule
+from rnntool.parallel import ThreadGovernor
 from rnntool.train.checkpoint import rng_state, save_checkpoint, set_rng_state
 from rnntool.train.distributed import RANK_SEED_STRIDE, Distributed
 from rnntool.train.optim import cosine_lr, make_optimizer
@@ -137,6 +138,7 @@ class Trainer:
         elif self.dist.rank:  # every rank built the same weights; dropout draws differ per rank
             torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
         self.trained = self.dist.wrap(self.model, self.device, self.model.may_skip_parameters)
+        self.threads = ThreadGovernor(torch, cpu=self.device.type == "cpu")
 
     # --- budget and schedule --------------------------------------------------------------
     def total_steps(self) -> int | None:
@@ -207,6 +209,7 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
+            self.threads.tick()
             loss_sum += loss.detach().float()
             pending += 1
             p.step += 1
