@@ -363,3 +363,28 @@ def test_serve_answers_then_sigterm_finishes_the_stream_in_flight_and_exits_0():
     assert json.loads(lines[-1])["result"]["tokens"] == 3000  # the request in flight was finished
     assert f"on {url}" in stderr and '"POST /v1/generate HTTP/1.1" 200' in stderr
     assert "Bearer" not in stderr and '"prompt"' not in stderr  # access log: never the texts
+
+
+def test_workers_are_processes_on_one_port_and_stop_together():
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "rnntool", "serve", "sms-spam", "--port", str(port),
+                                "--workers", "2", "-q"], stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        pids = set()
+        while len(pids) < 2 and time.monotonic() < deadline:
+            try:
+                with httpx.Client(base_url=url, timeout=10) as client:  # a new connection each time
+                    pids.add(client.get("/v1/stats").json()["pid"])
+                    assert client.post("/v1/classify", json={"text": "free prize"}).json()["model"] == "sms-spam"
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    raise AssertionError(process.stderr.read()) from None
+                time.sleep(0.05)
+        assert len(pids) == 2 and process.pid not in pids  # two worker processes answer, the parent supervises
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
