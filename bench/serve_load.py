@@ -32,7 +32,6 @@ import platform
 import random
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -355,6 +354,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="small numbers: check the script runs")
+    parser.add_argument("--first-pieces", type=int, default=0, metavar="N",
+                        help="only measure the first streamed piece at 8 concurrent generations, N times")
     args = parser.parse_args()
     if args.quick:
         args.requests, args.seconds = 2000, 2.0
@@ -363,6 +364,14 @@ def main() -> None:
           f" {time.strftime('%Y-%m-%d %H:%M')}; server --workers {args.workers}")
     process, port, ready = start_server(args.workers)
     print(f"server answered /healthz {ready:.2f} s after it was started ({', '.join(SERVED)})")
+    if args.first_pieces:
+        for _ in range(args.first_pieces):
+            p50, p99 = asyncio.run(first_pieces(port, 8, 25))
+            print(f"generate, 8 concurrent (shakespeare-char): first piece p50 {p50 * 1000:.1f} ms, "
+                  f"p99 {p99 * 1000:.1f} ms")
+        process.terminate()
+        process.wait(timeout=60)
+        return
     try:
         for path, model, texts, command in (("/v1/classify", "sms-spam", sms, "classify"),
                                             ("/v1/tag", "en-ewt-upos", ewt, "tag")):
