@@ -149,15 +149,18 @@ def start_server(workers: int) -> tuple[subprocess.Popen, int, float]:
     return process, port, time.perf_counter() - started
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (worker processes)."""
-    total = 0.0
-    pids = [pid]
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (the worker processes of --workers)."""
     try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
     except OSError:
-        pass
-    for p in pids:
+        return [pid]
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children."""
+    total = 0.0
+    for p in process_tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -167,13 +170,8 @@ def process_tree_cpu(pid: int) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
     total = 0
-    for p in pids:
+    for p in process_tree(pid):
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])

@@ -88,39 +88,28 @@ class Body:
     def _wrong(self, name: str, wanted: str, value: Any) -> InputError:
         return InputError(f"{name!r} must be {wanted}, not {_json_type(value)}")
 
-    def string(self, name: str, default: str | None = None) -> str | None:
+    def _scalar(self, name: str, default: Any, wanted: str, convert) -> Any:
+        """The field ``name`` through ``convert`` (None: not of the wanted type), or ``default``."""
         value = self._get(name)
         if value is None:
             return default
-        if not isinstance(value, str):
-            raise self._wrong(name, "a string", value)
-        return value
+        converted = convert(value)
+        if converted is None:
+            raise self._wrong(name, wanted, value)
+        return converted
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        return self._scalar(name, default, "a string", lambda v: v if isinstance(v, str) else None)
 
     def integer(self, name: str, default: int | None = None) -> int | None:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._wrong(name, "an integer", value)
-        return value
+        return self._scalar(name, default, "an integer", _as_int)
 
     def number(self, name: str, default: float | None = None) -> float | None:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._wrong(name, "a number", value)
-        return float(value)
+        return self._scalar(name, default, "a number",
+                            lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
 
     def boolean(self, name: str, default: bool) -> bool:
-        value = self._get(name)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self._wrong(name, "true or false", value)
-        return value
+        return self._scalar(name, default, "true or false", lambda v: v if isinstance(v, bool) else None)
 
     def strings(self, name: str) -> list[str]:
         """A string or an array of strings (``stop``)."""
@@ -170,3 +159,11 @@ class Body:
             takes = ", ".join(sorted(self.taken))
             raise InputError(f"{self.endpoint} does not take {', '.join(repr(u) for u in unknown)} "
                              f"(it takes: {takes})")
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer, or a float with no fraction (JSON writers send 5.0 for 5); not a bool."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
