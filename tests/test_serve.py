@@ -127,6 +127,15 @@ def test_concurrent_generations_share_steps_and_keep_their_own_seeds(server):
     assert rows / steps > 2, (rows, steps)  # most steps advanced several generations at once
 
 
+def test_a_generation_of_no_tokens_and_one_of_a_single_token(server):
+    url, _ = server
+    lm = rnntool.load("shakespeare-char")
+    none = post(url, "/v1/generate", {"prompt": "ROMEO:", "max_tokens": 0, "stream": False}).json()["result"]
+    assert none["text"] == "" and none["tokens"] == 0 and none["stop_reason"] == "max_tokens"
+    one = post(url, "/v1/generate", {"prompt": "ROMEO:", "max_tokens": 1, "seed": 4, "stream": False}).json()["result"]
+    assert one["tokens"] == 1 and one["text"] == lm.generate_text("ROMEO:", max_tokens=1, seed=4)
+
+
 def test_openai_completions_wire_format(server):
     url, _ = server
     lm = rnntool.load("shakespeare-char")
