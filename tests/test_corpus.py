@@ -219,12 +219,14 @@ def test_worker_processes_are_used_past_the_threshold(monkeypatch):
 
     monkeypatch.setattr(corpus_module, "PARALLEL_AFTER_CHARS", 10)
     batches = [([(f"It's line {i}.", True)], "train") for i in range(6)]
-    out = list(corpus_module._tokenized(batches, TREEBANK, jobs=2))
+    out = list(corpus_module._encoded(batches, TREEBANK, jobs=2))
     assert [p for p, _, _ in out] == [p for p, _ in batches]  # input order kept
     assert out[0][2] is None  # the first batch, before the threshold, is left to the builder
-    assert [t for _, _, t in out[1:]] == [[["It", "'s", "line", str(i), "."]] for i in range(1, 6)]
+    for i, (_, _, (types, ids)) in enumerate(out[1:], start=1):  # each batch's own types, then indices into them
+        assert types == ["It", "'s", "line", str(i), ".", "<eos>"]
+        assert ids.tolist() == [0, 1, 2, 3, 4, 5]
     # characters and whitespace words never start workers
-    chars = list(corpus_module._tokenized(batches, TokenizerSettings(level="char"), jobs=2))
+    chars = list(corpus_module._encoded(batches, TokenizerSettings(level="char"), jobs=2))
     assert all(t is None for _, _, t in chars)
 
 

@@ -115,3 +115,55 @@ def test_treebank_loads_without_all_of_nltk_and_nltk_still_imports_after():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# Lines as prep and tag hand them over: tricky text, rule triggers, reserved markers, empty
+# and blank lines, and a line that holds a newline itself (an API caller's text).
+LINES = st.lists(st.one_of(TRICKY, RULE_PIECES, st.sampled_from(["", "  ", "a.\nb", "x <unk> y.", "end.  ", ",", "\t"])),
+                 max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES)
+def test_treebank_lines_at_once_equal_nltk_line_by_line(lines):
+    """Many lines tokenized in one pass over their join must give each line's own tokens."""
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    assert treebank_tokenizer().line_phases is not None  # else every batch silently goes line by line
+    for convert in (False, True):
+        expected = [TreebankWordTokenizer().tokenize(line, convert_parentheses=convert) for line in lines]
+        assert treebank_tokenizer().tokenize_lines(lines, convert_parentheses=convert) == expected
+    words = Tokenizer(TokenizerSettings(level="word"))
+    assert words.tokenize_many(lines) == [words.tokenize(line) for line in lines]
+
+
+def test_line_bound_patterns_cannot_cross_a_line_end():
+    import re
+
+    from rnntool.text.tokenize import _line_bound
+
+    sentence_end = _line_bound(re.compile(r"([^\.])(\.)([\]\)}>\"\']*)\s*$"))
+    # the original's \s*$ would swallow the newline and join the lines
+    assert sentence_end.sub(r"\1 \2\3 ", "end.\n\nnext") == "end . \n\nnext"
+    assert _line_bound(re.compile(r"([:,])([^\d])")).sub(r" \1 \2", "a,\nb") == "a,\nb"
+    assert _line_bound(re.compile(r"^\"")).sub("``", 'x\n"y') == "x\n``y"
+    assert _line_bound(re.compile(r"[]a]")).pattern == "[]a]"  # a leading "]" is a member
+    for could_match_a_newline in (r"\W", r"[\s]", r"a\nb", r"(?s)."):
+        assert _line_bound(re.compile(could_match_a_newline)) is None
+
+
+def test_ascii_case_folding_table_is_complete():
+    """The case-insensitive skip tests look for ASCII needles in ``fold_for_needles(text)``: every
+    code point that re's IGNORECASE matches to an ASCII letter must come out as that letter, or a
+    rule would be skipped on a text it changes."""
+    import re
+    import string
+
+    from rnntool.text.tokenize import fold_for_needles
+
+    any_letter = re.compile("[a-z]", re.IGNORECASE)
+    for cp in range(0x110000):
+        char = chr(cp)
+        if any_letter.fullmatch(char):
+            letter = next(l for l in string.ascii_lowercase if re.fullmatch(l, char, re.IGNORECASE))
+            assert fold_for_needles(char) == letter, hex(cp)

@@ -20,13 +20,14 @@ FOREIGN_TAGS_MAX = 0.5  # more gold tokens than this outside the model's tags: r
 
 def _split(item: TagInput) -> tuple[str, list[tuple[int, str, list[str]]]]:
     """(the item's text, [(offset of a sentence in it, the sentence, its tokens)])."""
-    from rnntool.text.segment import sentence_offsets, tokenize_words
+    from rnntool.text.segment import sentence_offsets, tokenize_sentences
 
     if not isinstance(item, (str, list, tuple)):
         raise InputError(f"a tagger takes a text (str), a list of tokens, or a list of those; not {type(item).__name__}")
     if isinstance(item, str):
-        return item, [(start, item[start:end], tokenize_words(item[start:end]))
-                      for start, end in sentence_offsets(item)]
+        offsets = sentence_offsets(item)
+        tokens = tokenize_sentences([item[start:end] for start, end in offsets])
+        return item, [(start, item[start:end], words) for (start, end), words in zip(offsets, tokens)]
     if not all(isinstance(t, str) for t in item):
         raise InputError("a tagger takes a text (str), a list of tokens, or a list of those")
     tokens = list(item)

@@ -13,6 +13,9 @@ from rnntool.text.sources import TextSource
 from rnntool.text.tagged import read_conll, read_conllu, spans
 
 
+TEXT_LINES_AT_ONCE = 256  # lines of a file tokenized together (``units_text``)
+
+
 @dataclass
 class Unit:
     """One input sentence (or a line/block passed through unchanged)."""
@@ -24,12 +27,19 @@ class Unit:
     passthrough: str | None = None  # e.g. a -DOCSTART- block
 
 
-def units_text(lines: Iterable[str]) -> Iterator[Unit]:
-    from rnntool.text.segment import split_sentences, tokenize_words
+def units_text(lines: Iterable[str], lines_at_once: int = 1) -> Iterator[Unit]:
+    """Sentences of raw text, tokenized ``lines_at_once`` lines at a time (Treebank rules run
+    once over many sentences much faster than once a sentence; 1 for a pipe or terminal,
+    whose lines are answered as they come)."""
+    from itertools import islice
 
-    for line in lines:
-        for sentence in split_sentences(line):
-            yield Unit(tokenize_words(sentence), text=sentence)
+    from rnntool.text.segment import split_sentences, tokenize_sentences
+
+    lines = iter(lines)
+    while group := list(islice(lines, lines_at_once)):
+        sentences = [sentence for line in group for sentence in split_sentences(line)]
+        for sentence, tokens in zip(sentences, tokenize_sentences(sentences)):
+            yield Unit(tokens, text=sentence)
 
 
 def units_tokens(lines: Iterable[str]) -> Iterator[Unit]:
@@ -51,7 +61,7 @@ def read_units(input_file: str, kind: str, errors: str) -> Iterator[Unit]:
     source = TextSource(input_file)
     lines = source.lines(errors, allow_empty=True)
     if kind == "text":
-        return units_text(lines)
+        return units_text(lines, 1 if source.spec == "-" else TEXT_LINES_AT_ONCE)
     if kind == "tokens":
         return units_tokens(lines)
     if kind == "conll":

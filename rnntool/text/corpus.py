@@ -144,6 +144,25 @@ def scratch_array(n: int, dtype) -> np.ndarray:
         return np.memmap(f, dtype=dtype, mode="w+", shape=(n,))
 
 
+EncodedBatch = tuple[list[str], np.ndarray]
+
+
+def encode_batch(tokenizer: Tokenizer, pieces: Sequence[tuple[str, bool]]) -> EncodedBatch:
+    """Word-level pieces as (types in order of first appearance, each token's index into
+    them, with the tokenizer's line end after every piece that ends a line): what a worker
+    process sends back, far smaller than the tokens, and all the main process has left to
+    do is map a few thousand types to ids."""
+    local = _Interner()
+    line_end = tokenizer.line_end
+    out: list[int] = []
+    lookup = local.__getitem__
+    for (_, ends), tokens in zip(pieces, tokenizer.tokenize_many([p for p, _ in pieces])):
+        out.extend(map(lookup, tokens))
+        if ends:
+            out.append(lookup(line_end))
+    return list(local), np.asarray(out, dtype=np.int32)
+
+
 class _StreamBuilder:
     """Tokenizes text into provisional-id streams, one scratch file per split: nothing of the
     corpus but its vocabulary stays in memory."""
@@ -163,10 +182,9 @@ class _StreamBuilder:
     def line_end_id(self) -> int:
         return ord("\n") if self.char_level else self.interner[self.tokenizer.line_end]
 
-    def add(self, pieces: Sequence[tuple[str, bool]], split: str,
-            tokens: Sequence[list[str]] | None = None) -> None:
-        """Append (text, ends_a_line) pieces to ``split``; word level uses ``tokens`` (one list
-        per piece) when they were made elsewhere."""
+    def add(self, pieces: Sequence[tuple[str, bool]], split: str, encoded: "EncodedBatch | None" = None) -> None:
+        """Append (text, ends_a_line) pieces to ``split``; word level uses ``encoded`` (the
+        pieces' ``encode_batch``) when it was made elsewhere."""
         if not pieces:
             return
         ends = sum(e for _, e in pieces)
@@ -177,16 +195,11 @@ class _StreamBuilder:
             text = "".join(clean(p) + ("\n" if e else "") for p, e in pieces)
             ids = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int32)
         else:
-            lookup = self.interner.__getitem__
-            eos = self.line_end_id
-            out: list[int] = []
-            if tokens is None:
-                tokens = self.tokenizer.tokenize_many([p for p, _ in pieces])
-            for (_, e), piece_tokens in zip(pieces, tokens):
-                out.extend(map(lookup, piece_tokens))
-                if e:
-                    out.append(eos)
-            ids = np.asarray(out, dtype=np.int32)
+            types, local_ids = encoded if encoded is not None else encode_batch(self.tokenizer, pieces)
+            # the batch's types in their order of first appearance: the provisional ids (and so
+            # the vocabulary's order among equal counts) are what token-by-token interning gives
+            remap = np.fromiter(map(self.interner.__getitem__, types), dtype=np.int32, count=len(types))
+            ids = remap[local_ids]
         self.files[split].write(ids.tobytes())
         self.sizes[split] += len(ids)
 
@@ -339,20 +352,20 @@ def _parallel_pays(settings: TokenizerSettings) -> bool:
 _worker_tokenizers: dict[TokenizerSettings, Tokenizer] = {}
 
 
-def _tokenize_in_worker(settings: TokenizerSettings, batch: tuple[list[tuple[str, bool]], str]) -> list[list[str]]:
+def _encode_in_worker(settings: TokenizerSettings, batch: tuple[list[tuple[str, bool]], str]) -> EncodedBatch:
     tokenizer = _worker_tokenizers.get(settings)
     if tokenizer is None:
         tokenizer = _worker_tokenizers[settings] = Tokenizer(settings)
     pieces, _ = batch
-    return tokenizer.tokenize_many([p for p, _ in pieces])
+    return encode_batch(tokenizer, pieces)
 
 
-def _tokenized(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: TokenizerSettings,
-               jobs: int) -> Iterator[tuple[list[tuple[str, bool]], str, list[list[str]] | None]]:
-    """(pieces, split, tokens) for each batch, in input order. Tokens are None where the
-    builder makes them itself; past PARALLEL_AFTER_CHARS of Treebank text they come from
-    ``jobs`` worker processes, with at most two batches a worker in flight, so memory stays
-    bounded however large the input. The output is the same for any ``jobs``."""
+def _encoded(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: TokenizerSettings,
+             jobs: int) -> Iterator[tuple[list[tuple[str, bool]], str, EncodedBatch | None]]:
+    """(pieces, split, encoded) for each batch, in input order. ``encoded`` is None where the
+    builder encodes the batch itself; past PARALLEL_AFTER_CHARS of Treebank text it comes from
+    ``jobs`` worker processes (``encode_batch``), with at most two batches a worker in flight,
+    so memory stays bounded however large the input. The output is the same for any ``jobs``."""
     batches = iter(batches)
     if jobs < 2 or not _parallel_pays(settings):
         for pieces, split in batches:
@@ -366,8 +379,8 @@ def _tokenized(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: 
             break
     else:
         return
-    for (pieces, split), tokens in ordered_map(partial(_tokenize_in_worker, settings), batches, jobs):
-        yield pieces, split, tokens
+    for (pieces, split), encoded in ordered_map(partial(_encode_in_worker, settings), batches, jobs):
+        yield pieces, split, encoded
 
 
 def _source_pieces(source: TextSource, opts: PrepOptions, progress: ProgressFn | None):
@@ -442,8 +455,8 @@ def prepare_corpus(
     builder = _StreamBuilder(Tokenizer(opts.settings))
     explicit = bool(valid_inputs or test_inputs)
     batches = _split_batches(sources, opts, explicit, progress)
-    for pieces, split, tokens in _tokenized(batches, opts.settings, default_jobs() if jobs is None else jobs):
-        builder.add(pieces, split, tokens)
+    for pieces, split, encoded in _encoded(batches, opts.settings, default_jobs() if jobs is None else jobs):
+        builder.add(pieces, split, encoded)
 
     streams = builder.streams()
     if explicit or opts.split == "random":

@@ -42,10 +42,10 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def tokenize_words(sentence: str) -> list[str]:
-    """Treebank-style tokens, with the PTB quote tokens mapped back to plain quotes."""
-    tokens = treebank_tokenizer().tokenize(sentence)
-    return ['"' if t in ("``", "''") else t for t in tokens]
+def tokenize_sentences(sentences: list[str]) -> list[list[str]]:
+    """Treebank-style tokens of each sentence, with the PTB quote tokens mapped back to plain
+    quotes; all sentences at once (``tokenize_lines``)."""
+    return [['"' if t in ("``", "''") else t for t in tokens] for tokens in treebank_tokenizer().tokenize_lines(sentences)]
 
 
 def sentence_offsets(text: str) -> list[tuple[int, int]]:
@@ -69,7 +69,7 @@ _QUOTES = ('"', "``", "''")
 def token_offsets(text: str, tokens: list[str]) -> list[tuple[int, int] | tuple[None, None]]:
     """Where each token of ``text`` is in it, in order: (start, end), or (None, None) for a
     token that cannot be found there. Treebank words are the text's own characters apart from
-    double quotes, which ``tokenize_words`` writes as '"' whether the text had ", `` or ''."""
+    double quotes, which ``tokenize_sentences`` writes as '"' whether the text had ", `` or ''."""
     out: list = []
     at = 0
     for token in tokens:

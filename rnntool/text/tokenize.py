@@ -112,18 +112,114 @@ def treebank_tokenizer():
         "CONTRACTIONS2": [plain(p) for p in base.CONTRACTIONS2],
         "CONTRACTIONS3": [plain(p) for p in base.CONTRACTIONS3],
     }
-    r = rules_of
     fast = type("StdlibTreebankWordTokenizer", (base,), {
         **rules_of,
         "tokenize": _guarded_treebank_tokenize,
-        # NLTK's tokenize, phase by phase; ENDING_QUOTES onwards see the text padded with spaces
-        "phases": [_guarded(phase) for phase in (r["STARTING_QUOTES"], r["PUNCTUATION"], [r["PARENS_BRACKETS"]])],
-        "convert_phase": _guarded(r["CONVERT_PARENTHESES"]),
-        "dashes_phase": _guarded([r["DOUBLE_DASHES"]]),
-        "padded_phases": [_guarded(phase) for phase in (
-            r["ENDING_QUOTES"], [(p, r" \1 \2 ") for p in r["CONTRACTIONS2"] + r["CONTRACTIONS3"]])],
+        "tokenize_lines": _treebank_tokenize_lines,
+        "text_phases": _Phases.of(rules_of),
+        # the same phases with patterns that cannot match across a line end, for many lines at once
+        "line_phases": _Phases.of(_line_bound_rules(rules_of)),
     })
     return fast()
+
+
+@dataclass(frozen=True)
+class _Phases:
+    """NLTK's ``tokenize``, phase by phase, each guarded (``_guarded``); ENDING_QUOTES onwards
+    (``padded``) see the text padded with spaces."""
+
+    first: list
+    convert: tuple
+    dashes: tuple
+    padded: list
+
+    @classmethod
+    def of(cls, r: dict | None) -> "_Phases | None":
+        if r is None:
+            return None
+        return cls(first=[_guarded(phase) for phase in (r["STARTING_QUOTES"], r["PUNCTUATION"], [r["PARENS_BRACKETS"]])],
+                   convert=_guarded(r["CONVERT_PARENTHESES"]), dashes=_guarded([r["DOUBLE_DASHES"]]),
+                   padded=[_guarded(phase) for phase in (
+                       r["ENDING_QUOTES"], [(p, r" \1 \2 ") for p in r["CONTRACTIONS2"] + r["CONTRACTIONS3"]])])
+
+    def run(self, text: str, convert_parentheses: bool, pad, lines: int = 0) -> str:
+        """The phases over ``text`` (``lines`` joined lines: see ``_substitute``)."""
+        for phase in self.first:
+            text = _substitute(phase, text, lines)
+        if convert_parentheses:
+            text = _substitute(self.convert, text, lines)
+        text = pad(_substitute(self.dashes, text, lines))
+        for phase in self.padded:
+            text = _substitute(phase, text, lines)
+        return text
+
+
+# What a line-bound pattern was made from, for its skip test (``_TREEBANK_NEEDLES``).
+_LINE_BOUND_FROM: dict[str, str] = {}
+_NEWLINE_ESCAPES = ("\\s", "\\W", "\\D", "\\n")  # escapes that can match a newline
+
+
+def _line_bound(pattern: re.Pattern) -> re.Pattern | None:
+    """``pattern`` for many lines joined by newlines: it matches within one line exactly where
+    the original matches in that line alone. ``^``/``$`` anchor at line ends (MULTILINE), and
+    what could match a newline no longer does: ``\\s`` becomes ``[^\\S\\n]`` and every negated
+    class gains ``\\n`` (without DOTALL, ``.`` never matches one). None for a pattern this
+    cannot read so (another construct that could match a newline): no chunking then."""
+    if pattern.flags & (re.DOTALL | re.VERBOSE | re.MULTILINE):
+        return None
+    source, out, i = pattern.pattern, [], 0
+    in_class = negated = False
+    class_body = 0  # where the open class's members start: a "]" there is a literal
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            escape = source[i: i + 2]
+            if escape in _NEWLINE_ESCAPES and not negated:
+                if in_class or escape != "\\s":
+                    return None
+                escape = r"[^\S\n]"
+            out.append(escape)
+            i += 2
+        elif in_class:
+            if c == "]" and i > class_body:
+                out.append("\\n]" if negated else "]")
+                in_class = negated = False
+            else:
+                out.append(c)
+            i += 1
+        elif c == "[":
+            negated = source.startswith("[^", i)
+            class_body = i + (2 if negated else 1)
+            in_class = True
+            out.append(source[i: class_body])
+            i = class_body
+        else:
+            out.append(c)
+            i += 1
+    if in_class:
+        return None
+    bound = re.compile("".join(out), pattern.flags | re.MULTILINE)
+    _LINE_BOUND_FROM[bound.pattern] = pattern.pattern
+    return bound
+
+
+def _line_bound_rules(rules_of: dict) -> dict | None:
+    def bound(rule):
+        if isinstance(rule, re.Pattern):
+            return _line_bound(rule)
+        pattern, substitution = rule
+        if "\n" in substitution:
+            return None
+        bounded = _line_bound(pattern)
+        return None if bounded is None else (bounded, substitution)
+
+    out = {}
+    for name, rules in rules_of.items():
+        bounded = bound(rules) if name in ("PARENS_BRACKETS", "DOUBLE_DASHES") else [bound(r) for r in rules]
+        if bounded is None or (isinstance(bounded, list) and None in bounded):
+            return None
+        out[name] = bounded
+    return out
 
 
 # Literal strings at least one of which a text must contain for a Treebank rule to
@@ -146,8 +242,8 @@ _TREEBANK_NEEDLES = {
     r'--': ('--',),
     r"''": ("''",),
     r'"': ('"',),
-    r"([^' ])('[sS]|'[mM]|'[dD]|') ": ("'",),
-    r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ": ("'",),
+    r"([^' ])('[sS]|'[mM]|'[dD]|') ": ("' ", "'s ", "'S ", "'m ", "'M ", "'d ", "'D "),
+    r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ": ("'ll ", "'LL ", "'re ", "'RE ", "'ve ", "'VE ", "n't ", "N'T "),
     r'\(': ('(',), r'\)': (')',), r'\[': ('[',), r'\]': (']',), r'\{': ('{',), r'\}': ('}',),
     r'(?i)\b(can)(?#X)(not)\b': ('cannot',),
     r"(?i)\b(d)(?#X)('ye)\b": ("d'ye",),
@@ -162,25 +258,88 @@ _TREEBANK_NEEDLES = {
 }
 
 
+class _Needles:
+    """A rule's (or a phase's) skip test: false only for texts none of its patterns can
+    match, as the text lacks every literal they need (``_TREEBANK_NEEDLES``). Needles of
+    case-insensitive rules are looked for in the folded text (``fold_for_needles``), so
+    that Unicode case folding ("\u212a", the Kelvin sign, matches "k") counts as it does
+    in the rules."""
+
+    def __init__(self, needles: list[str], ignore_case: bool):
+        self.needles = list(dict.fromkeys(n.lower() for n in needles) if ignore_case else dict.fromkeys(needles))
+        self.ignore_case = ignore_case
+
+    def __call__(self, text: str) -> bool:
+        text = _folded(text) if self.ignore_case else text
+        return any(needle in text for needle in self.needles)
+
+    def lines(self, text: str, at_most: int) -> list[tuple[int, int]] | None:
+        """The (start, end) of each line of ``text`` that holds a needle, in order; None when
+        there are more than ``at_most`` needles (running the rule over all is cheaper then)."""
+        folded = _folded(text) if self.ignore_case else text  # the same length: fold_for_needles keeps it
+        if sum(folded.count(needle) for needle in self.needles) > at_most:
+            return None
+        found = []
+        for needle in self.needles:
+            at = folded.find(needle)
+            while at >= 0:
+                found.append(at)
+                at = folded.find(needle, at + 1)
+        spans = {}
+        for at in sorted(found):
+            start = text.rfind("\n", 0, at) + 1
+            if start not in spans:
+                end = text.find("\n", at)
+                spans[start] = len(text) if end < 0 else end
+        return list(spans.items())
+
+
 def _always(text: str) -> bool:
     return True
 
 
 def _guard(patterns: list[re.Pattern]):
-    """A test that is false only for texts none of the patterns can match. Needles of
-    case-insensitive rules are searched with the rules' own flags, so that Unicode case
-    folding ("\u212a", the Kelvin sign, matches "k") counts as it does in the rules."""
+    """The skip test for ``patterns`` (``_Needles``), or ``_always`` for a rule we have not
+    read as it is."""
     needles = []
     for pattern in patterns:
-        if pattern.pattern not in _TREEBANK_NEEDLES or pattern.flags & ~(re.UNICODE | re.IGNORECASE):
-            return _always  # a rule we have not read as it is (VERBOSE would make its spaces mean nothing)
-        needles += _TREEBANK_NEEDLES[pattern.pattern]
-    needles = list(dict.fromkeys(needles))
+        source = _LINE_BOUND_FROM.get(pattern.pattern, pattern.pattern)
+        if source not in _TREEBANK_NEEDLES or pattern.flags & ~(re.UNICODE | re.IGNORECASE | re.MULTILINE):
+            return _always  # (VERBOSE would make its spaces mean nothing)
+        needles += _TREEBANK_NEEDLES[source]
     ignore_case = any(p.flags & re.IGNORECASE for p in patterns)
-    if len(needles) == 1 and not ignore_case:
-        needle = needles[0]
-        return lambda text: needle in text
-    return re.compile("|".join(map(re.escape, needles)), re.IGNORECASE if ignore_case else 0).search
+    if ignore_case and not all(needle.isascii() for needle in needles):
+        return _always
+    return _Needles(needles, ignore_case)
+
+
+# The only characters that re's IGNORECASE matches to ASCII letters apart from the letters'
+# own cases (tests/test_tokenize.py checks every code point): with them mapped, a lowered
+# text holds an ASCII needle wherever a case-insensitive search would find it.
+_FOLD_TO_ASCII = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
+_last_folded: tuple[str, str] = ("", "")
+
+
+def fold_for_needles(text: str) -> str:
+    """``text`` lowered, with ``_FOLD_TO_ASCII`` applied first (str.replace: translate with a
+    table is several times slower on non-ASCII text)."""
+    if not text.isascii():
+        for char, letter in _FOLD_TO_ASCII:
+            if char in text:
+                text = text.replace(char, letter)
+    return text.lower()
+
+
+def _folded(text: str) -> str:
+    """``fold_for_needles(text)``, the last one kept: a phase's rules ask for the same text
+    one after another."""
+    global _last_folded
+    last = _last_folded
+    if last[0] is text:
+        return last[1]
+    folded = fold_for_needles(text)
+    _last_folded = (text, folded)
+    return folded
 
 
 def _guarded(rules):
@@ -188,12 +347,25 @@ def _guarded(rules):
     return _guard([p for p, _ in rules]), [(_guard([p]), p, sub) for p, sub in rules]
 
 
-def _substitute(phase, text: str) -> str:
+def _substitute(phase, text: str, lines: int = 0) -> str:
+    """``phase``'s rules over ``text``, each skipped where it cannot match. With ``lines``
+    (``text`` is that many lines joined, the patterns line-bound), a rule whose needles are
+    on few of the lines runs on just those lines: a regex pass over every character is the
+    cost that chunking leaves, and most rules concern a few lines in a hundred."""
     may_match_any, rules = phase
     if may_match_any(text):
         for may_match, pattern, substitution in rules:
-            if may_match(text):
-                text = pattern.sub(substitution, text)
+            spans = may_match.lines(text, lines // 2) if lines and may_match is not _always else None
+            if spans is None:
+                if may_match(text):
+                    text = pattern.sub(substitution, text)
+            elif spans:
+                pieces, done = [], 0
+                for start, end in spans:
+                    pieces += (text[done:start], pattern.sub(substitution, text[start:end]))
+                    done = end
+                pieces.append(text[done:])
+                text = "".join(pieces)
     return text
 
 
@@ -201,14 +373,25 @@ def _guarded_treebank_tokenize(self, text: str, convert_parentheses: bool = Fals
     """NLTK's ``TreebankWordTokenizer.tokenize``: its rules in the same order, each
     skipped when the text lacks every string it needs (``_TREEBANK_NEEDLES``), where it
     would have substituted nothing."""
-    for phase in self.phases:
-        text = _substitute(phase, text)
-    if convert_parentheses:
-        text = _substitute(self.convert_phase, text)
-    text = " " + _substitute(self.dashes_phase, text) + " "
-    for phase in self.padded_phases:
-        text = _substitute(phase, text)
-    return text.split()
+    return self.text_phases.run(text, convert_parentheses, lambda t: " " + t + " ").split()
+
+
+def _treebank_tokenize_lines(self, lines: list[str], convert_parentheses: bool = False) -> list[list[str]]:
+    """``tokenize`` of each line, all lines at once: joined by newlines, each rule runs once
+    over them all with its line-bound pattern (``_line_bound``), instead of once a line from
+    Python (several times faster on prose; the same tokens, tests/test_tokenize.py). A line
+    that holds a newline itself is tokenized alone."""
+    if self.line_phases is None or len(lines) < 2:
+        return [self.tokenize(line, convert_parentheses) for line in lines]
+    alone = {i: self.tokenize(line, convert_parentheses) for i, line in enumerate(lines) if "\n" in line}
+    text = "\n".join("" if i in alone else line for i, line in enumerate(lines))
+    text = self.line_phases.run(text, convert_parentheses, lambda t: " " + t.replace("\n", " \n ") + " ", len(lines))
+    out = [piece.split() for piece in text.split("\n")]
+    if len(out) != len(lines):  # cannot happen: no rule matches or writes a newline
+        raise AssertionError("Treebank rules changed the number of lines")
+    for i, tokens in alone.items():
+        out[i] = tokens
+    return out
 
 
 KIWI_BATCH = 512  # texts per call into kiwi's (multithreaded) analyser
@@ -285,21 +468,46 @@ class Tokenizer:
             return line.split()
         if self.settings.tokenizer == "kiwi":
             return kiwi_tokens([line])[0] if line.strip() else []
-        tokens: list[str] = []
-        for i, piece in enumerate(_SPECIAL_RE.split(line)):
-            if i % 2:
-                tokens.append(piece)
-            elif piece and not piece.isspace():
-                tokens.extend(treebank_tokenizer().tokenize(piece))
-        return tokens
-
+        return self._treebank_many([line])[0]
 
     def tokenize_many(self, lines: list[str]) -> list[list[str]]:
-        """``tokenize`` for many lines at once (kiwi analyses them in batches, on every core)."""
+        """``tokenize`` for many lines at once (kiwi analyses them in batches, on every core;
+        Treebank rules run once over them all)."""
         if self.settings.level == "word" and self.settings.tokenizer == "kiwi":
             cleaned = [self.clean(line) for line in lines]
             return kiwi_tokens(cleaned)
+        if self.settings.level == "word" and self.settings.tokenizer == "treebank":
+            return self._treebank_many([self.clean(line) for line in lines])
         return [self.tokenize(line) for line in lines]
+
+    @staticmethod
+    def _treebank_many(lines: list[str]) -> list[list[str]]:
+        """Treebank tokens of clean lines. The reserved markers stay whole: the text between
+        them is tokenized as if each stretch were a line of its own."""
+        if not any(_SPECIAL_RE.search(line) for line in lines if "<" in line):
+            return treebank_tokenizer().tokenize_lines(lines)
+        stretches: list[str] = []
+        plan: list[list[str | int]] = []  # per line: markers, and indices into stretches
+        for line in lines:
+            parts: list[str | int] = []
+            for i, piece in enumerate(_SPECIAL_RE.split(line)):
+                if i % 2:
+                    parts.append(piece)
+                elif piece and not piece.isspace():
+                    parts.append(len(stretches))
+                    stretches.append(piece)
+            plan.append(parts)
+        tokenized = treebank_tokenizer().tokenize_lines(stretches)
+        out = []
+        for parts in plan:
+            tokens: list[str] = []
+            for part in parts:
+                if isinstance(part, int):
+                    tokens.extend(tokenized[part])
+                else:
+                    tokens.append(part)
+            out.append(tokens)
+        return out
 
 
 # Detokenizing word-level output: no space before closing punctuation and clitics,
