@@ -123,7 +123,7 @@ def main() -> None:
     for command, unit, amount in (("prep", "MB/s", mb), ("tag", "tokens/s", tokens)):
         for name in ("before", "now"):
             runs = ", ".join(f"{t:.2f}" for t in times[command, name])
-            print(f"{command} {name:6s}: median {med[command, name]:.2f} s = {amount / med[command, name]:,.2f} {unit} "
+            print(f"{command} {name:6s}: median {med[command, name]:.2f} s = {amount / med[command, name]:,.{2 if command == 'prep' else 0}f} {unit} "
                   f"(runs: {runs})")
         print(f"{command} speed-up: {med[command, 'before'] / med[command, 'now']:.2f}x; "
               f"outputs byte-identical: {identical[command]}")

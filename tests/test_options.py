@@ -74,7 +74,17 @@ NOT_RECIPES = {
     ("train-lm", "--output"), ("train-tagger", "--output"), ("train-classifier", "--output"),
     ("train-tagger", "--column"),  # the tagged-data reader's: upos for CoNLL-U, the last column otherwise
     ("train-classifier", "--format"), ("train-classifier", "--text-col"), ("train-classifier", "--label-col"),
+    ("train-lm", "--level"), ("train-lm", "--tokenizer"),  # how text is read: test_train_lm_reading_defaults
 }
+
+
+def test_train_lm_reading_defaults_are_the_tokenizer_settings_defaults():
+    from rnntool.text.tokenize import TokenizerSettings
+
+    params = {p.name: p for p in typer.main.get_command(app).commands["train-lm"].params}
+    for name in ("level", "tokenizer"):
+        shown = re.search(r"\[default: (\w+); with --init-from, the model's\]", params[name].help)[1]
+        assert shown == getattr(TokenizerSettings(), name)
 
 
 def field_defaults(cls) -> dict:

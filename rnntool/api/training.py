@@ -188,9 +188,9 @@ def _run(kind: str, fit: Callable, log, on_event: EventFn | None, remember: bool
 
 def train_lm(
     input: str | os.PathLike, output: str | os.PathLike | None = None, *,
-    level: str = "char", tokenizer: str = "treebank", lower: bool = False, min_freq: int = 1,
+    level: str | None = None, tokenizer: str | None = None, lower: bool | None = None, min_freq: int = 1,
     max_vocab: int | None = None, valid: Sequence[str] = (), valid_frac: float = 0.1,
-    text_col: str | None = None, text_field: str | None = None,
+    text_col: str | None = None, text_field: str | None = None, init_from: str | os.PathLike | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     emb: int | None = None, tie: bool | None = None, softmax: str | None = None, bptt: int | None = None,
     valid_tokens: int | None = None,
@@ -206,14 +206,21 @@ def train_lm(
 ) -> TrainResult:
     """Train a word- or character-level RNN language model with teacher forcing (``rnntool
     train-lm``): ``input`` is a text file, ``-`` or a prepared corpus directory; the model
-    goes to ``output`` (default: next to the input, ``alice.lm.safetensors``)."""
+    goes to ``output`` (default: next to the input, ``alice.lm.safetensors``).
+
+    ``level``, ``tokenizer`` and ``lower`` default to characters, Treebank words and False.
+    ``init_from`` (a language model file or bundled name) continues that model on the text
+    (fine-tuning): its architecture and tokenizer are kept (giving others is an error), the
+    text's new characters or words are added to its vocabulary, and the training options
+    (learning rate, budget) are yours."""
     given = dict(locals())  # the arguments, before anything else is a local
     from rnntool.text.corpus import PrepOptions
     from rnntool.text.tokenize import TokenizerSettings
     from rnntool.train.lm import train_lm as fit_lm
 
     model_options, train_options = _split_shared(given)
-    prep = PrepOptions(settings=TokenizerSettings(level, tokenizer, lower), min_freq=min_freq, max_vocab=max_vocab,
+    given_settings = {k: v for k, v in (("level", level), ("tokenizer", tokenizer), ("lower", lower)) if v is not None}
+    prep = PrepOptions(settings=TokenizerSettings(**given_settings), min_freq=min_freq, max_vocab=max_vocab,
                        valid_frac=0.0 if valid else valid_frac, errors=errors, text_col=text_col,
                        text_field=text_field)
     record = _record("train_lm", command, meta, _shown(given))
@@ -222,6 +229,7 @@ def train_lm(
         os.fspath(input), output, prep=prep, valid_specs=[os.fspath(v) for v in valid], resume=resume,
         model_options={**model_options, "emb": emb, "tie": tie, "softmax": softmax},
         train_options={**train_options, "bptt": bptt, "valid_tokens": valid_tokens},
+        init_from=None if init_from is None else os.fspath(init_from), given_settings=given_settings,
         record=record, progress=progress, **run), log, on_event, remember)
 
 
@@ -229,7 +237,7 @@ def train_tagger(
     train: str | os.PathLike, output: str | os.PathLike | None = None, *,
     dev: str | None = None, format: str = "auto", column: str | None = None, dev_frac: float = 0.1,
     crf: bool | None = None, char_filters: int | None = None, word_emb: int | None = None,
-    min_word_freq: int | None = None, lm_loss: float | None = None,
+    min_word_freq: int | None = None, lm_loss: float | None = None, init_from: str | os.PathLike | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
     max_steps: int | None = None, lr: float | None = None, optimizer: str | None = None,
@@ -241,7 +249,10 @@ def train_tagger(
     on_event: EventFn | None = None, remember: bool = False, command: str | None = None,
 ) -> TrainResult:
     """Train a BiLSTM(-CRF) part-of-speech or entity tagger with character features (``rnntool
-    train-tagger``) on CoNLL-U, CoNLL columns, word/TAG lines or ``nltk:treebank``."""
+    train-tagger``) on CoNLL-U, CoNLL columns, word/TAG lines or ``nltk:treebank``.
+    ``init_from``: a word-level language model (file or bundled name) whose word embeddings
+    the tagger starts from (its words join the vocabulary, so words the tagging data lacks
+    keep theirs) and, where cell and size agree, its first recurrent layer (forward)."""
     given = dict(locals())  # the arguments, before anything else is a local
     from rnntool.train.tagger import train_tagger as fit_tagger
 
@@ -252,7 +263,8 @@ def train_tagger(
         dev_frac=dev_frac,
         model_options={**model_options, "crf": crf, "char_filters": char_filters, "word_emb": word_emb},
         train_options={**train_options, "min_word_freq": min_word_freq, "lm_loss": lm_loss},
-        resume=resume, record=record, errors=errors, **run), log, on_event, remember)
+        resume=resume, record=record, errors=errors, init_from=None if init_from is None else os.fspath(init_from),
+        **run), log, on_event, remember)
 
 
 def train_classifier(

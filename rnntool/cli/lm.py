@@ -40,8 +40,10 @@ def train_lm_command(
     input: str = typer.Argument(..., metavar="INPUT", help="A text file, - for stdin, or a prepared corpus directory from rnntool prep."),
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL",
                                help="Model file to write [default: next to INPUT, e.g. alice.lm.safetensors]."),
-    level: Level = typer.Option(Level.char, "--level", help="For text input: characters or words."),
-    tokenizer: WordTokenizer = typer.Option(WordTokenizer.treebank, "--tokenizer", help="For text input at word level."),
+    init_from: str = typer.Option(None, "--init-from", metavar="LM", autocompletion=model_completion("lm"),
+                                  help="Continue this language model (a file or bundled name) on INPUT: fine-tuning. Its architecture and tokenizer are kept; INPUT's new characters or words join its vocabulary."),
+    level: Level = typer.Option(None, "--level", help="For text input: characters or words [default: char; with --init-from, the model's]."),
+    tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help="For text input at word level [default: treebank; with --init-from, the model's]."),
     lower: bool = typer.Option(False, "--lower", help="For text input: lowercase it."),
     min_freq: int = typer.Option(1, "--min-freq", min=1, metavar="N", help="For text input: rarer words become <unk>."),
     max_vocab: int = typer.Option(None, "--max-vocab", min=4, metavar="N", help="For text input: vocabulary size cap."),
@@ -88,13 +90,16 @@ def train_lm_command(
     import rnntool
     from rnntool.cli.training import run_training
 
+    model_level = value(level) or "char"
+    if level is None and init_from is not None and not resume:  # (another kind: train_lm says so)
+        model_level = rnntool.info(init_from).header.get("tokenizer", {}).get("level", model_level)
     run_training(
         lambda **run: rnntool.train_lm(
-            input, output, level=value(level), tokenizer=value(tokenizer), lower=lower, min_freq=min_freq,
+            input, output, level=value(level), tokenizer=value(tokenizer), lower=lower or None, min_freq=min_freq,
             max_vocab=max_vocab, valid=valid, valid_frac=valid_frac, text_col=text_col, text_field=text_field,
-            emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
+            init_from=init_from, emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
             **options.api_options(), **run),
-        options, "bpc" if value(level) == "char" else "ppl", "language model",
+        options, "bpc" if model_level == "char" else "ppl", "language model",
     )
 
 

@@ -12,7 +12,6 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from rnntool.classification import ClassifierConfig
 from rnntool.config import ClassifierTrainConfig
@@ -37,6 +36,7 @@ from rnntool.runtime.classifier import calibrated_probabilities, decide
 from rnntool.text.labelled import Example, LabelledFormat, read_examples
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.train.batching import TextBatches, TextTable, sorted_batches
+from rnntool.train.transfer import LMStart, start_encoder
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
 
@@ -123,21 +123,15 @@ def predict_logits(model: ClassifierModule, table: TextTable, targets: np.ndarra
     return out
 
 
-def init_from_language_model(path: str) -> tuple[dict, dict, dict[str, np.ndarray]]:
-    """An rnntool LM as the encoder's start: (model options, tokenizer settings, torch-named
-    weights). Its vocabulary becomes the classifier's, its recurrent stack the encoder."""
-    from rnntool.arch import LMConfig
-    from rnntool.modelfile import load_model
-
-    lm = load_model(path, kind="lm")
-    cfg = LMConfig.from_dict(lm.config)
-    options = dict(words=list(lm.header["vocab"]["tokens"]), word_emb=cfg.emb, char_filters=0, case_emb=0,
+def init_from_language_model(path: str) -> tuple[dict, dict, LMStart]:
+    """An rnntool LM (a file or bundled name) as the encoder's start: (model options, tokenizer
+    settings, the LM). Its vocabulary becomes the classifier's and its recurrent stack the
+    encoder (``start_encoder``, once the classifier is built)."""
+    lm = LMStart.load(path)
+    cfg = lm.cfg
+    options = dict(words=list(lm.vocab.itos), word_emb=cfg.emb, char_filters=0, case_emb=0,
                    cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, bidirectional=False, normalize_words=False)
-    weights = {"features.word_embedding.weight": lm.tensors["embedding.weight"]}
-    for k in range(cfg.layers):
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            weights[f"rnn.{k}.forward_rnn.{name}_l0"] = lm.tensors[f"rnn.{name}_l{k}"]
-    return options, lm.header["tokenizer"], weights
+    return options, lm.settings.to_dict(), lm
 
 
 def pretrain_language_model(texts: list[str], settings: TokenizerSettings, output: Path, model_options: dict,
@@ -308,7 +302,7 @@ def train_classifier(
         if cfg.class_weight == "balanced" else None
     model = ClassifierModule(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
     if init is not None and not setup.resumed:
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in init[2].items()}, strict=False)
+        start_encoder(model, init[2], [f"rnn.{k}.forward_rnn" for k in range(model_cfg.layers)])
     table = TextTable(train_tokens, model_cfg, rarest)
     dev_table = TextTable(dev_tokens, model_cfg)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]

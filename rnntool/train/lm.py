@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ LN2 = math.log(2.0)
 TINY_STEPS = 300  # a text of a few sentences: this many updates, as the tutorials' 200 epochs give
 
 
-def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int = 1) -> bool:
+def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int = 1, streams: bool = False) -> bool:
     """A text shorter than one batch of streams (the tutorials' three sentences) trains as
     they do: every line its own stream, read from the start-of-text state that generation
     starts from (so a line's first word brings back the line), --batch-size the number of
@@ -40,14 +41,16 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
     wherever the user left the defaults (what they set is kept, and refused below if too
     big; setting --batch-size or --bptt keeps the text one stream). The word recipe's SGD at
     lr 20 is tuned for Penn Treebank and stalls on a dozen tokens (the character recipe's
-    Adam stays). Whether the text was that small."""
+    Adam stays). ``streams``: a model continued from one trained on streams keeps reading
+    streams (from a zero state, its first characters of every line would be guesses). Whether
+    the text was that small."""
     n = len(data.train)
     if n >= cfg.batch_size * (cfg.bptt + 1):
         return False
     before = (cfg.batch_size, cfg.bptt)  # the defaults
     line_end = line_end_id(data)
     lines = text_lines(data.train, line_end)
-    if "batch_size" not in given and "bptt" not in given and lines:
+    if "batch_size" not in given and "bptt" not in given and lines and not streams:
         cfg.line_streams = True
         # rounded up to a multiple of the ranks (the extra rows are padding alone, which counts nothing)
         cfg.batch_size = -(-len(lines) // world_size) * world_size
@@ -169,21 +172,46 @@ def train_lm(
     on_event: EventFn | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     progress=None,
+    init_from: str | None = None,
+    given_settings: dict | None = None,
 ) -> tuple[dict, Path]:
     """Train (or resume training) a language model; returns (summary, model path).
 
     ``model_options`` / ``train_options`` override the level's defaults
-    (rnntool.recipes); when resuming, everything comes from the checkpoint.
+    (rnntool.recipes); when resuming, everything comes from the checkpoint. With
+    ``init_from`` (a language model), training continues that model on the text: its
+    architecture and tokenizer (``given_settings``, the tokenizer settings the caller set,
+    must agree), its vocabulary extended by the text's new types (rnntool.train.transfer).
     """
+    from rnntool.train.transfer import LMStart, continue_on
+
     setup = prepare("lm", input_spec, output, train_options, resume, record, on_event)
-    inputs = setup.inputs({"prep": (prep or PrepOptions()).to_dict(), "valid": list(valid_specs or [])})
+    prep = prep or PrepOptions()
+    start = None
+    if init_from is not None and not setup.resumed:
+        start = LMStart.load(init_from)
+        prep = replace(prep, settings=start.tokenizer_settings(given_settings or {}))
+    inputs = setup.inputs({"prep": prep.to_dict(), "valid": list(valid_specs or []), "init_from": init_from})
     prep = PrepOptions.from_dict(inputs["prep"])
-    data = load_lm_data(input_spec, prep, inputs["valid"], progress)
+    if start is None and inputs.get("init_from"):
+        start = LMStart.load(inputs["init_from"])  # a resumed run's vocabulary is made as it was
+    if start is None:
+        data = load_lm_data(input_spec, prep, inputs["valid"], progress)
+    else:  # every type of the text is read; the model's vocabulary decides which are kept
+        data = load_lm_data(input_spec, replace(prep, min_freq=1, max_vocab=None), inputs["valid"], progress)
+        data = continue_on(data, start, prep.min_freq, prep.max_vocab)
     level = data.settings.level
-    model_cfg, cfg = setup.configs(LMConfig, LMTrainConfig, model_options, train_options,
-                                 lambda: lm_configs(level, len(data.vocab), model_options, train_options))
+
+    def configs() -> tuple[LMConfig, LMTrainConfig]:
+        if start is None:
+            return lm_configs(level, len(data.vocab), model_options, train_options)
+        model = start.model_config(len(data.vocab), model_options or {})
+        return model, lm_configs(level, len(data.vocab), None, train_options)[1]
+
+    model_cfg, cfg = setup.configs(LMConfig, LMTrainConfig, model_options, train_options, configs)
     given = {k: v for k, v in (train_options or {}).items() if v is not None}
-    if not setup.resumed and fit_to_text(data, cfg, given, setup.dist.world_size) and "precision" not in given \
+    if not setup.resumed and fit_to_text(data, cfg, given, setup.dist.world_size, streams=start is not None) \
+            and "precision" not in given \
             and setup.precision != "fp32":
         # a few sentences train in seconds either way; in fp32 what they learn does not depend on
         # whether this CPU happens to run bf16 natively (the tutorials' outputs stay the same)
@@ -202,7 +230,11 @@ def train_lm(
             on_event({"event": "note", "message": note})
     setup.seed(cfg)
     model = LMModule(model_cfg)
-    eval_batch = cfg.batch_size
+    if start is not None and not setup.resumed:  # (a resumed run's weights come from its checkpoint)
+        model.load_file_weights(start.weights_for(model_cfg))
+    # a short validation text is read as fewer streams, each at least a window long: cut into
+    # --batch-size streams of a few tokens, most of it would be read from a zero state
+    eval_batch = cfg.batch_size if cfg.line_streams else max(1, min(cfg.batch_size, len(data.valid) // (cfg.bptt + 1)))
 
     def validate(m: LMModule) -> tuple[float, dict]:
         loss = stream_loss(m, data.valid, eval_batch, cfg.bptt, setup.device)
@@ -217,7 +249,7 @@ def train_lm(
                        padded=cfg.line_streams),
         evaluate=validate,
         header={"config": model_cfg.to_dict(), "vocab": data.vocab.to_dict(), "tokenizer": data.settings.to_dict(),
-                "training": {"sources": data.sources}},
+                "training": {"sources": data.sources, **({"init_from": start.name} if start is not None else {})}},
         model_config=model_cfg.to_dict(),
         inputs=inputs,
         validation_tokens=len(data.valid),

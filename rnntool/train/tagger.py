@@ -12,6 +12,7 @@ import numpy as np
 
 from rnntool.config import TaggerTrainConfig
 from rnntool.errors import RnntoolError
+from rnntool.features import normalize_word
 from rnntool.metrics import score_tags
 from rnntool.nn.tagger import TaggerModule, TaggerBatch
 from rnntool.recipes import tagger_model_options, tagger_train_config
@@ -99,10 +100,18 @@ def train_tagger(
     on_event: EventFn | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     errors: str = "strict",
+    init_from: str | None = None,
 ) -> tuple[dict, Path]:
-    """Train (or resume) a tagger; returns (summary, model path)."""
+    """Train (or resume) a tagger; returns (summary, model path). ``init_from``: a word
+    language model whose word embeddings (its words join the vocabulary) and, where cell and
+    size agree, first recurrent layer (the forward direction) the tagger starts from."""
+    from rnntool.train.transfer import LMStart, start_encoder
+
     setup = prepare("tagger", train_spec, output, train_options, resume, record, on_event)
-    inputs = setup.inputs({"dev": dev_spec, "format": fmt, "column": column, "dev_frac": dev_frac, "errors": errors})
+    inputs = setup.inputs({"dev": dev_spec, "format": fmt, "column": column, "dev_frac": dev_frac, "errors": errors,
+                           "init_from": init_from})
+    # a resumed run's vocabulary and weights come from its checkpoint
+    start = LMStart.load(init_from) if init_from is not None and not setup.resumed else None
     train, used_fmt = read_tagged(train_spec, inputs["format"], inputs["column"], inputs["errors"])
     if inputs["dev"]:
         dev, _ = read_tagged(inputs["dev"], used_fmt if inputs["format"] == "auto" else inputs["format"],
@@ -119,8 +128,11 @@ def train_tagger(
         tag_counts = Counter(t for s in train for t in s.tags)
         tags = [t for t, _ in sorted(tag_counts.items(), key=lambda x: (-x[1], x[0]))]
         column_name = str(inputs["column"]) if inputs["column"] is not None else None
-        return TaggerConfig(words=words, chars=chars, tags=tags, scheme=scheme, column=column_name,
-                            **tagger_model_options(model_options)), cfg
+        options = tagger_model_options(model_options)
+        if start is not None:
+            options["word_emb"] = start.word_embedding_size((model_options or {}).get("word_emb"))
+            words = start.encoder_words(words, normalize_word)
+        return TaggerConfig(words=words, chars=chars, tags=tags, scheme=scheme, column=column_name, **options), cfg
 
     model_cfg, cfg = setup.configs(TaggerConfig, TaggerTrainConfig, model_options, train_options, build)
     # Words seen exactly min_word_freq times are the rarest with an embedding of
@@ -130,6 +142,10 @@ def train_tagger(
     setup.seed(cfg)
     lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0
     model = TaggerModule(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout)
+    if start is not None:
+        taken = start_encoder(model, start, ["rnn.0"])
+        if on_event is not None and setup.dist.is_main:
+            on_event({"event": "note", "message": f"starting from {start.name}: {' and '.join(taken)}"})
     dev_batches = make_batches(dev, model_cfg, DEV_BATCH)
     gold = [s.tags for s in dev]
 
@@ -147,7 +163,8 @@ def train_tagger(
                              pin=setup.device.type == "cuda"),
         evaluate=validate,
         header={"config": model_cfg.to_dict(),
-                "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else [])}},
+                "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else []),
+                             **({"init_from": inputs["init_from"]} if inputs.get("init_from") else {})}},
         model_config=model_cfg.to_dict(),
         inputs=inputs,
         validation_tokens=sum(len(s.words) for s in dev),

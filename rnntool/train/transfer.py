@@ -1,0 +1,231 @@
+"""Starting a model from what another already knows (``--init-from``).
+
+A language model continued on new text keeps its architecture, tokenizer and every
+vocabulary entry (so its ids, embedding rows and output rows stay where they were); the
+new text's types it lacks are appended after them, their rows started from the mean of
+the old ones (an unseen token starts as the average known one, not as noise the rest of
+the network has never seen). Classifiers start their encoder from a language model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnntool.arch import LMConfig
+from rnntool.errors import InputError
+from rnntool.text.tokenize import SPECIALS, TokenizerSettings
+from rnntool.text.vocab import Vocab
+
+# what a continued model takes from the model it starts from, by model option
+ARCHITECTURE = ("cell", "layers", "hidden", "emb", "tie", "softmax")
+
+
+@dataclass
+class LMStart:
+    """A language model to start from: its file's name, architecture, vocabulary, tokenizer
+    and weights (float32 numpy arrays, by the model file's names)."""
+
+    name: str
+    cfg: LMConfig
+    vocab: Vocab
+    settings: TokenizerSettings
+    tensors: dict[str, np.ndarray]
+
+    @classmethod
+    def load(cls, spec: str | os.PathLike) -> "LMStart":
+        """A language model file or bundled name; another kind of model is a one-line error."""
+        from rnntool.modelfile import load_model
+        from rnntool.userstate import locate
+
+        spec = os.fspath(spec)
+        lm = load_model(locate(spec), kind="lm")
+        return cls(spec, LMConfig.from_dict(lm.config), Vocab.from_dict(lm.header["vocab"]),
+                   TokenizerSettings.from_dict(lm.header["tokenizer"]), lm.tensors)
+
+    def tokenizer_settings(self, given: dict) -> TokenizerSettings:
+        """The model's tokenizer; a setting given that differs from it is an error (the
+        model's ids mean its own tokens)."""
+        own = self.settings.to_dict()
+        for key, value in given.items():
+            if value is not None and own.get(key) != value:
+                flag = "--lower" if key == "lower" else f"--{key} {value}"
+                raise InputError(f"{self.name} reads text with {key} {own.get(key)!r}; a model started from it "
+                                 f"keeps its tokenizer: drop {flag}")
+        return self.settings
+
+    def model_config(self, vocab_size: int, given: dict) -> LMConfig:
+        """The model's architecture for ``vocab_size`` types; an architecture option given that
+        differs from the model's is an error, dropout may change."""
+        own = self.cfg.to_dict()
+        for key in ARCHITECTURE:
+            value = given.get(key)
+            if value is not None and own.get(key) != value:
+                flag = f"--{'no-' if value is False else ''}{key}" + ("" if isinstance(value, bool) else f" {value}")
+                raise InputError(f"{self.name} has {key} {own.get(key)!r}; a model started from it keeps its "
+                                 f"architecture: drop {flag}")
+        dropout = given.get("dropout")
+        return LMConfig.from_dict({**own, "vocab_size": vocab_size,
+                                   **({"dropout": dropout} if dropout is not None else {})})
+
+    def extended_vocab(self, new: Vocab, min_freq: int = 1, max_size: int | None = None) -> Vocab:
+        """The model's vocabulary, then the types of ``new`` (a text's own vocabulary, every
+        type in it, by frequency) that it lacks and that occur at least ``min_freq`` times,
+        up to ``max_size`` entries in all; counts are the new text's."""
+        tokens = list(self.vocab.itos)
+        counts = [new.counts[new.stoi[t]] if t in new.stoi else 0 for t in tokens]
+        room = None if max_size is None else max(0, max_size - len(tokens))
+        for token, count in zip(new.itos, new.counts):
+            if room is not None and room <= 0:
+                break
+            if token not in self.vocab.stoi and count >= min_freq:
+                tokens.append(token)
+                counts.append(count)
+                if room is not None:
+                    room -= 1
+        return Vocab(tokens, counts)
+
+    def weights_for(self, cfg: LMConfig) -> dict[str, np.ndarray]:
+        """The model's tensors for a model of ``cfg`` (the same architecture, its vocabulary
+        ``extended_vocab``): rows of the appended types are the mean of the old rows."""
+        old, new = self.cfg.vocab_size, cfg.vocab_size
+        out = {}
+        for name, tensor in self.tensors.items():
+            if not _has_vocab_rows(name, self.cfg) or new == old:
+                out[name] = tensor
+                continue
+            mean = tensor.mean(axis=0, keepdims=True)
+            out[name] = np.concatenate([tensor, np.repeat(mean, new - old, axis=0)]).astype(np.float32)
+        return out
+
+
+    def word_embedding_size(self, given: int | None) -> int:
+        """An encoder's word embedding size when its words start from this model's: the
+        model's (a word model; a different size given is an error)."""
+        if self.settings.level != "word":
+            raise InputError(f"{self.name} is a character model; a tagger starts its word embeddings from a "
+                             "word-level language model (rnntool train-lm TEXT --level word)")
+        if given is not None and given != self.cfg.emb:
+            raise InputError(f"{self.name} has word embeddings of {self.cfg.emb}; a model started from it keeps "
+                             f"them: drop --word-emb {given}")
+        return self.cfg.emb
+
+    def encoder_words(self, words: list[str], normalize) -> list[str]:
+        """An encoder's vocabulary ``words`` (training words, specials first) followed by this
+        model's words it lacks (each through ``normalize``, as the encoder reads words), in the
+        model's frequency order: words seen only in the model's text keep their embedding."""
+        known = set(words)
+        extra = []
+        for token in self.vocab.itos:
+            word = normalize(token)
+            if token not in SPECIALS and word not in known:
+                known.add(word)
+                extra.append(word)
+        return words + extra
+
+    def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
+                        layer_names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """``state`` (an encoder's tensors, by file name) with what this model can give: the
+        embedding row of every word whose form (``normalize``d; the model's most frequent form
+        of it) the model knows, and for each of ``layer_names`` (the encoder's forward
+        recurrent layers, ``PREFIX`` of PREFIX.weight_ih_l0 ...) this model's layer of the same
+        depth where cell and size agree -- of its input weights the columns of the word
+        embedding, the first inputs of the encoder's first layer. And what was taken, in words."""
+        out = dict(state)
+        rows = {}
+        for i, token in enumerate(self.vocab.itos):
+            rows.setdefault(normalize(token), i)
+        embedding = out["features.word_embedding.weight"].copy()
+        mine = [(k, rows[w]) for k, w in enumerate(words) if w in rows]
+        if mine:
+            at, theirs = map(list, zip(*mine))
+            embedding[at] = self.tensors["embedding.weight"][theirs]
+        out["features.word_embedding.weight"] = embedding
+        taken = [f"the embeddings of {len(mine):,} of {len(words):,} words"]
+        layers = 0
+        for depth, prefix in enumerate(layer_names[: self.cfg.layers]):
+            ih = out[f"{prefix}.weight_ih_l0"]
+            theirs_ih = self.tensors[f"rnn.weight_ih_l{depth}"]
+            if ih.shape[0] != theirs_ih.shape[0] or out[f"{prefix}.weight_hh_l0"].shape != \
+                    self.tensors[f"rnn.weight_hh_l{depth}"].shape or ih.shape[1] < theirs_ih.shape[1]:
+                break  # another cell or size: nothing of this layer (nor of those above) fits
+            ih = ih.copy()
+            ih[:, : theirs_ih.shape[1]] = theirs_ih
+            out[f"{prefix}.weight_ih_l0"] = ih
+            for name in ("weight_hh", "bias_ih", "bias_hh"):
+                out[f"{prefix}.{name}_l0"] = self.tensors[f"rnn.{name}_l{depth}"]
+            layers += 1
+        if layers:
+            taken.append(f"{'its first' if layers == 1 else f'{layers}'} recurrent layer{'s' if layers > 1 else ''} "
+                         "(forward)")
+        else:
+            taken.append(f"no recurrent layer (its {self.cfg.cell} of {self.cfg.hidden} does not fit)")
+        return out, taken
+
+
+def _has_vocab_rows(name: str, cfg: LMConfig) -> bool:
+    """Whether a tensor has one row per vocabulary type up to the last (the types appended
+    to a vocabulary are rows appended to it)."""
+    if name in ("embedding.weight", "decoder.weight", "decoder.bias"):
+        return True
+    # adaptive softmax: the last (rarest) cluster's output rows, where appended types fall
+    return cfg.softmax == "adaptive" and name == f"decoder.tail.{len(cfg.cutoffs) - 1}.1.weight"
+
+
+def remap_ids(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[ids]`` into a scratch memory map, a chunk at a time (a corpus of any size)."""
+    from rnntool.text.corpus import copy_chunks, scratch_array
+
+    out = scratch_array(len(ids), np.int32)
+    copy_chunks(ids, out, table)
+    return out
+
+
+def continue_on(data, start: LMStart, min_freq: int, max_size: int | None):
+    """``data`` (an LMData read with every type kept) in ``start``'s vocabulary, extended by
+    the text's new types: its splits remapped, its vocabulary and checksum replaced."""
+    from rnntool.text.corpus import ids_sha256
+
+    if data.settings != start.settings:  # a prepared corpus, made with other settings
+        raise InputError(f"the corpus was prepared with {_settings_text(data.settings)} and {start.name} reads "
+                         f"{_settings_text(start.settings)}; prepare it again with those, or give the text file")
+    vocab = start.extended_vocab(data.vocab, min_freq, max_size)
+    table = vocab.lookup_table(data.vocab.itos).astype(np.int32)
+    added = len(vocab) - len(start.vocab)
+    unseen = sum(1 for t in data.vocab.itos if t not in start.vocab.stoi)
+    valid_is_train = data.valid is data.train
+    data.train = remap_ids(data.train, table)
+    data.valid = data.train if valid_is_train else remap_ids(data.valid, table)
+    if data.test is not None:
+        data.test = remap_ids(data.test, table)
+    data.vocab = vocab
+    data.data_sha256 = ids_sha256(data.train)
+    data.notes.append(f"starting from {start.name}: its vocabulary of {len(start.vocab):,}"
+                      + (f" plus {added:,} new type{'s' if added != 1 else ''} of this text" if added else
+                         " (nothing new in this text)")
+                      + (f"; {unseen - added:,} rarer new type{'s' if unseen - added != 1 else ''} become <unk>"
+                         if unseen > added else ""))
+    return data
+
+
+def _settings_text(settings: TokenizerSettings) -> str:
+    words = f"{settings.tokenizer} words" if settings.level == "word" else "characters"
+    flags = [name for name in ("lower", "strip_punct", "ascii") if getattr(settings, name)]
+    return words + (f" ({', '.join(flags)})" if flags else "")
+
+
+def start_encoder(module, start: LMStart, layer_names: list[str]) -> list[str]:
+    """Load into ``module`` (a tagger or classifier, torch) what ``start`` gives its encoder
+    (``LMStart.encoder_weights``, by the module's own parameter names); what was taken."""
+    import torch
+
+    from rnntool.features import normalize_word
+
+    cfg = module.cfg
+    state = {name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()}
+    state, taken = start.encoder_weights(cfg.words, normalize_word if cfg.normalize_words else str, state, layer_names)
+    module.load_state_dict({name: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for name, v in state.items()})
+    return taken
+

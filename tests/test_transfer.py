@@ -1,0 +1,204 @@
+"""--init-from for language models: continuing a model on new text (rnntool.train.transfer)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import assert_one_line_error, cat_text_file
+from rnntool.arch import LMConfig
+from rnntool.modelfile import load_model, read_header
+from rnntool.text.tokenize import TokenizerSettings
+from rnntool.text.vocab import Vocab
+from rnntool.train.transfer import LMStart
+
+TINY = dict(layers=1, emb=8, hidden=16)
+TINY_TRAIN = dict(bptt=8, batch_size=4, lr=1e-2, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def base_lm(tmp_path_factory):
+    """A tiny character model of the cat text."""
+    import rnntool
+
+    tmp = tmp_path_factory.mktemp("base")
+    result = rnntool.train_lm(cat_text_file(tmp), tmp / "base.safetensors", **TINY, **TINY_TRAIN, epochs=2, seed=1)
+    return result.model_path
+
+
+def poem(tmp_path, text="The cat sat on the mat.\nZebras qu\u00efck!\n" * 20):
+    path = tmp_path / "poem.txt"
+    path.write_text(text)
+    return path
+
+
+def test_continued_model_keeps_its_rows_and_appends_the_new_types(base_lm, tmp_path):
+    import rnntool
+
+    base = load_model(base_lm, kind="lm")
+    old_vocab = base.header["vocab"]["tokens"]
+    # lr ~0: what is saved is what training started from
+    result = rnntool.train_lm(poem(tmp_path), tmp_path / "ft.safetensors", init_from=base_lm, max_steps=1,
+                              lr=1e-12, bptt=8, batch_size=4, precision="fp32", seed=1)
+    tuned = load_model(result.model_path, kind="lm")
+    vocab = tuned.header["vocab"]["tokens"]
+    new = [t for t in vocab if t not in old_vocab]
+    assert vocab[: len(old_vocab)] == old_vocab  # every old id means what it meant
+    assert new and set(new) == set(poem(tmp_path).read_text()) - set(old_vocab)  # the letters the cat text lacks
+    old_emb, emb = base.tensors["embedding.weight"], tuned.tensors["embedding.weight"]
+    np.testing.assert_allclose(emb[: len(old_vocab)], old_emb, atol=1e-6)
+    np.testing.assert_allclose(emb[len(old_vocab):], np.repeat(old_emb.mean(0, keepdims=True), len(new), 0), atol=1e-6)
+    for name, tensor in base.tensors.items():  # the recurrent stack is the base model's
+        if name.startswith("rnn."):
+            np.testing.assert_allclose(tuned.tensors[name], tensor, atol=1e-6)
+    assert tuned.config["hidden"] == 16 and tuned.config["vocab_size"] == len(vocab)
+    assert tuned.header["training"]["init_from"] == str(base_lm)
+    assert tuned.header["tokenizer"] == base.header["tokenizer"]
+
+
+def test_continuing_beats_starting_over_on_the_same_budget(base_lm, tmp_path):
+    """The base model already knows the cat text's words: a few steps on text like it leave it far
+    ahead of a model trained from scratch for the same steps."""
+    import rnntool
+
+    text = poem(tmp_path, "the cat sat on the mat and the dog sat on the log\n" * 10)
+    common = dict(max_steps=5, bptt=8, batch_size=4, precision="fp32", seed=1, valid_frac=0.2)
+    tuned = rnntool.train_lm(text, tmp_path / "ft.safetensors", init_from=base_lm, lr=1e-3, **common)
+    scratch = rnntool.train_lm(text, tmp_path / "sc.safetensors", **TINY, lr=1e-3, **common)
+    assert tuned.summary["valid"]["loss"] < 0.8 * scratch.summary["valid"]["loss"]
+
+
+def test_word_vocabulary_cut_offs_apply_to_the_new_words_only(tmp_path):
+    start = LMStart("base", LMConfig(vocab_size=5), Vocab(["<pad>", "<unk>", "<eos>", "a", "b"]),
+                    TokenizerSettings(level="word"), {})
+    new = Vocab(["<pad>", "<unk>", "<eos>", "c", "a", "d", "e"], [0, 0, 9, 5, 4, 2, 1])
+    assert start.extended_vocab(new).itos == ["<pad>", "<unk>", "<eos>", "a", "b", "c", "d", "e"]
+    assert start.extended_vocab(new, min_freq=2).itos == ["<pad>", "<unk>", "<eos>", "a", "b", "c", "d"]
+    assert start.extended_vocab(new, max_size=6).itos == ["<pad>", "<unk>", "<eos>", "a", "b", "c"]
+    assert start.extended_vocab(new).counts[3:] == [4, 0, 5, 2, 1]  # the new text's counts
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_grown_weights_load_into_the_bigger_model(softmax):
+    """Embedding and output rows grow with the vocabulary (adaptive softmax: the last cluster's)."""
+    import torch
+
+    from rnntool.nn.lm import LMModule
+
+    options = dict(emb=8, hidden=16, layers=1, softmax=softmax, **({"cutoffs": [6]} if softmax == "adaptive" else {}))
+    cfg = LMConfig(vocab_size=10, **options)
+    torch.manual_seed(0)
+    base = LMModule(cfg)
+    start = LMStart("base", cfg, Vocab(["<pad>", "<unk>", "<eos>", *"abcdefg"]), TokenizerSettings(), base.file_weights())
+    bigger = start.model_config(13, {})
+    assert bigger.cutoffs == cfg.cutoffs and bigger.vocab_size == 13
+    model = LMModule(bigger)
+    model.load_file_weights(start.weights_for(bigger))
+    grown = model.file_weights()
+    for name, tensor in base.file_weights().items():
+        if grown[name].shape == tensor.shape:
+            np.testing.assert_array_equal(grown[name], tensor)
+        else:  # one row per type: the old rows, then three of their mean
+            np.testing.assert_allclose(grown[name][: len(tensor)], tensor)
+            np.testing.assert_allclose(grown[name][len(tensor):], np.repeat(tensor.mean(0, keepdims=True), 3, 0),
+                                       rtol=1e-6)
+            assert len(grown[name]) - len(tensor) == 3, name
+
+
+def test_refusals_are_one_line_errors(cli, base_lm, tmp_path):
+    text = poem(tmp_path)
+    out = tmp_path / "x.safetensors"
+    assert_one_line_error(cli("train-lm", text, "--init-from", base_lm, "--level", "word", "-o", out), "drop --level word")
+    assert_one_line_error(cli("train-lm", text, "--init-from", base_lm, "--hidden", "32", "-o", out), "drop --hidden 32")
+    assert_one_line_error(cli("train-lm", text, "--init-from", "en-ewt-upos", "-o", out), "language model")
+    assert_one_line_error(cli("train-lm", text, "--init-from", tmp_path / "missing.safetensors", "-o", out), "missing")
+    corpus = tmp_path / "words"
+    assert cli("prep", text, "--level", "word", "-o", corpus).exit_code == 0
+    assert_one_line_error(cli("train-lm", corpus, "--init-from", base_lm, "-o", out), "prepare it again")
+    assert not out.exists()
+    # the same architecture, given again, is no conflict; dropout may change
+    result = cli("train-lm", text, "--init-from", base_lm, "--hidden", "16", "--dropout", "0.1", "--max-steps", "1",
+                 "--bptt", "8", "--batch-size", "4", "-q", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert read_header(out, kind="lm")["config"]["dropout"] == 0.1
+
+
+def test_a_continued_run_resumes_to_the_same_weights(base_lm, tmp_path):
+    """The checkpoint records --init-from: a resumed run rebuilds the same extended vocabulary
+    (from the base model again) and ends where an uninterrupted run ends."""
+    from rnntool.train.lm import train_lm
+
+    text = str(poem(tmp_path))
+    common = dict(model_options={}, train_options={**TINY_TRAIN, "epochs": 2, "seed": 1}, init_from=str(base_lm))
+    full, full_path = train_lm(text, tmp_path / "full.safetensors", **common)
+    calls = {"n": 0}
+
+    def stop_after_5():
+        calls["n"] += 1
+        return calls["n"] == 5
+
+    part, part_path = train_lm(text, tmp_path / "part.safetensors", should_stop=stop_after_5, **common)
+    assert part["stop_reason"] == "interrupted" and part["steps"] == 5
+    resumed, _ = train_lm(text, part_path, resume=tmp_path / "part.ckpt")
+    assert resumed["steps"] == full["steps"] > 5
+    a, b = load_model(full_path), load_model(part_path)
+    assert a.header["vocab"] == b.header["vocab"]
+    for name in a.tensors:
+        np.testing.assert_array_equal(a.tensors[name], b.tensors[name], err_msg=name)
+
+
+TAGGED = ["The/DET cat/NOUN sat/VERB ./PUNCT", "A/DET dog/NOUN ran/VERB ./PUNCT", "The/DET dog/NOUN sat/VERB ./PUNCT"] * 8
+
+
+@pytest.fixture(scope="module")
+def word_lm(tmp_path_factory):
+    """A tiny word model whose text has words the tagging data lacks (and "The" besides "the")."""
+    import rnntool
+
+    tmp = tmp_path_factory.mktemp("words")
+    text = tmp / "words.txt"
+    text.write_text("the cat sat on the mat .\nThe zebra ran past the cat .\nthe dog sat .\n" * 20)
+    return rnntool.train_lm(text, tmp / "words.safetensors", level="word", emb=12, hidden=16, layers=1, max_steps=3,
+                            bptt=8, batch_size=4, precision="fp32", seed=1).model_path
+
+
+def test_a_tagger_starts_from_a_word_models_embeddings_and_first_layer(word_lm, tmp_path):
+    import rnntool
+    from rnntool.features import normalize_word
+
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(TAGGED) + "\n")
+    events = []
+    result = rnntool.train_tagger(data, tmp_path / "t.safetensors", init_from=word_lm, hidden=16, max_steps=1,
+                                  lr=1e-12, batch_size=4, precision="fp32", seed=1, on_event=events.append)
+    lm, tagger = load_model(word_lm, kind="lm"), load_model(result.model_path, kind="tagger")
+    words = tagger.config["words"]
+    assert tagger.config["word_emb"] == 12  # the model's embedding size
+    assert {"zebra", "mat", "past"} <= set(words)  # words only the model's text had keep their embeddings
+    lm_tokens = lm.header["vocab"]["tokens"]
+    lm_rows = {}
+    for i, token in enumerate(lm_tokens):
+        lm_rows.setdefault(normalize_word(token), i)
+    emb = tagger.tensors[next(n for n in tagger.tensors if n.endswith("word_embedding.weight"))]
+    for word in ("the", "cat", "zebra"):
+        np.testing.assert_allclose(emb[words.index(word)], lm.tensors["embedding.weight"][lm_rows[word]], atol=1e-6)
+    assert lm_rows["the"] == lm_tokens.index("the")  # the most frequent form stands for both "the" and "The"
+    # the first layer's forward direction: the model's recurrent weights, and its input weights
+    # for the word-embedding inputs (the character and casing inputs come after them)
+    np.testing.assert_allclose(tagger.tensors["rnn.weight_hh_l0"], lm.tensors["rnn.weight_hh_l0"], atol=1e-6)
+    np.testing.assert_allclose(tagger.tensors["rnn.weight_ih_l0"][:, :12], lm.tensors["rnn.weight_ih_l0"], atol=1e-6)
+    assert not np.allclose(tagger.tensors["rnn.weight_hh_l0_reverse"][:, :12], lm.tensors["rnn.weight_hh_l0"][:, :12])
+    notes = [e["message"] for e in events if e["event"] == "note" and "starting from" in e["message"]]
+    assert notes and "first recurrent layer" in notes[0], notes
+    assert tagger.header["training"]["init_from"] == str(word_lm)
+
+
+def test_a_tagger_refuses_what_cannot_start_it(cli, base_lm, word_lm, tmp_path):
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(TAGGED) + "\n")
+    out = tmp_path / "t.safetensors"
+    assert_one_line_error(cli("train-tagger", data, "--init-from", base_lm, "-o", out), "character model")
+    assert_one_line_error(cli("train-tagger", data, "--init-from", word_lm, "--word-emb", "50", "-o", out),
+                          "drop --word-emb 50")
+    assert_one_line_error(cli("train-tagger", data, "--init-from", "en-ewt-upos", "-o", out), "language model")
+    assert not out.exists()
