@@ -202,3 +202,115 @@ def test_a_tagger_refuses_what_cannot_start_it(cli, base_lm, word_lm, tmp_path):
                           "drop --word-emb 50")
     assert_one_line_error(cli("train-tagger", data, "--init-from", "en-ewt-upos", "-o", out), "language model")
     assert not out.exists()
+
+
+# --word-vectors: word2vec / GloVe / fastText text files
+
+def vectors_file(path, rows, header=True):
+    lines = [f"{len(rows)} {len(rows[0][1])}"] if header else []
+    lines += [" ".join([word, *(f"{x:g}" for x in vector)]) for word, vector in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+VECTORS = [("the", [0.5, -1.0, 2.0]), ("The", [9.0, 9.0, 9.0]), ("cat", [1.0, 1.0, 1.0]), ("zebra", [3.0, 0.0, -3.0]),
+           ("dog", [0.25, 0.5, 0.75]), ("the", [7.0, 7.0, 7.0])]
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_vectors_files_with_and_without_the_count_line(tmp_path, header):
+    from rnntool.text.vectors import read_word_vectors
+
+    words, vectors = read_word_vectors(vectors_file(tmp_path / "v.vec", VECTORS, header))
+    assert words == ["the", "The", "cat", "zebra", "dog"]  # a repeated word keeps its first line
+    np.testing.assert_array_equal(vectors[0], [0.5, -1.0, 2.0])
+    assert vectors.dtype == np.float32 and vectors.shape == (5, 3)
+    # the words the data has, and the file's first `limit` others
+    words, _ = read_word_vectors(tmp_path / "v.vec", wanted=lambda w: w == "dog", limit=1)
+    assert words == ["the", "dog"]
+
+
+def test_gzipped_vectors_are_read_as_they_are(tmp_path):
+    import gzip
+
+    from rnntool.text.vectors import read_word_vectors
+
+    plain = vectors_file(tmp_path / "v.txt", VECTORS[:3], header=False)
+    packed = tmp_path / "v.txt.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_word_vectors(packed)[0] == ["the", "The", "cat"]
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("2 3\na 1 2 3\nb 1 2\n", "line 3: 2 numbers where the file's vectors have 3"),
+    ("a 1 2 x\n", "line 1: not a number"),
+    ("a 1 nan 2\n", "not finite"),
+    ("", "holds no word vectors"),
+    ("\n\n", "holds no word vectors"),
+])
+def test_damaged_vectors_files_are_one_line_errors(tmp_path, content, fragment):
+    from rnntool.errors import InputError
+    from rnntool.text.vectors import read_word_vectors
+
+    path = tmp_path / "v.vec"
+    path.write_text(content)
+    with pytest.raises(InputError, match=fragment):
+        read_word_vectors(path)
+
+
+def test_binary_word2vec_and_other_bytes_say_what_to_do(tmp_path):
+    from rnntool.errors import InputError
+    from rnntool.text.vectors import read_word_vectors
+
+    binary = tmp_path / "GoogleNews.bin"
+    binary.write_bytes(b"2 3\nthe " + np.array([1, 2, 3], "<f4").tobytes() + b"\xff\x00cat " + bytes(12))
+    with pytest.raises(InputError, match="binary word2vec.*save_word2vec_format"):
+        read_word_vectors(binary)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("caf\xe9 1 2\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8.*--errors replace"):
+        read_word_vectors(latin)
+    assert read_word_vectors(latin, errors="replace")[0] == ["caf\ufffd"]
+    with pytest.raises(InputError, match="no such word vectors file"):
+        read_word_vectors(tmp_path / "missing.vec")
+
+
+def test_a_tagger_starts_from_word_vectors(tmp_path):
+    import rnntool
+
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(TAGGED) + "\n")
+    vectors = vectors_file(tmp_path / "v.vec", VECTORS)
+    events = []
+    result = rnntool.train_tagger(data, tmp_path / "t.safetensors", word_vectors=vectors, max_steps=1, lr=1e-12,
+                                  batch_size=4, precision="fp32", seed=1, on_event=events.append)
+    tagger = load_model(result.model_path, kind="tagger")
+    words, emb = tagger.config["words"], tagger.tensors["word_embedding.weight"]
+    assert tagger.config["word_emb"] == 3 and "zebra" in words  # the vectors' size; their words join
+    # the tagger lowercases words: "the" and "The" are one word, and the file's first form wins
+    np.testing.assert_allclose(emb[words.index("the")], [0.5, -1.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(emb[words.index("zebra")], [3.0, 0.0, -3.0], atol=1e-6)
+    assert any("the vectors of" in e.get("message", "") for e in events)
+    assert tagger.header["training"]["word_vectors"] == str(vectors)
+
+
+def test_a_classifier_starts_from_word_vectors_and_refuses_what_cannot(cli, base_lm, tmp_path):
+    import rnntool
+
+    data = tmp_path / "train.tsv"
+    data.write_text("".join(f"{label}\t{text}\n" for label, text in [("pos", "the cat"), ("neg", "the dog")] * 20))
+    vectors = vectors_file(tmp_path / "v.vec", VECTORS)
+    result = rnntool.train_classifier(data, tmp_path / "c.safetensors", word_vectors=vectors, max_steps=1, lr=1e-12,
+                                      batch_size=4, precision="fp32", seed=1, pretrain=False, tokenizer="whitespace")
+    model = load_model(result.model_path, kind="classifier")
+    words, emb = model.config["words"], model.tensors[next(n for n in model.tensors if n.endswith("word_embedding.weight"))]
+    assert model.config["word_emb"] == 3 and "zebra" in words
+    np.testing.assert_allclose(emb[words.index("cat")], [1.0, 1.0, 1.0], atol=1e-6)
+    out = tmp_path / "x.safetensors"
+    assert_one_line_error(cli("train-classifier", data, "--word-vectors", vectors, "--init-from", base_lm, "-o", out),
+                          "not both")
+    assert_one_line_error(cli("train-classifier", data, "--word-vectors", vectors, "--word-emb", "50", "-o", out),
+                          "drop --word-emb 50")
+    assert_one_line_error(cli("train-classifier", data, "--word-vectors", vectors, "--level", "char", "-o", out),
+                          "word-level")
+    assert not out.exists()

@@ -238,6 +238,7 @@ def train_tagger(
     dev: str | None = None, format: str = "auto", column: str | None = None, dev_frac: float = 0.1,
     crf: bool | None = None, char_filters: int | None = None, word_emb: int | None = None,
     min_word_freq: int | None = None, lm_loss: float | None = None, init_from: str | os.PathLike | None = None,
+    word_vectors: str | os.PathLike | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
     max_steps: int | None = None, lr: float | None = None, optimizer: str | None = None,
@@ -252,7 +253,9 @@ def train_tagger(
     train-tagger``) on CoNLL-U, CoNLL columns, word/TAG lines or ``nltk:treebank``.
     ``init_from``: a word-level language model (file or bundled name) whose word embeddings
     the tagger starts from (its words join the vocabulary, so words the tagging data lacks
-    keep theirs) and, where cell and size agree, its first recurrent layer (forward)."""
+    keep theirs) and, where cell and size agree, its first recurrent layer (forward).
+    ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from
+    instead (as for ``train_classifier``)."""
     given = dict(locals())  # the arguments, before anything else is a local
     from rnntool.train.tagger import train_tagger as fit_tagger
 
@@ -264,7 +267,7 @@ def train_tagger(
         model_options={**model_options, "crf": crf, "char_filters": char_filters, "word_emb": word_emb},
         train_options={**train_options, "min_word_freq": min_word_freq, "lm_loss": lm_loss},
         resume=resume, record=record, errors=errors, init_from=None if init_from is None else os.fspath(init_from),
-        **run), log, on_event, remember)
+        word_vectors=None if word_vectors is None else os.fspath(word_vectors), **run), log, on_event, remember)
 
 
 def train_classifier(
@@ -277,6 +280,7 @@ def train_classifier(
     char_filters: int | None = None, case_emb: int | None = None, min_word_freq: int | None = None,
     max_vocab: int | None = None, max_length: int | None = None, class_weight: str | None = None,
     calibrate: bool | None = None, threshold: float | None = None, init_from: str | None = None,
+    word_vectors: str | os.PathLike | None = None,
     pretrain: bool | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
@@ -293,7 +297,10 @@ def train_classifier(
     options left None that ``rnntool.defaults.default_text`` calls "auto" (the tokenizer,
     embedding size and cut-off, batch size, learning rate, epochs, and ``pretrain``: a word
     language model trained on the texts first) are chosen from the training texts; the
-    result's ``summary["choices"]`` and the model header say what and why."""
+    result's ``summary["choices"]`` and the model header say what and why. ``word_vectors``: a
+    word2vec/GloVe/fastText text file (``.gz`` too) the word embeddings start from (their size
+    is the vectors'; the file's first 20,000 words join the vocabulary besides the training
+    data's)."""
     given = dict(locals())  # the arguments, before anything else is a local
     import logging
 
@@ -307,6 +314,7 @@ def train_classifier(
     return _run("classifier", lambda **run: fit_classifier(
         os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=fmt, dev_frac=dev_frac,
         init_from=None if init_from is None else os.fspath(init_from),
+        word_vectors=None if word_vectors is None else os.fspath(word_vectors),
         settings=TokenizerSettings(level, tokenizer or "treebank", lower), choose_tokenizer_from_data=tokenizer is None,
         pretrain=pretrain,
         model_options={**model_options, "pool": pool, "bidirectional": bidirectional, "word_emb": word_emb,

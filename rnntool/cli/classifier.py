@@ -54,6 +54,8 @@ def train_classifier_command(
     threshold: float = typer.Option(None, "--threshold", metavar="P", callback=OPEN_PROBABILITY, help=f"Multi-label: predict every class whose probability reaches P [{default_text('classifier', 'threshold')}]."),
     pretrain: bool = typer.Option(None, "--pretrain/--no-pretrain", help=f"Train a word language model on the training texts first, for a share of --max-time, and start the classifier from it (the LM is written beside the model, as NAME.lm.safetensors) [{default_text('classifier', 'pretrain')}]."),
     init_from: str = typer.Option(None, "--init-from", metavar="LM", help="Start the encoder from an rnntool language model (its vocabulary, tokenizer and recurrent layers; unidirectional), as ULMFiT does."),
+    word_vectors: str = typer.Option(None, "--word-vectors", metavar="FILE",
+                                     help="Start the word embeddings from pretrained vectors: word2vec, GloVe or fastText text format (.gz too). Their size sets --word-emb; the file's first 20,000 words join the vocabulary besides the training data's."),
     # how the labelled texts are read
     layout: LabelledFormatOption = LabelledFormatChoice.auto,
     text_col: TextCol = None,
@@ -114,7 +116,7 @@ def train_classifier_command(
             tokenizer=value(tokenizer), lower=lower, pool=value(pool), bidirectional=bidirectional,
             word_emb=word_emb, char_filters=char_filters, case_emb=case_emb, min_word_freq=min_word_freq,
             max_vocab=max_vocab, max_length=max_length, class_weight=value(class_weight), calibrate=calibrate,
-            threshold=threshold, init_from=init_from, pretrain=pretrain, **options.api_options(), **run),
+            threshold=threshold, init_from=init_from, word_vectors=word_vectors, pretrain=pretrain, **options.api_options(), **run),
         options, "loss", "classifier", rows, unit="texts",
     )
 

@@ -44,6 +44,8 @@ def train_tagger_command(
                                   help=f"Also train the first BiLSTM layer to predict the next and previous word, at weight W of the tag loss (helps unseen words; the prediction layers serve training only and are not saved) [{default_text('tagger', 'lm_loss')}]."),
     init_from: str = typer.Option(None, "--init-from", metavar="LM", autocompletion=model_completion("lm"),
                                   help="Start from a word-level language model (a file or bundled name): its word embeddings (its words join the vocabulary; sets --word-emb) and, where --cell and --hidden agree, its first recurrent layer."),
+    word_vectors: str = typer.Option(None, "--word-vectors", metavar="FILE",
+                                     help="Start the word embeddings from pretrained vectors: word2vec, GloVe or fastText text format (.gz too). Their size sets --word-emb; the file's first 20,000 words join the vocabulary besides the training data's."),
     # the training options every train-* command shares (rnntool.cli.options.SHARED)
     cell: Annotated[Cell | None, training_option("tagger", "cell")] = None,
     layers: Annotated[int | None, training_option("tagger", "layers")] = None,
@@ -84,7 +86,7 @@ def train_tagger_command(
         lambda **run: rnntool.train_tagger(
             train, output, dev=dev, format=value(fmt), column=column, dev_frac=dev_frac, crf=crf,
             char_filters=char_filters, word_emb=word_emb, min_word_freq=min_word_freq, lm_loss=lm_loss,
-            init_from=init_from, **options.api_options(), **run),
+            init_from=init_from, word_vectors=word_vectors, **options.api_options(), **run),
         options, "loss", "tagger", rows,
     )
 

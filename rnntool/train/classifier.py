@@ -36,7 +36,7 @@ from rnntool.runtime.classifier import calibrated_probabilities, decide
 from rnntool.text.labelled import Example, LabelledFormat, read_examples
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.train.batching import TextBatches, TextTable, sorted_batches
-from rnntool.train.transfer import LMStart, start_encoder
+from rnntool.train.transfer import LMStart, WordVectors, start_encoder
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
 
@@ -182,6 +182,7 @@ def train_classifier(
     choose_tokenizer_from_data: bool = False,
     pretrain: bool | None = None,
     init_from: str | None = None,
+    word_vectors: str | None = None,
     model_options: dict | None = None,
     train_options: dict | None = None,
     resume: str | Path | None = None,
@@ -197,10 +198,16 @@ def train_classifier(
     ``pretrain`` (None: chosen from the data) trains a word language model on the training
     split first, for a share of --max-time, and starts the classifier from it."""
     say = on_message or (lambda message: None)
+    if init_from is not None and word_vectors is not None:
+        raise RnntoolError("give --init-from or --word-vectors, not both (each sets the word embeddings)")
+    if word_vectors is not None and resume is None:
+        if settings is not None and settings.level != "word":
+            raise RnntoolError("--word-vectors needs a word-level classifier (drop --level char)")
+        WordVectors.check(word_vectors, (model_options or {}).get("word_emb"), errors)
     setup = prepare("classifier", train_spec, output, train_options, resume, record, on_event)
     inputs = setup.inputs({"dev": dev_spec, "format": (fmt or LabelledFormat()).to_dict(), "dev_frac": dev_frac,
                          "errors": errors, "tokenizer": (settings or TokenizerSettings("word")).to_dict(),
-                         "init_from": init_from})
+                         "init_from": init_from, "word_vectors": word_vectors})
     fmt = LabelledFormat(**inputs["format"])
     detected = []
     train = list(read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append))
@@ -255,7 +262,8 @@ def train_classifier(
     if not setup.resumed:
         options = train_options or {}
         chosen, choice = choose_pretraining(pretrain, len(train), tokenizer.settings.level, options.get("max_time"),
-                                            options.get("max_steps"), inputs["init_from"], setup.dist.world_size,
+                                            options.get("max_steps"), inputs["init_from"] or word_vectors,
+                                            setup.dist.world_size,
                                             lm_start_conflicts(model_options))
         chose(choice)
         if chosen:
@@ -266,6 +274,8 @@ def train_classifier(
             inputs["pretraining"] = pretraining
             init = init_from_language_model(pretraining["model"])
             train_options = {**options, "max_time": options["max_time"] - pretraining["seconds"]}
+
+    vectors = None
 
     def build() -> tuple[ClassifierConfig, ClassifierTrainConfig]:
         chosen_model, chosen_train, made = classifier_choices(
@@ -279,6 +289,12 @@ def train_classifier(
         if init is not None:  # the language model's vocabulary and encoder shape
             options.update(init[0])
             words = options.pop("words")
+        elif word_vectors is not None:
+            nonlocal vectors
+            normal = normalize_word if options.get("normalize_words", True) else str
+            vectors = WordVectors.load(word_vectors, words, normal, inputs["errors"])
+            options["word_emb"] = vectors.word_embedding_size((model_options or {}).get("word_emb"))
+            words = vectors.encoder_words(words, normal)
         return ClassifierConfig(words=words, chars=chars, labels=labels, multilabel=multilabel,
                                 tokenizer=tokenizer.settings.to_dict(), **options), cfg
 
@@ -303,6 +319,8 @@ def train_classifier(
     model = ClassifierModule(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
     if init is not None and not setup.resumed:
         start_encoder(model, init[2], [f"rnn.{k}.forward_rnn" for k in range(model_cfg.layers)])
+    elif vectors is not None:
+        say(f"starting from {vectors.name}: {start_encoder(model, vectors, [])[0]}")
     table = TextTable(train_tokens, model_cfg, rarest)
     dev_table = TextTable(dev_tokens, model_cfg)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]

@@ -101,15 +101,21 @@ def train_tagger(
     should_stop: Callable[[], bool] = lambda: False,
     errors: str = "strict",
     init_from: str | None = None,
+    word_vectors: str | None = None,
 ) -> tuple[dict, Path]:
     """Train (or resume) a tagger; returns (summary, model path). ``init_from``: a word
     language model whose word embeddings (its words join the vocabulary) and, where cell and
-    size agree, first recurrent layer (the forward direction) the tagger starts from."""
-    from rnntool.train.transfer import LMStart, start_encoder
+    size agree, first recurrent layer (the forward direction) the tagger starts from;
+    ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from."""
+    from rnntool.train.transfer import LMStart, WordVectors, start_encoder
 
+    if init_from is not None and word_vectors is not None:
+        raise RnntoolError("give --init-from or --word-vectors, not both (each sets the word embeddings)")
+    if word_vectors is not None and resume is None:
+        WordVectors.check(word_vectors, (model_options or {}).get("word_emb"), errors)
     setup = prepare("tagger", train_spec, output, train_options, resume, record, on_event)
     inputs = setup.inputs({"dev": dev_spec, "format": fmt, "column": column, "dev_frac": dev_frac, "errors": errors,
-                           "init_from": init_from})
+                           "init_from": init_from, "word_vectors": word_vectors})
     # a resumed run's vocabulary and weights come from its checkpoint
     start = LMStart.load(init_from) if init_from is not None and not setup.resumed else None
     train, used_fmt = read_tagged(train_spec, inputs["format"], inputs["column"], inputs["errors"])
@@ -129,6 +135,9 @@ def train_tagger(
         tags = [t for t, _ in sorted(tag_counts.items(), key=lambda x: (-x[1], x[0]))]
         column_name = str(inputs["column"]) if inputs["column"] is not None else None
         options = tagger_model_options(model_options)
+        nonlocal start
+        if word_vectors is not None:
+            start = WordVectors.load(word_vectors, words, normalize_word, inputs["errors"])
         if start is not None:
             options["word_emb"] = start.word_embedding_size((model_options or {}).get("word_emb"))
             words = start.encoder_words(words, normalize_word)
@@ -164,7 +173,7 @@ def train_tagger(
         evaluate=validate,
         header={"config": model_cfg.to_dict(),
                 "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else []),
-                             **({"init_from": inputs["init_from"]} if inputs.get("init_from") else {})}},
+                             **{k: inputs[k] for k in ("init_from", "word_vectors") if inputs.get(k)}}},
         model_config=model_cfg.to_dict(),
         inputs=inputs,
         validation_tokens=sum(len(s.words) for s in dev),

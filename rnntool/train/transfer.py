@@ -113,37 +113,20 @@ class LMStart:
         return self.cfg.emb
 
     def encoder_words(self, words: list[str], normalize) -> list[str]:
-        """An encoder's vocabulary ``words`` (training words, specials first) followed by this
-        model's words it lacks (each through ``normalize``, as the encoder reads words), in the
-        model's frequency order: words seen only in the model's text keep their embedding."""
-        known = set(words)
-        extra = []
-        for token in self.vocab.itos:
-            word = normalize(token)
-            if token not in SPECIALS and word not in known:
-                known.add(word)
-                extra.append(word)
-        return words + extra
+        """An encoder's vocabulary ``words`` followed by this model's words it lacks
+        (``extend_words``)."""
+        return extend_words(words, self.vocab.itos, normalize)
 
     def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
                         layer_names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
-        """``state`` (an encoder's tensors, by file name) with what this model can give: the
-        embedding row of every word whose form (``normalize``d; the model's most frequent form
-        of it) the model knows, and for each of ``layer_names`` (the encoder's forward
+        """``state`` (an encoder's tensors) with what this model can give: its word embedding
+        rows (``set_word_rows``), and for each of ``layer_names`` (the encoder's forward
         recurrent layers, ``PREFIX`` of PREFIX.weight_ih_l0 ...) this model's layer of the same
         depth where cell and size agree -- of its input weights the columns of the word
         embedding, the first inputs of the encoder's first layer. And what was taken, in words."""
         out = dict(state)
-        rows = {}
-        for i, token in enumerate(self.vocab.itos):
-            rows.setdefault(normalize(token), i)
-        embedding = out["features.word_embedding.weight"].copy()
-        mine = [(k, rows[w]) for k, w in enumerate(words) if w in rows]
-        if mine:
-            at, theirs = map(list, zip(*mine))
-            embedding[at] = self.tensors["embedding.weight"][theirs]
-        out["features.word_embedding.weight"] = embedding
-        taken = [f"the embeddings of {len(mine):,} of {len(words):,} words"]
+        found = set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize)
+        taken = [f"the embeddings of {found:,} of {len(words):,} words"]
         layers = 0
         for depth, prefix in enumerate(layer_names[: self.cfg.layers]):
             ih = out[f"{prefix}.weight_ih_l0"]
@@ -163,6 +146,80 @@ class LMStart:
         else:
             taken.append(f"no recurrent layer (its {self.cfg.cell} of {self.cfg.hidden} does not fit)")
         return out, taken
+
+
+@dataclass
+class WordVectors:
+    """Pretrained word vectors (word2vec/GloVe/fastText text format) as an encoder's start."""
+
+    name: str
+    words: list[str]
+    vectors: np.ndarray
+
+    @classmethod
+    def load(cls, spec: str | os.PathLike, training_words, normalize, errors: str = "strict") -> "WordVectors":
+        """The vectors of every word whose form (``normalize``d) the training data has, and the
+        file's first ``MAX_VECTORS`` other words (rnntool.text.vectors)."""
+        from rnntool.text.vectors import read_word_vectors
+
+        known = set(training_words)
+        words, vectors = read_word_vectors(spec, lambda w: normalize(w) in known, errors=errors)
+        return cls(os.fspath(spec), words, vectors)
+
+    @staticmethod
+    def check(spec: str | os.PathLike, given_word_emb: int | None, errors: str = "strict") -> None:
+        """Before anything is read or trained: the file opens as vectors, of the size given if any."""
+        from rnntool.text.vectors import vectors_dimension
+
+        _check_size(os.fspath(spec), vectors_dimension(spec, errors), given_word_emb)
+
+    def word_embedding_size(self, given: int | None) -> int:
+        return _check_size(self.name, self.vectors.shape[1], given)
+
+    def encoder_words(self, words: list[str], normalize) -> list[str]:
+        return extend_words(words, self.words, normalize)
+
+    def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
+                        layer_names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        out = dict(state)
+        found = set_word_rows(out, words, self.words, self.vectors, normalize)
+        return out, [f"the vectors of {found:,} of {len(words):,} words"]
+
+
+def _check_size(name: str, size: int, given: int | None) -> int:
+    if given is not None and given != size:
+        raise InputError(f"{name} has vectors of {size}; the word embedding takes their size: drop --word-emb {given}")
+    return size
+
+
+def extend_words(words: list[str], tokens: list[str], normalize) -> list[str]:
+    """An encoder's vocabulary ``words`` (training words, specials first) followed by the
+    ``tokens`` (a model's or a vectors file's words, frequent first) it lacks, each through
+    ``normalize`` as the encoder reads words: words seen only there keep their embedding."""
+    known = set(words)
+    extra = []
+    for token in tokens:
+        word = normalize(token)
+        if token not in SPECIALS and word not in known:
+            known.add(word)
+            extra.append(word)
+    return words + extra
+
+
+def set_word_rows(state: dict[str, np.ndarray], words: list[str], tokens: list[str], matrix: np.ndarray,
+                  normalize) -> int:
+    """Set ``state``'s word embedding row of every word whose form some token has (the first,
+    most frequent, such token's row of ``matrix``); how many were set."""
+    rows: dict[str, int] = {}
+    for i, token in enumerate(tokens):
+        rows.setdefault(normalize(token), i)
+    embedding = state["features.word_embedding.weight"].copy()
+    found = [(k, rows[w]) for k, w in enumerate(words) if w in rows]
+    if found:
+        at, theirs = map(list, zip(*found))
+        embedding[at] = matrix[theirs]
+    state["features.word_embedding.weight"] = embedding
+    return len(found)
 
 
 def _has_vocab_rows(name: str, cfg: LMConfig) -> bool:
@@ -216,9 +273,9 @@ def _settings_text(settings: TokenizerSettings) -> str:
     return words + (f" ({', '.join(flags)})" if flags else "")
 
 
-def start_encoder(module, start: LMStart, layer_names: list[str]) -> list[str]:
+def start_encoder(module, start: "LMStart | WordVectors", layer_names: list[str]) -> list[str]:
     """Load into ``module`` (a tagger or classifier, torch) what ``start`` gives its encoder
-    (``LMStart.encoder_weights``, by the module's own parameter names); what was taken."""
+    (``encoder_weights``, by the module's own parameter names); what was taken."""
     import torch
 
     from rnntool.features import normalize_word
