@@ -1,0 +1,335 @@
+#!/usr/bin/env python
+"""Candidate serving engines on rnntool's two hot kernels, side by side (issue #27, part 1).
+
+    pip install numba onnxruntime onnx      # the candidates (not rnntool dependencies)
+    python bench/engines.py [--repeat 30]
+
+Kernel A, the tagger/classifier case: one LSTM layer (input 172 = the tagger's word, character
+and casing features; hidden 128) over 256 sentences of 20 tokens, input projection included.
+Kernel B, the generation case: one step of the bundled 2x256 character LSTM at batch 1
+(embedding, both layers, output logits over its 68 characters), state carried.
+
+Engines: numpy (rnntool's runtime, the reference), numpy with the gate arithmetic fused by
+numba (BLAS keeps the matrix products), numba alone (fused loops, one and all threads), and
+onnxruntime (its LSTM operator; a one-step graph for kernel B). Reported: median time per
+call, the maximum difference from numpy, import time and first-call (compile) cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+T, B, I, H = 20, 256, 172, 128
+
+
+def timed(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def import_seconds(module: str) -> float:
+    code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+            for _ in range(3)]
+    return statistics.median(runs)
+
+
+# --- kernel A ---------------------------------------------------------------------------------
+
+def kernel_a_numpy(layer, x):
+    from rnntool.runtime.cells import Packing, scan
+
+    packing = Packing.of(np.full(B, T))
+    gx = x.reshape(T * B, I) @ layer.w_ih_t + layer.b_in  # time-major rows = packed order for equal lengths
+    zeros = np.zeros((B, H), np.float32)
+    return scan(gx, packing, layer, zeros, zeros)[0]
+
+
+def make_numba_kernels():
+    import numba
+
+    @numba.njit(fastmath=True, cache=True)
+    def lstm_gates(g, c, h, H):
+        """One step's gates in place, scan layout (i, f, o halved; g): one pass instead of ten."""
+        for b in range(g.shape[0]):
+            for j in range(H):
+                i = 0.5 * (np.tanh(g[b, j]) + 1.0)
+                f = 0.5 * (np.tanh(g[b, H + j]) + 1.0)
+                o = 0.5 * (np.tanh(g[b, 2 * H + j]) + 1.0)
+                cc = f * c[b, j] + i * np.tanh(g[b, 3 * H + j])
+                c[b, j] = cc
+                h[b, j] = o * np.tanh(cc)
+
+    @numba.njit(fastmath=True, cache=True, parallel=True)
+    def lstm_layer(x, w_ih_t, w_hh_t, b_in, H):
+        """The whole layer in fused loops: per row, input and hidden products and the gates."""
+        T, B, _ = x.shape
+        out = np.empty((T, B, H), np.float32)
+        h = np.zeros((B, H), np.float32)
+        c = np.zeros((B, H), np.float32)
+        for t in range(T):
+            for b in numba.prange(B):
+                g = b_in.copy()
+                for k in range(x.shape[2]):
+                    v = x[t, b, k]
+                    for j in range(4 * H):
+                        g[j] += v * w_ih_t[k, j]
+                for k in range(H):
+                    v = h[b, k]
+                    for j in range(4 * H):
+                        g[j] += v * w_hh_t[k, j]
+                for j in range(H):
+                    i = 0.5 * (np.tanh(g[j]) + 1.0)
+                    f = 0.5 * (np.tanh(g[H + j]) + 1.0)
+                    o = 0.5 * (np.tanh(g[2 * H + j]) + 1.0)
+                    cc = f * c[b, j] + i * np.tanh(g[3 * H + j])
+                    c[b, j] = cc
+                    out[t, b, j] = o * np.tanh(cc)
+            h[:] = out[t]
+        return out
+
+    @numba.njit(fastmath=True, cache=True)
+    def matvec_gates(w, x, g):
+        """g = w @ x for [out, in] w (rows contiguous: the dot product vectorises)."""
+        for j in range(w.shape[0]):
+            s = np.float32(0.0)
+            for k in range(w.shape[1]):
+                s += w[j, k] * x[k]
+            g[j] = s
+
+    @numba.njit(fastmath=True, cache=True)
+    def lm_step(token, table, weights, xh, cells, out, logits, H):
+        """One fused step of a stacked LSTM LM at batch 1 (rnntool Stepper's layout: per layer
+        [x, h, 1] @ [W_ih^T; W_hh^T; b] as one [out, in] matrix; layer 0's input part a table)."""
+        n_layers = len(weights)
+        for k in range(n_layers):
+            w = weights[k]
+            v = xh[k]
+            g = np.empty(w.shape[0], np.float32)
+            for j in range(w.shape[0]):
+                s = np.float32(0.0)
+                for m in range(w.shape[1]):
+                    s += w[j, m] * v[m]
+                g[j] = s
+            if k == 0:
+                g += table[token]
+            c = cells[k]
+            hv = np.empty(H, np.float32)
+            for j in range(H):
+                i = 0.5 * (np.tanh(g[j]) + 1.0)
+                f = 0.5 * (np.tanh(g[H + j]) + 1.0)
+                o = 0.5 * (np.tanh(g[2 * H + j]) + 1.0)
+                cc = f * c[j] + i * np.tanh(g[3 * H + j])
+                c[j] = cc
+                hv[j] = o * np.tanh(cc)
+            width = v.shape[0] - H - 1
+            v[width: width + H] = hv
+            if k + 1 < n_layers:
+                nxt = xh[k + 1]
+                nxt[: H] = hv
+            else:
+                for j in range(out.shape[0]):
+                    s = out[j, H]
+                    for m in range(H):
+                        s += out[j, m] * hv[m]
+                    logits[j] = s
+
+    return lstm_gates, lstm_layer, matvec_gates, lm_step
+
+
+def kernel_a_numpy_numba_gates(layer, x, lstm_gates):
+    gx = (x.reshape(T * B, I) @ layer.w_ih_t + layer.b_in).reshape(T, B, 4 * H)
+    h = np.zeros((B, H), np.float32)
+    c = np.zeros((B, H), np.float32)
+    out = np.empty((T, B, H), np.float32)
+    gh = np.empty((B, 4 * H), np.float32)
+    for t in range(T):
+        np.matmul(h, layer.w_hh_t, out=gh)
+        gh += gx[t]
+        lstm_gates(gh, c, h, H)
+        out[t] = h
+    return out.reshape(T * B, H)
+
+
+def ort_lstm_session(layer, threads: int):
+    """onnxruntime's LSTM operator on torch's weights (ONNX gate order i, o, f, c)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    def onnx_order(m):
+        i, f, g, o = np.split(m, 4, axis=0)
+        return np.concatenate([i, o, f, g], axis=0)
+
+    W = onnx_order(layer.w_ih)[None]
+    R = onnx_order(layer.w_hh)[None]
+    Bias = np.concatenate([onnx_order(layer.b_ih), onnx_order(layer.b_hh)])[None]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y"], hidden_size=H)
+    graph = helper.make_graph([node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, B, I])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(a.astype(np.float32), n) for a, n in
+                               ((W, "W"), (R, "R"), (Bias, "B"))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+# --- kernel B ---------------------------------------------------------------------------------
+
+def ort_step_session(lm, threads: int):
+    """One step of the stacked LSTM LM as a graph: embedding gather, one LSTM op per layer
+    (sequence of 1), output layer; state in and out."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    cfg = lm.cfg
+    Hh = cfg.hidden
+
+    def onnx_order(m):
+        i, f, g, o = np.split(m, 4, axis=0)
+        return np.concatenate([i, o, f, g], axis=0)
+
+    inits = [numpy_helper.from_array(lm.embedding.astype(np.float32), "emb"),
+             numpy_helper.from_array(np.ascontiguousarray(lm.out_w.T, np.float32), "out_w"),
+             numpy_helper.from_array(lm.out_b.astype(np.float32), "out_b")]
+    nodes = [helper.make_node("Gather", ["emb", "token"], ["x0"], axis=0)]  # [1, 1, E]
+    inputs = [helper.make_tensor_value_info("token", TensorProto.INT64, [1, 1])]
+    outputs = []
+    x = "x0"
+    for k, layer in enumerate(layer[0] for layer in lm.stack.weights):
+        inits += [numpy_helper.from_array(onnx_order(layer.w_ih)[None].astype(np.float32), f"W{k}"),
+                  numpy_helper.from_array(onnx_order(layer.w_hh)[None].astype(np.float32), f"R{k}"),
+                  numpy_helper.from_array(np.concatenate([onnx_order(layer.b_ih), onnx_order(layer.b_hh)])[None]
+                                          .astype(np.float32), f"B{k}")]
+        inputs += [helper.make_tensor_value_info(f"h{k}", TensorProto.FLOAT, [1, 1, Hh]),
+                   helper.make_tensor_value_info(f"c{k}", TensorProto.FLOAT, [1, 1, Hh])]
+        nodes.append(helper.make_node("LSTM", [x, f"W{k}", f"R{k}", f"B{k}", "", f"h{k}", f"c{k}"],
+                                      [f"y{k}", f"h{k}_out", f"c{k}_out"], hidden_size=Hh))
+        nodes.append(helper.make_node("Squeeze", [f"y{k}", "one"], [f"x{k + 1}"]))  # [1, 1, 1, H] -> [1, 1, H]
+        outputs += [helper.make_tensor_value_info(f"h{k}_out", TensorProto.FLOAT, None),
+                    helper.make_tensor_value_info(f"c{k}_out", TensorProto.FLOAT, None)]
+        x = f"x{k + 1}"
+    inits.append(numpy_helper.from_array(np.array([1], np.int64), "one"))
+    nodes += [helper.make_node("MatMul", [x, "out_w"], ["mm"]), helper.make_node("Add", ["mm", "out_b"], ["logits"])]
+    outputs.insert(0, helper.make_tensor_value_info("logits", TensorProto.FLOAT, None))
+    graph = helper.make_graph(nodes, "step", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    import numba
+    import onnxruntime as ort
+
+    from rnntool.runtime.cells import LayerWeights
+    from rnntool.runtime.lm import LMRuntime, Stepper
+    from rnntool.userstate import locate
+
+    cores = os.cpu_count()
+    print(f"machine: {platform.machine()}, {cores} cpus, python {platform.python_version()}, numpy {np.__version__}, "
+          f"numba {numba.__version__}, onnxruntime {ort.__version__}")
+    for module in ("numpy", "numba", "onnxruntime"):
+        print(f"import {module}: {import_seconds(module) * 1000:.0f} ms")
+    t0 = time.perf_counter()
+    lstm_gates, lstm_layer, _, lm_step = make_numba_kernels()
+    rng = np.random.default_rng(0)
+    layer = LayerWeights("lstm", *(rng.uniform(-0.1, 0.1, s).astype(np.float32)
+                                   for s in ((4 * H, I), (4 * H, H), (4 * H,), (4 * H,))))
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    h_small = np.zeros((2, H), np.float32)
+    lstm_gates(np.zeros((2, 4 * H), np.float32), h_small.copy(), h_small, H)
+    lstm_layer(x[:1, :2], layer.w_ih_t, layer.w_hh_t, layer.b_in, H)
+    print(f"numba kernels, first calls (compile, or load from numba's cache on later runs): "
+          f"{time.perf_counter() - t0:.2f} s")
+
+    print(f"\nkernel A: LSTM layer, {B} sentences x {T} tokens, input {I}, hidden {H} ({B * T:,} row-steps)")
+    ref = kernel_a_numpy(layer, x)
+    rows = [("numpy (rnntool runtime)", lambda: kernel_a_numpy(layer, x), ref)]
+    rows.append(("numpy matmul + numba gates", lambda: kernel_a_numpy_numba_gates(layer, x, lstm_gates),
+                 kernel_a_numpy_numba_gates(layer, x, lstm_gates)))
+    rows.append(("numba fused loops, all threads",
+                 lambda: lstm_layer(x, layer.w_ih_t, layer.w_hh_t, layer.b_in, H),
+                 lstm_layer(x, layer.w_ih_t, layer.w_hh_t, layer.b_in, H).reshape(T * B, H)))
+    for threads in (1, cores):
+        session = ort_lstm_session(layer, threads)
+        rows.append((f"onnxruntime LSTM op, {threads} thread{'s' if threads > 1 else ''}",
+                     lambda s=session: s.run(None, {"x": x}), session.run(None, {"x": x})[0].reshape(T * B, H)))
+    base = None
+    for name, fn, out in rows:
+        seconds = timed(fn, args.repeat)
+        base = base or seconds
+        diff = float(np.abs(np.asarray(out).reshape(T * B, H) - ref).max())
+        print(f"  {name:34s} {seconds * 1000:7.2f} ms  {seconds / (B * T) * 1e6:5.2f} us/row-step  "
+              f"{base / seconds:4.2f}x numpy  max |diff| {diff:.1e}")
+
+    print("\nkernel B: one generation step, bundled shakespeare-char (2x256 LSTM, 68 characters), batch 1")
+    lm = LMRuntime.load(locate("shakespeare-char"))
+    stepper = Stepper(lm, 1)
+    token = np.array([5])
+
+    def numpy_step():
+        stepper.step(token)
+        return stepper.logits()
+
+    numpy_logits = numpy_step().copy()  # (after one warm-up step; compare from equal states below)
+    # the fused numba step on the Stepper's own buffers and [out, in] weights
+    stepper_b = Stepper(lm, 1)
+    weights = [np.ascontiguousarray(w) for w in stepper_b.weights]  # single: already [out, in]
+    xh = [buf[0] for buf in stepper_b.xh]
+    cells = [c[0] for c in stepper_b.cells]
+    out_t = np.ascontiguousarray(stepper_b.out.T)  # [V, H + 1]
+    logits = np.empty(out_t.shape[0], np.float32)
+    table = stepper_b.table
+    from numba.typed import List
+
+    wl, xl, cl = List(weights), List(xh), List(cells)
+    t0 = time.perf_counter()
+    lm_step(5, table, wl, xl, cl, out_t, logits, lm.cfg.hidden)
+    print(f"  numba step, first call: {time.perf_counter() - t0:.2f} s")
+    diff_b = float(np.abs(logits - numpy_logits).max())
+    session = ort_step_session(lm, 1)
+    feeds = {"token": np.array([[5]], np.int64)}
+    for k in range(lm.cfg.layers):
+        feeds[f"h{k}"] = np.zeros((1, 1, lm.cfg.hidden), np.float32)
+        feeds[f"c{k}"] = np.zeros((1, 1, lm.cfg.hidden), np.float32)
+    ort_logits = session.run(["logits"], feeds)[0].reshape(-1)
+    diff_ort = float(np.abs(ort_logits - numpy_logits).max())
+    steps = 2000
+
+    def many(fn):
+        return lambda: [fn() for _ in range(steps)]
+
+    base = None
+    for name, fn, diff in (
+            ("numpy (rnntool Stepper)", many(numpy_step), 0.0),
+            ("numba fused step, 1 thread", many(lambda: lm_step(5, table, wl, xl, cl, out_t, logits, lm.cfg.hidden)),
+             diff_b),
+            ("onnxruntime one-step graph, 1 thread", many(lambda: session.run(None, feeds)), diff_ort)):
+        seconds = timed(fn, max(3, args.repeat // 5)) / steps
+        base = base or seconds
+        print(f"  {name:38s} {seconds * 1e6:7.1f} us/token = {1 / seconds:8,.0f} tokens/s  "
+              f"{base / seconds:4.2f}x numpy  max |diff| {diff:.1e}")
+
+
+if __name__ == "__main__":
+    main()
