@@ -12,7 +12,8 @@ Kernel B, the generation case: one step of the bundled 2x256 character LSTM at b
 Engines: numpy (rnntool's runtime, the reference), numpy with the gate arithmetic fused by
 numba (BLAS keeps the matrix products), numba alone (fused loops, one and all threads), and
 onnxruntime (its LSTM operator; a one-step graph for kernel B). Reported: median time per
-call, the maximum difference from numpy, import time and first-call (compile) cost.
+call, the maximum difference from numpy, import time and first-call (compile) cost; then
+whole `tag` and `classify` runs on rnntool's two engines (RNNTOOL_ENGINE=numpy|onnxruntime).
 """
 
 from __future__ import annotations
@@ -166,7 +167,6 @@ def kernel_a_numpy_numba_gates(layer, x, lstm_gates):
 
 def ort_lstm_session(layer, threads: int):
     """onnxruntime's LSTM operator on torch's weights (ONNX gate order i, o, f, c)."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
@@ -193,7 +193,6 @@ def ort_lstm_session(layer, threads: int):
 def ort_step_session(lm, threads: int):
     """One step of the stacked LSTM LM as a graph: embedding gather, one LSTM op per layer
     (sequence of 1), output layer; state in and out."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
@@ -237,6 +236,8 @@ def ort_step_session(lm, threads: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--commands", type=int, default=3, metavar="ROUNDS",
+                        help="whole tag/classify runs per engine, alternated (0: skip)")
     args = parser.parse_args()
     import numba
     import onnxruntime as ort
@@ -329,6 +330,48 @@ def main() -> None:
         base = base or seconds
         print(f"  {name:38s} {seconds * 1e6:7.1f} us/token = {1 / seconds:8,.0f} tokens/s  "
               f"{base / seconds:4.2f}x numpy  max |diff| {diff:.1e}")
+    if args.commands:
+        print(f"\nwhole commands, file in and out (RNNTOOL_ENGINE; medians of {args.commands} alternated runs)")
+        commands(args.commands)
+
+
+def commands(rounds: int) -> None:
+    """Whole commands, file in and out, on each engine (RNNTOOL_ENGINE), alternated."""
+    import tempfile
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ewt = tmp / "ewt.txt"
+        lines = []
+        for name in ("en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu"):
+            text = (data / "ud-en-ewt" / name).read_text()
+            lines += [l[len("# text = "):] for l in text.splitlines() if l.startswith("# text = ")]
+        ewt.write_text("\n".join(lines * 5) + "\n")
+        nsmc = tmp / "nsmc.txt"
+        rows = (data / "nsmc" / "ratings_test.txt").read_text().splitlines()[1:]
+        nsmc.write_text("".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1]))
+        exe = str(Path(sys.executable).with_name("rnntool"))
+        for label, args in (("tag, bundled en-ewt-upos, EWT raw text x5", ["tag", str(ewt), "-q"]),
+                            ("classify, bundled ko-sentiment, NSMC test", ["classify", "-m", "ko-sentiment",
+                                                                            str(nsmc), "-q"])):
+            times: dict[str, list[float]] = {"numpy": [], "onnxruntime": []}
+            outputs = {}
+            for _ in range(rounds):
+                for engine in times:
+                    t0 = time.perf_counter()
+                    out = subprocess.run([exe, *args], capture_output=True, check=True,
+                                         env={**os.environ, "RNNTOOL_ENGINE": engine}).stdout
+                    times[engine].append(time.perf_counter() - t0)
+                    outputs[engine] = out
+            med = {k: statistics.median(v) for k, v in times.items()}
+            a, b = (outputs[k].decode().splitlines() for k in ("numpy", "onnxruntime"))
+            answers = sum(x.split("\t")[0] != y.split("\t")[0] for x, y in zip(a, b))  # tags or labels
+            lines = sum(x != y for x, y in zip(a, b))
+            print(f"  {label}: numpy {med['numpy']:.2f} s, onnxruntime {med['onnxruntime']:.2f} s = "
+                  f"{med['numpy'] / med['onnxruntime']:.2f}x; of {len(a):,} output lines {lines} differ "
+                  f"({answers} in the answer itself; the rest in a probability's last printed digit)")
 
 
 if __name__ == "__main__":

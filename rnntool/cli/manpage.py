@@ -88,6 +88,9 @@ def render(app: typer.Typer) -> str:
         _roff("Set to 0 to keep torch's thread count during CPU training; by default it follows the cores "
               "other processes leave free (checked once a second)."),
         ".TP", ".B RNNTOOL_SERVE_TOKEN", _roff("The bearer token of rnntool serve (as --token, kept out of ps)."),
+        ".TP", ".B RNNTOOL_ENGINE",
+        _roff("numpy (the default) or onnxruntime: the engine of the taggers' and classifiers' recurrent "
+              "layers (onnxruntime needs the fast extra: pip install \"rnntool[fast]\")."),
     ]
     for variable, meaning in model_variables():
         out += [".TP", f".B {variable}", _roff(meaning)]

@@ -2,9 +2,10 @@
 classifier: token features (word embedding, character CNN computed once per word
 type, casing) and the packed recurrent stack.
 
-Every first-layer input depends on the word string alone, so its input
-projection is computed once per word type and kept: per direction, a table with
-one row of gate inputs per type, read a step at a time by the scan.
+Every first-layer input depends on the word string alone, so it is computed once per
+word type and kept in a table: on the numpy engine the input projection itself, per
+direction one row of gate inputs per type, read a step at a time by the scan; on
+onnxruntime (rnntool.runtime.ort) the features, which its operators project.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy as np
 
 from rnntool.features import EncoderConfig, casing
 from rnntool.runtime.cells import Packing, RNNStack
+from rnntool.runtime.ort import OrtStack, packed_engine
 
+ORT_GROUP = 128  # sequences per onnxruntime call, of similar lengths (``TextEncoder._run_ort``)
 TYPE_CACHE_LIMIT = 20_000  # word types whose first-layer gates are kept (~4 KB each at hidden 128)
 
 
@@ -45,8 +48,12 @@ class TextEncoder:
             self.conv_w = np.ascontiguousarray(conv.transpose(2, 1, 0).reshape(-1, conv.shape[0]))  # [k*E, F]
             self.conv_b = t["chars.conv.bias"]
         self.stack = RNNStack(cfg.cell, t, cfg.layers, bidirectional=bidirectional, prefix="rnn.")
+        self.engine = packed_engine()
+        self.ort = None  # the onnxruntime session, made on first use
         self.type_row: dict[str, int] = {}
-        self.type_gates = [np.zeros((0, 0), dtype=np.float32) for _ in range(self.stack.dirs)]
+        # per word type: first-layer gate inputs per direction (numpy), or the features (onnxruntime)
+        tables = 1 if self.engine == "onnxruntime" else self.stack.dirs
+        self.type_tables = [np.zeros((0, 0), dtype=np.float32) for _ in range(tables)]
 
     # --- features -------------------------------------------------------------------------
     def char_features(self, words: Sequence[str]) -> np.ndarray:
@@ -79,24 +86,29 @@ class TextEncoder:
             parts.append(self.case_emb[[casing(w) for w in words]])
         return np.concatenate(parts, axis=1)
 
-    def gate_rows(self, words: Sequence[str]) -> np.ndarray:
-        """Rows of the ``type_gates`` tables for each word, computing the new types (in one batch)."""
+    def type_values(self, words: Sequence[str]) -> list[np.ndarray]:
+        """What the type tables hold for distinct words (see the module's docstring)."""
+        feats = self.type_features(words)
+        if self.engine == "onnxruntime":
+            return [feats]
+        return [self.stack.input_gates(feats, d) for d in range(self.stack.dirs)]
+
+    def type_rows(self, words: Sequence[str]) -> np.ndarray:
+        """Rows of the ``type_tables`` for each word, computing the new types (in one batch)."""
         rows = self.type_row
         new = [w for w in dict.fromkeys(words) if w not in rows]
         if new:
             if len(rows) + len(new) > TYPE_CACHE_LIMIT:  # bounded memory on huge vocabularies
                 rows.clear()
                 new = list(dict.fromkeys(words))
-            feats = self.type_features(new)
             start = len(rows)
-            for d, table in enumerate(self.type_gates):
-                gates = self.stack.input_gates(feats, d)
+            for d, (table, values) in enumerate(zip(self.type_tables, self.type_values(new))):
                 if start + len(new) > len(table):
-                    grown = np.zeros((max(2 * (start + len(new)), 1024), gates.shape[1]), dtype=np.float32)
+                    grown = np.zeros((max(2 * (start + len(new)), 1024), values.shape[1]), dtype=np.float32)
                     if start:
                         grown[:start] = table[:start]
-                    table = self.type_gates[d] = grown
-                table[start: start + len(new)] = gates
+                    table = self.type_tables[d] = grown
+                table[start: start + len(new)] = values
             for i, w in enumerate(new):
                 rows[w] = start + i
         return np.fromiter((rows[w] for w in words), dtype=np.int64, count=len(words))
@@ -108,12 +120,47 @@ class TextEncoder:
     def run_packed(self, sequences: Sequence[Sequence[str]]):
         """Run the stack over token lists (any lengths, none empty): (top-layer outputs
         [N, H * dirs] packed, final state, the packing)."""
-        packing = Packing.of([len(s) for s in sequences])
-        rows = self.gate_rows([w for s in sequences for w in s])  # may grow the tables: index after
+        lengths = [len(s) for s in sequences]
+        packing = Packing.of(lengths)
+        rows = self.type_rows([w for s in sequences for w in s])  # may grow the tables: index after
         packed_rows = np.empty_like(rows)
         packed_rows[packing.token_rows()] = rows
-        out, state = self.stack.forward_packed(None, packing, first_gates=self.type_gates, first_rows=packed_rows)
+        if self.engine == "onnxruntime":
+            return (*self._run_ort(lengths, packing, packed_rows), packing)
+        out, state = self.stack.forward_packed(None, packing, first_gates=self.type_tables, first_rows=packed_rows)
         return out, state, packing
+
+    def _run_ort(self, lengths: list[int], packing: Packing, packed_rows: np.ndarray):
+        """``run_packed`` on onnxruntime: its operators take dense [T, B, I] inputs and step
+        every row to the longest, so the sequences go in groups of similar lengths (shortest
+        first, ``ORT_GROUP`` at a time), each padded only to its own longest."""
+        if self.ort is None:
+            self.ort = OrtStack(self.stack)
+        features = self.type_tables[0]
+        t, b = packing.dense_index()
+        token_rows = features[packed_rows]  # per packed row: its token's features
+        lengths = np.asarray(lengths)
+        out = np.empty((len(packed_rows), self.stack.hidden * self.stack.dirs), dtype=np.float32)
+        H, layers_dirs = self.stack.hidden, self.stack.layers * self.stack.dirs
+        h_n = np.zeros((layers_dirs, len(lengths), H), dtype=np.float32)
+        c_n = np.zeros_like(h_n) if self.stack.cell == "lstm" else None
+        by_length = np.argsort(lengths, kind="stable")
+        row_of = np.full((len(packing.batch_sizes), len(lengths)), -1, dtype=np.int64)  # (step, sequence) -> row
+        row_of[t, b] = np.arange(len(t))
+        for start in range(0, len(lengths), ORT_GROUP):
+            group = by_length[start: start + ORT_GROUP]
+            T = int(lengths[group].max())
+            rows = row_of[:T, group]  # [T, G], -1 past a sequence's end
+            x = np.zeros((T, len(group), features.shape[1]), dtype=np.float32)
+            present = rows >= 0
+            x[present] = token_rows[rows[present]]
+            y, state = self.ort.run(x, lengths[group])
+            out[rows[present]] = y[present]
+            if c_n is not None:
+                h_n[:, group], c_n[:, group] = state
+            else:
+                h_n[:, group] = state
+        return out, ((h_n, c_n) if c_n is not None else h_n)
 
     def run(self, sequences: Sequence[Sequence[str]]):
         """``run_packed`` with the outputs sentence after sentence."""

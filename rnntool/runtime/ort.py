@@ -1,0 +1,117 @@
+"""Recurrent stacks on onnxruntime: an engine for the tagger's and classifier's packed scans,
+chosen with ``RNNTOOL_ENGINE=onnxruntime`` where the ``[fast]`` extra is installed (``pip
+install "rnntool[fast]"``: onnxruntime; the graph is written by rnntool.runtime.onnx_proto,
+not the onnx package, whose import alone takes a second).
+
+Opt-in, not the default, by measurement: on its own an LSTM layer ran 2.6-4.2x faster on
+onnxruntime than numpy's scan with the input projection (bench/engines.py), but the numpy
+runtime projects first-layer inputs once per word type, and on whole ``tag`` runs the two
+engines came out even on the 2-core AVX2 machine (docs/benchmarks.md). The numpy runtime
+(rnntool.runtime.cells) stays the reference; tests/test_engines.py holds the two together
+for every cell, direction and depth.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib.util import find_spec
+
+import numpy as np
+
+from rnntool.errors import InputError
+
+ENGINE_ENV = "RNNTOOL_ENGINE"
+ENGINES = ("numpy", "onnxruntime")
+
+
+def packed_engine() -> str:
+    """The engine for packed scans: ``$RNNTOOL_ENGINE`` (numpy, the default, or onnxruntime)."""
+    chosen = os.environ.get(ENGINE_ENV) or "numpy"
+    if chosen not in ENGINES:
+        raise InputError(f"${ENGINE_ENV} is {chosen!r}; use one of: {', '.join(ENGINES)}")
+    if chosen == "onnxruntime" and not _installed():
+        raise InputError(f"${ENGINE_ENV}=onnxruntime needs the fast extra: pip install \"rnntool[fast]\"")
+    return chosen
+
+
+@lru_cache(maxsize=1)
+def _installed() -> bool:
+    return find_spec("onnxruntime") is not None
+
+
+def _onnx_order(m: np.ndarray, cell: str) -> np.ndarray:
+    """torch's gate blocks (LSTM i, f, g, o; GRU r, z, n) in ONNX's order (i, o, f, c; z, r, h)."""
+    if cell == "lstm":
+        i, f, g, o = np.split(m, 4, axis=0)
+        return np.concatenate([i, o, f, g], axis=0)
+    if cell == "gru":
+        r, z, n = np.split(m, 3, axis=0)
+        return np.concatenate([z, r, n], axis=0)
+    return m
+
+
+def _threads() -> int:
+    """The threads a session may use: one in rnntool's worker processes (which set the BLAS
+    libraries to one thread each), else onnxruntime's choice (0: the cores)."""
+    value = os.environ.get("OMP_NUM_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS") or ""
+    return int(value) if value.isdigit() else 0
+
+
+class OrtStack:
+    """An ``RNNStack`` (its weights, cell, layers and directions) as one onnxruntime session:
+    dense inputs [T, B, I] and each sequence's length in, the top layer's outputs
+    [T, B, H * dirs] (zero past each length) and the final states [layers * dirs, B, H]
+    (torch's order) out. States start at zero."""
+
+    def __init__(self, stack):
+        import onnxruntime as ort
+
+        from rnntool.runtime import onnx_proto as pb
+
+        cell, dirs, H = stack.cell, stack.dirs, stack.hidden
+        op = {"lstm": "LSTM", "gru": "GRU"}.get(cell, "RNN")
+        nodes, inits = [], []
+        x = "x"
+        for layer, directions in enumerate(stack.weights):
+            def stacked(name: str) -> np.ndarray:
+                return np.stack([_onnx_order(getattr(w, name), cell) for w in directions]).astype(np.float32)
+
+            bias = np.concatenate([stacked("b_ih"), stacked("b_hh")], axis=1)
+            inits += [pb.tensor(f"W{layer}", stacked("w_ih")), pb.tensor(f"R{layer}", stacked("w_hh")),
+                      pb.tensor(f"B{layer}", bias)]
+            attributes = {"hidden_size": H, "direction": "bidirectional" if dirs == 2 else "forward"}
+            if cell == "gru":
+                attributes["linear_before_reset"] = 1  # torch's GRU: r * (W_hn h + b_hn)
+            if cell in ("rnn", "rnn-relu"):
+                attributes["activations"] = ["Relu" if cell == "rnn-relu" else "Tanh"] * dirs
+            states = [f"h{layer}"] + ([f"c{layer}"] if cell == "lstm" else [])
+            nodes.append(pb.node(op, [x, f"W{layer}", f"R{layer}", f"B{layer}", "lengths"], [f"y{layer}", *states],
+                                 **attributes))
+            # [T, dirs, B, H] -> [T, B, dirs * H]: the next layer's input, directions side by side
+            nodes.append(pb.node("Transpose", [f"y{layer}"], [f"yt{layer}"], perm=[0, 2, 1, 3]))
+            nodes.append(pb.node("Reshape", [f"yt{layer}", "merge"], [f"x{layer + 1}"]))
+            x = f"x{layer + 1}"
+        inits.append(pb.tensor("merge", np.array([0, 0, -1], np.int64)))
+        names = [x, "h_n"] + (["c_n"] if cell == "lstm" else [])
+        nodes.append(pb.node("Concat", [f"h{k}" for k in range(stack.layers)], ["h_n"], axis=0))
+        if cell == "lstm":
+            nodes.append(pb.node("Concat", [f"c{k}" for k in range(stack.layers)], ["c_n"], axis=0))
+        I = stack.weights[0][0].w_ih.shape[1]
+        graph = pb.model(nodes, "rnntool-stack",
+                         [pb.value_info("x", pb.FLOAT, ["T", "B", I]), pb.value_info("lengths", pb.INT32, ["B"])],
+                         [pb.value_info(name, pb.FLOAT) for name in names], inits)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.log_severity_level = 3  # warnings about unused initialisers and the like stay quiet
+        # no spinning between calls: the reader thread and the output writer share the cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.output_names = names
+        self.lstm = cell == "lstm"
+
+    def run(self, x: np.ndarray, lengths: np.ndarray):
+        results = self.session.run(self.output_names, {"x": np.ascontiguousarray(x, np.float32),
+                                                       "lengths": np.asarray(lengths, np.int32)})
+        y, h_n = results[0], results[1]
+        return y, ((h_n, results[2]) if self.lstm else h_n)

@@ -1,0 +1,117 @@
+"""The onnxruntime engine (RNNTOOL_ENGINE=onnxruntime, the [fast] extra) against the numpy
+reference: every cell, one and two directions, one and two layers, sequences of any length;
+and rnntool's own ONNX protobuf bytes against the onnx package's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import run_rnntool
+from rnntool.runtime.cells import RNNStack
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def random_stack(cell: str, layers: int, bidirectional: bool, inputs: int = 7, hidden: int = 5, seed: int = 0):
+    from rnntool.arch import GATES
+
+    rng = np.random.default_rng(seed)
+    g = GATES[cell] * hidden
+    weights = {}
+    for layer in range(layers):
+        width = inputs if layer == 0 else hidden * (2 if bidirectional else 1)
+        for suffix in ([""] + (["_reverse"] if bidirectional else [])):
+            for name, shape in (("weight_ih", (g, width)), ("weight_hh", (g, hidden)), ("bias_ih", (g,)),
+                                ("bias_hh", (g,))):
+                weights[f"{name}_l{layer}{suffix}"] = rng.uniform(-0.8, 0.8, shape).astype(np.float32)
+    return RNNStack(cell, weights, layers, bidirectional=bidirectional)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn-relu"])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_onnxruntime_stack_equals_the_numpy_reference(cell, layers, bidirectional):
+    from rnntool.runtime.ort import OrtStack
+
+    stack = random_stack(cell, layers, bidirectional)
+    lengths = np.array([4, 1, 6, 3])  # a reverse pass starts at each sequence's own end
+    x = np.random.default_rng(1).standard_normal((6, 4, 7)).astype(np.float32)
+    for b, n in enumerate(lengths):
+        x[n:, b] = 0.0
+    want, want_state = stack.forward(x, lengths=lengths)
+    got, got_state = OrtStack(stack).run(x, lengths)
+    np.testing.assert_allclose(got, want, atol=1e-5)  # zero past each sequence's end in both
+    if cell == "lstm":
+        np.testing.assert_allclose(got_state[0], want_state[0], atol=1e-5)
+        np.testing.assert_allclose(got_state[1], want_state[1], atol=1e-5)
+    else:
+        np.testing.assert_allclose(got_state, want_state, atol=1e-5)
+
+
+def test_the_engine_is_numpy_unless_chosen(monkeypatch):
+    from rnntool.errors import InputError
+    from rnntool.runtime.ort import packed_engine
+
+    monkeypatch.delenv("RNNTOOL_ENGINE", raising=False)
+    assert packed_engine() == "numpy"
+    monkeypatch.setenv("RNNTOOL_ENGINE", "onnxruntime")
+    assert packed_engine() == "onnxruntime"
+    monkeypatch.setenv("RNNTOOL_ENGINE", "tensorrt")
+    with pytest.raises(InputError, match="use one of: numpy, onnxruntime"):
+        packed_engine()
+
+
+@pytest.mark.parametrize("command, model, text", [
+    ("tag", "en-ewt-upos", "The quick brown fox jumps over the lazy dog.\nI saw her.\nA\nNew York's mayor met 3 people."),
+    ("classify", "sms-spam", "WINNER!! Claim your prize now\nsee you at 5\nok"),
+])
+def test_commands_answer_the_same_on_either_engine(tmp_path, command, model, text):
+    import json
+
+    source = tmp_path / "in.txt"
+    source.write_text(text + "\n")
+    answers = {}
+    for engine in ("numpy", "onnxruntime"):
+        result = run_rnntool(command, "-m", model, source, "--format", "jsonl",
+                             env={"RNNTOOL_ENGINE": engine})
+        assert result.returncode == 0, result.stderr
+        answers[engine] = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    a, b = answers["numpy"], answers["onnxruntime"]
+    assert len(a) == len(b) >= len(text.splitlines())
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for key, value in x.items():
+            if isinstance(value, float) or (isinstance(value, list) and value and isinstance(value[0], float)):
+                np.testing.assert_allclose(y[key], value, atol=1e-4)  # probabilities: float tolerance
+            elif isinstance(value, dict):
+                assert value.keys() == y[key].keys()
+                np.testing.assert_allclose(list(y[key].values()), list(value.values()), atol=1e-4)
+            else:
+                assert y[key] == value, key  # tags, labels, tokens: the same
+
+
+def test_onnx_bytes_parse_to_what_onnx_helper_makes():
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from rnntool.runtime import onnx_proto as pb
+
+    weights = np.arange(6, dtype=np.float32).reshape(2, 3)
+    ours = pb.model([pb.node("LSTM", ["x", "W"], ["y"], hidden_size=5, direction="forward",
+                             activations=["Tanh", "Relu"], perm=[0, 2, 1, 3], alpha=0.5)],
+                    "g", [pb.value_info("x", pb.FLOAT, ["T", "B", 3])], [pb.value_info("y", pb.FLOAT)],
+                    [pb.tensor("W", weights), pb.tensor("shape", np.array([0, -1], np.int64))])
+    theirs = helper.make_model(
+        helper.make_graph([helper.make_node("LSTM", ["x", "W"], ["y"], hidden_size=5, direction="forward",
+                                            activations=["Tanh", "Relu"], perm=[0, 2, 1, 3], alpha=0.5)],
+                          "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "B", 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(weights, "W"),
+                           numpy_helper.from_array(np.array([0, -1], np.int64), "shape")]),
+        opset_imports=[helper.make_opsetid("", 17)], producer_name="rnntool", ir_version=8)
+    parsed = onnx.ModelProto()
+    parsed.ParseFromString(ours)
+    assert parsed.graph == theirs.graph
+    assert parsed.ir_version == 8 and [(o.domain, o.version) for o in parsed.opset_import] == [("", 17)]
+    np.testing.assert_array_equal(numpy_helper.to_array(parsed.graph.initializer[1]), [0, -1])
