@@ -165,11 +165,13 @@ def lm_start_conflicts(model_options: dict | None) -> list[str]:
 
 
 def choose_pretraining(given: bool | None, texts: int, level: str, max_time: float | None,
-                       max_steps: int | None, init_from: str | None, ranks: int,
+                       max_steps: int | None, started_by: str | None, ranks: int,
                        conflicts: list[str] = ()) -> tuple[bool, Choice | None]:
     """Whether train-classifier trains a language model on its texts first, and why (a note
     only when the data decided). ``given``: --pretrain/--no-pretrain, None for auto;
-    ``conflicts``: options given that a language model's start cannot honour."""
+    ``started_by``: the option that gives the encoder's start already (--init-from,
+    --word-vectors), if any; ``conflicts``: options given that a language model's start
+    cannot honour."""
     from rnntool.errors import InputError
 
     if given is False:
@@ -177,7 +179,7 @@ def choose_pretraining(given: bool | None, texts: int, level: str, max_time: flo
     blockers = [why for why, blocked in (
         (f"{' '.join(conflicts)} cannot start from a language model, which reads forward and words only",
          bool(conflicts)),
-        ("--init-from gives the encoder's start already", init_from is not None),
+        (f"{started_by} gives the encoder's start already", started_by is not None),
         ("a character-level classifier has no words to pretrain", level != "word"),
         ("pretraining shares --max-time between the two, so it needs --max-time", max_time is None),
         ("--max-steps counts the classifier's steps only", max_steps is not None),

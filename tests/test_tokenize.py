@@ -148,7 +148,8 @@ def test_line_bound_patterns_cannot_cross_a_line_end():
     assert _line_bound(re.compile(r"([:,])([^\d])")).sub(r" \1 \2", "a,\nb") == "a,\nb"
     assert _line_bound(re.compile(r"^\"")).sub("``", 'x\n"y') == "x\n``y"
     assert _line_bound(re.compile(r"[]a]")).pattern == "[]a]"  # a leading "]" is a member
-    for could_match_a_newline in (r"\W", r"[\s]", r"a\nb", r"(?s)."):
+    for could_match_a_newline in (r"\W", r"[\s]", r"a\nb", r"(?s).", r"a\Z", r"\Aa", r"\x0a", r"(?P<x>\s)",
+                                  r"(?s:.)"):
         assert _line_bound(re.compile(could_match_a_newline)) is None
 
 

@@ -305,6 +305,7 @@ def test_a_classifier_starts_from_word_vectors_and_refuses_what_cannot(cli, base
     model = load_model(result.model_path, kind="classifier")
     words, emb = model.config["words"], model.tensors[next(n for n in model.tensors if n.endswith("word_embedding.weight"))]
     assert model.config["word_emb"] == 3 and "zebra" in words
+    assert model.header["training"]["word_vectors"] == str(vectors)
     np.testing.assert_allclose(emb[words.index("cat")], [1.0, 1.0, 1.0], atol=1e-6)
     out = tmp_path / "x.safetensors"
     assert_one_line_error(cli("train-classifier", data, "--word-vectors", vectors, "--init-from", base_lm, "-o", out),
@@ -314,3 +315,56 @@ def test_a_classifier_starts_from_word_vectors_and_refuses_what_cannot(cli, base
     assert_one_line_error(cli("train-classifier", data, "--word-vectors", vectors, "--level", "char", "-o", out),
                           "word-level")
     assert not out.exists()
+
+
+def test_vectors_files_whose_words_hold_spaces(tmp_path):
+    """GloVe's 840B file has words such as ". . ." and "at name@domain.com"."""
+    from rnntool.text.vectors import read_word_vectors
+
+    path = tmp_path / "glove.txt"
+    path.write_text("the 0.1 0.2 0.3\n. . . 0.4 0.5 0.6\nat name@domain.com 1 2 3\n")
+    words, vectors = read_word_vectors(path)
+    assert words == ["the", ". . .", "at name@domain.com"]
+    np.testing.assert_allclose(vectors[1], [0.4, 0.5, 0.6])
+
+
+def test_damaged_and_binary_gzipped_vectors_are_one_line_errors(tmp_path):
+    import gzip
+
+    from rnntool.errors import InputError
+    from rnntool.text.vectors import read_word_vectors
+
+    corrupt = tmp_path / "v.txt.gz"
+    data = bytearray(gzip.compress("".join(f"w{i} {i} {i * 7 % 13} {i % 5}\n" for i in range(2000)).encode()))
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)  # zeros over the middle of the deflate stream
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="cannot be read"):
+        read_word_vectors(corrupt)
+    binary = tmp_path / "GoogleNews.bin.gz"
+    binary.write_bytes(gzip.compress(b"2 3\nthe " + np.array([1, 2, 3], "<f4").tobytes() + b"\xff\x00cat " + bytes(12)))
+    with pytest.raises(InputError, match="binary word2vec"):
+        read_word_vectors(binary)
+
+
+def test_a_model_of_another_cell_gives_no_recurrent_layer(tmp_path):
+    """An rnn-relu model's weights have the shapes of an rnn (tanh) layer's, but not its meaning."""
+    start = LMStart("relu-lm", LMConfig(vocab_size=4, cell="rnn-relu", layers=1, emb=2, hidden=3),
+                    Vocab(["<pad>", "<unk>", "<eos>", "a"]), TokenizerSettings(level="word"),
+                    {"embedding.weight": np.ones((4, 2), np.float32),
+                     **{f"rnn.{n}_l0": np.ones(s, np.float32) for n, s in (("weight_ih", (3, 2)), ("weight_hh", (3, 3)),
+                                                                            ("bias_ih", (3,)), ("bias_hh", (3,)))}})
+    state = {"features.word_embedding.weight": np.zeros((3, 2), np.float32),
+             "rnn.0.weight_ih_l0": np.zeros((3, 5), np.float32), "rnn.0.weight_hh_l0": np.zeros((3, 3), np.float32),
+             "rnn.0.bias_ih_l0": np.zeros(3, np.float32), "rnn.0.bias_hh_l0": np.zeros(3, np.float32)}
+    words = ["<pad>", "<unk>", "a"]
+    out, taken = start.encoder_weights(words, str, state, ["rnn.0"], cell="rnn")
+    assert not out["rnn.0.weight_hh_l0"].any() and "no recurrent layer" in taken[1]
+    out, taken = start.encoder_weights(words, str, state, ["rnn.0"], cell="rnn-relu")
+    assert out["rnn.0.weight_hh_l0"].all() and "first recurrent layer" in taken[1]
+
+
+def test_words_from_a_model_or_vectors_are_capped():
+    from rnntool.train.transfer import extend_words
+
+    words = ["<pad>", "<unk>", "a"]
+    assert extend_words(words, ["<eos>", "A", "b", "c", "d"], str.lower, limit=2) == words + ["b", "c"]

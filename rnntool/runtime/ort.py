@@ -65,7 +65,11 @@ class OrtStack:
     (torch's order) out. States start at zero."""
 
     def __init__(self, stack):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as e:  # installed but broken (a numpy or C++ runtime it was not built for)
+            raise InputError(f"${ENGINE_ENV}=onnxruntime: onnxruntime does not import ({e}); reinstall it "
+                             f"(pip install --force-reinstall \"rnntool[fast]\") or unset ${ENGINE_ENV}") from None
 
         from rnntool.runtime import onnx_proto as pb
 

@@ -156,7 +156,9 @@ class _Phases:
 
 # What a line-bound pattern was made from, for its skip test (``_TREEBANK_NEEDLES``).
 _LINE_BOUND_FROM: dict[str, str] = {}
-_NEWLINE_ESCAPES = ("\\s", "\\W", "\\D", "\\n")  # escapes that can match a newline
+_NEWLINE_ESCAPES = ("\\s", "\\W", "\\D")  # escapes that can match a newline
+_READ_ESCAPES = set("sSdDwWbB")  # the letter escapes _line_bound knows (any other: no chunking)
+_READ_GROUPS = ("(?:", "(?#", "(?=", "(?!", "(?<=", "(?<!", "(?i)")  # the (? groups it knows
 
 
 def _line_bound(pattern: re.Pattern) -> re.Pattern | None:
@@ -174,6 +176,8 @@ def _line_bound(pattern: re.Pattern) -> re.Pattern | None:
         c = source[i]
         if c == "\\":
             escape = source[i: i + 2]
+            if escape[1:].isalnum() and escape[1:] not in _READ_ESCAPES:
+                return None  # \A, \Z, \x0a, \n, \1 ...: what they match was not read here
             if escape in _NEWLINE_ESCAPES and not negated:
                 if in_class or escape != "\\s":
                     return None
@@ -187,6 +191,8 @@ def _line_bound(pattern: re.Pattern) -> re.Pattern | None:
             else:
                 out.append(c)
             i += 1
+        elif c == "(" and source.startswith("(?", i) and not source.startswith(_READ_GROUPS, i):
+            return None  # inline flags (DOTALL, say) or named groups: not read here
         elif c == "[":
             negated = source.startswith("[^", i)
             class_body = i + (2 if negated else 1)
@@ -285,13 +291,13 @@ class _Needles:
             while at >= 0:
                 found.append(at)
                 at = folded.find(needle, at + 1)
-        spans = {}
+        spans = []
         for at in sorted(found):
-            start = text.rfind("\n", 0, at) + 1
-            if start not in spans:
-                end = text.find("\n", at)
-                spans[start] = len(text) if end < 0 else end
-        return list(spans.items())
+            if spans and at < spans[-1][1]:
+                continue  # on the line just taken (many needles on one long line: no rescans)
+            end = text.find("\n", at)
+            spans.append((text.rfind("\n", 0, at) + 1, len(text) if end < 0 else end))
+        return spans
 
 
 def _always(text: str) -> bool:
@@ -386,6 +392,8 @@ def _treebank_tokenize_lines(self, lines: list[str], convert_parentheses: bool =
     alone = {i: self.tokenize(line, convert_parentheses) for i, line in enumerate(lines) if "\n" in line}
     text = "\n".join("" if i in alone else line for i, line in enumerate(lines))
     text = self.line_phases.run(text, convert_parentheses, lambda t: " " + t.replace("\n", " \n ") + " ", len(lines))
+    global _last_folded
+    _last_folded = ("", "")  # the joined text's folded copy is not kept for the process's life
     out = [piece.split() for piece in text.split("\n")]
     if len(out) != len(lines):  # cannot happen: no rule matches or writes a newline
         raise AssertionError("Treebank rules changed the number of lines")
@@ -395,6 +403,7 @@ def _treebank_tokenize_lines(self, lines: list[str], convert_parentheses: bool =
 
 
 KIWI_BATCH = 512  # texts per call into kiwi's (multithreaded) analyser
+TREEBANK_LINES_AT_ONCE = 4096  # lines joined for the Treebank rules at most (memory: a few copies of them)
 
 
 @lru_cache(maxsize=1)
@@ -484,6 +493,9 @@ class Tokenizer:
     def _treebank_many(lines: list[str]) -> list[list[str]]:
         """Treebank tokens of clean lines. The reserved markers stay whole: the text between
         them is tokenized as if each stretch were a line of its own."""
+        if len(lines) > TREEBANK_LINES_AT_ONCE:  # a whole training set: joined copies of it, a part at a time
+            return [tokens for start in range(0, len(lines), TREEBANK_LINES_AT_ONCE)
+                    for tokens in Tokenizer._treebank_many(lines[start: start + TREEBANK_LINES_AT_ONCE])]
         if not any(_SPECIAL_RE.search(line) for line in lines if "<" in line):
             return treebank_tokenizer().tokenize_lines(lines)
         stretches: list[str] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def read_word_vectors(spec: str | os.PathLike, wanted=None, limit: int = MAX_VEC
     try:
         with _open(path, errors) as f:
             for number, line in enumerate(f, 1):
-                parts = line.rstrip("\n").rstrip(" \r").split(" ")
+                text = line.rstrip("\n").rstrip(" \r")
+                parts = text.split(" ")
                 if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
                     dimension = int(parts[1])  # word2vec / fastText .vec header: COUNT DIMENSION
                     continue
@@ -52,6 +54,8 @@ def read_word_vectors(spec: str | os.PathLike, wanted=None, limit: int = MAX_VEC
                     raise InputError(f"{name}, line {number}: expected a word and its numbers")
                 if dimension is None:
                     dimension = len(parts) - 1
+                if len(parts) - 1 > dimension:  # a word with spaces in it (GloVe 840B has ". . ." and the like)
+                    parts = text.rsplit(" ", dimension)
                 if len(parts) - 1 != dimension:
                     raise InputError(f"{name}, line {number}: {len(parts) - 1} numbers where the file's vectors "
                                      f"have {dimension}")
@@ -74,11 +78,11 @@ def read_word_vectors(spec: str | os.PathLike, wanted=None, limit: int = MAX_VEC
                 if stop_after is not None and len(words) >= stop_after:
                     break
     except UnicodeDecodeError as e:
-        if path.suffix != ".gz" and _looks_binary(path):
+        if _looks_binary(path):
             raise InputError(f"{name} is a binary word2vec file; save it in the text format (gensim: "
                              "KeyedVectors.load_word2vec_format(FILE, binary=True).save_word2vec_format(OUT))") from None
         raise InputError(f"{name} is not UTF-8 text ({e.reason} at byte {e.start}); pass --errors replace") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{name} cannot be read ({e})") from None
     if not words:
         raise InputError(f"{name} holds no word vectors")
@@ -92,7 +96,10 @@ def vectors_dimension(spec: str | os.PathLike, errors: str = "strict") -> int:
 
 
 def _looks_binary(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4096)
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            head = f.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return False
     first, _, rest = head.partition(b"\n")
     return len(first.split()) == 2 and first.replace(b" ", b"").isdigit() and b"\0" in rest

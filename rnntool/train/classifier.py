@@ -262,7 +262,9 @@ def train_classifier(
     if not setup.resumed:
         options = train_options or {}
         chosen, choice = choose_pretraining(pretrain, len(train), tokenizer.settings.level, options.get("max_time"),
-                                            options.get("max_steps"), inputs["init_from"] or word_vectors,
+                                            options.get("max_steps"),
+                                            "--init-from" if inputs["init_from"] else "--word-vectors" if word_vectors
+                                            else None,
                                             setup.dist.world_size,
                                             lm_start_conflicts(model_options))
         chose(choice)
@@ -326,7 +328,8 @@ def train_classifier(
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]
                                                                                         else []),
                                                          **({"choices": choices} if choices else {}),
-                                                         **({"pretraining": pretraining} if pretraining else {})}}
+                                                         **({"pretraining": pretraining} if pretraining else {}),
+                                                         **({"word_vectors": word_vectors} if vectors else {})}}
 
     def validate(m: ClassifierModule) -> tuple[float, dict]:
         probs = calibrated_probabilities(predict_logits(m, dev_table, dev_targets, setup.device), model_cfg.multilabel)

@@ -209,6 +209,10 @@ def train_lm(
         return model, lm_configs(level, len(data.vocab), None, train_options)[1]
 
     model_cfg, cfg = setup.configs(LMConfig, LMTrainConfig, model_options, train_options, configs)
+    if start is not None and model_cfg.vocab_size != len(data.vocab):  # a resumed run's start model changed since
+        raise RnntoolError(f"this text now makes a vocabulary of {len(data.vocab):,} where the checkpoint's model has "
+                           f"{model_cfg.vocab_size:,}: the --init-from model {inputs.get('init_from')} changed since; "
+                           "resume with the file it started from")
     given = {k: v for k, v in (train_options or {}).items() if v is not None}
     if not setup.resumed and fit_to_text(data, cfg, given, setup.dist.world_size, streams=start is not None) \
             and "precision" not in given \
@@ -232,16 +236,18 @@ def train_lm(
     model = LMModule(model_cfg)
     if start is not None and not setup.resumed:  # (a resumed run's weights come from its checkpoint)
         model.load_file_weights(start.weights_for(model_cfg))
-    # a short validation text is read as fewer streams, each at least a window long: cut into
-    # --batch-size streams of a few tokens, most of it would be read from a zero state
-    eval_batch = cfg.batch_size if cfg.line_streams else max(1, min(cfg.batch_size, len(data.valid) // (cfg.bptt + 1)))
+
+    def eval_batch(ids: np.ndarray) -> int:
+        # a short text is read as fewer streams, each at least a window long: cut into
+        # --batch-size streams of a few tokens, most of it would be read from a zero state
+        return cfg.batch_size if cfg.line_streams else max(1, min(cfg.batch_size, len(ids) // (cfg.bptt + 1)))
 
     def validate(m: LMModule) -> tuple[float, dict]:
-        loss = stream_loss(m, data.valid, eval_batch, cfg.bptt, setup.device)
+        loss = stream_loss(m, data.valid, eval_batch(data.valid), cfg.bptt, setup.device)
         return -loss, metrics_for(loss, level)
 
     def test(m: LMModule) -> dict:
-        return metrics_for(stream_loss(m, data.test, eval_batch, cfg.bptt, setup.device), level)
+        return metrics_for(stream_loss(m, data.test, eval_batch(data.test), cfg.bptt, setup.device), level)
 
     job = Job(
         model=model,

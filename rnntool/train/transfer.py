@@ -113,22 +113,23 @@ class LMStart:
         return self.cfg.emb
 
     def encoder_words(self, words: list[str], normalize) -> list[str]:
-        """An encoder's vocabulary ``words`` followed by this model's words it lacks
-        (``extend_words``)."""
+        """An encoder's vocabulary ``words`` followed by this model's most frequent words it
+        lacks (``extend_words``)."""
         return extend_words(words, self.vocab.itos, normalize)
 
     def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
-                        layer_names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
-        """``state`` (an encoder's tensors) with what this model can give: its word embedding
-        rows (``set_word_rows``), and for each of ``layer_names`` (the encoder's forward
-        recurrent layers, ``PREFIX`` of PREFIX.weight_ih_l0 ...) this model's layer of the same
-        depth where cell and size agree -- of its input weights the columns of the word
+                        layer_names: list[str], cell: str | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+        """``state`` (an encoder's tensors; its recurrent ``cell``) with what this model can
+        give: its word embedding rows (``set_word_rows``), and for each of ``layer_names`` (the
+        encoder's forward recurrent layers, ``PREFIX`` of PREFIX.weight_ih_l0 ...) this model's
+        layer of the same depth where cell and size agree -- of its input weights the columns of the word
         embedding, the first inputs of the encoder's first layer. And what was taken, in words."""
         out = dict(state)
         found = set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize)
         taken = [f"the embeddings of {found:,} of {len(words):,} words"]
         layers = 0
-        for depth, prefix in enumerate(layer_names[: self.cfg.layers]):
+        cell = cell or self.cfg.cell
+        for depth, prefix in enumerate(layer_names[: self.cfg.layers] if cell == self.cfg.cell else []):
             ih = out[f"{prefix}.weight_ih_l0"]
             theirs_ih = self.tensors[f"rnn.weight_ih_l{depth}"]
             if ih.shape[0] != theirs_ih.shape[0] or out[f"{prefix}.weight_hh_l0"].shape != \
@@ -144,7 +145,9 @@ class LMStart:
             taken.append(f"{'its first' if layers == 1 else f'{layers}'} recurrent layer{'s' if layers > 1 else ''} "
                          "(forward)")
         else:
-            taken.append(f"no recurrent layer (its {self.cfg.cell} of {self.cfg.hidden} does not fit)")
+            taken.append(f"no recurrent layer (its {self.cfg.cell} of {self.cfg.hidden} does not fit a {cell} "
+                         f"of {state[f'{layer_names[0]}.weight_hh_l0'].shape[1]})" if layer_names else
+                         "no recurrent layer")
         return out, taken
 
 
@@ -180,7 +183,7 @@ class WordVectors:
         return extend_words(words, self.words, normalize)
 
     def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
-                        layer_names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+                        layer_names: list[str], cell: str | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
         out = dict(state)
         found = set_word_rows(out, words, self.words, self.vectors, normalize)
         return out, [f"the vectors of {found:,} of {len(words):,} words"]
@@ -192,13 +195,19 @@ def _check_size(name: str, size: int, given: int | None) -> int:
     return size
 
 
-def extend_words(words: list[str], tokens: list[str], normalize) -> list[str]:
-    """An encoder's vocabulary ``words`` (training words, specials first) followed by the
-    ``tokens`` (a model's or a vectors file's words, frequent first) it lacks, each through
-    ``normalize`` as the encoder reads words: words seen only there keep their embedding."""
+def extend_words(words: list[str], tokens: list[str], normalize, limit: int | None = None) -> list[str]:
+    """An encoder's vocabulary ``words`` (training words, specials first) followed by the first
+    ``limit`` (default: MAX_VECTORS) of the ``tokens`` (a model's or a vectors file's words,
+    frequent first) it lacks, each through ``normalize`` as the encoder reads words: words seen
+    only there keep their embedding, and a huge vocabulary does not make a huge model."""
+    from rnntool.text.vectors import MAX_VECTORS
+
+    limit = MAX_VECTORS if limit is None else limit
     known = set(words)
     extra = []
     for token in tokens:
+        if len(extra) >= limit:
+            break
         word = normalize(token)
         if token not in SPECIALS and word not in known:
             known.add(word)
@@ -282,7 +291,8 @@ def start_encoder(module, start: "LMStart | WordVectors", layer_names: list[str]
 
     cfg = module.cfg
     state = {name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()}
-    state, taken = start.encoder_weights(cfg.words, normalize_word if cfg.normalize_words else str, state, layer_names)
+    state, taken = start.encoder_weights(cfg.words, normalize_word if cfg.normalize_words else str, state, layer_names,
+                                         cfg.cell)
     module.load_state_dict({name: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for name, v in state.items()})
     return taken
 
