@@ -48,6 +48,12 @@ def import_seconds(module: str) -> float:
     return statistics.median(runs)
 
 
+def _lstm_onnx_order(m):
+    from rnntool.runtime.ort import _onnx_order
+
+    return _onnx_order(m, "lstm")
+
+
 # --- kernel A ---------------------------------------------------------------------------------
 
 def kernel_a_numpy(layer, x):
@@ -170,13 +176,9 @@ def ort_lstm_session(layer, threads: int):
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    def onnx_order(m):
-        i, f, g, o = np.split(m, 4, axis=0)
-        return np.concatenate([i, o, f, g], axis=0)
-
-    W = onnx_order(layer.w_ih)[None]
-    R = onnx_order(layer.w_hh)[None]
-    Bias = np.concatenate([onnx_order(layer.b_ih), onnx_order(layer.b_hh)])[None]
+    W = _lstm_onnx_order(layer.w_ih)[None]
+    R = _lstm_onnx_order(layer.w_hh)[None]
+    Bias = np.concatenate([_lstm_onnx_order(layer.b_ih), _lstm_onnx_order(layer.b_hh)])[None]
     node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y"], hidden_size=H)
     graph = helper.make_graph([node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, B, I])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
@@ -199,10 +201,6 @@ def ort_step_session(lm, threads: int):
     cfg = lm.cfg
     Hh = cfg.hidden
 
-    def onnx_order(m):
-        i, f, g, o = np.split(m, 4, axis=0)
-        return np.concatenate([i, o, f, g], axis=0)
-
     inits = [numpy_helper.from_array(lm.embedding.astype(np.float32), "emb"),
              numpy_helper.from_array(np.ascontiguousarray(lm.out_w.T, np.float32), "out_w"),
              numpy_helper.from_array(lm.out_b.astype(np.float32), "out_b")]
@@ -211,9 +209,9 @@ def ort_step_session(lm, threads: int):
     outputs = []
     x = "x0"
     for k, layer in enumerate(layer[0] for layer in lm.stack.weights):
-        inits += [numpy_helper.from_array(onnx_order(layer.w_ih)[None].astype(np.float32), f"W{k}"),
-                  numpy_helper.from_array(onnx_order(layer.w_hh)[None].astype(np.float32), f"R{k}"),
-                  numpy_helper.from_array(np.concatenate([onnx_order(layer.b_ih), onnx_order(layer.b_hh)])[None]
+        inits += [numpy_helper.from_array(_lstm_onnx_order(layer.w_ih)[None].astype(np.float32), f"W{k}"),
+                  numpy_helper.from_array(_lstm_onnx_order(layer.w_hh)[None].astype(np.float32), f"R{k}"),
+                  numpy_helper.from_array(np.concatenate([_lstm_onnx_order(layer.b_ih), _lstm_onnx_order(layer.b_hh)])[None]
                                           .astype(np.float32), f"B{k}")]
         inputs += [helper.make_tensor_value_info(f"h{k}", TensorProto.FLOAT, [1, 1, Hh]),
                    helper.make_tensor_value_info(f"c{k}", TensorProto.FLOAT, [1, 1, Hh])]
@@ -343,12 +341,10 @@ def commands(rounds: int) -> None:
     data = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        from tokenize_speed import ewt_sentences  # (bench/ is the script's directory, on the path)
+
         ewt = tmp / "ewt.txt"
-        lines = []
-        for name in ("en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu"):
-            text = (data / "ud-en-ewt" / name).read_text()
-            lines += [l[len("# text = "):] for l in text.splitlines() if l.startswith("# text = ")]
-        ewt.write_text("\n".join(lines * 5) + "\n")
+        ewt.write_text(ewt_sentences())
         nsmc = tmp / "nsmc.txt"
         rows = (data / "nsmc" / "ratings_test.txt").read_text().splitlines()[1:]
         nsmc.write_text("".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1]))

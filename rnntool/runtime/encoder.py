@@ -138,7 +138,6 @@ class TextEncoder:
             self.ort = OrtStack(self.stack)
         features = self.type_tables[0]
         t, b = packing.dense_index()
-        token_rows = features[packed_rows]  # per packed row: its token's features
         lengths = np.asarray(lengths)
         out = np.empty((len(packed_rows), self.stack.hidden * self.stack.dirs), dtype=np.float32)
         H, layers_dirs = self.stack.hidden, self.stack.layers * self.stack.dirs
@@ -153,7 +152,7 @@ class TextEncoder:
             rows = row_of[:T, group]  # [T, G], -1 past a sequence's end
             x = np.zeros((T, len(group), features.shape[1]), dtype=np.float32)
             present = rows >= 0
-            x[present] = token_rows[rows[present]]
+            x[present] = features[packed_rows[rows[present]]]  # each token's row of the type table
             y, state = self.ort.run(x, lengths[group])
             out[rows[present]] = y[present]
             if c_n is not None:
