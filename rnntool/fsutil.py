@@ -8,6 +8,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -60,6 +61,22 @@ def make_temp(path: Path) -> tuple[int, str]:
 # Fault injection (tests/test_faults.py): hold every write open this long before its rename,
 # so that a kill at a random moment lands inside a write as often as the test needs.
 _WRITE_PAUSE = float(os.environ.get("RNNTOOL_FAULT_WRITE_PAUSE", "0") or 0)
+_writes_seen: dict[str, int] = {}
+
+
+def injected_kill(path: Path) -> None:
+    """Fault injection (tests/test_faults.py): ``RNNTOOL_FAULT_KILL_IN_WRITE=N:GLOB`` kills
+    this process (SIGKILL, nothing runs after it) inside its N-th write of a file whose name
+    matches GLOB, with the new bytes half on disk and the old file not yet replaced: a kill
+    that lands inside a write every time, not by luck of timing."""
+    spec = os.environ.get("RNNTOOL_FAULT_KILL_IN_WRITE")
+    if not spec:
+        return
+    count, _, pattern = spec.partition(":")
+    if fnmatch.fnmatch(path.name, pattern or "*"):
+        _writes_seen[pattern] = _writes_seen.get(pattern, 0) + 1
+        if _writes_seen[pattern] == int(count):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def injected_fault(path: str | os.PathLike) -> None:
@@ -92,6 +109,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
                 f.flush()
                 time.sleep(_WRITE_PAUSE)
             f.flush()
+            injected_kill(path)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
