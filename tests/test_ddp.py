@@ -230,3 +230,71 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
     cli = torchrun("train-lm", text, "-o", tmp_path / "cli.safetensors", "--epochs", "2", *LM_ARGS, "-q")
     assert cli.returncode == 0, cli.stderr
     assert_close_weights(tmp_path / "cli.safetensors", tmp_path / "api.safetensors", rtol=0, atol=0)
+
+
+def worker_pids(launcher_pid: int) -> dict[int, int]:
+    """The launcher's worker processes by RANK (from their environment, as torchrun set it)."""
+    workers = {}
+    for pid in open(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read().split():
+        env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        workers[int(next(e[5:] for e in env if e.startswith(b"RANK=")))] = int(pid)
+    return workers
+
+
+@pytest.mark.parametrize("victim", [1, 0])
+def test_a_rank_killed_mid_run_ends_the_run_with_a_one_line_error_and_its_checkpoint_resumes(text, tmp_path, victim):
+    """SIGKILL to one worker (out of memory, a kill -9): the other rank says which rank it lost
+    and stops, the launcher ends within 60 s (no hang in a collective), and the checkpoint of the
+    last validation resumes in one process."""
+    big = tmp_path / "big.txt"
+    big.write_text(TEXT * 8)
+    out, ckpt = tmp_path / "m.safetensors", tmp_path / "m.ckpt"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "rnntool",
+               "--", "train-lm", str(big), "-o", str(out), "--epochs", "30", "--eval-every", "20", *LM_ARGS, "-q"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    assert ckpt.exists(), proc.communicate()[1]
+    os.kill(worker_pids(proc.pid)[victim], signal.SIGKILL)
+    killed_at = time.time()
+    _, stderr = proc.communicate(timeout=60)
+    assert time.time() - killed_at < 60 and proc.returncode != 0
+    errors = [line for line in stderr.splitlines() if line.startswith("rnntool: error:")]
+    survivor = 1 - victim
+    assert errors == [f"rnntool: error: rank {survivor} lost rank {victim} of 2 (its connection closed: killed, or "
+                      f"out of memory?) and stops; the last checkpoint resumes the run: add --resume {ckpt}"], stderr
+    assert "unexpected" not in stderr
+    step = load_checkpoint(ckpt, "lm")["progress"]["step"]
+    assert step > 0 and step % 20 == 0
+    resumed = run_rnntool("train-lm", big, "-o", out, "--resume", ckpt, "--max-steps", step + 5, "-q", "--json",
+                          text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["steps"] == step + 5 and not ckpt.exists()
+
+
+def test_two_ranks_stop_together_at_the_time_budget(text, tmp_path):
+    """The budget is measured on each rank's clock but decided from the all-reduced time: a rank
+    that stopped a step early would leave the other waiting in a collective (a hang, not exit 0)."""
+    big = tmp_path / "big.txt"
+    big.write_text(TEXT * 8)
+    log = tmp_path / "log.jsonl"
+    result = torchrun("train-lm", big, "-o", tmp_path / "m.safetensors", "--epochs", "100", "--max-time", "4",
+                      *LM_ARGS, "--log", log, "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["stop_reason"] == "time budget reached" and summary["world_size"] == 2
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".ckpt"] == []  # a finished run keeps no checkpoint
+
+
+def test_two_ranks_stop_together_on_early_stopping(text, tmp_path):
+    """A learning rate too small to change any fp32 weight: no validation improves on the first,
+    so --patience 2 stops both ranks after the third, at the same step."""
+    log = tmp_path / "log.jsonl"
+    result = torchrun("train-lm", text, "-o", tmp_path / "m.safetensors", "--epochs", "100", "--eval-every", "5",
+                      "--patience", "2", "--lr", "1e-20", *LM_ARGS, "--log", log, "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["stop_reason"].startswith("early stop") and summary["world_size"] == 2
+    assert [e["step"] for e in events(log) if e["event"] == "eval"] == [5, 10, 15]

@@ -95,6 +95,25 @@ def test_documented_launch_line_hands_every_option_to_rnntool_unchanged():
         get_args_parser().parse_args(["--standalone", "-m", "rnntool", "train-lm", "x", "--log", "run.jsonl"])
 
 
+def test_a_lost_peer_is_named_and_other_errors_pass_through(tmp_path):
+    """gloo words a dead peer as a socket error; the surviving rank turns it into one line that
+    names the lost rank and how to resume (tests/test_ddp.py kills a real worker)."""
+    from rnntool.train.distributed import Distributed
+
+    gone = RuntimeError("[../gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:16584: Connection reset by peer")
+    ckpt = tmp_path / "m.ckpt"
+    two = Distributed(rank=1, world_size=2, backend="gloo")
+    assert str(two.lost_peer(gone, ckpt)).startswith("rank 1 lost rank 0 of 2 ")
+    assert str(two.lost_peer(gone, ckpt)).endswith("no checkpoint was written yet")
+    ckpt.write_bytes(b"x")
+    assert str(two.lost_peer(gone, ckpt)).endswith(f"add --resume {ckpt}")
+    four = Distributed(rank=0, world_size=4, backend="gloo")
+    assert "rank 0 lost another of the 4 ranks" in str(four.lost_peer(gone, ckpt))
+    assert two.lost_peer(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), ckpt) is None
+    assert two.lost_peer(ValueError("Connection reset by peer"), ckpt) is None
+    assert Distributed().lost_peer(gone, ckpt) is None  # one process has no peers to lose
+
+
 def test_precision_choices_are_checked_before_training():
     from rnntool.train.precision import _cpu_bf16_rnn_runs, resolve_precision
 

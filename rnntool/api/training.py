@@ -116,7 +116,11 @@ class _StopOnSignal:
             return
         self.requested = True
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        if exc_type is not None and self.launched:
+            # a rank leaving on an error (a lost peer): torchrun sends the surviving ranks
+            # SIGTERM at once, which must not kill this one before it has said why it stops
+            return
         for s, handler in self.previous.items():  # None: a handler set outside Python
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
 

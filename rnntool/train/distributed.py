@@ -15,6 +15,7 @@ one run:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,9 @@ from rnntool.errors import RnntoolError
 
 # Keeps rank r's dropout draws apart from rank 0's (rank 0 keeps the single-process stream).
 RANK_SEED_STRIDE = 1_000_003
+# How gloo and NCCL word a collective whose peer process has gone
+_PEER_GONE = re.compile(r"connection (reset|closed|refused)|broken pipe|gloo/transport|NCCL (error|communicator)"
+                        r"|peer.*(closed|hung up)", re.IGNORECASE)
 
 
 def launched() -> bool:
@@ -89,6 +93,18 @@ class Distributed:
             import torch.distributed as dist
 
             dist.barrier()
+
+    def lost_peer(self, error: BaseException, checkpoint: os.PathLike | None) -> RnntoolError | None:
+        """The one-line error for a collective that failed because another rank went away
+        (killed, out of memory): gloo and NCCL report it as a RuntimeError naming a socket,
+        not a rank. None for any other error."""
+        if not self.active or not isinstance(error, RuntimeError) or not _PEER_GONE.search(str(error)):
+            return None
+        who = f"rank {1 - self.rank} of 2" if self.world_size == 2 else f"another of the {self.world_size} ranks"
+        resume = (f"; the last checkpoint resumes the run: add --resume {checkpoint}"
+                  if checkpoint is not None and os.path.exists(checkpoint) else "; no checkpoint was written yet")
+        return RnntoolError(f"rank {self.rank} lost {who} (its connection closed: killed, or out of memory?) "
+                            f"and stops{resume}")
 
     def close(self) -> None:
         if self.active:

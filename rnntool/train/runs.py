@@ -101,7 +101,13 @@ class TrainingSetup:
         locks: list[OutputLock] = []
         try:
             locks = self.claim()
-            result = Trainer(job, cfg, self, data_sha256).fit(should_stop)
+            try:
+                result = Trainer(job, cfg, self, data_sha256).fit(should_stop)
+            except RuntimeError as e:
+                lost = self.dist.lost_peer(e, self.checkpoint_path)
+                if lost is None:
+                    raise
+                raise lost from None
             # every rank through its last save before any tears down its process group: a
             # gloo peer that leaves first can abort the other (seen once in CI, rank 1
             # "terminate called without an active exception"); not on the error path,
