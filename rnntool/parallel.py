@@ -161,15 +161,25 @@ class Workers:
         """(item, function(item)) for every item, in input order, with at most
         IN_FLIGHT_PER_WORKER items a worker in flight. A None among the items is not sent:
         everything in flight is yielded before the next item is read (a stream that
-        pauses is answered at once)."""
+        pauses is answered at once). An error reading the items is raised after the answers
+        to the items before it."""
         from concurrent.futures.process import BrokenProcessPool
 
         from rnntool.errors import RnntoolError
 
         cap = IN_FLIGHT_PER_WORKER * self.jobs
         in_flight: deque = deque()
+        failure = None
+        source = iter(items)
         try:
-            for item in items:
+            while True:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    break
+                except Exception as e:  # noqa: BLE001 -- the input failed: what is in flight is answered first
+                    failure = e
+                    break
                 if item is not None:
                     in_flight.append((item, self.executor.submit(_call_in_worker, item)))
                 while len(in_flight) > (0 if item is None else cap - 1):
@@ -178,6 +188,8 @@ class Workers:
             while in_flight:
                 done, future = in_flight.popleft()
                 yield done, future.result()
+            if failure is not None:
+                raise failure
         except BrokenProcessPool:
             raise RnntoolError("a worker process died (killed, or out of memory?); "
                                "run again with --jobs 1 to work in this process only") from None

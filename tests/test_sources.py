@@ -34,6 +34,30 @@ def test_invalid_utf8_names_the_file_and_byte_offset(block, monkeypatch):
         lines_of(data, block=block, monkeypatch=monkeypatch)
 
 
+@pytest.mark.parametrize("block", [1, 3, 4, 7, 1 << 20])
+def test_the_lines_before_a_bad_byte_are_read_then_the_error(block, monkeypatch):
+    """A stream's answers up to the bad line are written before the run fails: the lines before
+    it come out whatever block it falls in (a character split across blocks too); the line
+    that holds it does not."""
+    data = "one\ntwo \u00e9\r\nthree\nfo\xffur\nfive\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff")
+    got = []
+    with pytest.raises(RnntoolError, match=r"byte offset 20"):
+        for line, _ in _decode_pieces(io.BytesIO(data), "f.txt", "strict", None):
+            got.append(line)
+    assert got == ["one", "two \u00e9", "three"]
+
+
+def test_a_pipe_or_terminal_named_by_path_streams(tmp_path):
+    import os
+
+    regular = tmp_path / "f.txt"
+    regular.write_text("x\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert TextSource("-").streams and TextSource(str(fifo)).streams
+    assert not TextSource(str(regular)).streams and not TextSource("nltk:treebank").streams
+
+
 def test_truncated_sequence_at_end_of_file_is_an_error_with_offset():
     with pytest.raises(RnntoolError, match=r"byte offset 3"):
         lines_of(b"abc\xe4\xb8")

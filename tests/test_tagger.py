@@ -289,6 +289,21 @@ def test_tag_does_not_import_torch(pos_model):
     assert "torch" not in imported
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_bad_byte_fails_tag_after_every_line_before_it_is_tagged(cli, answered_by_workers, tmp_path, pos_model,
+                                                                   jobs):
+    """300 good lines (more than one group of lines tokenized together), then a line that is not
+    UTF-8: the 300 are tagged and written, then the one-line error; nothing after it."""
+    _, path = pos_model
+    text = tmp_path / "in.txt"
+    text.write_bytes(b"".join(f"the cat sees a dog number {n}.\n".encode() for n in range(300))
+                     + b"the \xff dog.\nthe cat.\n")
+    result = cli("tag", "-m", path, "--batch", "4", text, "-j", jobs)
+    assert_one_line_error(result, "not valid UTF-8 (byte offset")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 300 and lines[-1].startswith("the/DET cat/") and "299" in lines[-1]
+
+
 @pytest.mark.parametrize("fmt", ["wordtag", "conllu", "jsonl"])
 def test_worker_processes_tag_a_file_as_the_main_process_does(cli, answered_by_workers, tmp_path, pos_model, fmt):
     """--batch 4 over 40 sentences: the first batches here, the rest in workers, the same output."""

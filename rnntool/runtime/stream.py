@@ -55,14 +55,20 @@ def batches(items: Iterator[T], size: int, empty_on_pause: bool = False) -> Iter
     pauses (~50 ms), so an interactive line is answered at once; with ``empty_on_pause``,
     an empty list when it pauses with nothing pending (right after a full batch)."""
     pending: list[T] = []
-    for item in read_ahead(items, capacity=4 * size):
-        if item is not None:
-            pending.append(item)
-        if (pending or empty_on_pause) and (item is None or len(pending) >= size):
-            yield pending
-            pending = []
+    failure = None
+    try:
+        for item in read_ahead(items, capacity=4 * size):
+            if item is not None:
+                pending.append(item)
+            if (pending or empty_on_pause) and (item is None or len(pending) >= size):
+                yield pending
+                pending = []
+    except Exception as e:  # noqa: BLE001 -- an input error: what came before it is answered first
+        failure = e
     if pending:
         yield pending
+    if failure is not None:
+        raise failure
 
 
 class ModelAnswers:

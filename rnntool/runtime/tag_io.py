@@ -30,16 +30,28 @@ class Unit:
 def units_text(lines: Iterable[str], lines_at_once: int = 1) -> Iterator[Unit]:
     """Sentences of raw text, tokenized ``lines_at_once`` lines at a time (Treebank rules run
     once over many sentences much faster than once a sentence; 1 for a pipe or terminal,
-    whose lines are answered as they come)."""
-    from itertools import islice
-
+    whose lines are answered as they come). A line that cannot be read (bad UTF-8) fails the
+    run only after every line before it has been answered."""
     from rnntool.text.segment import split_sentences, tokenize_sentences
 
     lines = iter(lines)
-    while group := list(islice(lines, lines_at_once)):
+    while True:
+        group: list[str] = []
+        failure = None
+        try:
+            for line in lines:
+                group.append(line)
+                if len(group) == lines_at_once:
+                    break
+        except Exception as e:  # noqa: BLE001 -- raised again below, once the lines before it are out
+            failure = e
         sentences = [sentence for line in group for sentence in split_sentences(line)]
         for sentence, tokens in zip(sentences, tokenize_sentences(sentences)):
             yield Unit(tokens, text=sentence)
+        if failure is not None:
+            raise failure
+        if len(group) < lines_at_once:
+            return
 
 
 def units_tokens(lines: Iterable[str]) -> Iterator[Unit]:
@@ -61,7 +73,7 @@ def read_units(input_file: str, kind: str, errors: str) -> Iterator[Unit]:
     source = TextSource(input_file)
     lines = source.lines(errors, allow_empty=True)
     if kind == "text":
-        return units_text(lines, 1 if source.spec == "-" else TEXT_LINES_AT_ONCE)
+        return units_text(lines, 1 if source.streams else TEXT_LINES_AT_ONCE)
     if kind == "tokens":
         return units_tokens(lines)
     if kind == "conll":

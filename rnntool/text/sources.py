@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -65,15 +66,16 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
             raise InputError(
                 f"{name} looks like a binary file (NUL byte at offset {offset + nul}); give a UTF-8 text file"
             )
-        buffered = len(decoder.getstate()[0])
+        held = decoder.getstate()[0]  # the bytes of a character split across blocks
+        failure = None
         try:
             text = decoder.decode(block, final=final)
         except UnicodeDecodeError as e:
-            position = offset - buffered + e.start
-            raise InputError(
-                f"{name} is not valid UTF-8 (byte offset {position}); "
-                "convert it to UTF-8 (e.g. iconv) or pass --errors replace"
-            ) from None
+            failure = InputError(f"{name} is not valid UTF-8 (byte offset {offset - len(held) + e.start}); "
+                                 "convert it to UTF-8 (e.g. iconv) or pass --errors replace")
+            # the lines before the bad byte are still read (a stream's answers up to it are
+            # written), then the error; the line that holds it is not
+            text, final = (held + block)[:e.start].decode("utf-8"), False
         if at_start and text:
             at_start = False
             if text.startswith("\ufeff"):
@@ -92,6 +94,8 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
         pending = lines.pop()
         for line in lines:
             yield nfc(line), True
+        if failure is not None:
+            raise failure
         while max_piece and len(pending) > max_piece:
             cut = _cut(pending, max_piece)
             yield nfc(pending[:cut]), False
@@ -116,6 +120,19 @@ class TextSource:
     @property
     def is_nltk(self) -> bool:
         return self.spec.startswith(NLTK_PREFIX)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the input arrives as it is written (stdin, a pipe or terminal named by path
+        such as /dev/stdin, a socket): its lines must be answered as they come, not gathered."""
+        if self.spec == "-":
+            return True
+        if self.is_nltk:
+            return False
+        try:
+            return not stat.S_ISREG(os.stat(self.spec).st_mode)
+        except OSError:
+            return False  # check() says what is wrong with it
 
     def size(self) -> int | None:
         """Size in bytes when known up front (for progress bars)."""
