@@ -47,6 +47,7 @@ def root(
 # Command modules register themselves on `app` when imported.
 from rnntool.cli import classifier as _classifier  # noqa: E402,F401
 from rnntool.cli import corpus as _corpus  # noqa: E402,F401
+from rnntool.cli import export as _export  # noqa: E402,F401
 from rnntool.cli import generate as _generate  # noqa: E402,F401
 from rnntool.cli import keras as _keras  # noqa: E402,F401
 from rnntool.cli import lm as _lm  # noqa: E402,F401

@@ -83,10 +83,13 @@ def value_info(name: str, elem_type: int, shape: list[int | str] | None = None) 
 
 
 def model(nodes: list[bytes], name: str, inputs: list[bytes], outputs: list[bytes], initializers: list[bytes],
-          opset: int = 17, ir_version: int = 8) -> bytes:
-    """ModelProto holding one graph, for the default operator set ``opset``."""
+          opset: int = 17, ir_version: int = 8, metadata: dict[str, str] | None = None,
+          doc: str | None = None) -> bytes:
+    """ModelProto holding one graph, for the default operator set ``opset``, with optional
+    metadata entries (metadata_props) and a description (doc_string)."""
     graph = (b"".join(_bytes(1, n) for n in nodes) + _bytes(2, name)
              + b"".join(_bytes(5, t) for t in initializers)
              + b"".join(_bytes(11, i) for i in inputs) + b"".join(_bytes(12, o) for o in outputs))
-    return (_int(1, ir_version) + _bytes(2, "rnntool") + _bytes(7, graph)
-            + _bytes(8, _bytes(1, "") + _int(2, opset)))
+    return (_int(1, ir_version) + _bytes(2, "rnntool") + (_bytes(6, doc) if doc else b"") + _bytes(7, graph)
+            + _bytes(8, _bytes(1, "") + _int(2, opset))
+            + b"".join(_bytes(14, _bytes(1, k) + _bytes(2, v)) for k, v in (metadata or {}).items()))

@@ -58,6 +58,53 @@ def _threads() -> int:
     return int(value) if value.isdigit() else 0
 
 
+def stack_nodes(stack, x: str, lengths: str, initial: tuple[str, ...] = (),
+                prefix: str = "") -> tuple[list[bytes], list[bytes], str, list[str]]:
+    """An ``RNNStack`` as ONNX nodes and initialisers: the input ``x`` [T, B, I] and each
+    sequence's length (``lengths``, or "" for every sequence whole) by name, and optionally
+    the names of the initial states (h, and c for an LSTM: [layers * dirs, B, H], torch's
+    order; zero if not given). Returns (nodes, initialisers, the name of the top layer's
+    output [T, B, H * dirs], the names of the final states h_n and c_n, torch's order)."""
+    from rnntool.runtime import onnx_proto as pb
+
+    cell, dirs, H = stack.cell, stack.dirs, stack.hidden
+    op = {"lstm": "LSTM", "gru": "GRU"}.get(cell, "RNN")
+    nodes, inits = [], []
+    for layer, directions in enumerate(stack.weights):
+        def stacked(name: str) -> np.ndarray:
+            return np.stack([_onnx_order(getattr(w, name), cell) for w in directions]).astype(np.float32)
+
+        n = f"{prefix}{layer}"
+        bias = np.concatenate([stacked("b_ih"), stacked("b_hh")], axis=1)
+        inits += [pb.tensor(f"W{n}", stacked("w_ih")), pb.tensor(f"R{n}", stacked("w_hh")), pb.tensor(f"B{n}", bias)]
+        starts = []
+        if initial:  # this layer's rows of each initial state
+            inits += [pb.tensor(f"from{n}", np.array([layer * dirs], np.int64)),
+                      pb.tensor(f"to{n}", np.array([(layer + 1) * dirs], np.int64))]
+        for state in initial:
+            nodes.append(pb.node("Slice", [state, f"from{n}", f"to{n}", f"{prefix}axis0"], [f"{state}{n}"]))
+            starts.append(f"{state}{n}")
+        attributes = {"hidden_size": H, "direction": "bidirectional" if dirs == 2 else "forward"}
+        if cell == "gru":
+            attributes["linear_before_reset"] = 1  # torch's GRU: r * (W_hn h + b_hn)
+        if cell in ("rnn", "rnn-relu"):
+            attributes["activations"] = ["Relu" if cell == "rnn-relu" else "Tanh"] * dirs
+        states = [f"h{n}"] + ([f"c{n}"] if cell == "lstm" else [])
+        nodes.append(pb.node(op, [x, f"W{n}", f"R{n}", f"B{n}", lengths, *starts], [f"y{n}", *states], **attributes))
+        # [T, dirs, B, H] -> [T, B, dirs * H]: the next layer's input, directions side by side
+        nodes.append(pb.node("Transpose", [f"y{n}"], [f"yt{n}"], perm=[0, 2, 1, 3]))
+        nodes.append(pb.node("Reshape", [f"yt{n}", f"{prefix}merge"], [f"x{n}+"]))
+        x = f"x{n}+"
+    inits.append(pb.tensor(f"{prefix}merge", np.array([0, 0, -1], np.int64)))
+    if initial:
+        inits.append(pb.tensor(f"{prefix}axis0", np.array([0], np.int64)))
+    names = [f"{prefix}h_n"] + ([f"{prefix}c_n"] if cell == "lstm" else [])
+    nodes.append(pb.node("Concat", [f"h{prefix}{k}" for k in range(stack.layers)], [names[0]], axis=0))
+    if cell == "lstm":
+        nodes.append(pb.node("Concat", [f"c{prefix}{k}" for k in range(stack.layers)], [names[1]], axis=0))
+    return nodes, inits, x, names
+
+
 class OrtStack:
     """An ``RNNStack`` (its weights, cell, layers and directions) as one onnxruntime session:
     dense inputs [T, B, I] and each sequence's length in, the top layer's outputs
@@ -73,46 +120,19 @@ class OrtStack:
 
         from rnntool.runtime import onnx_proto as pb
 
-        cell, dirs, H = stack.cell, stack.dirs, stack.hidden
-        op = {"lstm": "LSTM", "gru": "GRU"}.get(cell, "RNN")
-        nodes, inits = [], []
-        x = "x"
-        for layer, directions in enumerate(stack.weights):
-            def stacked(name: str) -> np.ndarray:
-                return np.stack([_onnx_order(getattr(w, name), cell) for w in directions]).astype(np.float32)
-
-            bias = np.concatenate([stacked("b_ih"), stacked("b_hh")], axis=1)
-            inits += [pb.tensor(f"W{layer}", stacked("w_ih")), pb.tensor(f"R{layer}", stacked("w_hh")),
-                      pb.tensor(f"B{layer}", bias)]
-            attributes = {"hidden_size": H, "direction": "bidirectional" if dirs == 2 else "forward"}
-            if cell == "gru":
-                attributes["linear_before_reset"] = 1  # torch's GRU: r * (W_hn h + b_hn)
-            if cell in ("rnn", "rnn-relu"):
-                attributes["activations"] = ["Relu" if cell == "rnn-relu" else "Tanh"] * dirs
-            states = [f"h{layer}"] + ([f"c{layer}"] if cell == "lstm" else [])
-            nodes.append(pb.node(op, [x, f"W{layer}", f"R{layer}", f"B{layer}", "lengths"], [f"y{layer}", *states],
-                                 **attributes))
-            # [T, dirs, B, H] -> [T, B, dirs * H]: the next layer's input, directions side by side
-            nodes.append(pb.node("Transpose", [f"y{layer}"], [f"yt{layer}"], perm=[0, 2, 1, 3]))
-            nodes.append(pb.node("Reshape", [f"yt{layer}", "merge"], [f"x{layer + 1}"]))
-            x = f"x{layer + 1}"
-        inits.append(pb.tensor("merge", np.array([0, 0, -1], np.int64)))
-        names = [x, "h_n"] + (["c_n"] if cell == "lstm" else [])
-        nodes.append(pb.node("Concat", [f"h{k}" for k in range(stack.layers)], ["h_n"], axis=0))
-        if cell == "lstm":
-            nodes.append(pb.node("Concat", [f"c{k}" for k in range(stack.layers)], ["c_n"], axis=0))
+        nodes, inits, y, names = stack_nodes(stack, "x", "lengths")
         I = stack.weights[0][0].w_ih.shape[1]
         graph = pb.model(nodes, "rnntool-stack",
                          [pb.value_info("x", pb.FLOAT, ["T", "B", I]), pb.value_info("lengths", pb.INT32, ["B"])],
-                         [pb.value_info(name, pb.FLOAT) for name in names], inits)
+                         [pb.value_info(name, pb.FLOAT) for name in [y, *names]], inits)
         options = ort.SessionOptions()
         options.intra_op_num_threads = _threads()
         options.log_severity_level = 3  # warnings about unused initialisers and the like stay quiet
         # no spinning between calls: the reader thread and the output writer share the cores
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        self.output_names = names
-        self.lstm = cell == "lstm"
+        self.output_names = [y, *names]
+        self.lstm = stack.cell == "lstm"
 
     def run(self, x: np.ndarray, lengths: np.ndarray):
         results = self.session.run(self.output_names, {"x": np.ascontiguousarray(x, np.float32),
