@@ -13,7 +13,8 @@ Engines: numpy (rnntool's runtime, the reference), numpy with the gate arithmeti
 numba (BLAS keeps the matrix products), numba alone (fused loops, one and all threads), and
 onnxruntime (its LSTM operator; a one-step graph for kernel B). Reported: median time per
 call, the maximum difference from numpy, import time and first-call (compile) cost; then
-whole `tag` and `classify` runs on rnntool's two engines (RNNTOOL_ENGINE=numpy|onnxruntime).
+whole `tag`, `classify`, `score` and `eval-lm` runs on rnntool's two engines
+(RNNTOOL_ENGINE=numpy|onnxruntime; `--commands-only` for these alone).
 """
 
 from __future__ import annotations
@@ -235,8 +236,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--commands", type=int, default=3, metavar="ROUNDS",
-                        help="whole tag/classify runs per engine, alternated (0: skip)")
+                        help="whole tag/classify/score/eval-lm runs per engine, alternated (0: skip)")
+    parser.add_argument("--commands-only", action="store_true", help="skip the kernels, run only the commands")
     args = parser.parse_args()
+    if args.commands_only:
+        print(f"whole commands, file in and out (RNNTOOL_ENGINE; medians of {args.commands} alternated runs)")
+        commands(args.commands)
+        return
     import numba
     import onnxruntime as ort
 
@@ -348,10 +354,17 @@ def commands(rounds: int) -> None:
         nsmc = tmp / "nsmc.txt"
         rows = (data / "nsmc" / "ratings_test.txt").read_text().splitlines()[1:]
         nsmc.write_text("".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1]))
+        shakespeare = (data / "tinyshakespeare" / "input.txt").read_text().splitlines()
+        lines = tmp / "shakespeare-lines.txt"  # the last 4,000 lines (~150 kB), scored one by one
+        lines.write_text("\n".join(shakespeare[-4000:]) + "\n")
         exe = str(Path(sys.executable).with_name("rnntool"))
         for label, args in (("tag, bundled en-ewt-upos, EWT raw text x5", ["tag", str(ewt), "-q"]),
                             ("classify, bundled ko-sentiment, NSMC test", ["classify", "-m", "ko-sentiment",
-                                                                            str(nsmc), "-q"])):
+                                                                            str(nsmc), "-q"]),
+                            ("score, bundled shakespeare-char, 4,000 lines", ["score", "shakespeare-char",
+                                                                              str(lines)]),
+                            ("eval-lm, bundled shakespeare-char, the same as one text", ["eval-lm", "shakespeare-char",
+                                                                                         str(lines)])):
             times: dict[str, list[float]] = {"numpy": [], "onnxruntime": []}
             outputs = {}
             for _ in range(rounds):

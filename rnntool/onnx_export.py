@@ -34,8 +34,10 @@ from rnntool.errors import InputError, WrongKindError
 FORMATS = ("onnx",)
 
 
-def lm_graph(runtime, header: dict) -> bytes:
-    """The ONNX model (bytes) of a language model on the numpy runtime (``LMRuntime``)."""
+def lm_graph(runtime, header: dict, lengths: bool = False) -> bytes:
+    """The ONNX model (bytes) of a language model on the numpy runtime (``LMRuntime``); with
+    ``lengths``, a third input gives each sequence's length (int32 [B], at least 1), past
+    which its outputs are zero and its state stays (the onnxruntime engine's scoring)."""
     from rnntool.runtime import onnx_proto as pb
     from rnntool.runtime.ort import stack_nodes
 
@@ -44,7 +46,8 @@ def lm_graph(runtime, header: dict) -> bytes:
     states = ("h0", "c0") if lstm else ("h0",)
     nodes = [pb.node("Gather", ["embedding", "tokens"], ["embedded"], axis=0)]
     inits = [pb.tensor("embedding", runtime.embedding)]
-    recurrent, recurrent_inits, top, finals = stack_nodes(stack, "embedded", "", initial=states, prefix="rnn")
+    recurrent, recurrent_inits, top, finals = stack_nodes(stack, "embedded", "lengths" if lengths else "",
+                                                          initial=states, prefix="rnn")
     nodes += recurrent
     inits += recurrent_inits
 
@@ -87,6 +90,7 @@ def lm_graph(runtime, header: dict) -> bytes:
     layers, H = stack.layers * stack.dirs, stack.hidden
     inputs = [pb.value_info("tokens", pb.INT64, ["T", "B"])]
     inputs += [pb.value_info(name, pb.FLOAT, [layers, "B", H]) for name in states]
+    inputs += [pb.value_info("lengths", pb.INT32, ["B"])] if lengths else []
     outputs = [pb.value_info("log_probs", pb.FLOAT, ["T", "B", cfg.vocab_size])]
     outputs += [pb.value_info(name, pb.FLOAT, [layers, "B", H]) for name in (["h_n", "c_n"] if lstm else ["h_n"])]
     return pb.model(nodes, "rnntool-language-model", inputs, outputs, inits,

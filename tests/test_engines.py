@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import rnntool
+
 from helpers import run_rnntool
 from rnntool.runtime.cells import RNNStack
 
@@ -89,6 +91,53 @@ def test_commands_answer_the_same_on_either_engine(tmp_path, command, model, tex
                 np.testing.assert_allclose(list(y[key].values()), list(value.values()), atol=1e-4)
             else:
                 assert y[key] == value, key  # tags, labels, tokens: the same
+
+
+def test_score_and_eval_lm_give_the_same_figures_on_either_engine(tmp_path):
+    """Lines of different lengths in one batch (each stops at its own length) and a text longer
+    than one chunk of steps (the state carried from chunk to chunk)."""
+    import json
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("To be, or not to be\nA\nWhat light through yonder window breaks? " * 3 + "\n")
+    long_text = tmp_path / "long.txt"
+    long_text.write_text("Now is the winter of our discontent made glorious summer by this sun of York.\n" * 8)
+    got = {}
+    for engine in ("numpy", "onnxruntime"):
+        scored = run_rnntool("score", "shakespeare-char", lines, "--format", "jsonl", env={"RNNTOOL_ENGINE": engine})
+        evaluated = run_rnntool("eval-lm", "shakespeare-char", long_text, "--json", env={"RNNTOOL_ENGINE": engine})
+        assert scored.returncode == 0 and evaluated.returncode == 0, scored.stderr + evaluated.stderr
+        got[engine] = ([json.loads(line)["logprob"] for line in scored.stdout.decode().splitlines()],
+                       json.loads(evaluated.stdout)["loss"])
+    assert len(got["numpy"][0]) == 7
+    np.testing.assert_allclose(got["onnxruntime"][0], got["numpy"][0], rtol=1e-4, atol=1e-3)
+    assert got["onnxruntime"][1] == pytest.approx(got["numpy"][1], abs=1e-5)
+
+
+def test_the_onnxruntime_scorer_honours_lengths_and_states_for_every_cell():
+    from rnntool.runtime.cells import RNNStack
+    from rnntool.runtime.ort import OrtLanguageModel
+
+    lm = rnntool.load("shakespeare-char")._runtime
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, len(lm.vocab), size=(9, 4))
+    lengths = np.array([9, 1, 5, 7])
+    lstm_state = tuple(rng.normal(size=s.shape).astype(np.float32) for s in lm.zero_state(4))
+    for cell in ("lstm", "gru", "rnn"):
+        state = lstm_state if cell == "lstm" else lstm_state[0]
+        if cell != "lstm":  # the same shapes, another cell: weights cut from the LSTM's
+            gates = {"gru": 3, "rnn": 1}[cell]
+            lm.stack = RNNStack(cell, {k: (v[: gates * 256] if k.startswith("rnn.") else v)
+                                       for k, v in lm.model_file.tensors.items()}, 2, prefix="rnn.")
+        expected_h, expected_state = lm.stack.forward(lm.embedding[ids], state, lengths)
+        expected = lm.log_probs(expected_h.reshape(36, -1)).reshape(9, 4, -1)
+        got, got_state = OrtLanguageModel(lm).log_probs(ids, state, lengths)
+        valid = np.arange(9)[:, None] < lengths[None, :]
+        np.testing.assert_allclose(got[valid], expected[valid], atol=2e-4, rtol=1e-4, err_msg=cell)
+        for a, b in zip(got_state if cell == "lstm" else [got_state],
+                        expected_state if cell == "lstm" else [expected_state]):
+            # each row's state at its own length (the cut weights are chaotic: rounding grows)
+            np.testing.assert_allclose(a, b, atol=1e-3, err_msg=cell)
 
 
 def test_onnx_bytes_parse_to_what_onnx_helper_makes():

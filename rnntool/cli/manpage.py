@@ -90,7 +90,8 @@ def render(app: typer.Typer) -> str:
         ".TP", ".B RNNTOOL_SERVE_TOKEN", _roff("The bearer token of rnntool serve (as --token, kept out of ps)."),
         ".TP", ".B RNNTOOL_ENGINE",
         _roff("numpy (the default) or onnxruntime: the engine of the taggers' and classifiers' recurrent "
-              "layers (onnxruntime needs the fast extra: pip install \"rnntool[fast]\")."),
+              "layers and of language models' scoring (score, eval-lm); onnxruntime needs the fast extra: "
+              "pip install \"rnntool[fast]\"."),
     ]
     for variable, meaning in model_variables():
         out += [".TP", f".B {variable}", _roff(meaning)]

@@ -91,14 +91,31 @@ class LMRuntime:
         """log p(targets[t] | ids[..t]) for [T, B] arrays, in chunks of time steps. Returns (lp [T, B], state)."""
         T, B = ids.shape
         out = np.empty((T, B), dtype=np.float64)
+        ort = self._ort()
+        if state is None:
+            state = self.zero_state(B)
         for start in range(0, T, chunk):
             sl = slice(start, min(T, start + chunk))
             chunk_lengths = None if lengths is None else np.clip(lengths - start, 0, sl.stop - start)
-            h, state = self.hidden(ids[sl], state, chunk_lengths)
-            n = h.shape[0]
-            lp = self.log_probs(h.reshape(n * B, -1)).reshape(n, B, -1)
+            if ort is not None:
+                lp, state = ort.log_probs(ids[sl], state, chunk_lengths)
+            else:
+                h, state = self.hidden(ids[sl], state, chunk_lengths)
+                n = h.shape[0]
+                lp = self.log_probs(h.reshape(n * B, -1)).reshape(n, B, -1)
             out[sl] = np.take_along_axis(lp, targets[sl][:, :, None], axis=2)[:, :, 0]
         return out, state
+
+    def _ort(self):
+        """The onnxruntime session that scores, where ``$RNNTOOL_ENGINE=onnxruntime`` (built
+        once), else None: the numpy runtime."""
+        from rnntool.runtime.ort import OrtLanguageModel, packed_engine
+
+        if packed_engine() != "onnxruntime":
+            return None
+        if getattr(self, "_ort_session", None) is None:
+            self._ort_session = OrtLanguageModel(self)
+        return self._ort_session
 
     def encode(self, text: str) -> list[int]:
         return self.vocab.encode(self.tokenizer.tokenize(text))

@@ -40,6 +40,15 @@ def _installed() -> bool:
     return find_spec("onnxruntime") is not None
 
 
+def _import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as e:  # installed but broken (a numpy or C++ runtime it was not built for)
+        raise InputError(f"${ENGINE_ENV}=onnxruntime: onnxruntime does not import ({e}); reinstall it "
+                         f"(pip install --force-reinstall \"rnntool[fast]\") or unset ${ENGINE_ENV}") from None
+    return onnxruntime
+
+
 def _onnx_order(m: np.ndarray, cell: str) -> np.ndarray:
     """torch's gate blocks (LSTM i, f, g, o; GRU r, z, n) in ONNX's order (i, o, f, c; z, r, h)."""
     if cell == "lstm":
@@ -112,13 +121,9 @@ class OrtStack:
     (torch's order) out. States start at zero."""
 
     def __init__(self, stack):
-        try:
-            import onnxruntime as ort
-        except ImportError as e:  # installed but broken (a numpy or C++ runtime it was not built for)
-            raise InputError(f"${ENGINE_ENV}=onnxruntime: onnxruntime does not import ({e}); reinstall it "
-                             f"(pip install --force-reinstall \"rnntool[fast]\") or unset ${ENGINE_ENV}") from None
-
         from rnntool.runtime import onnx_proto as pb
+
+        ort = _import_onnxruntime()
 
         nodes, inits, y, names = stack_nodes(stack, "x", "lengths")
         I = stack.weights[0][0].w_ih.shape[1]
@@ -139,3 +144,32 @@ class OrtStack:
                                                        "lengths": np.asarray(lengths, np.int32)})
         y, h_n = results[0], results[1]
         return y, ((h_n, results[2]) if self.lstm else h_n)
+
+
+class OrtLanguageModel:
+    """A language model (``LMRuntime``) as one onnxruntime session over the graph
+    ``rnntool export`` writes (with sequence lengths): ids [T, B], a state and lengths in,
+    next-token log-probabilities [T, B, V] and the state after out."""
+
+    def __init__(self, runtime):
+        from rnntool.onnx_export import lm_graph
+
+        ort = _import_onnxruntime()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(lm_graph(runtime, {}, lengths=True), options,
+                                            providers=["CPUExecutionProvider"])
+        self.lstm = runtime.stack.cell == "lstm"
+
+    def log_probs(self, ids: np.ndarray, state, lengths: np.ndarray | None):
+        T, B = ids.shape
+        lengths = np.full(B, T, np.int32) if lengths is None else np.maximum(np.asarray(lengths, np.int32), 1)
+        feed = {"tokens": np.asarray(ids, np.int64), "lengths": lengths}
+        if self.lstm:
+            feed["h0"], feed["c0"] = state
+        else:
+            feed["h0"] = state
+        out = self.session.run(None, feed)
+        return out[0], ((out[1], out[2]) if self.lstm else out[1])
