@@ -127,6 +127,33 @@ def test_concurrent_generations_share_steps_and_keep_their_own_seeds(server):
     assert rows / steps > 2, (rows, steps)  # most steps advanced several generations at once
 
 
+def test_start_up_warms_the_default_language_model_and_counts_nothing(monkeypatch):
+    """One generation through the whole application (the token too) before the first connection;
+    /v1/stats then shows no generation and no batch."""
+    import rnntool.serve.app as serve_app
+
+    answered = []
+    call = serve_app._call
+
+    async def spy(app, path, body, token):
+        status = await call(app, path, body, token)
+        answered.append((path, body["model"], token, status))
+        return status
+
+    monkeypatch.setattr(serve_app, "_call", spy)
+    app = create_app(["sms-spam", "shakespeare-char"], token="s3cret")
+    with Serving(app) as url:
+        stats = httpx.get(url + "/v1/stats", headers={"Authorization": "Bearer s3cret"}).json()
+    assert answered == [("/v1/generate", "shakespeare-char", "s3cret", 200)]
+    assert stats["generations"]["started"] == 0 and stats["generations"]["tokens"] == 0
+    assert stats["generations"]["pieces"] == 0 and stats["batches"] == {}
+    without_lm = []
+    monkeypatch.setattr(serve_app, "_call", lambda *a: without_lm.append(a))
+    with Serving(create_app(["sms-spam"])):
+        pass
+    assert without_lm == []  # nothing to warm: no language model
+
+
 def test_a_generation_of_no_tokens_and_one_of_a_single_token(server):
     url, _ = server
     lm = rnntool.load("shakespeare-char")

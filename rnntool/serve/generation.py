@@ -69,6 +69,12 @@ class GenerationRuns:
             self.pieces += pieces
             self.stopped_early += early
 
+    def zero_counts(self) -> None:
+        """Forget what was counted so far (the server's warm-up); ``active`` stays true."""
+        with self._lock:
+            self.started = self.active
+            self.stopped_early = self.tokens = self.pieces = self.steps = self.rows_stepped = 0
+
     def to_dict(self) -> dict:
         return {"active": self.active, "started": self.started, "stopped_early": self.stopped_early,
                 "tokens": self.tokens, "pieces": self.pieces, "max_active": self.max_active,
