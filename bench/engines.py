@@ -239,6 +239,8 @@ def main() -> None:
                         help="whole tag/classify/score/eval-lm runs per engine, alternated (0: skip)")
     parser.add_argument("--commands-only", action="store_true", help="skip the kernels, run only the commands")
     args = parser.parse_args()
+    if args.commands < 0 or (args.commands_only and args.commands == 0):
+        parser.error("--commands must be at least 1 with --commands-only (0 skips the commands)")
     if args.commands_only:
         print(f"whole commands, file in and out (RNNTOOL_ENGINE; medians of {args.commands} alternated runs)")
         commands(args.commands)
@@ -347,13 +349,12 @@ def commands(rounds: int) -> None:
     data = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        from tokenize_speed import ewt_sentences  # (bench/ is the script's directory, on the path)
+        from tokenize_speed import ewt_sentences, nsmc_test_reviews  # (bench/ is the script's directory)
 
         ewt = tmp / "ewt.txt"
         ewt.write_text(ewt_sentences())
         nsmc = tmp / "nsmc.txt"
-        rows = (data / "nsmc" / "ratings_test.txt").read_text().splitlines()[1:]
-        nsmc.write_text("".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1]))
+        nsmc.write_text(nsmc_test_reviews())
         shakespeare = (data / "tinyshakespeare" / "input.txt").read_text().splitlines()
         lines = tmp / "shakespeare-lines.txt"  # the last 4,000 lines (~150 kB), scored one by one
         lines.write_text("\n".join(shakespeare[-4000:]) + "\n")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tokenize_speed import DATA, ewt_sentences, prose  # noqa: E402
+from tokenize_speed import DATA, ewt_sentences, nsmc_test_reviews, prose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +34,7 @@ def inputs(work: Path) -> dict[str, Path]:
     paths = {"prose": work / "prose.txt", "ewt": work / "ewt.txt", "nsmc": work / "nsmc.txt"}
     paths["prose"].write_text(prose())
     paths["ewt"].write_text(ewt_sentences())
-    rows = (DATA / "nsmc" / "ratings_test.txt").read_text(encoding="utf-8").splitlines()[1:]
-    paths["nsmc"].write_text("\n".join(r.split("\t")[1] for r in rows) + "\n")
+    paths["nsmc"].write_text(nsmc_test_reviews())
     return paths
 
 
@@ -51,9 +50,13 @@ def command(name: str, data: dict[str, Path], out: Path) -> list[str]:
 
 
 def start(args: list[str]) -> subprocess.Popen:
+    """The command running, its stderr in a temporary file (a pipe nobody reads could fill)."""
     env = {**os.environ, "XDG_STATE_HOME": "/nonexistent"}
-    return subprocess.Popen([sys.executable, "-m", "rnntool", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    errors = tempfile.TemporaryFile()
+    process = subprocess.Popen([sys.executable, "-m", "rnntool", *args], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=errors)
+    process.errors = errors
+    return process
 
 
 def rates(name: str, data: dict[str, Path], outs: list[Path]) -> list[float]:
@@ -65,7 +68,8 @@ def rates(name: str, data: dict[str, Path], outs: list[Path]) -> list[float]:
         for i, p in enumerate(procs):
             if i not in ends and p.poll() is not None:
                 if p.returncode != 0:
-                    raise SystemExit(f"{p.args}: {p.stderr.read().decode()}")
+                    p.errors.seek(0)
+                    raise SystemExit(f"{p.args}: {p.errors.read().decode()}")
                 ends[i] = time.perf_counter() - t0
         time.sleep(0.01)
     if name != "train-lm":

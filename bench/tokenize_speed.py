@@ -45,6 +45,12 @@ def ewt_sentences() -> str:
     return "\n".join(lines * 5) + "\n"
 
 
+def nsmc_test_reviews() -> str:
+    """NSMC's test reviews, one a line (rows without a review left out)."""
+    rows = (DATA / "nsmc" / "ratings_test.txt").read_text(encoding="utf-8").splitlines()[1:]
+    return "".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1])
+
+
 def rnntool(tree: Path, *args: str, stdout=None) -> float:
     """Seconds to run ``rnntool ARGS`` from ``tree``'s code."""
     env = {**os.environ, "PYTHONPATH": str(tree), "XDG_STATE_HOME": "/nonexistent"}

@@ -67,12 +67,15 @@ _writes_seen: dict[str, int] = {}
 def injected_kill(path: Path) -> None:
     """Fault injection (tests/test_faults.py): ``RNNTOOL_FAULT_KILL_IN_WRITE=N:GLOB`` kills
     this process (SIGKILL, nothing runs after it) inside its N-th write of a file whose name
-    matches GLOB, with the new bytes half on disk and the old file not yet replaced: a kill
-    that lands inside a write every time, not by luck of timing."""
+    matches GLOB, once the new bytes are in the temporary file but before they are synced and
+    renamed over the old file: a kill that lands inside a write every time, not by luck of
+    timing."""
     spec = os.environ.get("RNNTOOL_FAULT_KILL_IN_WRITE")
     if not spec:
         return
     count, _, pattern = spec.partition(":")
+    if not count.isdigit():
+        raise RnntoolError(f"RNNTOOL_FAULT_KILL_IN_WRITE={spec!r}: write N:GLOB (kill in the N-th write of GLOB)")
     if fnmatch.fnmatch(path.name, pattern or "*"):
         _writes_seen[pattern] = _writes_seen.get(pattern, 0) + 1
         if _writes_seen[pattern] == int(count):

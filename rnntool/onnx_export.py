@@ -47,7 +47,7 @@ def lm_graph(runtime, header: dict, lengths: bool = False) -> bytes:
     nodes = [pb.node("Gather", ["embedding", "tokens"], ["embedded"], axis=0)]
     inits = [pb.tensor("embedding", runtime.embedding)]
     recurrent, recurrent_inits, top, finals = stack_nodes(stack, "embedded", "lengths" if lengths else "",
-                                                          initial=states, prefix="rnn")
+                                                          initial=states, prefix="rnn.")
     nodes += recurrent
     inits += recurrent_inits
 

@@ -167,19 +167,13 @@ class Workers:
 
         from rnntool.errors import RnntoolError
 
+        from rnntool.runtime.stream import UntilError
+
         cap = IN_FLIGHT_PER_WORKER * self.jobs
         in_flight: deque = deque()
-        failure = None
-        source = iter(items)
+        source = UntilError(items)
         try:
-            while True:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    break
-                except Exception as e:  # noqa: BLE001 -- the input failed: what is in flight is answered first
-                    failure = e
-                    break
+            for item in source:
                 if item is not None:
                     in_flight.append((item, self.executor.submit(_call_in_worker, item)))
                 while len(in_flight) > (0 if item is None else cap - 1):
@@ -188,8 +182,7 @@ class Workers:
             while in_flight:
                 done, future = in_flight.popleft()
                 yield done, future.result()
-            if failure is not None:
-                raise failure
+            source.raise_error()
         except BrokenProcessPool:
             raise RnntoolError("a worker process died (killed, or out of memory?); "
                                "run again with --jobs 1 to work in this process only") from None

@@ -237,7 +237,10 @@ def worker_pids(launcher_pid: int) -> dict[int, int]:
     workers = {}
     for pid in open(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read().split():
         env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-        workers[int(next(e[5:] for e in env if e.startswith(b"RANK=")))] = int(pid)
+        ranks = [e[5:] for e in env if e.startswith(b"RANK=")]
+        if ranks:
+            workers[int(ranks[0])] = int(pid)
+    assert len(workers) == 2, f"the launcher's workers: {workers}"
     return workers
 
 
@@ -253,13 +256,19 @@ def test_a_rank_killed_mid_run_ends_the_run_with_a_one_line_error_and_its_checkp
                "--", "train-lm", str(big), "-o", str(out), "--epochs", "30", "--eval-every", "20", *LM_ARGS, "-q"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.time() + TIMEOUT
-    while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
-        time.sleep(0.05)
-    assert ckpt.exists(), proc.communicate()[1]
-    os.kill(worker_pids(proc.pid)[victim], signal.SIGKILL)
-    killed_at = time.time()
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        deadline = time.time() + TIMEOUT
+        while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
+            time.sleep(0.05)
+        assert ckpt.exists(), "no checkpoint was written"
+        os.kill(worker_pids(proc.pid)[victim], signal.SIGKILL)
+        killed_at = time.time()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # a hang: the launcher and its workers do not outlive the test
+            subprocess.run(["pkill", "-KILL", "-P", str(proc.pid)], check=False)
+            proc.kill()
+            proc.communicate()
     assert time.time() - killed_at < 60 and proc.returncode != 0
     errors = [line for line in stderr.splitlines() if line.startswith("rnntool: error:")]
     survivor = 1 - victim

@@ -140,6 +140,22 @@ def test_the_onnxruntime_scorer_honours_lengths_and_states_for_every_cell():
             np.testing.assert_allclose(a, b, atol=1e-3, err_msg=cell)
 
 
+def test_the_onnxruntime_scorer_keeps_the_state_of_rows_that_ended_in_an_earlier_chunk(monkeypatch):
+    """Chunks of 4 steps over rows of lengths 10, 2 and 6: a row that ended stays where it ended
+    (the operator cannot take a length of 0), as on numpy."""
+    lm = rnntool.load("shakespeare-char")._runtime
+    rng = np.random.default_rng(5)
+    ids, targets = (rng.integers(0, len(lm.vocab), size=(10, 3)) for _ in range(2))
+    lengths = np.array([10, 2, 6])
+    expected, expected_state = lm.target_log_probs(ids, targets, None, lengths, chunk=4)
+    monkeypatch.setenv("RNNTOOL_ENGINE", "onnxruntime")
+    got, got_state = lm.target_log_probs(ids, targets, None, lengths, chunk=4)
+    valid = np.arange(10)[:, None] < lengths[None, :]
+    np.testing.assert_allclose(got[valid], expected[valid], atol=2e-4)
+    for a, b in zip(got_state, expected_state):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 def test_onnx_bytes_parse_to_what_onnx_helper_makes():
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper

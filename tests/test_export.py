@@ -101,7 +101,8 @@ def test_what_cannot_be_exported_is_a_one_line_error(cli, tmp_path):
     assert_one_line_error(cli("export", "en-ewt-upos", "-o", tmp_path / "t.onnx"), "only language models")
     assert_one_line_error(cli("export", "shakespeare-char", "--format", "tflite", "-o", tmp_path / "x"),
                           "unknown format 'tflite'")
-    assert_one_line_error(cli("export", tmp_path / "missing.safetensors", "-o", tmp_path / "m.onnx"), "missing")
+    assert_one_line_error(cli("export", tmp_path / "missing.safetensors", "-o", tmp_path / "m.onnx"),
+                          "no such model file")
     assert_one_line_error(cli("export", "shakespeare-char", "-o", tmp_path / "no" / "m.onnx"), "does not exist")
     assert_one_line_error(cli("export", "shakespeare-char", "-o", tmp_path / "m.safetensors"), "ending .onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, nothing left half-written

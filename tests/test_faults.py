@@ -104,8 +104,9 @@ def stepped_args(text, out):
 @pytest.mark.parametrize("victim", ["m.ckpt", "m.safetensors"])
 def test_sigkill_inside_a_write_keeps_the_old_file_and_resume_gives_the_uninterrupted_run(tmp_path, victim):
     """The kill lands inside the third write of the checkpoint or of the model file, every time
-    (the fault hook kills the process with the new bytes half on disk): the file on disk is the
-    whole previous version, and resuming gives the weights of a run that was never killed."""
+    (the fault hook kills the process with the new bytes in the temporary file, not yet synced
+    or renamed): the file on disk is the whole previous version, and resuming gives the weights
+    of a run that was never killed."""
     import numpy as np
 
     text = corpus(tmp_path)

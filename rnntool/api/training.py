@@ -94,7 +94,8 @@ class _StopOnSignal:
     forwards the terminal's Ctrl-C as a second signal and enforces its own shutdown timeout.
     The handler only sets a flag; the "stopping" event goes out from the training loop when it
     next asks. Only the main thread can take signals: elsewhere this does nothing, and the
-    caller's own handlers are put back afterwards."""
+    caller's own handlers are put back afterwards (except after a lost torchrun peer, when
+    the process is about to end with its one-line error)."""
 
     def __init__(self, on_event: EventFn):
         self.on_event = on_event
@@ -117,9 +118,11 @@ class _StopOnSignal:
         self.requested = True
 
     def __exit__(self, exc_type, *exc):
-        if exc_type is not None and self.launched:
-            # a rank leaving on an error (a lost peer): torchrun sends the surviving ranks
-            # SIGTERM at once, which must not kill this one before it has said why it stops
+        from rnntool.train.distributed import LostPeerError
+
+        if exc_type is not None and self.launched and issubclass(exc_type, LostPeerError):
+            # torchrun sends the surviving ranks SIGTERM as soon as one dies, which must not
+            # kill this one before it has said which rank it lost (the process ends next)
             return
         for s, handler in self.previous.items():  # None: a handler set outside Python
             signal.signal(s, signal.SIG_DFL if handler is None else handler)

@@ -3,6 +3,8 @@ token by token with the hidden state carried (O(1) work per new token)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from rnntool.arch import LMConfig
@@ -12,6 +14,7 @@ from rnntool.runtime.cells import RNNStack, log_softmax
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
+_ORT_BUILD = threading.Lock()
 # Fold the first layer's input projection into a per-token table when it stays small.
 FOLD_LIMIT = 8_000_000  # floats (32 MB)
 
@@ -113,8 +116,9 @@ class LMRuntime:
 
         if packed_engine() != "onnxruntime":
             return None
-        if getattr(self, "_ort_session", None) is None:
-            self._ort_session = OrtLanguageModel(self)
+        with _ORT_BUILD:  # the server's batch threads may ask at once: one session
+            if getattr(self, "_ort_session", None) is None:
+                self._ort_session = OrtLanguageModel(self)
         return self._ort_session
 
     def encode(self, text: str) -> list[int]:

@@ -1,7 +1,8 @@
-"""Recurrent stacks on onnxruntime: an engine for the tagger's and classifier's packed scans,
-chosen with ``RNNTOOL_ENGINE=onnxruntime`` where the ``[fast]`` extra is installed (``pip
-install "rnntool[fast]"``: onnxruntime; the graph is written by rnntool.runtime.onnx_proto,
-not the onnx package, whose import alone takes a second).
+"""Recurrent stacks on onnxruntime: an engine for the tagger's and classifier's packed scans
+and for language models' scoring (``score``, ``eval-lm``), chosen with
+``RNNTOOL_ENGINE=onnxruntime`` where the ``[fast]`` extra is installed (``pip install
+"rnntool[fast]"``: onnxruntime; the graphs are written by rnntool.runtime.onnx_proto, not the
+onnx package, whose import alone takes a second).
 
 Opt-in, not the default, by measurement: on its own an LSTM layer ran 2.6-4.2x faster on
 onnxruntime than numpy's scan with the input projection (bench/engines.py), but the numpy
@@ -26,7 +27,8 @@ ENGINES = ("numpy", "onnxruntime")
 
 
 def packed_engine() -> str:
-    """The engine for packed scans: ``$RNNTOOL_ENGINE`` (numpy, the default, or onnxruntime)."""
+    """The engine for packed scans and language-model scoring: ``$RNNTOOL_ENGINE`` (numpy, the
+    default, or onnxruntime)."""
     chosen = os.environ.get(ENGINE_ENV) or "numpy"
     if chosen not in ENGINES:
         raise InputError(f"${ENGINE_ENV} is {chosen!r}; use one of: {', '.join(ENGINES)}")
@@ -47,6 +49,17 @@ def _import_onnxruntime():
         raise InputError(f"${ENGINE_ENV}=onnxruntime: onnxruntime does not import ({e}); reinstall it "
                          f"(pip install --force-reinstall \"rnntool[fast]\") or unset ${ENGINE_ENV}") from None
     return onnxruntime
+
+
+def _session(graph: bytes):
+    """An onnxruntime session of ``graph`` on the CPU, as every engine graph runs."""
+    ort = _import_onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _threads()
+    options.log_severity_level = 3  # warnings about unused initialisers and the like stay quiet
+    # no spinning between calls: the reader thread and the output writer share the cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 def _onnx_order(m: np.ndarray, cell: str) -> np.ndarray:
@@ -83,34 +96,34 @@ def stack_nodes(stack, x: str, lengths: str, initial: tuple[str, ...] = (),
         def stacked(name: str) -> np.ndarray:
             return np.stack([_onnx_order(getattr(w, name), cell) for w in directions]).astype(np.float32)
 
-        n = f"{prefix}{layer}"
+        n = f"{prefix}layer{layer}."  # every name of this layer's nodes starts with it
         bias = np.concatenate([stacked("b_ih"), stacked("b_hh")], axis=1)
-        inits += [pb.tensor(f"W{n}", stacked("w_ih")), pb.tensor(f"R{n}", stacked("w_hh")), pb.tensor(f"B{n}", bias)]
+        inits += [pb.tensor(f"{n}W", stacked("w_ih")), pb.tensor(f"{n}R", stacked("w_hh")), pb.tensor(f"{n}B", bias)]
         starts = []
         if initial:  # this layer's rows of each initial state
-            inits += [pb.tensor(f"from{n}", np.array([layer * dirs], np.int64)),
-                      pb.tensor(f"to{n}", np.array([(layer + 1) * dirs], np.int64))]
-        for state in initial:
-            nodes.append(pb.node("Slice", [state, f"from{n}", f"to{n}", f"{prefix}axis0"], [f"{state}{n}"]))
-            starts.append(f"{state}{n}")
+            inits += [pb.tensor(f"{n}from", np.array([layer * dirs], np.int64)),
+                      pb.tensor(f"{n}to", np.array([(layer + 1) * dirs], np.int64))]
+        for k, state in enumerate(initial):
+            nodes.append(pb.node("Slice", [state, f"{n}from", f"{n}to", f"{prefix}axis0"], [f"{n}initial{k}"]))
+            starts.append(f"{n}initial{k}")
         attributes = {"hidden_size": H, "direction": "bidirectional" if dirs == 2 else "forward"}
         if cell == "gru":
             attributes["linear_before_reset"] = 1  # torch's GRU: r * (W_hn h + b_hn)
         if cell in ("rnn", "rnn-relu"):
             attributes["activations"] = ["Relu" if cell == "rnn-relu" else "Tanh"] * dirs
-        states = [f"h{n}"] + ([f"c{n}"] if cell == "lstm" else [])
-        nodes.append(pb.node(op, [x, f"W{n}", f"R{n}", f"B{n}", lengths, *starts], [f"y{n}", *states], **attributes))
+        states = [f"{n}h"] + ([f"{n}c"] if cell == "lstm" else [])
+        nodes.append(pb.node(op, [x, f"{n}W", f"{n}R", f"{n}B", lengths, *starts], [f"{n}y", *states], **attributes))
         # [T, dirs, B, H] -> [T, B, dirs * H]: the next layer's input, directions side by side
-        nodes.append(pb.node("Transpose", [f"y{n}"], [f"yt{n}"], perm=[0, 2, 1, 3]))
-        nodes.append(pb.node("Reshape", [f"yt{n}", f"{prefix}merge"], [f"x{n}+"]))
-        x = f"x{n}+"
+        nodes.append(pb.node("Transpose", [f"{n}y"], [f"{n}yt"], perm=[0, 2, 1, 3]))
+        nodes.append(pb.node("Reshape", [f"{n}yt", f"{prefix}merge"], [f"{n}out"]))
+        x = f"{n}out"
     inits.append(pb.tensor(f"{prefix}merge", np.array([0, 0, -1], np.int64)))
     if initial:
         inits.append(pb.tensor(f"{prefix}axis0", np.array([0], np.int64)))
     names = [f"{prefix}h_n"] + ([f"{prefix}c_n"] if cell == "lstm" else [])
-    nodes.append(pb.node("Concat", [f"h{prefix}{k}" for k in range(stack.layers)], [names[0]], axis=0))
+    nodes.append(pb.node("Concat", [f"{prefix}layer{k}.h" for k in range(stack.layers)], [names[0]], axis=0))
     if cell == "lstm":
-        nodes.append(pb.node("Concat", [f"c{prefix}{k}" for k in range(stack.layers)], [names[1]], axis=0))
+        nodes.append(pb.node("Concat", [f"{prefix}layer{k}.c" for k in range(stack.layers)], [names[1]], axis=0))
     return nodes, inits, x, names
 
 
@@ -123,19 +136,12 @@ class OrtStack:
     def __init__(self, stack):
         from rnntool.runtime import onnx_proto as pb
 
-        ort = _import_onnxruntime()
-
         nodes, inits, y, names = stack_nodes(stack, "x", "lengths")
         I = stack.weights[0][0].w_ih.shape[1]
         graph = pb.model(nodes, "rnntool-stack",
                          [pb.value_info("x", pb.FLOAT, ["T", "B", I]), pb.value_info("lengths", pb.INT32, ["B"])],
                          [pb.value_info(name, pb.FLOAT) for name in [y, *names]], inits)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = _threads()
-        options.log_severity_level = 3  # warnings about unused initialisers and the like stay quiet
-        # no spinning between calls: the reader thread and the output writer share the cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.session = _session(graph)
         self.output_names = [y, *names]
         self.lstm = stack.cell == "lstm"
 
@@ -154,22 +160,19 @@ class OrtLanguageModel:
     def __init__(self, runtime):
         from rnntool.onnx_export import lm_graph
 
-        ort = _import_onnxruntime()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = _threads()
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(lm_graph(runtime, {}, lengths=True), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = _session(lm_graph(runtime, {}, lengths=True))
         self.lstm = runtime.stack.cell == "lstm"
 
     def log_probs(self, ids: np.ndarray, state, lengths: np.ndarray | None):
+        """(log-probabilities [T, B, V], the state after). A row of length 0 (its sequence
+        ended in an earlier chunk) keeps its state: the operator needs lengths of at least 1,
+        so it takes a step whose outputs are dropped and whose state is put back here."""
         T, B = ids.shape
-        lengths = np.full(B, T, np.int32) if lengths is None else np.maximum(np.asarray(lengths, np.int32), 1)
-        feed = {"tokens": np.asarray(ids, np.int64), "lengths": lengths}
-        if self.lstm:
-            feed["h0"], feed["c0"] = state
-        else:
-            feed["h0"] = state
+        given = tuple(np.asarray(s, np.float32) for s in (state if self.lstm else (state,)))
+        lengths = np.full(B, T, np.int32) if lengths is None else np.asarray(lengths, np.int32)
+        feed = {"tokens": np.asarray(ids, np.int64), "lengths": np.maximum(lengths, 1),
+                **dict(zip(("h0", "c0"), given))}
         out = self.session.run(None, feed)
-        return out[0], ((out[1], out[2]) if self.lstm else out[1])
+        ended = (lengths == 0)[None, :, None]
+        after = tuple(np.where(ended, old, new) for old, new in zip(given, out[1:]))
+        return out[0], (after if self.lstm else after[0])

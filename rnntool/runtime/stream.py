@@ -7,10 +7,35 @@ open pipe is answered at once, and a large file still goes through in big batche
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+class UntilError(Iterator[T]):
+    """The items of an iterable up to an error raised while reading them (bad UTF-8, a
+    damaged record), which is kept so that the items before it can be answered and written
+    first; ``raise_error()`` then raises it."""
+
+    def __init__(self, items: Iterable[T]):
+        self._items = iter(items)
+        self.error: Exception | None = None
+
+    def __next__(self) -> T:
+        if self.error is not None:
+            raise StopIteration
+        try:
+            return next(self._items)
+        except StopIteration:
+            raise
+        except Exception as e:  # noqa: BLE001 -- kept, and raised by raise_error()
+            self.error = e
+            raise StopIteration from None
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def read_ahead(units: Iterator[T], capacity: int) -> Iterator[T | None]:
@@ -55,20 +80,16 @@ def batches(items: Iterator[T], size: int, empty_on_pause: bool = False) -> Iter
     pauses (~50 ms), so an interactive line is answered at once; with ``empty_on_pause``,
     an empty list when it pauses with nothing pending (right after a full batch)."""
     pending: list[T] = []
-    failure = None
-    try:
-        for item in read_ahead(items, capacity=4 * size):
-            if item is not None:
-                pending.append(item)
-            if (pending or empty_on_pause) and (item is None or len(pending) >= size):
-                yield pending
-                pending = []
-    except Exception as e:  # noqa: BLE001 -- an input error: what came before it is answered first
-        failure = e
+    source = UntilError(read_ahead(items, capacity=4 * size))
+    for item in source:
+        if item is not None:
+            pending.append(item)
+        if (pending or empty_on_pause) and (item is None or len(pending) >= size):
+            yield pending
+            pending = []
     if pending:
-        yield pending
-    if failure is not None:
-        raise failure
+        yield pending  # then an input error, if one ended the items: what came before it is answered first
+    source.raise_error()
 
 
 class ModelAnswers:

@@ -32,24 +32,18 @@ def units_text(lines: Iterable[str], lines_at_once: int = 1) -> Iterator[Unit]:
     once over many sentences much faster than once a sentence; 1 for a pipe or terminal,
     whose lines are answered as they come). A line that cannot be read (bad UTF-8) fails the
     run only after every line before it has been answered."""
+    from itertools import islice
+
+    from rnntool.runtime.stream import UntilError
     from rnntool.text.segment import split_sentences, tokenize_sentences
 
-    lines = iter(lines)
+    source = UntilError(lines)
     while True:
-        group: list[str] = []
-        failure = None
-        try:
-            for line in lines:
-                group.append(line)
-                if len(group) == lines_at_once:
-                    break
-        except Exception as e:  # noqa: BLE001 -- raised again below, once the lines before it are out
-            failure = e
+        group = list(islice(source, lines_at_once))
         sentences = [sentence for line in group for sentence in split_sentences(line)]
         for sentence, tokens in zip(sentences, tokenize_sentences(sentences)):
             yield Unit(tokens, text=sentence)
-        if failure is not None:
-            raise failure
+        source.raise_error()  # after the lines before it
         if len(group) < lines_at_once:
             return
 

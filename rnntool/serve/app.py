@@ -403,7 +403,10 @@ async def _warm_up(app, state: "ServerState") -> None:
         return
     log_texts, state.log_texts = state.log_texts, False
     try:
-        await _call(app, "/v1/generate", {**WARM_UP_GENERATION, "model": name}, state.token)
+        body = {**WARM_UP_GENERATION, "model": name, "max_tokens": min(2, state.limits.max_tokens)}
+        status = await _call(app, "/v1/generate", body, state.token)
+        if status != 200:
+            log.debug("the warm-up generation was answered %s", status)
         for _ in range(500):  # a generation's loop counts it ended just after its answer is complete
             if not state.generations.active:
                 break

@@ -85,7 +85,7 @@ def _decode_pieces(stream: BinaryIO, name: str, errors: str, progress: ProgressF
             progress(len(block))
         text = pending + text
         carry = ""
-        if not final and text.endswith("\r"):
+        if not final and failure is None and text.endswith("\r"):
             # the "\n" of a CRLF may be in the next block
             carry, text = "\r", text[:-1]
         if "\r" in text:

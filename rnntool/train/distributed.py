@@ -24,9 +24,13 @@ from rnntool.errors import RnntoolError
 
 # Keeps rank r's dropout draws apart from rank 0's (rank 0 keeps the single-process stream).
 RANK_SEED_STRIDE = 1_000_003
-# How gloo and NCCL word a collective whose peer process has gone
-_PEER_GONE = re.compile(r"connection (reset|closed|refused)|broken pipe|gloo/transport|NCCL (error|communicator)"
-                        r"|peer.*(closed|hung up)", re.IGNORECASE)
+# How gloo words a collective whose peer process has gone (other collective failures -- a
+# timeout, NCCL's own errors -- keep their own message)
+_PEER_GONE = re.compile(r"connection (reset|closed|refused)|broken pipe|peer.*(closed|hung up)", re.IGNORECASE)
+
+
+class LostPeerError(RnntoolError):
+    """Another rank of the run went away (killed, out of memory) in the middle of a collective."""
 
 
 def launched() -> bool:
@@ -94,7 +98,7 @@ class Distributed:
 
             dist.barrier()
 
-    def lost_peer(self, error: BaseException, checkpoint: os.PathLike | None) -> RnntoolError | None:
+    def lost_peer(self, error: BaseException, checkpoint: os.PathLike | None) -> LostPeerError | None:
         """The one-line error for a collective that failed because another rank went away
         (killed, out of memory): gloo and NCCL report it as a RuntimeError naming a socket,
         not a rank. None for any other error."""
@@ -103,8 +107,8 @@ class Distributed:
         who = f"rank {1 - self.rank} of 2" if self.world_size == 2 else f"another of the {self.world_size} ranks"
         resume = (f"; the last checkpoint resumes the run: add --resume {checkpoint}"
                   if checkpoint is not None and os.path.exists(checkpoint) else "; no checkpoint was written yet")
-        return RnntoolError(f"rank {self.rank} lost {who} (its connection closed: killed, or out of memory?) "
-                            f"and stops{resume}")
+        return LostPeerError(f"rank {self.rank} lost {who} (its connection closed: killed, or out of memory?) "
+                             f"and stops{resume}")
 
     def close(self) -> None:
         if self.active:

@@ -107,7 +107,7 @@ class TrainingSetup:
                 lost = self.dist.lost_peer(e, self.checkpoint_path)
                 if lost is None:
                     raise
-                raise lost from None
+                raise lost from e
             # every rank through its last save before any tears down its process group: a
             # gloo peer that leaves first can abort the other (seen once in CI, rank 1
             # "terminate called without an active exception"); not on the error path,
