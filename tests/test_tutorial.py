@@ -11,6 +11,7 @@ Blocks are ```console fences preceded by a marker comment:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -80,14 +81,19 @@ def clean(lines: list[str]) -> list[str]:
 
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-SLOW_TOLERANCE = 0.35  # a timed run's figures on another (or a busier) machine of the same kind
+# A timed run's figures on another (or a busier) machine of the same kind: CI's 60-second
+# Tyger model from scratch reached loss 2.95 where the tutorial shows 3.70 (20% apart; its
+# perplexity 19.0 against 40.3, which is why perplexities are compared as their logarithm,
+# the loss they come from)
+SLOW_TOLERANCE = 0.5
 
 
 def unlike(command: str, expected: list[str], got: list[str]) -> str | None:
     """How a slow block's step differs from what the tutorial shows, beyond what a timed or
     sampled run may change (None: alike). Generated text: it starts with the prime. Tagged
     text: the same tokens, at least 80% of the tags. Lines with figures: the same words, each
-    figure within SLOW_TOLERANCE of the one shown. Anything else (the files written): equal."""
+    figure within SLOW_TOLERANCE of the one shown (a perplexity's logarithm). Anything else (the
+    files written): equal."""
     if "rnntool generate" in command:
         prime = re.search(r'--prime "([^"]*)"', command)
         if not got or (prime and not got[0].startswith(prime.group(1))):
@@ -105,10 +111,12 @@ def unlike(command: str, expected: list[str], got: list[str]) -> str | None:
     for e, g in zip(expected, got):
         if NUMBER.sub("#", e) != NUMBER.sub("#", g):
             return f"line {g!r}: other words than {e!r}"
-        for a, b in zip(NUMBER.findall(e), NUMBER.findall(g)):
-            a, b = float(a.replace(",", "")), float(b.replace(",", ""))
+        for shown, now in zip(NUMBER.finditer(e), NUMBER.finditer(g)):
+            a, b = (float(m.group().replace(",", "")) for m in (shown, now))
+            if e[:shown.start()].rstrip().endswith("ppl") and a > 1 and b > 1:
+                a, b = math.log(a), math.log(b)
             if abs(a - b) > SLOW_TOLERANCE * max(abs(a), abs(b), 1e-9):
-                return f"{b} where the tutorial shows {a} (more than {SLOW_TOLERANCE:.0%} apart)"
+                return f"{now.group()} where the tutorial shows {shown.group()} (more than {SLOW_TOLERANCE:.0%} apart)"
     return None
 
 
@@ -117,6 +125,10 @@ def test_slow_steps_are_compared_within_what_a_timed_run_may_change():
     assert unlike('rnntool generate -m m --prime "Alice was " -n 20', ["Alice was here"], ["Bob"]) is not None
     assert unlike("rnntool eval-lm m t", ["loss 0.6753  ppl 1.96"], ["loss 0.7012  ppl 2.01"]) is None
     assert unlike("rnntool eval-lm m t", ["loss 0.6753  ppl 1.96"], ["loss 3.6967  ppl 40.31"]) is not None
+    # CI's faster 60 s from scratch: the loss 20% lower, its perplexity half (compared as the log)
+    assert unlike("rnntool eval-lm m t", ["loss 3.6967  ppl 40.31  bpc 5.3332  tokens 117"],
+                  ["loss 2.9452  ppl 19.01  bpc 4.2490  tokens 117"]) is None
+    assert unlike("rnntool eval-lm m t", ["loss 3.6967  tokens 117"], ["loss 3.6967  tokens 40"]) is not None
     assert unlike("rnntool eval-lm m t", ["loss 0.6753  ppl 1.96"], ["perplexity 0.6753  ppl 1.96"]) is not None
     assert unlike("rnntool train-lm t -o m.safetensors", ["m.safetensors"], ["m.safetensors"]) is None
     assert unlike("rnntool train-lm t -o m.safetensors", ["m.safetensors"], []) is not None
