@@ -217,8 +217,10 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
         f"result = rnntool.train_lm({str(text)!r}, {str(tmp_path / 'api.safetensors')!r}, epochs=2, layers=1,\n"
         "                          emb=8, hidden=16, bptt=8, batch_size=4, precision='fp32', seed=2,\n"
         f"                          log={str(tmp_path / 'api.jsonl')!r}, remember=False)\n"
-        "print(json.dumps({'rank': os.environ['RANK'], 'world': result.summary.get('world_size'),\n"
-        "                  'path': str(result.model_path)}))\n")
+        # one write of a whole line: two ranks share the launcher's stdout, and print() writes
+        # the newline apart (seen in CI: the two documents on one line)
+        "sys.stdout.write(json.dumps({'rank': os.environ['RANK'], 'world': result.summary.get('world_size'),\n"
+        "                             'path': str(result.model_path)}) + '\\n')\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     api = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                           str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
