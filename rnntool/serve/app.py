@@ -392,7 +392,8 @@ async def _http_error(request: Request, error: HTTPException) -> Response:
 # but put the first /healthz answer with the bundled models past a second (0.94-1.20 s against
 # 0.69-0.80 s), and warming them on a thread after start-up slowed the first generations by as
 # much as it saved: not kept.
-WARM_UP_GENERATION = {"prompt": "", "max_tokens": 2, "seed": 0}
+WARM_UP_GENERATION = {"prompt": "", "seed": 0}
+WARM_UP_TOKENS = 2
 
 
 async def _warm_up(app, state: "ServerState") -> None:
@@ -403,7 +404,7 @@ async def _warm_up(app, state: "ServerState") -> None:
         return
     log_texts, state.log_texts = state.log_texts, False
     try:
-        body = {**WARM_UP_GENERATION, "model": name, "max_tokens": min(2, state.limits.max_tokens)}
+        body = {**WARM_UP_GENERATION, "model": name, "max_tokens": min(WARM_UP_TOKENS, state.limits.max_tokens)}
         status = await _call(app, "/v1/generate", body, state.token)
         if status != 200:
             log.debug("the warm-up generation was answered %s", status)
