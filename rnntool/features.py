@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rnntool.config import CELLS, choice
@@ -137,13 +137,31 @@ def build_vocabularies(token_lists: Sequence[Sequence[str]], min_word_freq: int 
                        max_words: int | None = None) -> tuple[list[str], list[str], dict[str, int]]:
     """Word and character vocabularies from training token lists (frequency order; ties
     alphabetical); ``max_words`` caps the words (reserved symbols included)."""
-    words = Counter(normalize_word(w) for tokens in token_lists for w in tokens)
-    chars = Counter(c for tokens in token_lists for w in tokens for c in clip_chars(w))
+    return vocabularies_from_counts(Counter(w for tokens in token_lists for w in tokens), min_word_freq, max_words)
+
+
+def vocabularies_from_counts(token_counts: Mapping[str, int], min_word_freq: int = 1,
+                             max_words: int | None = None) -> tuple[list[str], list[str], dict[str, int]]:
+    """``build_vocabularies`` from how often each distinct token occurs (a streamed
+    training set's counts: the same vocabularies without the token lists)."""
+    words = normalized_counts(token_counts, normalize_word)
+    chars: Counter = Counter()
+    for w, n in token_counts.items():
+        for c in clip_chars(w):
+            chars[c] += n
     kept = [w for w, c in sorted(words.items(), key=lambda x: (-x[1], x[0])) if c >= min_word_freq]
     if max_words is not None:
         kept = kept[: max(0, max_words - 2)]
     char_list = [PAD, UNK, BOW, EOW] + [c for c, _ in sorted(chars.items(), key=lambda x: (-x[1], x[0]))]
     return [PAD, UNK] + kept, char_list, dict(words)
+
+
+def normalized_counts(token_counts: Mapping[str, int], normal) -> Counter:
+    """The counts of ``normal(token)`` (tokens that normalise alike pool their counts)."""
+    out: Counter = Counter()
+    for w, n in token_counts.items():
+        out[normal(w)] += n
+    return out
 
 
 UNSEEN_SHARE = 0.5  # more of the letters than this unknown to the model: its answers are guesses

@@ -110,6 +110,7 @@ def _fmt(value) -> str:
 # tokens) gained from embedding every word at 200 dimensions, NSMC (146k Korean reviews) from
 # Kiwi morphemes and from batch 64 at lr 3e-3.
 HANGUL_MAJORITY = 0.5  # of a text's letters: Korean, which Kiwi morphemes tokenize best
+HANGUL_SAMPLE_CHARS = 2_000_000  # of the texts' first characters: enough to tell the script
 SMALL_CORPUS_TOKENS = 1_000_000  # fewer training tokens: every word gets an embedding, a larger one
 SMALL_CORPUS = dict(min_word_freq=1, word_emb=200)
 LARGE_SET_TEXTS = 50_000  # this many training texts or more: larger batches, a higher rate
@@ -199,7 +200,7 @@ def choose_pretraining(given: bool | None, texts: int, level: str, max_time: flo
 
 
 def hangul_share(texts) -> float:
-    """The share of Hangul among the letters of ``texts`` (the first 2M characters)."""
+    """The share of Hangul among the letters of ``texts`` (the first HANGUL_SAMPLE_CHARS)."""
     letters = hangul = seen = 0
     for text in texts:
         for ch in text:
@@ -207,7 +208,7 @@ def hangul_share(texts) -> float:
                 letters += 1
                 hangul += "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
         seen += len(text)
-        if seen > 2_000_000:
+        if seen > HANGUL_SAMPLE_CHARS:
             break
     return hangul / letters if letters else 0.0
 

@@ -18,8 +18,9 @@ from rnntool.modelfile import ModelFile, load_model, read_header
 from rnntool.nn.classifier import ClassifierModule
 from rnntool.runtime.classifier import ClassifierRuntime
 from rnntool.text.labelled import LabelledFormat, read_examples
-from rnntool.train.batching import TextTable
+from rnntool.train.batching import Targets, TextTable
 from rnntool.train.classifier import class_weights, fit_temperature, nll, train_classifier
+from rnntool.train.labelled_texts import PackedTexts
 
 SPAM = ["win", "free", "prize", "claim", "cash", "now", "urgent", "txt"]
 HAM = ["lunch", "see", "you", "later", "ok", "home", "mum", "thanks"]
@@ -142,7 +143,7 @@ def random_classifier(pool, bidirectional, cell, multilabel=False):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_numpy_classifier_matches_torch(pool, bidirectional, cell):
     cfg, model, texts = random_classifier(pool, bidirectional, cell)
-    batch = TextTable(texts, cfg).batch(np.arange(len(texts)), np.zeros(len(texts), np.int64))  # padded together
+    batch = TextTable(PackedTexts.from_token_lists(texts), cfg).batch(np.arange(len(texts)), np.zeros(len(texts), np.int64))  # padded together
     with torch.no_grad():
         expected = model.logits(batch.words, batch.cases, batch.type_chars, batch.type_index, batch.lengths).numpy()
     runtime = ClassifierRuntime(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
@@ -180,7 +181,7 @@ def test_last_pooling_is_the_forward_end_and_the_backward_start():
     """Keras's Bidirectional(return_sequences=False): the forward state after the last token,
     the backward state after reading the whole text right to left (its output at step 0)."""
     cfg, model, texts = random_classifier("last", True, "gru")
-    batch = TextTable(texts, cfg).batch(np.arange(len(texts)), np.zeros(len(texts), np.int64))
+    batch = TextTable(PackedTexts.from_token_lists(texts), cfg).batch(np.arange(len(texts)), np.zeros(len(texts), np.int64))
     with torch.no_grad():
         x = model.features(batch.words, batch.cases, batch.type_chars, batch.type_index)
         top = model.rnn.run(x, batch.lengths, model.drop)
@@ -224,9 +225,14 @@ def test_temperature_undoes_overconfidence():
 
 
 def test_balanced_class_weights():
-    assert class_weights(np.array([0, 0, 0, 1]), ["a", "b"], False) == [4 / 6, 4 / 2]
-    multi = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], np.float32)
-    assert class_weights(multi, ["a", "b"], True) == pytest.approx([1 / 3, 3.0])
+    single = Targets(np.array([0, 0, 0, 1], np.int32), [("a",), ("b",)], ["a", "b"], False)
+    assert single[np.array([3, 0])].tolist() == [1, 0]
+    assert single.class_counts().tolist() == [3, 1]
+    assert class_weights(single.class_counts(), 4, False) == [4 / 6, 4 / 2]
+    # label sets {a}, {a, b}, {} and {a} again
+    multi = Targets(np.array([0, 1, 2, 0], np.int32), [("a",), ("a", "b"), ()], ["a", "b"], True)
+    assert multi.all().tolist() == [[1, 0], [1, 1], [0, 0], [1, 0]]
+    assert class_weights(multi.class_counts(), 4, True) == pytest.approx([1 / 3, 3.0])
 
 
 def test_multilabel_fasttext_data_trains_sigmoid_outputs(tmp_path, cli):

@@ -4,6 +4,7 @@ lines and NLTK's tagged corpora; IOB scheme handling for entity tags."""
 from __future__ import annotations
 
 import re
+from itertools import chain, islice
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -159,24 +160,31 @@ def read_nltk_tagged(spec: str) -> Iterator[TaggedSentence]:
             yield TaggedSentence(list(words), list(tags))
 
 
-def read_tagged(spec: str, fmt: str = "auto", column: str | None = None, errors: str = "strict") -> tuple[list[TaggedSentence], str]:
-    """All tagged sentences of one input, and the format they were read in."""
+def iter_tagged(spec: str, fmt: str = "auto", column: str | None = None,
+                errors: str = "strict") -> tuple[Iterator[TaggedSentence], str]:
+    """The tagged sentences of one input as they are read (a file of any size), and the
+    format they are read in (told from the first 200 lines)."""
     if fmt not in TAGGED_FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(TAGGED_FORMATS)}")
     if spec.startswith(NLTK_PREFIX):
-        sentences = list(read_nltk_tagged(spec[len(NLTK_PREFIX):]))
-        fmt = "nltk"
-    else:
-        source = TextSource(spec)
-        lines = list(source.lines(errors))
-        if fmt == "auto":
-            fmt = detect_format(lines[:200])
-        if fmt == "conllu":
-            sentences = list(read_conllu(lines, source.name, column or "upos"))
-        elif fmt == "conll":
-            sentences = list(read_conll(lines, source.name, column))
-        else:
-            sentences = list(read_wordtag(lines, source.name))
+        return read_nltk_tagged(spec[len(NLTK_PREFIX):]), "nltk"
+    source = TextSource(spec)
+    lines = source.lines(errors)
+    head = list(islice(lines, 200))
+    if fmt == "auto":
+        fmt = detect_format(head)
+    rest = chain(head, lines)
+    if fmt == "conllu":
+        return read_conllu(rest, source.name, column or "upos"), fmt
+    if fmt == "conll":
+        return read_conll(rest, source.name, column), fmt
+    return read_wordtag(rest, source.name), fmt
+
+
+def read_tagged(spec: str, fmt: str = "auto", column: str | None = None, errors: str = "strict") -> tuple[list[TaggedSentence], str]:
+    """All tagged sentences of one input, and the format they were read in."""
+    sentences, fmt = iter_tagged(spec, fmt, column, errors)
+    sentences = list(sentences)
     if not sentences:
         raise InputError(f"{spec} has no tagged sentences")
     return sentences, fmt

@@ -18,6 +18,7 @@ from rnntool.nn.tagger import TaggerBatch
 from rnntool.tagging import TaggerConfig, casing, normalize_word
 from rnntool.text.corpus import release_pages
 from rnntool.text.tagged import TaggedSentence
+from rnntool.train.labelled_texts import pack_sentences
 from rnntool.train.distributed import Distributed
 
 
@@ -144,66 +145,35 @@ def length_buckets(lengths, batch_size: int) -> list[np.ndarray]:
     return buckets
 
 
-def tagger_batch(sentences: list[TaggedSentence], idx: np.ndarray, cfg: TaggerConfig, droppable: set[str] | None,
-                 total: int | None = None, weight: float = 1.0) -> TaggerBatch:
-    """One batch of equal-length sentences; the character CNN sees each distinct word once."""
-    tag_index = {t: i for i, t in enumerate(cfg.tags)}
-    group = [sentences[i] for i in idx]
-    B, T = len(group), len(group[0].words)
-    types: dict[str, int] = {}
-    type_index = np.zeros((B, T), np.int64)
-    words = np.zeros((B, T), np.int64)
-    cases = np.zeros((B, T), np.int64)
-    tags = np.zeros((B, T), np.int64)
-    drop = np.zeros((B, T), bool)
-    for b, s in enumerate(group):
-        for t, w in enumerate(s.words):
-            type_index[b, t] = types.setdefault(w, len(types) + 1)
-            words[b, t] = cfg.word_id(w)
-            cases[b, t] = casing(w)
-            tags[b, t] = tag_index.get(s.tags[t], 0)
-            if droppable:
-                drop[b, t] = normalize_word(w) in droppable
-    L = max(len(cfg.char_ids(w)) for w in types)
-    type_chars = np.zeros((len(types) + 1, L), np.int64)
-    for w, row in types.items():
-        ids = cfg.char_ids(w)
-        type_chars[row, : len(ids)] = ids
-    tensors = (torch.from_numpy(a) for a in (words, cases, type_chars, type_index, tags, drop))
-    return TaggerBatch(*tensors, sentences=total or B, weight=weight, order=idx)
-
-
 def make_batches(sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size: int,
                  droppable: set[str] | None = None) -> list[TaggerBatch]:
     """Batches of sentences of one length each (no padding, so the recurrent layers run on
-    torch's fast unpacked path)."""
-    return [tagger_batch(sentences, idx, cfg, droppable) for idx in length_buckets([len(s.words) for s in sentences],
-                                                                                    batch_size)]
+    torch's fast unpacked path), for sentences in memory, their tags as given."""
+    table = SentenceTable(pack_sentences(sentences, iob2=False), cfg, droppable)
+    return [table.batch(idx) for idx in length_buckets(table.lengths, batch_size)]
 
 
 class SentenceBatches:
     """Exact-length buckets in a fresh order each epoch (from ``seed + epoch``, so a resumed
-    run sees the same order). Under torchrun each rank takes its rows of every bucket."""
+    run sees the same order), each batch gathered from the table when it is used. Under
+    torchrun each rank takes its rows of every bucket."""
 
-    def __init__(self, sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size: int,
-                 droppable: set[str] | None, seed: int, dist: Distributed, pin: bool = False):
-        self.seed = seed
-        self.batches = []
-        for idx in length_buckets([len(s.words) for s in sentences], batch_size):
-            share = np.array_split(idx, dist.world_size)[dist.rank]
-            if len(share):
-                self.batches.append(tagger_batch(sentences, share, cfg, droppable, total=len(idx)))
-            else:  # fewer sentences than ranks: step on one at weight 0 (DDP needs every rank)
-                self.batches.append(tagger_batch(sentences, idx[:1], cfg, droppable, total=len(idx), weight=0.0))
-        if pin:  # page-locked, so copies to the GPU run asynchronously
-            self.batches = [b.pin_memory() for b in self.batches]
-        self.steps_per_epoch = len(self.batches)
+    def __init__(self, table: "SentenceTable", batch_size: int, seed: int, dist: Distributed, pin: bool = False):
+        self.table, self.seed, self.dist, self.pin = table, seed, dist, pin
+        self.buckets = length_buckets(table.lengths, batch_size)
+        self.steps_per_epoch = len(self.buckets)
         self._order: tuple[int, np.ndarray] | None = None
 
     def batch(self, epoch: int, index: int) -> TaggerBatch:
         if self._order is None or self._order[0] != epoch:
             self._order = (epoch, np.random.default_rng(self.seed + epoch).permutation(self.steps_per_epoch))
-        return self.batches[self._order[1][index]]
+        idx = self.buckets[self._order[1][index]]
+        share = np.array_split(idx, self.dist.world_size)[self.dist.rank]
+        if len(share):
+            batch = self.table.batch(share, total=len(idx))
+        else:  # fewer sentences than ranks: step on one at weight 0 (DDP needs every rank)
+            batch = self.table.batch(idx[:1], total=len(idx), weight=0.0)
+        return batch.pin_memory() if self.pin else batch  # page-locked: copies to the GPU run asynchronously
 
     def state_dict(self, dist: Distributed) -> dict:
         return {}
@@ -212,49 +182,136 @@ class SentenceBatches:
         pass
 
 
-# --- texts of any length (classifiers) -----------------------------------------------------
+# --- tables of packed texts: a classifier's texts of any length, a tagger's sentences ---------
 
 LENGTH_SORT_CHUNK = 50  # batches' worth of texts sorted by length together: little padding, still shuffled
 
 
-class TextTable:
-    """Token lists encoded once: a table of their distinct token strings (word id, casing,
-    characters, droppable) and each text as rows of that table, so a batch is a few
-    numpy gathers."""
+RELEASE_EVERY = 16  # batches between hand-backs of a memory-mapped table's pages
 
-    def __init__(self, token_lists: list[list[str]], cfg, droppable: set[str] | None = None):
-        from rnntool.features import normalize_word
 
-        types: dict[str, int] = {}
-        self.rows = [np.fromiter((types.setdefault(w, len(types) + 1) for w in tokens), np.int64, len(tokens))
-                     for tokens in token_lists]
-        self.lengths = np.array([len(r) for r in self.rows], np.int64)
-        names = list(types)
-        self.word = np.array([0, *(cfg.word_id(w) for w in names)], np.int64)
-        self.case = np.array([0, *(casing(w) for w in names)], np.int64)
+class TypeFeatures:
+    """Some of a PackedTexts' texts (``select``: their indices, default all), with each
+    distinct token string's features computed once (word id, casing, characters,
+    droppable), so a batch is a few numpy gathers from the texts' ids."""
+
+    def __init__(self, packed, cfg, droppable: set[str] | None = None, select: np.ndarray | None = None,
+                 features: "TypeFeatures | None" = None):
+        """``features``: another table of the same data and model, whose per-type features
+        this one shares (a dev table beside the training table; only ``droppable`` differs)."""
+        self.packed = packed
+        select = np.arange(len(packed)) if select is None else select
+        self.starts, self.lengths = packed.starts[select], packed.lengths[select]
+        names = packed.types
         normal = normalize_word if cfg.normalize_words else (lambda w: w)
         self.drop = np.array([False, *(bool(droppable) and normal(w) in droppable for w in names)])
-        char_ids = [cfg.char_ids(w) for w in names]
-        self.chars = np.zeros((len(names) + 1, max((len(c) for c in char_ids), default=1)), np.int64)
-        self.char_len = np.zeros(len(names) + 1, np.int64)
-        for row, ids in enumerate(char_ids, start=1):
-            self.chars[row, : len(ids)] = ids
-            self.char_len[row] = len(ids)
+        if features is not None:
+            self.word, self.case, self.chars, self.char_len = (features.word, features.case, features.chars,
+                                                               features.char_len)
+        else:
+            self.word = np.array([0, *(cfg.word_id(w) for w in names)], np.int64)
+            self.case = np.array([0, *(casing(w) for w in names)], np.int64)
+            char_ids = [cfg.char_ids(w) for w in names]
+            # int32 (a batch's rows are made int64): a vocabulary of millions of types stays affordable
+            self.chars = np.zeros((len(names) + 1, max((len(c) for c in char_ids), default=1)), np.int32)
+            self.char_len = np.zeros(len(names) + 1, np.int64)
+            for row, ids in enumerate(char_ids, start=1):
+                self.chars[row, : len(ids)] = ids
+                self.char_len[row] = len(ids)
+        self.batches_read = 0
 
-    def batch(self, idx: np.ndarray, targets: np.ndarray, total: int | None = None, weight: float = 1.0):
+    def batch_read(self) -> None:
+        """Every RELEASE_EVERY batches, hand the pages of the maps read back."""
+        self.batches_read += 1
+        if self.batches_read % RELEASE_EVERY == 0:
+            for stream in (self.packed.ids, self.packed.tags):
+                if stream is not None:
+                    release_pages(stream, 0, len(stream))
+
+    def type_chars(self, types: np.ndarray) -> np.ndarray:
+        """The characters of the type ids ``types`` (sorted, distinct), trimmed to the longest."""
+        return self.chars[types][:, : max(1, int(self.char_len[types].max()))].astype(np.int64)
+
+
+class TextTable(TypeFeatures):
+    """A classifier's texts, of any length (padded per batch)."""
+
+    def batch(self, idx: np.ndarray, targets, total: int | None = None, weight: float = 1.0):
+        """The texts ``idx`` (indices into this table) as a padded batch; ``targets``: this
+        table's targets, indexable by ``idx``."""
         from rnntool.nn.classifier import ClassifierBatch
 
         lengths = self.lengths[idx]
-        rows = np.zeros((len(idx), int(lengths.max())), np.int64)
-        for b, i in enumerate(idx):
-            rows[b, : lengths[b]] = self.rows[i]
+        width = int(lengths.max())
+        positions = self.starts[idx, None] + np.arange(width)
+        padding = np.arange(width) >= lengths[:, None]
+        positions[padding] = 0  # any valid position; zeroed below
+        rows = self.packed.ids[positions].astype(np.int64)
+        rows[padding] = 0
+        self.batch_read()
         types, type_index = np.unique(rows, return_inverse=True)
-        type_chars = self.chars[types][:, : max(1, int(self.char_len[types].max()))]
-        arrays = (self.word[rows], self.case[rows], type_chars, type_index.reshape(rows.shape))
+        arrays = (self.word[rows], self.case[rows], self.type_chars(types), type_index.reshape(rows.shape))
         return ClassifierBatch(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays),
                                lengths=torch.from_numpy(lengths), targets=torch.from_numpy(targets[idx]),
                                droppable=torch.from_numpy(self.drop[rows]), texts=total or len(idx), weight=weight,
                                order=idx)
+
+
+class SentenceTable(TypeFeatures):
+    """A tagger's sentences and their tags; a batch is sentences of one length."""
+
+    def __init__(self, packed, cfg, droppable: set[str] | None = None, select: np.ndarray | None = None,
+                 features: TypeFeatures | None = None):
+        super().__init__(packed, cfg, droppable, select, features)
+        index = {t: i for i, t in enumerate(cfg.tags)}
+        self.tag = np.array([index.get(t, 0) for t in packed.tag_names] or [0], np.int64)
+
+    def batch(self, idx: np.ndarray, total: int | None = None, weight: float = 1.0) -> TaggerBatch:
+        lengths = self.lengths[idx]
+        positions = self.starts[idx, None] + np.arange(int(lengths[0]))
+        rows = self.packed.ids[positions].astype(np.int64)
+        tags = self.tag[self.packed.tags[positions]]
+        self.batch_read()
+        types, type_index = np.unique(rows, return_inverse=True)
+        chars = self.type_chars(types)
+        type_chars = np.zeros((len(types) + 1, chars.shape[1]), np.int64)  # row 0: padding, as the encoder expects
+        type_chars[1:] = chars
+        arrays = (self.word[rows], self.case[rows], type_chars, type_index.reshape(rows.shape) + 1, tags,
+                  self.drop[rows])
+        return TaggerBatch(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays), sentences=total or len(idx),
+                           weight=weight, order=idx)
+
+
+class Targets:
+    """A table's targets looked up through each text's label set: a class id each (int64)
+    or, for multi-label data, a row of 0/1 per class (float32) -- built per batch, so they
+    cost a label-set id per text, whatever the number of classes."""
+
+    def __init__(self, label_set: np.ndarray, label_sets: list[tuple[str, ...]], labels: list[str], multilabel: bool):
+        index = {c: i for i, c in enumerate(labels)}
+        self.label_set, self.multilabel, self.classes = label_set, multilabel, len(labels)
+        if multilabel:
+            self.of_set = np.zeros((len(label_sets), len(labels)), np.float32)
+            for row, names in enumerate(label_sets):
+                self.of_set[row, [index[c] for c in names if c in index]] = 1.0
+        else:
+            self.of_set = np.array([index.get(names[0], 0) if names else 0 for names in label_sets], np.int64)
+
+    def __len__(self) -> int:
+        return len(self.label_set)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        return self.of_set[self.label_set[idx]]
+
+    def all(self) -> np.ndarray:
+        return self.of_set[self.label_set]
+
+    def class_counts(self) -> np.ndarray:
+        """Texts per class (multi-label: texts that have it)."""
+        per_set = np.bincount(self.label_set, minlength=len(self.of_set))
+        if self.multilabel:
+            return per_set @ self.of_set
+        return np.bincount(self.of_set, weights=per_set, minlength=self.classes).astype(np.int64)
 
 
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -268,7 +325,7 @@ class TextBatches:
     LENGTH_SORT_CHUNK batches, cut into batches, batch order shuffled again. Under torchrun
     each rank takes its rows of every batch."""
 
-    def __init__(self, table: TextTable, targets: np.ndarray, batch_size: int, seed: int, dist: Distributed,
+    def __init__(self, table: TextTable, targets: Targets, batch_size: int, seed: int, dist: Distributed,
                  pin: bool = False):
         self.table, self.targets, self.batch_size, self.seed, self.dist, self.pin = (
             table, targets, batch_size, seed, dist, pin)

@@ -4,11 +4,10 @@ temperature fitted on the dev set calibrates its probabilities."""
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.util import find_spec
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,11 @@ import numpy as np
 from rnntool.classification import ClassifierConfig
 from rnntool.config import ClassifierTrainConfig
 from rnntool.errors import RnntoolError
-from rnntool.features import build_vocabularies, normalize_word
+from rnntool.features import normalize_word, normalized_counts, vocabularies_from_counts
 from rnntool.metrics import score_classes
 from rnntool.nn.classifier import ClassifierModule
 from rnntool.recipes import (
+    HANGUL_SAMPLE_CHARS,
     PRETRAIN_LM,
     PRETRAIN_MAX_VOCAB,
     PRETRAIN_SHARE,
@@ -33,9 +33,10 @@ from rnntool.recipes import (
     hangul_share,
 )
 from rnntool.runtime.classifier import calibrated_probabilities, decide
-from rnntool.text.labelled import Example, LabelledFormat, read_examples
+from rnntool.text.labelled import LabelledFormat, read_examples
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
-from rnntool.train.batching import TextBatches, TextTable, sorted_batches
+from rnntool.train.batching import Targets, TextBatches, TextTable, sorted_batches
+from rnntool.train.labelled_texts import TextCollector, take_chars
 from rnntool.train.transfer import LMStart, WordVectors, start_encoder
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
@@ -43,43 +44,27 @@ from rnntool.train.runs import prepare
 DEV_BATCH = 128
 
 
-def tokenize(examples: list[Example], tokenizer: Tokenizer, max_length: int) -> list[list[str]]:
-    return [tokens[:max_length] for tokens in tokenizer.tokenize_many([e.text for e in examples])]
-
-
-def split_dev(pairs: list[tuple[Example, list[str]]], frac: float, seed: int) -> tuple[list, list]:
-    """A held-out fraction of (example, tokens) pairs, stratified by label set (every class
-    keeps its share)."""
+def split_dev(label_set: np.ndarray, frac: float, seed: int) -> np.ndarray:
+    """Which texts to hold out (a boolean per text): a fraction of each label set's texts,
+    so every class keeps its share."""
     rng = np.random.default_rng(seed)
-    by_label: dict[tuple, list[int]] = {}
-    for i, (e, _) in enumerate(pairs):
-        by_label.setdefault(tuple(sorted(e.labels)), []).append(i)
-    dev = set()
-    for ids in by_label.values():
-        n = int(round(len(ids) * frac))
-        dev.update(rng.permutation(ids)[:n].tolist())
-    if not dev or len(dev) == len(pairs):
+    dev = np.zeros(len(label_set), bool)
+    # each set's texts in order, the sets in order of their ids (given in order of first appearance)
+    by_set = np.argsort(label_set, kind="stable")
+    _, sizes = np.unique(label_set, return_counts=True)
+    for ids in np.split(by_set, np.cumsum(sizes)[:-1]):
+        dev[rng.permutation(ids)[: int(round(len(ids) * frac))]] = True
+    if not dev.any() or dev.all():
         raise RnntoolError("too few training texts to hold out a dev set; give --dev")
-    return [p for i, p in enumerate(pairs) if i not in dev], [p for i, p in enumerate(pairs) if i in dev]
+    return dev
 
 
-def class_weights(targets: np.ndarray, labels: list[str], multilabel: bool) -> list[float]:
-    """'balanced': each class weighs n / (classes x its count) (multi-label: negatives / positives)."""
+def class_weights(counts: np.ndarray, texts: int, multilabel: bool) -> list[float]:
+    """'balanced': each class weighs n / (classes x its count) (multi-label: negatives / positives);
+    ``counts``: texts per class (multi-label: texts that have it)."""
     if multilabel:
-        pos = targets.sum(axis=0)
-        return [float((len(targets) - p) / p) if p else 1.0 for p in pos]
-    counts = np.bincount(targets, minlength=len(labels))
-    return [float(len(targets) / (len(labels) * c)) if c else 0.0 for c in counts]
-
-
-def examples_sha256(examples: list[Example]) -> str:
-    h = hashlib.sha256()
-    for e in examples:
-        h.update("\t".join(e.labels).encode())
-        h.update(b"\t")
-        h.update(e.text.encode())
-        h.update(b"\n")
-    return h.hexdigest()
+        return [float((texts - p) / p) if p else 1.0 for p in counts]
+    return [float(texts / (len(counts) * c)) if c else 0.0 for c in counts]
 
 
 MIN_CALIBRATION_TEXTS = 30  # a temperature fitted on fewer dev texts says more about them than the model
@@ -114,7 +99,7 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, multilabel: bool) -
     return math.exp((lo + hi) / 2)
 
 
-def predict_logits(model: ClassifierModule, table: TextTable, targets: np.ndarray, device) -> np.ndarray:
+def predict_logits(model: ClassifierModule, table: TextTable, targets: Targets, device) -> np.ndarray:
     """Logits [N, C] for every text of ``table`` (in its order)."""
     out = np.zeros((len(table.lengths), len(model.cfg.labels)), np.float32)
     for idx in sorted_batches(table.lengths, DEV_BATCH):
@@ -134,8 +119,9 @@ def init_from_language_model(path: str) -> tuple[dict, dict, LMStart]:
     return options, lm.settings.to_dict(), lm
 
 
-def pretrain_language_model(texts: list[str], settings: TokenizerSettings, output: Path, model_options: dict,
-                            options: dict, on_event: EventFn | None, should_stop: Callable[[], bool]) -> dict:
+def pretrain_language_model(texts: Iterable[str], count: int, settings: TokenizerSettings, output: Path,
+                            model_options: dict, options: dict, on_event: EventFn | None,
+                            should_stop: Callable[[], bool]) -> dict:
     """A word language model on the training texts, for recipes.PRETRAIN_SHARE of --max-time,
     written beside the classifier (OUTPUT.lm.safetensors: it generates text of the domain, and
     --init-from takes it again); what --init-from needs to start a classifier from it. The
@@ -148,11 +134,12 @@ def pretrain_language_model(texts: list[str], settings: TokenizerSettings, outpu
     seconds = options["max_time"] * PRETRAIN_SHARE
     path = output.with_name(output.name.removesuffix(".safetensors") + ".lm.safetensors")
     if on_event is not None:
-        on_event({"event": "note", "message": f"pretraining a word language model on the {len(texts):,} training "
+        on_event({"event": "note", "message": f"pretraining a word language model on the {count:,} training "
                   f"texts for {seconds:.0f} s, into {path}"})
     with tempfile.TemporaryDirectory(prefix="rnntool-pretrain-") as scratch:
         text = Path(scratch) / "texts.txt"
-        text.write_text("".join(" ".join(t.split()) + "\n" for t in texts), encoding="utf-8")
+        with open(text, "w", encoding="utf-8") as f:
+            f.writelines(" ".join(t.split()) + "\n" for t in texts)
         summary, path = train_lm(
             str(text), path, prep=PrepOptions(settings=settings, min_freq=options.get("min_word_freq") or 1,
                                               max_vocab=options.get("max_vocab") or PRETRAIN_MAX_VOCAB),
@@ -210,7 +197,8 @@ def train_classifier(
                          "init_from": init_from, "word_vectors": word_vectors})
     fmt = LabelledFormat(**inputs["format"])
     detected = []
-    train = list(read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append))
+    examples = read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append)
+    head = take_chars(examples, HANGUL_SAMPLE_CHARS)  # the script is told from the first texts
     if fmt.name == "auto":
         say(f"reading {train_spec} as {detected[0].describe()} (detected; --format to choose)")
     fmt = detected[0]
@@ -226,68 +214,78 @@ def train_classifier(
 
     if (not setup.resumed and init is None and choose_tokenizer_from_data
             and inputs["tokenizer"]["level"] == "word"):
-        name, choice = choose_tokenizer(hangul_share(e.text for e in train), find_spec("kiwipiepy") is not None)
+        name, choice = choose_tokenizer(hangul_share(e.text for e in head), find_spec("kiwipiepy") is not None)
         inputs["tokenizer"] = {**inputs["tokenizer"], "tokenizer": name}
         chose(choice)
     tokenizer = Tokenizer(TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"]))
     max_length = (setup.checkpoint["model_config"]["max_length"] if setup.resumed else
                   (model_options or {}).get("max_length") or classifier_model_options(None, "word")["max_length"])
 
-    def tokenized(examples: list[Example], name: str) -> list[tuple[Example, list[str]]]:
-        """(example, tokens) pairs, texts without a token left out (and counted)."""
-        pairs = [(e, t) for e, t in zip(examples, tokenize(examples, tokenizer, max_length)) if t]
-        if len(pairs) < len(examples):
-            say(f"skipped {len(examples) - len(pairs):,} empty text(s) in {name}")
-        return pairs
-
-    train_pairs = tokenized(train, train_spec)
+    # one streamed pass over each input: texts as token ids on disk (see labelled_texts)
+    collector = TextCollector(tokenizer, max_length, keep_texts=not setup.resumed and pretrain is not False
+                              and init is None and word_vectors is None)
+    for name, source, spec in ((train_spec, 0, chain(head, examples)),
+                               (inputs["dev"], 1, inputs["dev"] and read_examples(inputs["dev"], fmt, inputs["errors"]))):
+        skipped = collector.add(spec, source) if spec else 0
+        if skipped:
+            say(f"skipped {skipped:,} empty text(s) in {name}")
+    del head
+    packed = collector.finish()
+    del collector  # its tables are packed's now
     if inputs["dev"]:
-        dev_pairs = tokenized(list(read_examples(inputs["dev"], fmt, inputs["errors"])), inputs["dev"])
+        is_dev = packed.source == 1
     else:
         seed = setup.checkpoint["train_config"]["seed"] if setup.resumed else (train_options or {}).get("seed") or 0
-        train_pairs, dev_pairs = split_dev(train_pairs, inputs["dev_frac"], seed)
-    train, train_tokens = [e for e, _ in train_pairs], [t for _, t in train_pairs]
-    dev, dev_tokens = [e for e, _ in dev_pairs], [t for _, t in dev_pairs]
-    multilabel = any(len(e.labels) != 1 for e in train)
-    labels = sorted({c for e in train for c in e.labels})
-    unknown = sorted({c for e in dev for c in e.labels} - set(labels))
+        is_dev = split_dev(packed.label_set, inputs["dev_frac"], seed)
+    train_ids, dev_ids = np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
+    train_sets = [packed.label_sets[i] for i in np.unique(packed.label_set[train_ids])]
+    multilabel = any(len(names) != 1 for names in train_sets)
+    labels = sorted({c for names in train_sets for c in names})
+    unknown = sorted({c for i in np.unique(packed.label_set[dev_ids]) for c in packed.label_sets[i]} - set(labels))
     if unknown:
         raise RnntoolError(f"the dev data has classes the training data never uses ({', '.join(unknown[:8])}); "
                            "check that both files label the same way")
+    odd = sorted({len(packed.label_sets[i]) for i in np.unique(packed.label_set[dev_ids])} - {1})
+    if not multilabel and odd:
+        raise RnntoolError(f"the dev data has texts with {' or '.join(map(str, odd))} labels where the training "
+                           "data has one per text; check that both files label the same way")
     if len(labels) < 2:
         raise RnntoolError(f"{train_spec} has {len(labels)} class{'es' if len(labels) != 1 else ''} "
                            f"({', '.join(labels) or 'none'}); a classifier needs at least two")
+    token_counts = packed.type_counts(~is_dev)  # the training split's
 
     pretraining: dict = dict(inputs.get("pretraining", {})) if setup.resumed else {}
     if not setup.resumed:
         options = train_options or {}
-        chosen, choice = choose_pretraining(pretrain, len(train), tokenizer.settings.level, options.get("max_time"),
-                                            options.get("max_steps"),
+        chosen, choice = choose_pretraining(pretrain, len(train_ids), tokenizer.settings.level,
+                                            options.get("max_time"), options.get("max_steps"),
                                             "--init-from" if inputs["init_from"] else "--word-vectors" if word_vectors
                                             else None,
                                             setup.dist.world_size,
                                             lm_start_conflicts(model_options))
         chose(choice)
         if chosen:
-            pretraining = pretrain_language_model([e.text for e in train], tokenizer.settings, setup.output,
-                                                   model_options or {}, options,
+            pretraining = pretrain_language_model(packed.texts(~is_dev), len(train_ids), tokenizer.settings,
+                                                   setup.output, model_options or {}, options,
                                                    on_event if setup.dist.is_main else None, should_stop)
             inputs["init_from"] = pretraining["model"]  # a resumed run starts from the same file
             inputs["pretraining"] = pretraining
             init = init_from_language_model(pretraining["model"])
             train_options = {**options, "max_time": options["max_time"] - pretraining["seconds"]}
+    if packed.text_lines is not None:
+        packed.text_lines.close()  # kept for pretraining only
 
     vectors = None
 
     def build() -> tuple[ClassifierConfig, ClassifierTrainConfig]:
         chosen_model, chosen_train, made = classifier_choices(
-            len(train_tokens), sum(map(len, train_tokens)), model_options, train_options,
+            len(train_ids), int(packed.lengths[train_ids].sum()), model_options, train_options,
             words=init is None and tokenizer.settings.level == "word")
         for choice in made:
             chose(choice)
         cfg = classifier_train_config(chosen_train)
         options = classifier_model_options(chosen_model, tokenizer.settings.level)
-        words, chars, _ = build_vocabularies(train_tokens, cfg.min_word_freq, cfg.max_vocab)
+        words, chars, _ = vocabularies_from_counts(token_counts, cfg.min_word_freq, cfg.max_vocab)
         if init is not None:  # the language model's vocabulary and encoder shape
             options.update(init[0])
             words = options.pop("words")
@@ -301,30 +299,22 @@ def train_classifier(
                                 tokenizer=tokenizer.settings.to_dict(), **options), cfg
 
     model_cfg, cfg = setup.configs(ClassifierConfig, ClassifierTrainConfig, model_options, train_options, build)
-    index = {c: i for i, c in enumerate(model_cfg.labels)}
-
-    def targets_of(examples: list[Example]) -> np.ndarray:
-        if model_cfg.multilabel:
-            t = np.zeros((len(examples), len(index)), np.float32)
-            for row, e in enumerate(examples):
-                t[row, [index[c] for c in e.labels]] = 1.0
-            return t
-        return np.array([index[e.labels[0]] for e in examples], np.int64)
-
-    train_targets, dev_targets = targets_of(train), targets_of(dev)
-    normal = normalize_word if model_cfg.normalize_words else (lambda w: w)
-    word_counts = Counter(normal(w) for tokens in train_tokens for w in tokens)
+    train_targets, dev_targets = (Targets(packed.label_set[ids], packed.label_sets, model_cfg.labels,
+                                          model_cfg.multilabel) for ids in (train_ids, dev_ids))
+    dev_labels = [packed.label_sets[i] for i in packed.label_set[dev_ids]]  # shared tuples
+    word_counts = normalized_counts(token_counts, normalize_word if model_cfg.normalize_words else (lambda w: w))
     rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
+    del word_counts
     setup.seed(cfg)
-    weights = class_weights(train_targets, model_cfg.labels, model_cfg.multilabel) \
+    weights = class_weights(train_targets.class_counts(), len(train_ids), model_cfg.multilabel) \
         if cfg.class_weight == "balanced" else None
     model = ClassifierModule(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
     if init is not None and not setup.resumed:
         start_encoder(model, init[2], [f"rnn.{k}.forward_rnn" for k in range(model_cfg.layers)])
     elif vectors is not None:
         say(f"starting from {vectors.name}: {start_encoder(model, vectors, [])[0]}")
-    table = TextTable(train_tokens, model_cfg, rarest)
-    dev_table = TextTable(dev_tokens, model_cfg)
+    table = TextTable(packed, model_cfg, rarest, train_ids)
+    dev_table = TextTable(packed, model_cfg, None, dev_ids, features=table)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]
                                                                                         else []),
                                                          **({"choices": choices} if choices else {}),
@@ -333,7 +323,7 @@ def train_classifier(
 
     def validate(m: ClassifierModule) -> tuple[float, dict]:
         probs = calibrated_probabilities(predict_logits(m, dev_table, dev_targets, setup.device), model_cfg.multilabel)
-        scores = score_classes([e.labels for e in dev], decide(probs, model_cfg.labels, model_cfg.multilabel,
+        scores = score_classes(dev_labels, decide(probs, model_cfg.labels, model_cfg.multilabel,
                                                                model_cfg.threshold),
                                model_cfg.labels, probs, model_cfg.multilabel)
         metrics = {"accuracy": scores["accuracy"], "macro_f1": scores["macro"]["f1"]}
@@ -346,24 +336,25 @@ def train_classifier(
         """Calibration: the temperature that makes the dev probabilities mean what they say."""
         if not cfg.calibrate:
             return {}
-        if len(dev) < MIN_CALIBRATION_TEXTS:
+        if len(dev_ids) < MIN_CALIBRATION_TEXTS:
             if on_event is not None and setup.dist.is_main:
-                on_event({"event": "note", "message": f"the dev set has {len(dev)} texts, too few to fit a "
+                on_event({"event": "note", "message": f"the dev set has {len(dev_ids)} texts, too few to fit a "
                           f"temperature (at least {MIN_CALIBRATION_TEXTS}); probabilities are left uncalibrated"})
             return {}
         logits = predict_logits(m, dev_table, dev_targets, setup.device)
-        t = fit_temperature(logits, dev_targets, model_cfg.multilabel)
+        targets = dev_targets.all()
+        t = fit_temperature(logits, targets, model_cfg.multilabel)
         header["config"]["temperature"] = t
 
         def ece(temperature: float) -> float:
             probs = calibrated_probabilities(logits, model_cfg.multilabel, temperature)
-            return score_classes([e.labels for e in dev], decide(probs, model_cfg.labels, model_cfg.multilabel,
+            return score_classes(dev_labels, decide(probs, model_cfg.labels, model_cfg.multilabel,
                                                                  model_cfg.threshold),
                                  model_cfg.labels, probs, model_cfg.multilabel)["ece"]
 
         return {"calibration": {"temperature": t, "dev_ece_before": ece(1.0), "dev_ece_after": ece(t),
-                                "dev_nll_before": nll(logits, dev_targets, model_cfg.multilabel, 1.0),
-                                "dev_nll_after": nll(logits, dev_targets, model_cfg.multilabel, t)}}
+                                "dev_nll_before": nll(logits, targets, model_cfg.multilabel, 1.0),
+                                "dev_nll_after": nll(logits, targets, model_cfg.multilabel, t)}}
 
     job = Job(
         model=model,
@@ -372,10 +363,10 @@ def train_classifier(
         header=header,
         model_config=model_cfg.to_dict(),
         inputs={**inputs, "format": fmt.to_dict(), "choices": choices},
-        validation_tokens=len(dev),  # the units of tokens_seen, which counts texts for a classifier
+        validation_tokens=len(dev_ids),  # the units of tokens_seen, which counts texts for a classifier
         finish=finish,
     )
-    result = setup.fit(job, cfg, examples_sha256(train), should_stop)
-    result.update(format=fmt.name, train_texts=len(train), dev_texts=len(dev), classes=len(model_cfg.labels),
+    result = setup.fit(job, cfg, packed.sha256, should_stop)
+    result.update(format=fmt.name, train_texts=len(train_ids), dev_texts=len(dev_ids), classes=len(model_cfg.labels),
                   multilabel=model_cfg.multilabel, choices=choices, **({"pretraining": pretraining} if pretraining else {}))
     return result, setup.output

@@ -3,23 +3,22 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 from rnntool.config import TaggerTrainConfig
-from rnntool.errors import RnntoolError
-from rnntool.features import normalize_word
+from rnntool.errors import InputError, RnntoolError
+from rnntool.features import normalize_word, normalized_counts, vocabularies_from_counts
 from rnntool.metrics import score_tags
 from rnntool.nn.tagger import TaggerModule, TaggerBatch
 from rnntool.recipes import tagger_model_options, tagger_train_config
 from rnntool.runtime.tagger import decode_batch
-from rnntool.tagging import TaggerConfig, build_vocabularies
-from rnntool.text.tagged import TaggedSentence, iob1_to_iob2, is_iob, read_tagged
-from rnntool.train.batching import SentenceBatches, make_batches
+from rnntool.tagging import TaggerConfig
+from rnntool.text.tagged import iter_tagged
+from rnntool.train.batching import SentenceBatches, SentenceTable, length_buckets
+from rnntool.train.labelled_texts import TextCollector
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
 
@@ -30,48 +29,21 @@ LM_VOCAB = 2000
 DEV_BATCH = 256
 
 
-def prepare_tags(train: list[TaggedSentence], dev: list[TaggedSentence]) -> str | None:
-    """Normalise IOB1 entity tags to IOB2 (in place); return the scheme (or None)."""
-    if not is_iob(t for s in train for t in s.tags):
-        return None
-    for s in [*train, *dev]:
-        s.tags = iob1_to_iob2(s.tags)
-    return "iob2"
-
-
-def check_tagsets(train: list[TaggedSentence], dev: list[TaggedSentence]) -> None:
-    known = {t for s in train for t in s.tags}
-    unknown = sorted({t for s in dev for t in s.tags} - known)
-    if unknown:
-        raise RnntoolError(
-            f"the dev data has tags the training data never uses ({', '.join(unknown[:8])}); "
-            "check that both files use the same tag set and --column"
-        )
-
-
-def sentences_sha256(sentences: list[TaggedSentence]) -> str:
-    h = hashlib.sha256()
-    for s in sentences:
-        h.update("\t".join(s.words).encode())
-        h.update(b"\n")
-        h.update("\t".join(s.tags).encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
-def split_dev(sentences: list[TaggedSentence], frac: float, seed: int) -> tuple[list, list]:
-    """Hold out a random fraction of training sentences when no --dev is given."""
-    idx = np.random.default_rng(seed).permutation(len(sentences))
-    n_dev = max(1, int(round(len(sentences) * frac)))
-    if len(sentences) - n_dev < 1:
+def split_dev(sentences: int, frac: float, seed: int) -> np.ndarray:
+    """Which of the training sentences to hold out (a boolean each) when no --dev is given:
+    a random fraction."""
+    idx = np.random.default_rng(seed).permutation(sentences)
+    n_dev = max(1, int(round(sentences * frac)))
+    if sentences - n_dev < 1:
         raise RnntoolError("too few training sentences to hold out a dev set; give --dev")
-    dev_idx = set(idx[:n_dev].tolist())
-    return ([s for i, s in enumerate(sentences) if i not in dev_idx], [s for i, s in enumerate(sentences) if i in dev_idx])
+    dev = np.zeros(sentences, bool)
+    dev[idx[:n_dev]] = True
+    return dev
 
 
-def predict(model: TaggerModule, batches: list[TaggerBatch], device) -> list[list[str]]:
-    """Decoded tags for every sentence of ``batches`` (in the data's order)."""
-    out: list[list[str] | None] = [None] * sum(len(b.order) for b in batches)
+def predict(model: TaggerModule, batches: Iterable[TaggerBatch], sentences: int, device) -> list[list[str]]:
+    """Decoded tags for the ``sentences`` sentences of ``batches`` (in the data's order)."""
+    out: list[list[str] | None] = [None] * sentences
     crf = model.crf
     trans = None if crf is None else tuple(p.detach().cpu().numpy() for p in (crf.transitions, crf.start, crf.end))
     tags = model.cfg.tags
@@ -118,20 +90,36 @@ def train_tagger(
                            "init_from": init_from, "word_vectors": word_vectors})
     # a resumed run's vocabulary and weights come from its checkpoint
     start = LMStart.load(init_from) if init_from is not None and not setup.resumed else None
-    train, used_fmt = read_tagged(train_spec, inputs["format"], inputs["column"], inputs["errors"])
+    # one streamed pass over each input: words and tags as ids on disk (see labelled_texts)
+    collector = TextCollector(None, None, tagged=True)
+    used_fmt = "auto"
+    for spec, source in ((train_spec, 0), (inputs["dev"], 1)):
+        if spec:
+            sentences, fmt_read = iter_tagged(spec, used_fmt if source and inputs["format"] == "auto"
+                                              else inputs["format"], inputs["column"], inputs["errors"])
+            used_fmt = fmt_read if not source else used_fmt
+            if not collector.add_sentences(sentences, source):
+                raise InputError(f"{spec} has no tagged sentences")
+    packed = collector.finish()
+    del collector  # its tables are packed's now
     if inputs["dev"]:
-        dev, _ = read_tagged(inputs["dev"], used_fmt if inputs["format"] == "auto" else inputs["format"],
-                             inputs["column"], inputs["errors"])
+        is_dev = packed.source == 1
     else:
         seed = setup.checkpoint["train_config"]["seed"] if setup.resumed else (train_options or {}).get("seed") or 0
-        train, dev = split_dev(train, inputs["dev_frac"], seed)
-    scheme = prepare_tags(train, dev)
-    check_tagsets(train, dev)
+        is_dev = split_dev(len(packed), inputs["dev_frac"], seed)
+    train_ids, dev_ids = np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
+    tag_counts = packed.tag_counts(~is_dev)
+    unknown = sorted(set(packed.tag_counts(is_dev)) - set(tag_counts))
+    if unknown:
+        raise RnntoolError(
+            f"the dev data has tags the training data never uses ({', '.join(unknown[:8])}); "
+            "check that both files use the same tag set and --column"
+        )
+    word_counts = packed.type_counts(~is_dev)
 
     def build() -> tuple[TaggerConfig, TaggerTrainConfig]:
         cfg = tagger_train_config(train_options)
-        words, chars, _ = build_vocabularies([s.words for s in train], cfg.min_word_freq)
-        tag_counts = Counter(t for s in train for t in s.tags)
+        words, chars, _ = vocabularies_from_counts(word_counts, cfg.min_word_freq)
         tags = [t for t, _ in sorted(tag_counts.items(), key=lambda x: (-x[1], x[0]))]
         column_name = str(inputs["column"]) if inputs["column"] is not None else None
         options = tagger_model_options(model_options)
@@ -141,13 +129,13 @@ def train_tagger(
         if start is not None:
             options["word_emb"] = start.word_embedding_size((model_options or {}).get("word_emb"))
             words = start.encoder_words(words, normalize_word)
-        return TaggerConfig(words=words, chars=chars, tags=tags, scheme=scheme, column=column_name, **options), cfg
+        return TaggerConfig(words=words, chars=chars, tags=tags, scheme=packed.scheme, column=column_name,
+                            **options), cfg
 
     model_cfg, cfg = setup.configs(TaggerConfig, TaggerTrainConfig, model_options, train_options, build)
     # Words seen exactly min_word_freq times are the rarest with an embedding of
     # their own; dropping them to <unk> now and then trains the <unk> vector.
-    _, _, word_counts = build_vocabularies([s.words for s in train])
-    rarest = {w for w, c in word_counts.items() if c == cfg.min_word_freq}
+    rarest = {w for w, c in normalized_counts(word_counts, normalize_word).items() if c == cfg.min_word_freq}
     setup.seed(cfg)
     lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0
     model = TaggerModule(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout)
@@ -155,11 +143,14 @@ def train_tagger(
         taken = start_encoder(model, start, ["rnn.0"])
         if on_event is not None and setup.dist.is_main:
             on_event({"event": "note", "message": f"starting from {start.name}: {' and '.join(taken)}"})
-    dev_batches = make_batches(dev, model_cfg, DEV_BATCH)
-    gold = [s.tags for s in dev]
+    train_table = SentenceTable(packed, model_cfg, rarest, train_ids)
+    dev_table = SentenceTable(packed, model_cfg, None, dev_ids, features=train_table)
+    gold = [packed.sentence(i)[1] for i in dev_ids]
 
     def validate(m: TaggerModule) -> tuple[float, dict]:
-        scores = score_tags(gold, predict(m, dev_batches, setup.device), iob=model_cfg.scheme is not None)
+        batches = (dev_table.batch(idx) for idx in length_buckets(dev_table.lengths, DEV_BATCH))
+        scores = score_tags(gold, predict(m, batches, len(dev_ids), setup.device),
+                            iob=model_cfg.scheme is not None)
         metrics = {"accuracy": scores["accuracy"]}
         if "spans" in scores:
             metrics["f1"] = scores["spans"]["f1"]
@@ -168,16 +159,15 @@ def train_tagger(
 
     job = Job(
         model=model,
-        data=SentenceBatches(train, model_cfg, cfg.batch_size, rarest, cfg.seed, setup.dist,
-                             pin=setup.device.type == "cuda"),
+        data=SentenceBatches(train_table, cfg.batch_size, cfg.seed, setup.dist, pin=setup.device.type == "cuda"),
         evaluate=validate,
         header={"config": model_cfg.to_dict(),
                 "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else []),
                              **{k: inputs[k] for k in ("init_from", "word_vectors") if inputs.get(k)}}},
         model_config=model_cfg.to_dict(),
         inputs=inputs,
-        validation_tokens=sum(len(s.words) for s in dev),
+        validation_tokens=int(packed.lengths[dev_ids].sum()),
     )
-    result = setup.fit(job, cfg, sentences_sha256(train), should_stop)
-    result.update(format=used_fmt, train_sentences=len(train), dev_sentences=len(dev))
+    result = setup.fit(job, cfg, packed.sha256, should_stop)
+    result.update(format=used_fmt, train_sentences=len(train_ids), dev_sentences=len(dev_ids))
     return result, setup.output
