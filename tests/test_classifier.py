@@ -371,6 +371,7 @@ def test_init_from_a_language_model_starts_with_its_encoder(tmp_path, cli):
     result, path = train_classifier(str(tmp_path / "train.tsv"), tmp_path / "c.safetensors", init_from=str(lm),
                                     train_options={"max_steps": 1, "lr": 1e-9, "calibrate": False})
     config = read_header(path)["config"]
+    assert read_header(path)["training"]["init_from"] == str(lm)  # rnntool info shows where it started
     assert config["bidirectional"] is False and config["tokenizer"]["level"] == "char"  # the LM's own settings
     assert config["words"] == read_header(lm)["vocab"]["tokens"] and config["normalize_words"] is False
     ours, theirs = load_model(path).tensors, load_model(lm).tensors

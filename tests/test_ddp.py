@@ -309,3 +309,45 @@ def test_two_ranks_stop_together_on_early_stopping(text, tmp_path):
     summary = json.loads(result.stdout)
     assert summary["stop_reason"].startswith("early stop") and summary["world_size"] == 2
     assert [e["step"] for e in events(log) if e["event"] == "eval"] == [5, 10, 15]
+
+
+@pytest.mark.parametrize("command", ["train-lm", "train-tagger", "train-classifier"])
+def test_init_from_under_two_ranks_starts_every_rank_from_the_model(text, tmp_path, command):
+    """--init-from under the launcher: each rank extends the model's vocabulary the same way and
+    starts from its weights, so a language model continued on two ranks is the one a single
+    process trains, and a tagger or classifier (at a learning rate that moves nothing) holds
+    the model's embeddings."""
+    base = tmp_path / "base.safetensors"
+    # without dropout (ranks draw their own masks), so one process and two ranks can be compared
+    made = run_rnntool("train-lm", text, "--level", "word", "--dropout", "0", "-o", base, "--epochs", "1", *LM_ARGS,
+                       "-q", text=True)
+    assert made.returncode == 0, made.stderr
+    data = tmp_path / "data.txt"
+    if command == "train-lm":  # new words join the vocabulary (at the top: the tail is held out)
+        data.write_text("a zebra ran past the cat .\n" * 8 + cat_text())
+        args = ["--epochs", "1", "--bptt", "8", "--batch-size", "4", "--precision", "fp32", "--seed", "2"]
+    elif command == "train-tagger":
+        data.write_text("the/DET cat/NOUN sat/VERB on/ADP the/DET mat/NOUN ./PUNCT\n" * 12
+                        + "a/DET zebra/NOUN ran/VERB\n" * 4)
+        args = ["--max-steps", "2", "--lr", "1e-12", "--batch-size", "4", "--precision", "fp32", "--seed", "1"]
+    else:
+        data.write_text("yes\tthe cat sat on the mat\nno\ta zebra ran past\n" * 20)
+        args = ["--max-steps", "2", "--lr", "1e-12", "--batch-size", "4", "--precision", "fp32", "--seed", "1",
+                "--no-pretrain"]
+    two = torchrun(command, data, "--init-from", base, "-o", tmp_path / "two.safetensors", *args, "-q")
+    assert two.returncode == 0, two.stderr
+    model = load_model(tmp_path / "two.safetensors")
+    assert model.header["training"]["init_from"] == str(base)
+    if command == "train-lm":
+        one = run_rnntool(command, data, "--init-from", base, "-o", tmp_path / "one.safetensors", *args, "-q",
+                          text=True)
+        assert one.returncode == 0, one.stderr
+        assert "zebra" in model.header["vocab"]["tokens"]
+        assert_close_weights(tmp_path / "one.safetensors", tmp_path / "two.safetensors")
+        return
+    lm = load_model(base)
+    tokens, words = lm.header["vocab"]["tokens"], model.config["words"]
+    emb = model.tensors[next(n for n in model.tensors if n.endswith("word_embedding.weight"))]
+    for word in ("the", "cat", "mat"):
+        np.testing.assert_allclose(emb[words.index(word)], lm.tensors["embedding.weight"][tokens.index(word)],
+                                   atol=1e-6)

@@ -317,14 +317,15 @@ def train_classifier(
     dev_table = TextTable(packed, model_cfg, None, dev_ids, features=table)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]
                                                                                         else []),
+                                                         **({"init_from": inputs["init_from"]} if inputs["init_from"]
+                                                            else {}),
                                                          **({"choices": choices} if choices else {}),
                                                          **({"pretraining": pretraining} if pretraining else {}),
                                                          **({"word_vectors": word_vectors} if vectors else {})}}
 
     def validate(m: ClassifierModule) -> tuple[float, dict]:
         probs = calibrated_probabilities(predict_logits(m, dev_table, dev_targets, setup.device), model_cfg.multilabel)
-        scores = score_classes(dev_labels, decide(probs, model_cfg.labels, model_cfg.multilabel,
-                                                               model_cfg.threshold),
+        scores = score_classes(dev_labels, decide(probs, model_cfg.labels, model_cfg.multilabel, model_cfg.threshold),
                                model_cfg.labels, probs, model_cfg.multilabel)
         metrics = {"accuracy": scores["accuracy"], "macro_f1": scores["macro"]["f1"]}
         if model_cfg.multilabel:
@@ -348,8 +349,7 @@ def train_classifier(
 
         def ece(temperature: float) -> float:
             probs = calibrated_probabilities(logits, model_cfg.multilabel, temperature)
-            return score_classes(dev_labels, decide(probs, model_cfg.labels, model_cfg.multilabel,
-                                                                 model_cfg.threshold),
+            return score_classes(dev_labels, decide(probs, model_cfg.labels, model_cfg.multilabel, model_cfg.threshold),
                                  model_cfg.labels, probs, model_cfg.multilabel)["ece"]
 
         return {"calibration": {"temperature": t, "dev_ece_before": ece(1.0), "dev_ece_after": ece(t),
