@@ -145,6 +145,15 @@ def length_buckets(lengths, batch_size: int) -> list[np.ndarray]:
     return buckets
 
 
+def rank_batch(make, idx: np.ndarray, dist: Distributed, pin: bool):
+    """This rank's rows of the global batch ``idx``, as ``make(rows, total=, weight=)`` builds
+    them; a rank without a share (fewer items than ranks) steps on one at weight 0, since DDP
+    needs every rank. ``pin``: page-locked, so copies to the GPU run asynchronously."""
+    share = np.array_split(idx, dist.world_size)[dist.rank]
+    batch = make(share, total=len(idx)) if len(share) else make(idx[:1], total=len(idx), weight=0.0)
+    return batch.pin_memory() if pin else batch
+
+
 def make_batches(sentences: list[TaggedSentence], cfg: TaggerConfig, batch_size: int,
                  droppable: set[str] | None = None) -> list[TaggerBatch]:
     """Batches of sentences of one length each (no padding, so the recurrent layers run on
@@ -167,13 +176,7 @@ class SentenceBatches:
     def batch(self, epoch: int, index: int) -> TaggerBatch:
         if self._order is None or self._order[0] != epoch:
             self._order = (epoch, np.random.default_rng(self.seed + epoch).permutation(self.steps_per_epoch))
-        idx = self.buckets[self._order[1][index]]
-        share = np.array_split(idx, self.dist.world_size)[self.dist.rank]
-        if len(share):
-            batch = self.table.batch(share, total=len(idx))
-        else:  # fewer sentences than ranks: step on one at weight 0 (DDP needs every rank)
-            batch = self.table.batch(idx[:1], total=len(idx), weight=0.0)
-        return batch.pin_memory() if self.pin else batch  # page-locked: copies to the GPU run asynchronously
+        return rank_batch(self.table.batch, self.buckets[self._order[1][index]], self.dist, self.pin)
 
     def state_dict(self, dist: Distributed) -> dict:
         return {}
@@ -346,13 +349,8 @@ class TextBatches:
         return self._plan[1]
 
     def batch(self, epoch: int, index: int):
-        idx = self.plan(epoch)[index]
-        share = np.array_split(idx, self.dist.world_size)[self.dist.rank]
-        if len(share):
-            batch = self.table.batch(share, self.targets, total=len(idx))
-        else:  # fewer texts than ranks: step on one at weight 0 (DDP needs every rank)
-            batch = self.table.batch(idx[:1], self.targets, total=len(idx), weight=0.0)
-        return batch.pin_memory() if self.pin else batch
+        return rank_batch(lambda rows, **kw: self.table.batch(rows, self.targets, **kw), self.plan(epoch)[index],
+                          self.dist, self.pin)
 
     def state_dict(self, dist: Distributed) -> dict:
         return {}
