@@ -110,8 +110,11 @@ class LMModule(FileModule):
         t = targets.reshape(-1)
         if self.cfg.softmax == "adaptive":
             keep = t != PAD_ID  # as ignore_index below: padding is never a target
-            nll = flat.new_zeros(t.shape)
-            nll[keep] = -self.decoder(flat[keep], t[keep]).output
+            nll = torch.zeros(t.shape, dtype=torch.float32, device=flat.device)
+            # in float32 with autocast off: under CPU autocast torch's AdaptiveLogSoftmaxWithLoss
+            # copies a bf16 cluster log-probability into its float32 output and fails (torch 2.13)
+            with torch.autocast(flat.device.type, enabled=False):
+                nll[keep] = -self.decoder(flat[keep].float(), t[keep]).output
             if reduction == "mean":
                 return nll.sum() / keep.sum().clamp(min=1)
             return nll.sum() if reduction == "sum" else nll
