@@ -41,6 +41,9 @@ class LMConfig:
     softmax: str = "full"
     cutoffs: list[int] = field(default_factory=list)
     div_value: float = 4.0
+    # a backward model (train-lm --reverse): it reads every text right to left, the last token
+    # first; scoring reverses what it reads, and it cannot generate left to right
+    reverse: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:

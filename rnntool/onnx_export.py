@@ -14,7 +14,8 @@ LSTM/GRU/RNN operators, the output layer with a log-softmax, or the adaptive sof
 and clusters), so a step there gives what ``rnntool score`` computes (tests/test_export.py
 holds them together). The model file's header (vocabulary, tokenizer settings, architecture,
 how it was trained) rides along as the ``rnntool`` metadata entry, JSON, so that a program
-can turn text into ids the way rnntool does. The graph is written by
+can turn text into ids the way rnntool does; a backward model (``"reverse": true`` in its
+architecture) takes each text's ids last first. The graph is written by
 rnntool.runtime.onnx_proto (no ``onnx`` package needed).
 
 Taggers and classifiers are not exported yet (their character CNN and CRF decoding are more

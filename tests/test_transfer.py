@@ -357,10 +357,33 @@ def test_a_model_of_another_cell_gives_no_recurrent_layer(tmp_path):
              "rnn.0.weight_ih_l0": np.zeros((3, 5), np.float32), "rnn.0.weight_hh_l0": np.zeros((3, 3), np.float32),
              "rnn.0.bias_ih_l0": np.zeros(3, np.float32), "rnn.0.bias_hh_l0": np.zeros(3, np.float32)}
     words = ["<pad>", "<unk>", "a"]
-    out, taken = start.encoder_weights(words, str, state, ["rnn.0"], cell="rnn")
+    out, taken = start.encoder_weights(words, str, state, [("rnn.0.{}_l0", None)], cell="rnn")
     assert not out["rnn.0.weight_hh_l0"].any() and "no recurrent layer" in taken[1]
-    out, taken = start.encoder_weights(words, str, state, ["rnn.0"], cell="rnn-relu")
+    out, taken = start.encoder_weights(words, str, state, [("rnn.0.{}_l0", None)], cell="rnn-relu")
     assert out["rnn.0.weight_hh_l0"].all() and "first recurrent layer" in taken[1]
+
+
+def test_a_backward_model_starts_the_encoders_backward_direction():
+    """A backward LM (train-lm --reverse) reads right to left: its layer goes where the encoder reads so."""
+    def layer(shape_in, value):
+        return {f"{{}}{n}": np.full(s, value, np.float32) for n, s in (("weight_ih", (4, shape_in)), ("weight_hh", (4, 1)),
+                                                                     ("bias_ih", (4,)), ("bias_hh", (4,)))}
+
+    start = LMStart("back-lm", LMConfig(vocab_size=4, layers=1, emb=2, hidden=1, reverse=True),
+                    Vocab(["<pad>", "<unk>", "<eos>", "a"]), TokenizerSettings(level="word"),
+                    {"embedding.weight": np.ones((4, 2), np.float32),
+                     **{k.format("rnn.") + "_l0": v for k, v in layer(2, 7.0).items()}})
+    state = {"features.word_embedding.weight": np.zeros((3, 2), np.float32),
+             **{k.format("rnn.0.") + "_l0": v for k, v in layer(5, 0.0).items()},
+             **{k.format("rnn.0.") + "_l0_reverse": v for k, v in layer(5, 0.0).items()}}
+    words = ["<pad>", "<unk>", "a"]
+    out, taken = start.encoder_weights(words, str, state, [("rnn.0.{}_l0", "rnn.0.{}_l0_reverse")])
+    assert taken[1] == "its first recurrent layer (backward)"
+    assert (out["rnn.0.weight_hh_l0_reverse"] == 7).all() and (out["rnn.0.weight_ih_l0_reverse"][:, :2] == 7).all()
+    assert not out["rnn.0.weight_ih_l0_reverse"][:, 2:].any()  # the columns past the word embedding stay
+    assert not any(out[k].any() for k in state if k.endswith("_l0") and "embedding" not in k)  # forward untouched
+    out, taken = start.encoder_weights(words, str, state, [("rnn.0.{}_l0", None)])  # a one-directional encoder
+    assert "reads right to left" in taken[1] and not out["rnn.0.weight_hh_l0"].any()
 
 
 def test_words_from_a_model_or_vectors_are_capped():

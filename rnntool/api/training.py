@@ -198,6 +198,7 @@ def train_lm(
     level: str | None = None, tokenizer: str | None = None, lower: bool | None = None, min_freq: int = 1,
     max_vocab: int | None = None, valid: Sequence[str] = (), valid_frac: float = 0.1,
     text_col: str | None = None, text_field: str | None = None, init_from: str | os.PathLike | None = None,
+    reverse: bool | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     emb: int | None = None, tie: bool | None = None, softmax: str | None = None, bptt: int | None = None,
     valid_tokens: int | None = None,
@@ -219,7 +220,9 @@ def train_lm(
     ``init_from`` (a language model file or bundled name) continues that model on the text
     (fine-tuning): its architecture and tokenizer are kept (giving others is an error), the
     text's new characters or words are added to its vocabulary, and the training options
-    (learning rate, budget) are yours."""
+    (learning rate, budget) are yours. ``reverse`` trains a backward model: it reads the text
+    right to left (last token first), scores and evaluates text so, and cannot generate; a
+    tagger or classifier started from it (``init_from``) takes it into its backward direction."""
     given = dict(locals())  # the arguments, before anything else is a local
     from rnntool.text.corpus import PrepOptions
     from rnntool.text.tokenize import TokenizerSettings
@@ -234,7 +237,7 @@ def train_lm(
     valid = [valid] if isinstance(valid, (str, os.PathLike)) else valid
     return _run("lm", lambda **run: fit_lm(
         os.fspath(input), output, prep=prep, valid_specs=[os.fspath(v) for v in valid], resume=resume,
-        model_options={**model_options, "emb": emb, "tie": tie, "softmax": softmax},
+        model_options={**model_options, "emb": emb, "tie": tie, "softmax": softmax, "reverse": reverse},
         train_options={**train_options, "bptt": bptt, "valid_tokens": valid_tokens},
         init_from=None if init_from is None else os.fspath(init_from), given_settings=given_settings,
         record=record, progress=progress, **run), log, on_event, remember)

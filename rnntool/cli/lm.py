@@ -42,6 +42,7 @@ def train_lm_command(
                                help="Model file to write [default: next to INPUT, e.g. alice.lm.safetensors]."),
     init_from: str = typer.Option(None, "--init-from", metavar="LM", autocompletion=model_completion("lm"),
                                   help="Continue this language model (a file or bundled name) on INPUT: fine-tuning. Its architecture and tokenizer are kept; INPUT's new characters or words join its vocabulary."),
+    reverse: bool = typer.Option(None, "--reverse", help="Train a backward model: it reads the text right to left (the last token first). It scores and evaluates text so; generate refuses it. A tagger or classifier started from it (--init-from) takes it into its backward direction. With --init-from, the direction is the model's."),
     level: Level = typer.Option(None, "--level", help="For text input: characters or words [default: char; with --init-from, the model's]."),
     tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help="For text input at word level [default: treebank; with --init-from, the model's]."),
     lower: bool = typer.Option(False, "--lower", help="For text input: lowercase it."),
@@ -97,7 +98,7 @@ def train_lm_command(
         lambda **run: rnntool.train_lm(
             input, output, level=value(level), tokenizer=value(tokenizer), lower=lower or None, min_freq=min_freq,
             max_vocab=max_vocab, valid=valid, valid_frac=valid_frac, text_col=text_col, text_field=text_field,
-            init_from=init_from, emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
+            init_from=init_from, reverse=reverse or None, emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
             **options.api_options(), **run),
         options, "bpc" if model_level == "char" else "ppl", "language model",
     )

@@ -99,8 +99,16 @@ class _Stream:
         return released + self._release(out)
 
 
+def check_generates(lm: LMRuntime) -> None:
+    """A backward model cannot continue a text: a one-line error."""
+    if lm.reads_backward:
+        raise InputError("this language model reads text right to left (train-lm --reverse): it scores text "
+                         "but cannot continue it; generate with a model trained without --reverse")
+
+
 class Generator:
     def __init__(self, lm: LMRuntime, opts: GenerationOptions, warn: Callable[[str], None] | None = None):
+        check_generates(lm)
         opts.validate()
         self.lm = lm
         self.opts = opts

@@ -54,6 +54,11 @@ class LMRuntime:
     def level(self) -> str:
         return self.settings.level
 
+    @property
+    def reads_backward(self) -> bool:
+        """A backward model (train-lm --reverse): it reads a text's tokens last to first."""
+        return self.cfg.reverse
+
     # --- output layer -------------------------------------------------------------------
     def logits(self, h: np.ndarray) -> np.ndarray:
         """Unnormalised scores [N, V] (for adaptive softmax: log-probabilities)."""
@@ -122,6 +127,7 @@ class LMRuntime:
         return self._ort_session
 
     def encode(self, text: str) -> list[int]:
+        """The ids of ``text``'s tokens in the text's order (a backward model's reader reverses them)."""
         return self.vocab.encode(self.tokenizer.tokenize(text))
 
 

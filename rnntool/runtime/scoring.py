@@ -21,7 +21,8 @@ def evaluate_pieces(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> dict:
     ``pieces`` are (text, ends_a_line) as ``TextSource.pieces`` reads them. The stream
     starts in the start-of-text state, so every token of the text (and each line end) is
     predicted: ``tokens`` counts them all. It is read a window at a time, so memory stays
-    bounded however large the text (or its longest line) is.
+    bounded however large the text (or its longest line) is. A backward model reads the text
+    from its end (``backward_windows``) and predicts as many tokens.
     """
     end = lm.line_end_id
     unk_id = lm.vocab.unk_id
@@ -38,10 +39,8 @@ def evaluate_pieces(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> dict:
         tokens += len(ids) - 1
         unk += int((ids[1:] == unk_id).sum())
 
-    for text, ends_line in pieces:
-        window.extend(lm.encode(text))
-        if ends_line:
-            window.append(end)
+    for ids in (backward_windows(lm, pieces) if lm.reads_backward else forward_windows(lm, pieces)):
+        window.extend(ids)
         while len(window) > EVAL_WINDOW:
             run(window[: EVAL_WINDOW + 1])
             window = window[EVAL_WINDOW:]
@@ -56,6 +55,37 @@ def evaluate_pieces(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> dict:
     out["tokens"] = tokens
     out["unk"] = unk
     return out
+
+
+def forward_windows(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> Iterator[list[int]]:
+    """The ids of ``pieces`` in reading order, each piece's followed by the line end if it ends a line."""
+    for text, ends_line in pieces:
+        yield lm.encode(text) + ([lm.line_end_id] if ends_line else [])
+
+
+def backward_windows(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> Iterator[list[int]]:
+    """``forward_windows`` for a backward model: the lines last to first, each read right to
+    left and followed by its line end -- what the forward model reads of the text with its
+    lines and their tokens reversed (a last line without a line end gets none). The ids go to
+    an unnamed scratch file on the way, so a text of any size costs disk, not memory; then
+    they are read back from the end."""
+    from rnntool.text.corpus import IdStream, release_pages
+
+    stream = IdStream(on_disk=True)
+    for ids in forward_windows(lm, pieces):
+        stream.pending.extend(ids)
+        if len(stream.pending) >= EVAL_WINDOW:
+            stream.flush()
+    ids = stream.finish()
+    # read backwards, the text's closing line end would come first: it goes last, after the
+    # first line (what follows the start-of-text state evaluate_pieces begins in)
+    closed = len(ids) > 0 and ids[-1] == lm.line_end_id
+    for stop in range(len(ids) - closed, 0, -EVAL_WINDOW):
+        start = max(0, stop - EVAL_WINDOW)
+        yield ids[start:stop][::-1].tolist()
+        release_pages(ids, start, stop)
+    if closed:
+        yield [lm.line_end_id]
 
 
 def score_lines(lm: LMRuntime, lines: Iterable[str], batch: int = 64) -> Iterator[list[tuple[str, float, int]]]:
@@ -73,7 +103,8 @@ def score_lines(lm: LMRuntime, lines: Iterable[str], batch: int = 64) -> Iterato
 
 def score_batch(lm: LMRuntime, lines: list[str]) -> list[tuple[str, float, int]]:
     end = lm.line_end_id
-    encoded = [[end, *lm.encode(line), end] for line in lines]
+    order = reversed if lm.reads_backward else iter
+    encoded = [[end, *order(lm.encode(line)), end] for line in lines]
     lengths = np.array([len(e) - 1 for e in encoded])
     T, B = int(lengths.max()), len(lines)
     inputs = np.full((T, B), lm.vocab.pad_id, dtype=np.int64)

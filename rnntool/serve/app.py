@@ -212,8 +212,10 @@ def _samples(body: Body, state: ServerState, lm, prompts: list[str], n: int, def
              stop_at_eos: bool = False) -> list[tuple[str, object]]:
     """(prompt, GenerationOptions) for each sample a request asks for (``n`` per prompt), the
     options checked as ``generate`` checks them; each sample has its own seed (sample_seeds)."""
+    from rnntool.runtime.generate import check_generates
     from rnntool.serve.generation import sample_seeds
 
+    check_generates(lm._runtime)
     max_tokens = body.integer("max_tokens", defaults["max_tokens"])
     if max_tokens > state.limits.max_tokens:
         raise OutOfRangeError(f"max_tokens is at most {state.limits.max_tokens} on this server, not {max_tokens}")

@@ -97,11 +97,19 @@ def release_pages(array: np.ndarray, start: int, stop: int) -> None:
     if (mapping is None or getattr(array, "mode", None) not in ("r", "r+", "w+")  # never a private (copy) map
             or not hasattr(mapping, "madvise") or stop <= start):
         return
-    part = array[start:stop]
-    base = np.frombuffer(mapping, dtype=np.uint8, count=1).ctypes.data
-    begin = part.ctypes.data - base
-    begin -= begin % mmap.PAGESIZE
-    mapping.madvise(mmap.MADV_DONTNEED, begin, part.ctypes.data - base + part.nbytes - begin)
+    begin, length = page_span(array[start:stop], np.frombuffer(mapping, dtype=np.uint8, count=1).ctypes.data,
+                              mmap.PAGESIZE)
+    mapping.madvise(mmap.MADV_DONTNEED, begin, length)
+
+
+def page_span(part: np.ndarray, base: int, page: int) -> tuple[int, int]:
+    """(offset, length) from address ``base``, the start rounded down to a page, of the bytes
+    ``part`` spans: reading order does not matter (a backward model reads a reversed view,
+    whose first item lies at its highest address)."""
+    low, high = getattr(np.lib, "array_utils", np).byte_bounds(part)  # (numpy 1.x: np.byte_bounds)
+    begin = low - base
+    begin -= begin % page
+    return begin, high - base - begin
 
 
 def chunks(ids: np.ndarray) -> Iterator[np.ndarray]:
@@ -142,6 +150,36 @@ def scratch_array(n: int, dtype) -> np.ndarray:
         return np.zeros(0, dtype=dtype)
     with scratch_file() as f:
         return np.memmap(f, dtype=dtype, mode="w+", shape=(n,))
+
+
+class IdStream:
+    """int32 ids appended a chunk at a time to an unnamed scratch file (or to memory, for
+    texts already in memory), memory-mapped when done."""
+
+    def __init__(self, on_disk: bool):
+        self.file = scratch_file() if on_disk else None
+        self.pending: list[int] = []
+        self.written = 0
+
+    def flush(self) -> None:
+        if self.file is not None and self.pending:
+            self.file.write(np.asarray(self.pending, np.int32).tobytes())
+            self.written += len(self.pending)
+            self.pending = []
+
+    def finish(self) -> np.ndarray:
+        if self.file is None:
+            return np.asarray(self.pending, np.int32)
+        self.flush()
+        self.file.flush()
+        # the map keeps the unnamed file's data after the file object is closed
+        ids = np.memmap(self.file, np.int32, "r", shape=(self.written,)) if self.written else np.zeros(0, np.int32)
+        self.file.close()
+        return ids
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 EncodedBatch = tuple[list[str], np.ndarray]

@@ -310,7 +310,9 @@ def train_classifier(
         if cfg.class_weight == "balanced" else None
     model = ClassifierModule(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
     if init is not None and not setup.resumed:
-        start_encoder(model, init[2], [f"rnn.{k}.forward_rnn" for k in range(model_cfg.layers)])
+        start_encoder(model, init[2], [(f"rnn.{k}.forward_rnn.{{}}_l0",
+                                        f"rnn.{k}.backward_rnn.{{}}_l0" if model_cfg.bidirectional else None)
+                                       for k in range(model_cfg.layers)])
     elif vectors is not None:
         say(f"starting from {vectors.name}: {start_encoder(model, vectors, [])[0]}")
     table = TextTable(packed, model_cfg, rarest, train_ids)

@@ -22,7 +22,7 @@ from typing import IO
 
 import numpy as np
 
-from rnntool.text.corpus import release_pages, scratch_file
+from rnntool.text.corpus import IdStream, release_pages, scratch_file
 from rnntool.text.labelled import Example
 from rnntool.text.tagged import TaggedSentence, iob1_to_iob2, is_iob
 from rnntool.text.tokenize import Tokenizer
@@ -98,36 +98,6 @@ class PackedTexts:
         for keep, line in zip(which, self.text_lines):
             if keep:
                 yield line.decode("utf-8").rstrip("\n")
-
-
-class IdStream:
-    """int32 ids appended a chunk at a time to an unnamed scratch file (or to memory, for
-    texts already in memory), memory-mapped when done."""
-
-    def __init__(self, on_disk: bool):
-        self.file = scratch_file() if on_disk else None
-        self.pending: list[int] = []
-        self.written = 0
-
-    def flush(self) -> None:
-        if self.file is not None and self.pending:
-            self.file.write(np.asarray(self.pending, np.int32).tobytes())
-            self.written += len(self.pending)
-            self.pending = []
-
-    def finish(self) -> np.ndarray:
-        if self.file is None:
-            return np.asarray(self.pending, np.int32)
-        self.flush()
-        self.file.flush()
-        # the map keeps the unnamed file's data after the file object is closed
-        ids = np.memmap(self.file, np.int32, "r", shape=(self.written,)) if self.written else np.zeros(0, np.int32)
-        self.file.close()
-        return ids
-
-    def discard(self) -> None:
-        if self.file is not None:
-            self.file.close()
 
 
 class TextCollector:

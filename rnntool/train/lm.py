@@ -78,6 +78,19 @@ def fit_to_text(data: LMData, cfg: LMTrainConfig, given: dict, world_size: int =
     return True
 
 
+def read_backward(data: LMData) -> None:
+    """Every split as a backward model reads it, right to left: reversed views of the
+    memory-mapped ids, so the text is neither copied nor held in memory. (A split that is the
+    training text itself stays the very same array: validate_on_train_if_tiny and
+    line_rows tell it apart by identity.)"""
+    validates_on_train, tests_on_train = data.valid is data.train, data.test is data.train
+    data.train = data.train[::-1]
+    data.valid = data.train if validates_on_train else data.valid[::-1]
+    if data.test is not None:
+        data.test = data.train if tests_on_train else data.test[::-1]
+    data.notes.append("reading the text right to left: a backward language model (--reverse)")
+
+
 def line_end_id(data: LMData) -> int:
     """The id that ends a line in this data (<eos> for words, the newline for characters)."""
     return data.vocab.stoi.get(Tokenizer(data.settings).line_end, data.vocab.eos_id)
@@ -213,6 +226,8 @@ def train_lm(
         raise RnntoolError(f"this text now makes a vocabulary of {len(data.vocab):,} where the checkpoint's model has "
                            f"{model_cfg.vocab_size:,}: the --init-from model {inputs.get('init_from')} changed since; "
                            "resume with the file it started from")
+    if model_cfg.reverse:
+        read_backward(data)
     given = {k: v for k, v in (train_options or {}).items() if v is not None}
     if not setup.resumed and fit_to_text(data, cfg, given, setup.dist.world_size, streams=start is not None) \
             and "precision" not in given \

@@ -140,7 +140,7 @@ def train_tagger(
     lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0
     model = TaggerModule(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout)
     if start is not None:
-        taken = start_encoder(model, start, ["rnn.0"])
+        taken = start_encoder(model, start, [("rnn.0.{}_l0", "rnn.0.{}_l0_reverse")])
         if on_event is not None and setup.dist.is_main:
             on_event({"event": "note", "message": f"starting from {start.name}: {' and '.join(taken)}"})
     train_table = SentenceTable(packed, model_cfg, rarest, train_ids)

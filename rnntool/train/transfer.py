@@ -20,7 +20,7 @@ from rnntool.text.tokenize import SPECIALS, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
 # what a continued model takes from the model it starts from, by model option
-ARCHITECTURE = ("cell", "layers", "hidden", "emb", "tie", "softmax")
+ARCHITECTURE = ("cell", "layers", "hidden", "emb", "tie", "softmax", "reverse")
 
 
 @dataclass
@@ -118,36 +118,45 @@ class LMStart:
         return extend_words(words, self.vocab.itos, normalize)
 
     def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
-                        layer_names: list[str], cell: str | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+                        layers: list[tuple[str, str | None]], cell: str | None = None
+                        ) -> tuple[dict[str, np.ndarray], list[str]]:
         """``state`` (an encoder's tensors; its recurrent ``cell``) with what this model can
-        give: its word embedding rows (``set_word_rows``), and for each of ``layer_names`` (the
-        encoder's forward recurrent layers, ``PREFIX`` of PREFIX.weight_ih_l0 ...) this model's
-        layer of the same depth where cell and size agree -- of its input weights the columns of the word
-        embedding, the first inputs of the encoder's first layer. And what was taken, in words."""
+        give: its word embedding rows (``set_word_rows``), and for each of ``layers`` (the
+        encoder's recurrent layers, bottom up, as the names of their forward and backward
+        directions' tensors, ``"rnn.0.{}_l0"`` for rnn.0.weight_ih_l0 ..., the backward one None
+        in a one-directional encoder) this model's layer of the same depth, into the direction
+        that reads as it does, where cell and size agree -- of its input weights the columns of
+        the word embedding, the first inputs of the encoder's first layer. And what was taken,
+        in words."""
         out = dict(state)
         found = set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize)
         taken = [f"the embeddings of {found:,} of {len(words):,} words"]
-        layers = 0
+        direction = "backward" if self.cfg.reverse else "forward"
+        names = [pair[1 if self.cfg.reverse else 0] for pair in layers]
+        done = 0
         cell = cell or self.cfg.cell
-        for depth, prefix in enumerate(layer_names[: self.cfg.layers] if cell == self.cfg.cell else []):
-            ih = out[f"{prefix}.weight_ih_l0"]
+        for depth, name in enumerate(names[: self.cfg.layers] if cell == self.cfg.cell else []):
+            if name is None:
+                break
+            ih = out[name.format("weight_ih")]
             theirs_ih = self.tensors[f"rnn.weight_ih_l{depth}"]
-            if ih.shape[0] != theirs_ih.shape[0] or out[f"{prefix}.weight_hh_l0"].shape != \
+            if ih.shape[0] != theirs_ih.shape[0] or out[name.format("weight_hh")].shape != \
                     self.tensors[f"rnn.weight_hh_l{depth}"].shape or ih.shape[1] < theirs_ih.shape[1]:
                 break  # another cell or size: nothing of this layer (nor of those above) fits
             ih = ih.copy()
             ih[:, : theirs_ih.shape[1]] = theirs_ih
-            out[f"{prefix}.weight_ih_l0"] = ih
-            for name in ("weight_hh", "bias_ih", "bias_hh"):
-                out[f"{prefix}.{name}_l0"] = self.tensors[f"rnn.{name}_l{depth}"]
-            layers += 1
-        if layers:
-            taken.append(f"{'its first' if layers == 1 else f'{layers}'} recurrent layer{'s' if layers > 1 else ''} "
-                         "(forward)")
+            out[name.format("weight_ih")] = ih
+            for part in ("weight_hh", "bias_ih", "bias_hh"):
+                out[name.format(part)] = self.tensors[f"rnn.{part}_l{depth}"]
+            done += 1
+        if done:
+            taken.append(f"{'its first' if done == 1 else f'{done}'} recurrent layer{'s' if done > 1 else ''} "
+                         f"({direction})")
+        elif names and names[0] is None:
+            taken.append("no recurrent layer (it reads right to left, and this encoder only left to right)")
         else:
             taken.append(f"no recurrent layer (its {self.cfg.cell} of {self.cfg.hidden} does not fit a {cell} "
-                         f"of {state[f'{layer_names[0]}.weight_hh_l0'].shape[1]})" if layer_names else
-                         "no recurrent layer")
+                         f"of {state[names[0].format('weight_hh')].shape[1]})" if names else "no recurrent layer")
         return out, taken
 
 
@@ -183,7 +192,8 @@ class WordVectors:
         return extend_words(words, self.words, normalize)
 
     def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
-                        layer_names: list[str], cell: str | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+                        layers: list[tuple[str, str | None]], cell: str | None = None
+                        ) -> tuple[dict[str, np.ndarray], list[str]]:
         out = dict(state)
         found = set_word_rows(out, words, self.words, self.vectors, normalize)
         return out, [f"the vectors of {found:,} of {len(words):,} words"]
@@ -282,7 +292,7 @@ def _settings_text(settings: TokenizerSettings) -> str:
     return words + (f" ({', '.join(flags)})" if flags else "")
 
 
-def start_encoder(module, start: "LMStart | WordVectors", layer_names: list[str]) -> list[str]:
+def start_encoder(module, start: "LMStart | WordVectors", layers: list[tuple[str, str | None]]) -> list[str]:
     """Load into ``module`` (a tagger or classifier, torch) what ``start`` gives its encoder
     (``encoder_weights``, by the module's own parameter names); what was taken."""
     import torch
@@ -291,7 +301,7 @@ def start_encoder(module, start: "LMStart | WordVectors", layer_names: list[str]
 
     cfg = module.cfg
     state = {name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()}
-    state, taken = start.encoder_weights(cfg.words, normalize_word if cfg.normalize_words else str, state, layer_names,
+    state, taken = start.encoder_weights(cfg.words, normalize_word if cfg.normalize_words else str, state, layers,
                                          cfg.cell)
     module.load_state_dict({name: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for name, v in state.items()})
     return taken
