@@ -176,6 +176,12 @@ def encoder_rows(config: dict, bidirectional: bool = True) -> list[SummaryRow]:
         n = 9 * config["case_emb"]
         rows.append(SummaryRow("Casing embedding", f"(batch, time, {config['case_emb']})", n, n))
         features += config["case_emb"]
+    for lm in config.get("char_lms", []):  # a tagger's character language models (frozen)
+        cfg = LMConfig.from_dict(lm["config"])
+        n = sum(r.params for r in lm_summary(cfg))
+        rows.append(SummaryRow(f"Char LM, {'backward' if cfg.reverse else 'forward'} ({cfg.layers}x{cfg.hidden} "
+                               f"{cfg.cell.upper()}, frozen)", f"(batch, time, {cfg.hidden})", n, n, lm.get("name", "")))
+        features += cfg.hidden
     rows += rnn_stack_rows(config["cell"], config["layers"], features, config["hidden"], "time", bidirectional)
     return rows
 

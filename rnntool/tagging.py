@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rnntool.errors import RnntoolError
 from rnntool.features import (  # noqa: F401 (the tagger's features, by their old names too)
@@ -20,6 +20,10 @@ class TaggerConfig(EncoderConfig):
     crf: bool = False
     scheme: str | None = None  # "iob2" for entity tags (converted from IOB1 if needed)
     column: str | None = None  # which input column the tags came from
+    # character language models whose states join each word's features (train-tagger --char-lm;
+    # rnntool.runtime.charlm): each's name, architecture, vocabulary and tokenizer; their
+    # weights are in the model file under char_lm.K.
+    char_lms: list[dict] = field(default_factory=list)
 
     TYPE = "bilstm-tagger"
 
@@ -27,3 +31,11 @@ class TaggerConfig(EncoderConfig):
         if not self.tags:
             raise RnntoolError("the training data has no tags")
         super().__post_init__()
+
+    @property
+    def char_lm_size(self) -> int:
+        return sum(int(lm["config"]["hidden"]) for lm in self.char_lms)
+
+    @property
+    def feature_size(self) -> int:
+        return super().feature_size + self.char_lm_size

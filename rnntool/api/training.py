@@ -249,6 +249,7 @@ def train_tagger(
     crf: bool | None = None, char_filters: int | None = None, word_emb: int | None = None,
     min_word_freq: int | None = None, lm_loss: float | None = None, init_from: str | os.PathLike | None = None,
     word_vectors: str | os.PathLike | None = None,
+    char_lm: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
     max_steps: int | None = None, lr: float | None = None, optimizer: str | None = None,
@@ -265,9 +266,14 @@ def train_tagger(
     the tagger starts from (its words join the vocabulary, so words the tagging data lacks
     keep theirs) and, where cell and size agree, its first recurrent layer (forward).
     ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from
-    instead (as for ``train_classifier``)."""
+    instead (as for ``train_classifier``). ``char_lm``: a character language model, or a
+    forward and a backward one (``train_lm(..., reverse=True)``), files or bundled names, whose
+    states at each word join its features (Akbik et al. 2018's contextual string embeddings);
+    they stay frozen and the tagger's model file carries them."""
     given = dict(locals())  # the arguments, before anything else is a local
     from rnntool.train.tagger import train_tagger as fit_tagger
+
+    char_lms = [] if char_lm is None else [char_lm] if isinstance(char_lm, (str, os.PathLike)) else list(char_lm)
 
     model_options, train_options = _split_shared(given)
     record = _record("train_tagger", command, meta, _shown(given))
@@ -277,7 +283,8 @@ def train_tagger(
         model_options={**model_options, "crf": crf, "char_filters": char_filters, "word_emb": word_emb},
         train_options={**train_options, "min_word_freq": min_word_freq, "lm_loss": lm_loss},
         resume=resume, record=record, errors=errors, init_from=None if init_from is None else os.fspath(init_from),
-        word_vectors=None if word_vectors is None else os.fspath(word_vectors), **run), log, on_event, remember)
+        word_vectors=None if word_vectors is None else os.fspath(word_vectors),
+        char_lm=[os.fspath(m) for m in char_lms], **run), log, on_event, remember)
 
 
 def train_classifier(

@@ -46,6 +46,8 @@ def train_tagger_command(
                                   help="Start from a word-level language model (a file or bundled name): its word embeddings (its words join the vocabulary; sets --word-emb) and, where --cell and --hidden agree, its first recurrent layer."),
     word_vectors: str = typer.Option(None, "--word-vectors", metavar="FILE",
                                      help="Start the word embeddings from pretrained vectors: word2vec, GloVe or fastText text format (.gz too). Their size sets --word-emb; the file's first 20,000 words join the vocabulary besides the training data's."),
+    char_lm: str = typer.Option(None, "--char-lm", metavar="FORWARD[,BACKWARD]", autocompletion=model_completion("lm"),
+                                help="Character language models (files or bundled names; the backward one trained with train-lm --reverse) whose states at each word join its features: Akbik et al.'s contextual string embeddings. Frozen; the tagger's model file carries them, and tag computes them without torch."),
     # the training options every train-* command shares (rnntool.cli.options.SHARED)
     cell: Annotated[Cell | None, training_option("tagger", "cell")] = None,
     layers: Annotated[int | None, training_option("tagger", "layers")] = None,
@@ -86,7 +88,8 @@ def train_tagger_command(
         lambda **run: rnntool.train_tagger(
             train, output, dev=dev, format=value(fmt), column=column, dev_frac=dev_frac, crf=crf,
             char_filters=char_filters, word_emb=word_emb, min_word_freq=min_word_freq, lm_loss=lm_loss,
-            init_from=init_from, word_vectors=word_vectors, **options.api_options(), **run),
+            init_from=init_from, word_vectors=word_vectors,
+            char_lm=char_lm.split(",") if char_lm is not None else None, **options.api_options(), **run),
         options, "loss", "tagger", rows,
     )
 

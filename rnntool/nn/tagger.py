@@ -94,6 +94,7 @@ class TaggerBatch(TensorBatch):
     sentences: int
     weight: float = 1.0
     order: np.ndarray | None = None  # the sentences' indices in the data (dev batches)
+    lm_features: torch.Tensor | None = None  # [B, T, D] the character LMs' states (--char-lm)
 
     @property
     def tokens(self) -> int:
@@ -108,11 +109,18 @@ class TaggerModule(FileModule):
     (``rnn.weight_ih_l1``...) that the numpy runtime reads, see file_names.
 
     Training-only settings: ``lm_vocab``/``lm_weight`` for the language-model loss,
-    ``word_dropout`` for the rate at which the rarest words become <unk>."""
+    ``word_dropout`` for the rate at which the rarest words become <unk>.
 
-    def __init__(self, cfg: TaggerConfig, lm_vocab: int = 0, lm_weight: float = 0.0, word_dropout: float = 0.0):
+    ``char_lm_tensors``: the weights of the character language models of ``cfg.char_lms``
+    (file names, char_lm.K.*, rnntool.runtime.charlm.PREFIX). They are frozen and their features come with each batch
+    (computed once, rnntool.runtime.charlm), so they are no part of the torch module: they
+    only ride along into the model file."""
+
+    def __init__(self, cfg: TaggerConfig, lm_vocab: int = 0, lm_weight: float = 0.0, word_dropout: float = 0.0,
+                 char_lm_tensors: dict[str, np.ndarray] | None = None):
         super().__init__()
         self.cfg = cfg
+        self.char_lm_tensors = dict(char_lm_tensors or {})
         self.lm_weight = lm_weight
         self.word_dropout = word_dropout
         self.features = TokenFeatures(cfg)
@@ -122,19 +130,23 @@ class TaggerModule(FileModule):
         self.crf = CRF(len(cfg.tags)) if cfg.crf else None
         self.lm_heads = LanguageModelHeads(cfg.hidden, lm_vocab, cfg.dropout) if lm_vocab else None
 
-    def layer_outputs(self, words, cases, type_chars, type_index) -> list[torch.Tensor]:
+    def layer_outputs(self, words, cases, type_chars, type_index, lm_features=None) -> list[torch.Tensor]:
         """Each BiLSTM layer's output [B, T, 2H] for a batch of equal-length sentences
         (training batches are bucketed by exact length, so the layers run unpacked, on
         torch's fast path). words/cases/type_index [B, T]; type_chars [U, L]: characters
-        of the batch's distinct words (row 0 padding); type_index points into it."""
-        return self.rnn.run(self.features(words, cases, type_chars, type_index), self.drop)
+        of the batch's distinct words (row 0 padding); type_index points into it;
+        lm_features [B, T, D]: the character LMs' states (a model with --char-lm)."""
+        x = self.features(words, cases, type_chars, type_index)
+        if self.cfg.char_lms:
+            x = torch.cat([x, lm_features.to(x.dtype)], dim=-1)
+        return self.rnn.run(x, self.drop)
 
     def scores(self, top_layer: torch.Tensor) -> torch.Tensor:
         return self.output(self.drop(top_layer))
 
-    def emissions(self, words, cases, type_chars, type_index) -> torch.Tensor:
+    def emissions(self, words, cases, type_chars, type_index, lm_features=None) -> torch.Tensor:
         """Scores [B, T, K] (see layer_outputs for the inputs)."""
-        return self.scores(self.layer_outputs(words, cases, type_chars, type_index)[-1])
+        return self.scores(self.layer_outputs(words, cases, type_chars, type_index, lm_features)[-1])
 
     def forward(self, batch: TaggerBatch) -> torch.Tensor:
         """The batch's share of the mean loss per token of its (global) batch."""
@@ -142,7 +154,7 @@ class TaggerModule(FileModule):
         if self.training and self.word_dropout > 0:  # the rarest words stand in for unseen ones
             drop = batch.droppable & (torch.rand(words.shape, device=words.device) < self.word_dropout)
             words = words.masked_fill(drop, 1)
-        layers = self.layer_outputs(words, batch.cases, batch.type_chars, batch.type_index)
+        layers = self.layer_outputs(words, batch.cases, batch.type_chars, batch.type_index, batch.lm_features)
         emissions = self.scores(layers[-1]).float()
         T = words.shape[1]
         if self.crf is not None:
@@ -160,3 +172,12 @@ class TaggerModule(FileModule):
         """Per-layer modules under the stacked names; no language-model heads."""
         return {name: stacked_name(name.removeprefix("features.")) for name in self.state_dict()
                 if not name.startswith("lm_heads.")}
+
+    def file_weights(self) -> dict[str, np.ndarray]:
+        return {**super().file_weights(), **self.char_lm_tensors}
+
+    def n_params(self) -> int:
+        return super().n_params() + sum(t.size for t in self.char_lm_tensors.values())
+
+    def load_file_weights(self, tensors: dict[str, np.ndarray]) -> None:
+        super().load_file_weights({k: v for k, v in tensors.items() if not k.startswith("char_lm.")})

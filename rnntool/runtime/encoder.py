@@ -16,6 +16,7 @@ import numpy as np
 
 from rnntool.features import EncoderConfig, casing
 from rnntool.runtime.cells import Packing, RNNStack
+from rnntool.runtime.charlm import CharLMFeatures
 from rnntool.runtime.ort import OrtStack, packed_engine
 
 ORT_GROUP = 128  # sequences per onnxruntime call, of similar lengths (``TextEncoder._run_ort``)
@@ -48,11 +49,17 @@ class TextEncoder:
             self.conv_w = np.ascontiguousarray(conv.transpose(2, 1, 0).reshape(-1, conv.shape[0]))  # [k*E, F]
             self.conv_b = t["chars.conv.bias"]
         self.stack = RNNStack(cfg.cell, t, cfg.layers, bidirectional=bidirectional, prefix="rnn.")
-        self.engine = packed_engine()
+        # a tagger's character language models (--char-lm): contextual features per token beside
+        # the per-type ones, so the first layer's inputs are no longer a per-type table; such a
+        # model runs on numpy whatever the engine
+        self.char_lm = CharLMFeatures(cfg.char_lms, t) if getattr(cfg, "char_lms", None) else None
+        self.engine = packed_engine() if self.char_lm is None else "numpy"
         self.ort = None  # the onnxruntime session, made on first use
         self.type_row: dict[str, int] = {}
-        # per word type: first-layer gate inputs per direction (numpy), or the features (onnxruntime)
-        tables = 1 if self.engine == "onnxruntime" else self.stack.dirs
+        # per word type: first-layer gate inputs per direction (numpy), or the features
+        # (onnxruntime, and beside character-LM features)
+        self.tables_hold_features = self.engine == "onnxruntime" or self.char_lm is not None
+        tables = 1 if self.tables_hold_features else self.stack.dirs
         self.type_tables = [np.zeros((0, 0), dtype=np.float32) for _ in range(tables)]
 
     # --- features -------------------------------------------------------------------------
@@ -89,7 +96,7 @@ class TextEncoder:
     def type_values(self, words: Sequence[str]) -> list[np.ndarray]:
         """What the type tables hold for distinct words (see the module's docstring)."""
         feats = self.type_features(words)
-        if self.engine == "onnxruntime":
+        if self.tables_hold_features:
             return [feats]
         return [self.stack.input_gates(feats, d) for d in range(self.stack.dirs)]
 
@@ -127,6 +134,13 @@ class TextEncoder:
         packed_rows[packing.token_rows()] = rows
         if self.engine == "onnxruntime":
             return (*self._run_ort(lengths, packing, packed_rows), packing)
+        if self.char_lm is not None:
+            features = self.type_tables[0]
+            x = np.empty((len(rows), features.shape[1] + self.char_lm.size), dtype=np.float32)
+            x[:, : features.shape[1]] = features[packed_rows]
+            x[packing.token_rows(), features.shape[1]:] = self.char_lm(sequences)
+            out, state = self.stack.forward_packed(x, packing)
+            return out, state, packing
         out, state = self.stack.forward_packed(None, packing, first_gates=self.type_tables, first_rows=packed_rows)
         return out, state, packing
 

@@ -227,7 +227,7 @@ class TypeFeatures:
         """Every RELEASE_EVERY batches, hand the pages of the maps read back."""
         self.batches_read += 1
         if self.batches_read % RELEASE_EVERY == 0:
-            for stream in (self.packed.ids, self.packed.tags):
+            for stream in (self.packed.ids, self.packed.tags, getattr(self, "lm_features", None)):
                 if stream is not None:
                     release_pages(stream, 0, len(stream))
 
@@ -261,13 +261,16 @@ class TextTable(TypeFeatures):
 
 
 class SentenceTable(TypeFeatures):
-    """A tagger's sentences and their tags; a batch is sentences of one length."""
+    """A tagger's sentences and their tags; a batch is sentences of one length. ``lm_features``:
+    the character LMs' features [tokens, D] of every token of ``packed``, by its position in
+    ``packed.ids`` (a model with --char-lm; see train.tagger.char_lm_features)."""
 
     def __init__(self, packed, cfg, droppable: set[str] | None = None, select: np.ndarray | None = None,
-                 features: TypeFeatures | None = None):
+                 features: TypeFeatures | None = None, lm_features: np.ndarray | None = None):
         super().__init__(packed, cfg, droppable, select, features)
         index = {t: i for i, t in enumerate(cfg.tags)}
         self.tag = np.array([index.get(t, 0) for t in packed.tag_names] or [0], np.int64)
+        self.lm_features = lm_features
 
     def batch(self, idx: np.ndarray, total: int | None = None, weight: float = 1.0) -> TaggerBatch:
         lengths = self.lengths[idx]
@@ -281,8 +284,9 @@ class SentenceTable(TypeFeatures):
         type_chars[1:] = chars
         arrays = (self.word[rows], self.case[rows], type_chars, type_index.reshape(rows.shape) + 1, tags,
                   self.drop[rows])
+        lm = None if self.lm_features is None else torch.from_numpy(np.ascontiguousarray(self.lm_features[positions]))
         return TaggerBatch(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays), sentences=total or len(idx),
-                           weight=weight, order=idx)
+                           weight=weight, order=idx, lm_features=lm)
 
 
 class Targets:

@@ -85,10 +85,14 @@ class PackedTexts:
             first = last
         return counts
 
+    def tokens(self, i: int) -> list[str]:
+        """Text ``i``'s tokens (a tagged sentence's words)."""
+        return [self.types[t - 1] for t in self.ids[int(self.starts[i]): int(self.starts[i] + self.lengths[i])]]
+
     def sentence(self, i: int) -> tuple[list[str], list[str]]:
         """Tagged sentence ``i`` as (words, tags)."""
         span = slice(int(self.starts[i]), int(self.starts[i] + self.lengths[i]))
-        return [self.types[t - 1] for t in self.ids[span]], [self.tag_names[t] for t in self.tags[span]]
+        return self.tokens(i), [self.tag_names[t] for t in self.tags[span]]
 
     def texts(self, which: np.ndarray) -> Iterator[str]:
         """The kept texts (see TextCollector) flagged by the boolean ``which``, in order."""

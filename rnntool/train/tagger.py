@@ -12,6 +12,7 @@ from rnntool.config import TaggerTrainConfig
 from rnntool.errors import InputError, RnntoolError
 from rnntool.features import normalize_word, normalized_counts, vocabularies_from_counts
 from rnntool.metrics import score_tags
+from rnntool.modelfile import ModelFile
 from rnntool.nn.tagger import TaggerModule, TaggerBatch
 from rnntool.recipes import tagger_model_options, tagger_train_config
 from rnntool.runtime.tagger import decode_batch
@@ -27,6 +28,7 @@ from rnntool.train.runs import prepare
 # the heads' softmax small next to the BiLSTM's arithmetic.
 LM_VOCAB = 2000
 DEV_BATCH = 256
+CHAR_LM_CHUNK = 1024  # sentences whose character-LM features are computed together
 
 
 def split_dev(sentences: int, frac: float, seed: int) -> np.ndarray:
@@ -41,6 +43,52 @@ def split_dev(sentences: int, frac: float, seed: int) -> np.ndarray:
     return dev
 
 
+class CharLMs:
+    """The character language models of --char-lm: their records for the tagger's
+    configuration, their tensors for its model file, and the features they give."""
+
+    def __init__(self, models: list[tuple[str, ModelFile]]):
+        from rnntool.runtime.charlm import PREFIX, check_char_lms, lm_entry
+
+        if models:
+            check_char_lms(models)
+        models = sorted(models, key=lambda m: bool(m[1].config.get("reverse")))  # forward first
+        self.entries = [lm_entry(model, name) for name, model in models]
+        self.tensors = {f"{PREFIX}.{k}.{name}": np.asarray(t, np.float32)
+                        for k, (_, model) in enumerate(models) for name, t in model.tensors.items()}
+
+    @classmethod
+    def load(cls, specs: list[str]) -> "CharLMs":
+        from rnntool.modelfile import load_model
+        from rnntool.userstate import locate
+
+        return cls([(spec, load_model(locate(spec), kind="lm")) for spec in specs])
+
+    def features_of(self, packed, on_event: EventFn | None) -> np.ndarray | None:
+        """The features [tokens, D] of every token of ``packed`` (by position in ``packed.ids``),
+        in a scratch file, computed a chunk of sentences at a time; None without models."""
+        import time
+
+        from rnntool.runtime.charlm import CharLMFeatures
+        from rnntool.text.corpus import release_pages, scratch_array
+
+        if not self.entries:
+            return None
+        features = CharLMFeatures(self.entries, self.tensors)
+        total = len(packed.ids)
+        out = scratch_array(total * features.size, np.float32).reshape(total, features.size)
+        began = time.perf_counter()
+        for first in range(0, len(packed), CHAR_LM_CHUNK):
+            chunk = range(first, min(len(packed), first + CHAR_LM_CHUNK))
+            start, stop = int(packed.starts[chunk[0]]), int(packed.starts[chunk[-1]] + packed.lengths[chunk[-1]])
+            out[start:stop] = features([packed.tokens(i) for i in chunk])  # sentences lie one after another
+            release_pages(out, start, stop)
+        if on_event is not None:
+            on_event({"event": "note", "message": f"character LM features of {len(packed):,} sentences ({total:,} "
+                                                  f"tokens) in {time.perf_counter() - began:.1f} s"})
+        return out
+
+
 def predict(model: TaggerModule, batches: Iterable[TaggerBatch], sentences: int, device) -> list[list[str]]:
     """Decoded tags for the ``sentences`` sentences of ``batches`` (in the data's order)."""
     out: list[list[str] | None] = [None] * sentences
@@ -49,7 +97,7 @@ def predict(model: TaggerModule, batches: Iterable[TaggerBatch], sentences: int,
     tags = model.cfg.tags
     for batch in batches:
         b = batch.to(device)
-        em = model.emissions(b.words, b.cases, b.type_chars, b.type_index)
+        em = model.emissions(b.words, b.cases, b.type_chars, b.type_index, b.lm_features)
         lengths = np.full(len(batch.order), batch.words.shape[1])
         ids, _ = decode_batch(em.float().cpu().numpy(), lengths, trans)
         for row, i in enumerate(batch.order):
@@ -74,11 +122,14 @@ def train_tagger(
     errors: str = "strict",
     init_from: str | None = None,
     word_vectors: str | None = None,
+    char_lm: list[str] | None = None,
 ) -> tuple[dict, Path]:
     """Train (or resume) a tagger; returns (summary, model path). ``init_from``: a word
     language model whose word embeddings (its words join the vocabulary) and, where cell and
     size agree, first recurrent layer (the forward direction) the tagger starts from;
-    ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from."""
+    ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from;
+    ``char_lm``: one or two character language models (a forward one, a backward one) whose
+    states join each word's features (rnntool.runtime.charlm), frozen, carried in the model file."""
     from rnntool.train.transfer import LMStart, WordVectors, start_encoder
 
     if init_from is not None and word_vectors is not None:
@@ -87,7 +138,8 @@ def train_tagger(
         WordVectors.check(word_vectors, (model_options or {}).get("word_emb"), errors)
     setup = prepare("tagger", train_spec, output, train_options, resume, record, on_event)
     inputs = setup.inputs({"dev": dev_spec, "format": fmt, "column": column, "dev_frac": dev_frac, "errors": errors,
-                           "init_from": init_from, "word_vectors": word_vectors})
+                           "init_from": init_from, "word_vectors": word_vectors, "char_lm": list(char_lm or [])})
+    char_lms = CharLMs.load(inputs.get("char_lm") or [])
     # a resumed run's vocabulary and weights come from its checkpoint
     start = LMStart.load(init_from) if init_from is not None and not setup.resumed else None
     # one streamed pass over each input: words and tags as ids on disk (see labelled_texts)
@@ -130,7 +182,7 @@ def train_tagger(
             options["word_emb"] = start.word_embedding_size((model_options or {}).get("word_emb"))
             words = start.encoder_words(words, normalize_word)
         return TaggerConfig(words=words, chars=chars, tags=tags, scheme=packed.scheme, column=column_name,
-                            **options), cfg
+                            char_lms=char_lms.entries, **options), cfg
 
     model_cfg, cfg = setup.configs(TaggerConfig, TaggerTrainConfig, model_options, train_options, build)
     # Words seen exactly min_word_freq times are the rarest with an embedding of
@@ -138,13 +190,18 @@ def train_tagger(
     rarest = {w for w, c in normalized_counts(word_counts, normalize_word).items() if c == cfg.min_word_freq}
     setup.seed(cfg)
     lm_vocab = min(LM_VOCAB, len(model_cfg.words)) if cfg.lm_loss > 0 else 0
-    model = TaggerModule(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout)
+    if model_cfg.char_lms != char_lms.entries:
+        raise RnntoolError("the --char-lm models changed since the checkpoint was written; resume with the models "
+                           "it started with")
+    model = TaggerModule(model_cfg, lm_vocab, lm_weight=cfg.lm_loss, word_dropout=cfg.word_dropout,
+                         char_lm_tensors=char_lms.tensors)
     if start is not None:
         taken = start_encoder(model, start, [("rnn.0.{}_l0", "rnn.0.{}_l0_reverse")])
         if on_event is not None and setup.dist.is_main:
             on_event({"event": "note", "message": f"starting from {start.name}: {' and '.join(taken)}"})
-    train_table = SentenceTable(packed, model_cfg, rarest, train_ids)
-    dev_table = SentenceTable(packed, model_cfg, None, dev_ids, features=train_table)
+    lm_features = char_lms.features_of(packed, on_event if setup.dist.is_main else None)
+    train_table = SentenceTable(packed, model_cfg, rarest, train_ids, lm_features=lm_features)
+    dev_table = SentenceTable(packed, model_cfg, None, dev_ids, features=train_table, lm_features=lm_features)
     gold = [packed.sentence(i)[1] for i in dev_ids]
 
     def validate(m: TaggerModule) -> tuple[float, dict]:
@@ -163,7 +220,7 @@ def train_tagger(
         evaluate=validate,
         header={"config": model_cfg.to_dict(),
                 "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else []),
-                             **{k: inputs[k] for k in ("init_from", "word_vectors") if inputs.get(k)}}},
+                             **{k: inputs[k] for k in ("init_from", "word_vectors", "char_lm") if inputs.get(k)}}},
         model_config=model_cfg.to_dict(),
         inputs=inputs,
         validation_tokens=int(packed.lengths[dev_ids].sum()),

@@ -1,0 +1,143 @@
+"""train-tagger --char-lm: a forward and a backward character language model's states at each
+word join the tagger's features (Akbik et al. 2018). What the features are, that training and
+tagging compute the same ones, that the numpy runtime gives torch's emissions, that the model
+file is self-contained, and that what cannot serve is a one-line error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import rnntool
+from helpers import assert_one_line_error, ner_sentences
+from rnntool.modelfile import load_model, read_header
+from rnntool.runtime.charlm import CharLMFeatures, reading
+from rnntool.runtime.lm import LMRuntime
+
+LM = dict(layers=1, emb=8, hidden=24, max_steps=20, precision="fp32", seed=1, remember=False)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Character LMs both ways on the words of a small NER set, and a CRF tagger that reads them."""
+    tmp = tmp_path_factory.mktemp("charlm")
+    (tmp / "ner.txt").write_text(ner_sentences(160, 1))
+    (tmp / "dev.txt").write_text(ner_sentences(30, 2))
+    sentences = [[line.split()[0] for line in block.splitlines()]
+                 for block in (tmp / "ner.txt").read_text().split("\n\n") if block.strip()]
+    (tmp / "text.txt").write_text("\n".join(" ".join(s) for s in sentences) + "\n")
+    forward = rnntool.train_lm(tmp / "text.txt", tmp / "fwd.safetensors", **LM).model_path
+    backward = rnntool.train_lm(tmp / "text.txt", tmp / "bwd.safetensors", reverse=True, **LM).model_path
+    tagger = rnntool.train_tagger(tmp / "ner.txt", tmp / "tagger.safetensors", dev=tmp / "dev.txt", crf=True,
+                                  char_lm=[backward, forward], hidden=16, max_steps=30, precision="fp32", seed=1,
+                                  remember=False).model_path
+    return {"dir": tmp, "forward": forward, "backward": backward, "tagger": tagger}
+
+
+def test_each_word_is_read_at_its_last_character_forwards_and_its_first_backwards(models):
+    forward, backward = LMRuntime.load(models["forward"]), LMRuntime.load(models["backward"])
+    E, sp = forward.line_end_id, forward.vocab.stoi[" "]
+    a, b, c = (forward.vocab.stoi[ch] for ch in "Bob"[:1] + "ob")
+    ids, at = reading(forward, ["Bo", "b"])
+    assert ids == [E, a, b, sp, c] and at == [2, 4]
+    ids, at = reading(backward, ["Bo", "b"])
+    assert ids == [E, c, sp, b, a] and at == [4, 1]  # "Bo" is last read at its "B"
+    ids, at = reading(forward, ["Bob\u2603"])  # a character the model never saw reads as <unk>
+    assert ids[-1] == forward.vocab.unk_id and at == [4]
+
+
+def test_the_features_are_the_models_states_at_those_positions(models):
+    lms = [LMRuntime.load(models["forward"]), LMRuntime.load(models["backward"])]
+    sentences = [["Bob", "Jones", "went", "to", "Paris", "."], ["Carol", "went"], ["."]]
+    features = CharLMFeatures([{"config": lm.model_file.config, "vocab": lm.model_file.header["vocab"],
+                                "tokenizer": lm.model_file.header["tokenizer"]} for lm in lms],
+                              {f"char_lm.{k}.{n}": t for k, lm in enumerate(lms)
+                               for n, t in lm.model_file.tensors.items()})
+    got = features(sentences)
+    assert got.shape == (9, 48)
+    rows = 0
+    for s in sentences:
+        for col, lm in zip((0, 24), lms):
+            ids, at = reading(lm, s)
+            h, _ = lm.hidden(np.array(ids)[:, None], lm.zero_state(1))  # one sentence alone, no batching
+            np.testing.assert_allclose(got[rows: rows + len(s), col: col + 24], h[at, 0], rtol=1e-5, atol=1e-6)
+        rows += len(s)
+
+
+def test_training_stored_the_features_tagging_computes(models):
+    """The features training precomputes by position in its packed data are the ones tag computes."""
+    from rnntool.text.tagged import iter_tagged
+    from rnntool.train.labelled_texts import TextCollector
+    from rnntool.train.tagger import CharLMs
+
+    collector = TextCollector(None, None, tagged=True)
+    collector.add_sentences(iter_tagged(str(models["dir"] / "dev.txt"), "auto", None, "strict")[0], 0)
+    packed = collector.finish()
+    lms = CharLMs.load([str(models["forward"]), str(models["backward"])])
+    stored = lms.features_of(packed, None)
+    runtime = CharLMFeatures(lms.entries, lms.tensors)
+    for i in (0, len(packed) // 2, len(packed) - 1):
+        start = int(packed.starts[i])
+        np.testing.assert_allclose(stored[start: start + packed.lengths[i]], runtime([packed.tokens(i)]), atol=1e-6)
+
+
+def test_the_numpy_tagger_gives_torchs_emissions(models):
+    from rnntool.nn.tagger import TaggerModule
+    from rnntool.runtime.tagger import TaggerRuntime
+    from rnntool.train.batching import make_batches
+    from rnntool.text.tagged import TaggedSentence
+
+    tagger = TaggerRuntime.load(models["tagger"])
+    tensors = load_model(models["tagger"]).tensors
+    module = TaggerModule(tagger.cfg, char_lm_tensors={k: v for k, v in tensors.items() if k.startswith("char_lm.")})
+    module.load_file_weights(tensors)
+    module.eval()
+    sentences = [["Bob", "Jones", "went", "to", "Paris", "."], ["Zed", "Quux", "went", "to", "Oslo", "!"], ["Bob"]]
+    n_em, _ = tagger.emissions(sentences)
+    features = tagger.encoder.char_lm
+    for batch in make_batches([TaggedSentence(s, ["O"] * len(s)) for s in sentences], tagger.cfg, 8):
+        lm = torch.from_numpy(np.stack([features([sentences[i]]) for i in batch.order]))
+        with torch.no_grad():
+            t_em = module.emissions(batch.words, batch.cases, batch.type_chars, batch.type_index, lm).numpy()
+        for row, i in enumerate(batch.order):
+            np.testing.assert_allclose(n_em[i, : len(sentences[i])], t_em[row], rtol=1e-5, atol=1e-5)
+
+
+def test_the_model_file_carries_the_models_and_tag_runs_without_them_or_torch(models, tmp_path):
+    header = read_header(models["tagger"], kind="tagger")
+    lms = header["config"]["char_lms"]
+    assert [lm["config"]["reverse"] for lm in lms] == [False, True]  # forward first, whatever the order given
+    assert header["training"]["char_lm"] == [str(models["backward"]), str(models["forward"])]
+    moved = tmp_path / "alone.safetensors"
+    moved.write_bytes(models["tagger"].read_bytes())
+    for name in ("forward", "backward"):
+        models[name].rename(models[name].with_suffix(".gone"))
+    try:
+        code = ("import sys, rnntool; d = rnntool.load(sys.argv[1]).tag('Bob Jones went to Paris .'); "
+                "print(' '.join(t.tag for t in d.tokens)); assert 'torch' not in sys.modules")
+        run = subprocess.run([sys.executable, "-c", code, str(moved)], capture_output=True, text=True, timeout=120)
+    finally:
+        for name in ("forward", "backward"):
+            models[name].with_suffix(".gone").rename(models[name])
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.split()) == 6
+    summary = rnntool.summary(moved)
+    assert "Char LM, forward" in str(summary) and "Char LM, backward" in str(summary)
+
+
+def test_what_cannot_serve_is_a_one_line_error(models, cli, tmp_path):
+    tmp = models["dir"]
+    word_lm = rnntool.train_lm(tmp / "text.txt", tmp_path / "w.safetensors", level="word", **LM).model_path
+    out = tmp_path / "x.safetensors"
+    base = ["train-tagger", tmp / "ner.txt", "--max-steps", "1", "-o", out, "--char-lm"]
+    f, b = models["forward"], models["backward"]
+    assert_one_line_error(cli(*base, word_lm), "word-level")
+    assert_one_line_error(cli(*base, f"{f},{f}"), "both --char-lm models read forward")
+    assert_one_line_error(cli(*base, f"{f},{b},{f}"), "one or two")
+    assert_one_line_error(cli(*base, models["tagger"]), "language model")
+    assert_one_line_error(cli(*base, tmp_path / "missing.safetensors"), "missing")
+    assert not out.exists()
