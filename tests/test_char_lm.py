@@ -107,6 +107,12 @@ def test_the_numpy_tagger_gives_torchs_emissions(models):
             np.testing.assert_allclose(n_em[i, : len(sentences[i])], t_em[row], rtol=1e-5, atol=1e-5)
 
 
+def test_info_names_the_models_without_their_vocabularies(models, cli):
+    shown = cli("info", models["tagger"]).stdout
+    assert f"{models['forward']}: forward 1x24 lstm" in shown and f"{models['backward']}: backward 1x24" in shown
+    assert '"counts"' not in shown
+
+
 def test_the_model_file_carries_the_models_and_tag_runs_without_them_or_torch(models, tmp_path):
     header = read_header(models["tagger"], kind="tagger")
     lms = header["config"]["char_lms"]
@@ -141,3 +147,29 @@ def test_what_cannot_serve_is_a_one_line_error(models, cli, tmp_path):
     assert_one_line_error(cli(*base, models["tagger"]), "language model")
     assert_one_line_error(cli(*base, tmp_path / "missing.safetensors"), "missing")
     assert not out.exists()
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(models, tmp_path):
+    """The checkpoint records --char-lm: a resumed run reloads the models, recomputes the same
+    features, and ends where an uninterrupted run ends."""
+    from rnntool.train.tagger import train_tagger
+
+    common = dict(dev_spec=str(models["dir"] / "dev.txt"), model_options={"hidden": 8},
+                  train_options={"max_steps": 12, "seed": 1, "precision": "fp32"},
+                  char_lm=[str(models["forward"]), str(models["backward"])])
+    train = str(models["dir"] / "ner.txt")
+    full, full_path = train_tagger(train, tmp_path / "full.safetensors", **common)
+    calls = {"n": 0}
+
+    def stop_after_5():
+        calls["n"] += 1
+        return calls["n"] == 5
+
+    part, part_path = train_tagger(train, tmp_path / "part.safetensors", should_stop=stop_after_5, **common)
+    assert part["stop_reason"] == "interrupted" and part["steps"] == 5
+    resumed, _ = train_tagger(train, part_path, resume=tmp_path / "part.ckpt")
+    assert resumed["steps"] == full["steps"] == 12
+    a, b = load_model(full_path), load_model(part_path)
+    assert a.config["char_lms"] == b.config["char_lms"]
+    for name in a.tensors:
+        np.testing.assert_array_equal(a.tensors[name], b.tensors[name], err_msg=name)

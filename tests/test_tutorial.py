@@ -168,7 +168,8 @@ def test_the_tutorial_has_the_whole_path():
     commands = " ".join(c for _, steps, _ in blocks for c, _ in steps)
     for needed in ("summary --spec", "layer --spec", "--explain", "return_state=True", "Bidirectional", "LSTM",
                    "GRU", "train-lm", "tyger", "ko-tiny", "--text-col", "alice", "train-tagger", "nltk:treebank",
-                   "conll2003", "train-classifier", "classify", "-m ko-novel", "tag "):
+                   "conll2003", "train-classifier", "classify", "-m ko-novel", "tag ", "--init-from", "--reverse",
+                   "--char-lm"):
         assert needed in commands, needed
     assert sum(mode == "exact" for mode, _, _ in blocks) >= 10
 

@@ -65,7 +65,12 @@ def models_command(
 def summarise_header(header: dict) -> dict:
     """The header with long vocabularies shown as their size and first entries."""
     out = json.loads(json.dumps(header))
-    for part in (out.get("config", {}), out.get("vocab", {})):
+    config = out.get("config", {})
+    if config.get("char_lms"):  # a tagger's character LMs: what they are, not their vocabularies
+        config["char_lms"] = [f"{lm.get('name')}: {'backward' if lm['config'].get('reverse') else 'forward'} "
+                              f"{lm['config']['layers']}x{lm['config']['hidden']} {lm['config']['cell']}, "
+                              f"{len(lm['vocab']['tokens'])} characters" for lm in config["char_lms"]]
+    for part in (config, out.get("vocab", {})):
         for key in (*LIST_FIELDS, "tokens", "counts"):
             value = part.get(key)
             if isinstance(value, list) and len(value) > 12:
