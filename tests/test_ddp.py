@@ -343,7 +343,10 @@ def test_init_from_under_two_ranks_starts_every_rank_from_the_model(text, tmp_pa
                           text=True)
         assert one.returncode == 0, one.stderr
         assert "zebra" in model.header["vocab"]["tokens"]
-        assert_close_weights(tmp_path / "one.safetensors", tmp_path / "two.safetensors")
+        # Adam scales each step by the gradient's running size, so a weight whose gradient is near
+        # zero moves by the all-reduce's rounding (seen: 1.7e-5 on CI); rows started wrongly would
+        # differ by the size of the weights themselves (~0.1)
+        assert_close_weights(tmp_path / "one.safetensors", tmp_path / "two.safetensors", atol=1e-4)
         return
     lm = load_model(base)
     tokens, words = lm.header["vocab"]["tokens"], model.config["words"]
