@@ -29,6 +29,8 @@ from rnntool.config import (
     SCHEDULES,
     SOFTMAXES,
     SPLIT_MODES,
+    SUBWORD_TOKENIZERS,
+    SUBWORD_VOCAB_SIZE,
     TAG_INPUTS,
     TAG_OUTPUTS,
     TAGGED_FORMATS,
@@ -39,7 +41,7 @@ __all__ = [
     "GENERATION", "DEV_FRAC", "VALID_FRAC", "resolved", "default_text", "describe_lm_defaults", "model_variables",
     "CELLS", "CLASS_WEIGHTS", "CLASSIFY_INPUTS", "CLASSIFY_OUTPUTS", "DECODE_ERRORS", "LABELLED_FORMATS", "LEVELS",
     "OPTIMIZERS", "POOLS", "PRECISIONS", "SCHEDULES", "SOFTMAXES", "SPLIT_MODES", "TAG_INPUTS", "TAG_OUTPUTS",
-    "TAGGED_FORMATS", "WORD_TOKENIZERS",
+    "TAGGED_FORMATS", "WORD_TOKENIZERS", "SUBWORD_TOKENIZERS", "SUBWORD_VOCAB_SIZE",
 ]
 
 GENERATION = MappingProxyType(recipes.GENERATION)  # generate's sampling defaults (read-only)

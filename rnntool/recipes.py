@@ -225,10 +225,11 @@ def choose_tokenizer(share: float, kiwi_installed: bool) -> tuple[str, Choice]:
 
 
 def classifier_choices(texts: int, tokens: int, model_options: dict | None, train_options: dict | None,
-                       words: bool = True) -> tuple[dict, dict, list[Choice]]:
+                       words: bool = True, subwords: bool = False) -> tuple[dict, dict, list[Choice]]:
     """The options with what the data decides filled in where the user gave nothing (None),
     and the choices made. ``texts`` and ``tokens``: the training split's; ``words``: a word
-    vocabulary of the run's own (not characters, not a language model's)."""
+    vocabulary of the run's own (not characters, not a language model's); ``subwords``: its
+    words are pieces learned from the same texts."""
     model = {k: v for k, v in (model_options or {}).items() if v is not None}
     train = {k: v for k, v in (train_options or {}).items() if v is not None}
     made: list[Choice] = []
@@ -240,6 +241,9 @@ def classifier_choices(texts: int, tokens: int, model_options: dict | None, trai
         if new:
             made.append(Choice(new, because))
 
+    if words and subwords:
+        choose({"min_word_freq": 1}, "subword pieces: every piece learned keeps a row of its own; "
+                                     "--vocab-size sets how many")
     if words:
         if tokens < SMALL_CORPUS_TOKENS:
             choose(SMALL_CORPUS, f"{tokens:,} training tokens, under {SMALL_CORPUS_TOKENS:,}, so "

@@ -36,9 +36,9 @@ def test_without_the_extra_kiwi_is_a_one_line_install_hint(monkeypatch):
 
 def test_morphemes_become_readable_korean_a_word_at_a_time():
     pytest.importorskip("kiwipiepy")
-    from rnntool.text.tokenize import make_detokenizer
+    from rnntool.text.tokenize import TokenizerSettings, make_detokenizer
 
-    detok = make_detokenizer("word", "kiwi")
+    detok = make_detokenizer(TokenizerSettings("word", "kiwi"))
     pieces = [detok(t) for t in ["우리/NP", "는/JX", "저녁/NNG", "을/JKO", "먹/VV", "었/EP", "다/EF"]]
     # a word is released once the next one starts (its syllables may still contract until then)
     assert pieces[:2] == ["", ""] and pieces[2] == "우리는"

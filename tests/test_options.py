@@ -75,6 +75,7 @@ NOT_RECIPES = {
     ("train-tagger", "--column"),  # the tagged-data reader's: upos for CoNLL-U, the last column otherwise
     ("train-classifier", "--format"), ("train-classifier", "--text-col"), ("train-classifier", "--label-col"),
     ("train-lm", "--level"), ("train-lm", "--tokenizer"),  # how text is read: test_train_lm_reading_defaults
+    ("train-lm", "--vocab-size"), ("train-classifier", "--vocab-size"),  # SentencePiece's: tests/test_subword.py
 }
 
 

@@ -32,8 +32,9 @@ class LanguageModel(Model):
         return len(self._runtime.vocab)
 
     def tokenize(self, text: str) -> list[str]:
-        """The tokens the model reads ``text`` as: its characters, or its words as the model's
-        tokenizer splits them (what ``max_tokens`` and a score's ``tokens`` count)."""
+        """The tokens the model reads ``text`` as: its characters, or its words (or subword
+        pieces) as the model's tokenizer splits them (what ``max_tokens`` and a score's
+        ``tokens`` count)."""
         return self._runtime.tokenizer.tokenize(check_text(text, "a text"))
 
     # --- generation ----------------------------------------------------------------------

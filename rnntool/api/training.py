@@ -196,7 +196,7 @@ def _run(kind: str, fit: Callable, log, on_event: EventFn | None, remember: bool
 def train_lm(
     input: str | os.PathLike, output: str | os.PathLike | None = None, *,
     level: str | None = None, tokenizer: str | None = None, lower: bool | None = None, min_freq: int = 1,
-    max_vocab: int | None = None, valid: Sequence[str] = (), valid_frac: float = 0.1,
+    max_vocab: int | None = None, vocab_size: int | None = None, valid: Sequence[str] = (), valid_frac: float = 0.1,
     text_col: str | None = None, text_field: str | None = None, init_from: str | os.PathLike | None = None,
     reverse: bool | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
@@ -216,8 +216,10 @@ def train_lm(
     train-lm``): ``input`` is a text file, ``-`` or a prepared corpus directory; the model
     goes to ``output`` (default: next to the input, ``alice.lm.safetensors``).
 
-    ``level``, ``tokenizer`` and ``lower`` default to characters, Treebank words and False.
-    ``init_from`` (a language model file or bundled name) continues that model on the text
+    ``level``, ``tokenizer`` and ``lower`` default to characters, Treebank words and False;
+    ``tokenizer`` 'bpe' or 'unigram' learns about ``vocab_size`` SentencePiece pieces (8,000)
+    from the text first (word level; the model file carries them, and generation joins them
+    back exactly). ``init_from`` (a language model file or bundled name) continues that model on the text
     (fine-tuning): its architecture and tokenizer are kept (giving others is an error), the
     text's new characters or words are added to its vocabulary, and the training options
     (learning rate, budget) are yours. ``reverse`` trains a backward model: it reads the text
@@ -229,7 +231,8 @@ def train_lm(
     from rnntool.train.lm import train_lm as fit_lm
 
     model_options, train_options = _split_shared(given)
-    given_settings = {k: v for k, v in (("level", level), ("tokenizer", tokenizer), ("lower", lower)) if v is not None}
+    given_settings = {k: v for k, v in (("level", _level(level, tokenizer, None)), ("tokenizer", tokenizer),
+                                        ("lower", lower), ("vocab_size", vocab_size)) if v is not None}
     prep = PrepOptions(settings=TokenizerSettings(**given_settings), min_freq=min_freq, max_vocab=max_vocab,
                        valid_frac=0.0 if valid else valid_frac, errors=errors, text_col=text_col,
                        text_field=text_field)
@@ -292,7 +295,7 @@ def train_classifier(
     dev: str | None = None, dev_frac: float = 0.1,
     format: str = "auto", text_col: str | None = None, label_col: str | None = None, text_field: str = "text",
     label_field: str = "label", label_sep: str | None = None,
-    level: str = "word", tokenizer: str | None = None, lower: bool = False,
+    level: str = "word", tokenizer: str | None = None, lower: bool = False, vocab_size: int | None = None,
     pool: str | None = None, bidirectional: bool | None = None, word_emb: int | None = None,
     char_filters: int | None = None, case_emb: int | None = None, min_word_freq: int | None = None,
     max_vocab: int | None = None, max_length: int | None = None, class_weight: str | None = None,
@@ -317,7 +320,8 @@ def train_classifier(
     result's ``summary["choices"]`` and the model header say what and why. ``word_vectors``: a
     word2vec/GloVe/fastText text file (``.gz`` too) the word embeddings start from (their size
     is the vectors'; the file's first 20,000 words join the vocabulary besides the training
-    data's)."""
+    data's). ``tokenizer`` 'bpe' or 'unigram': about ``vocab_size`` SentencePiece pieces
+    (8,000) learned from the training texts first, carried in the model file."""
     given = dict(locals())  # the arguments, before anything else is a local
     import logging
 
@@ -332,7 +336,8 @@ def train_classifier(
         os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=fmt, dev_frac=dev_frac,
         init_from=None if init_from is None else os.fspath(init_from),
         word_vectors=None if word_vectors is None else os.fspath(word_vectors),
-        settings=TokenizerSettings(level, tokenizer or "treebank", lower), choose_tokenizer_from_data=tokenizer is None,
+        settings=TokenizerSettings(level, tokenizer or "treebank", lower, vocab_size=vocab_size or 0),
+        choose_tokenizer_from_data=tokenizer is None,
         pretrain=pretrain,
         model_options={**model_options, "pool": pool, "bidirectional": bidirectional, "word_emb": word_emb,
                        "char_filters": char_filters, "case_emb": case_emb, "max_length": max_length,
@@ -343,6 +348,15 @@ def train_classifier(
         log, on_event, remember)
 
 
+def _level(level: str | None, tokenizer: str | None, default: str | None) -> str | None:
+    """The level asked for; without one, a subword tokenizer's (words, split into pieces)."""
+    from rnntool.config import SUBWORD_TOKENIZERS
+
+    if level is None and tokenizer in SUBWORD_TOKENIZERS:
+        return "word"
+    return level if level is not None else default
+
+
 def _shown(given: dict) -> dict:
     """The call's arguments worth recording (callbacks and the record's own fields left out)."""
     return {k: v for k, v in given.items() if k not in ("on_event", "progress", "command", "meta", "remember")}
@@ -350,14 +364,17 @@ def _shown(given: dict) -> dict:
 
 def prep(
     inputs: str | os.PathLike | Sequence[str | os.PathLike], output: str | os.PathLike, *,
-    level: str = "char", tokenizer: str = "treebank", lower: bool = False, strip_punct: bool = False,
-    ascii: bool = False, min_freq: int = 1, max_vocab: int | None = None, valid_frac: float = 0.1,
+    level: str | None = None, tokenizer: str = "treebank", lower: bool = False, strip_punct: bool = False,
+    ascii: bool = False, min_freq: int = 1, max_vocab: int | None = None, vocab_size: int | None = None,
+    valid_frac: float = 0.1,
     test_frac: float = 0.0, split: str = "tail", valid: Sequence[str] = (), test: Sequence[str] = (),
     seed: int = 0, errors: str = "strict", text_col: str | None = None, text_field: str | None = None,
     jobs: int | None = None, progress: Callable[[int], None] | None = None,
 ) -> PrepResult:
     """Prepare a corpus once (``rnntool prep``): tokenize, build a frequency-ordered vocabulary
-    from the training split, encode and split; writes a directory ``train_lm`` reads."""
+    from the training split, encode and split; writes a directory ``train_lm`` reads. ``level``:
+    characters, or words with a subword ``tokenizer`` ('bpe', 'unigram': about ``vocab_size``
+    SentencePiece pieces, 8,000, learned from the training inputs first)."""
     from rnntool.fsutil import check_output_path
     from rnntool.text.corpus import PrepOptions, prepare_corpus
     from rnntool.text.tokenize import TokenizerSettings
@@ -366,7 +383,9 @@ def prep(
     output = os.fspath(output)
     check_output_path(output)
     explicit = bool(valid) or bool(test)
-    opts = PrepOptions(settings=TokenizerSettings(level, tokenizer, lower, strip_punct, ascii), min_freq=min_freq,
+    settings = TokenizerSettings(_level(level, tokenizer, "char"), tokenizer, lower, strip_punct, ascii,
+                                 vocab_size=vocab_size or 0)
+    opts = PrepOptions(settings=settings, min_freq=min_freq,
                        max_vocab=max_vocab, valid_frac=0.0 if explicit else valid_frac,
                        test_frac=0.0 if explicit else test_frac, split=split, seed=seed, errors=errors,
                        text_col=text_col, text_field=text_field)

@@ -11,7 +11,7 @@ from rnntool.cli.common import handle_errors, info, model_completion, open_model
 from rnntool.cli.options import (
     FRACTION, JOBS_HELP, OPEN_PROBABILITY, Cell, ClassifyInput, ClassifyInputOption, DecodeErrors, LabelCol,
     LabelField, LabelledFormatChoice, LabelledFormatOption, LabelSep, Level, Optimizer, Pool, Precision, Schedule,
-    TextCol, TextField, TrainingOptions, WordTokenizer, choices, training_option, value,
+    TOKENIZER_HELP, VOCAB_SIZE_HELP, TextCol, TextField, TrainingOptions, WordTokenizer, choices, training_option, value,
 )
 from rnntool.defaults import CLASS_WEIGHTS, CLASSIFY_OUTPUTS, DEV_FRAC, default_text
 from rnntool.errors import RnntoolError
@@ -39,7 +39,8 @@ def train_classifier_command(
     output: str = typer.Option(None, "-o", "--output", metavar="MODEL", help="Model file [default: next to TRAIN, e.g. train.classifier.safetensors]."),
     dev_frac: float = typer.Option(DEV_FRAC, "--dev-frac", metavar="F", callback=FRACTION, help="Without --dev: hold out this fraction of TRAIN (stratified by label)."),
     level: Level = typer.Option(Level.word, "--level", help="Tokens are words or characters."),
-    tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help=f"Word splitting: NLTK's Treebank rules, whitespace (pre-tokenized text; Korean eojeol) or Kiwi's Korean morphemes (the Korean extra) [{default_text('classifier', 'tokenizer')}]."),
+    tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help=f"{TOKENIZER_HELP} [{default_text('classifier', 'tokenizer')}]."),
+    vocab_size: int = typer.Option(None, "--vocab-size", min=1, metavar="N", help=VOCAB_SIZE_HELP),
     lower: bool = typer.Option(False, "--lower", help="Lowercase the text before tokenizing (word features are lowercased anyway; characters keep their case)."),
     pool: Pool = typer.Option(None, "--pool", help=f"One vector per text from the top layer: its last states (forward at the end, backward at the start), the mean or max over time, or attention [{default_text('classifier', 'pool')}]."),
     bidirectional: bool = typer.Option(None, "--bidirectional/--unidirectional", help=f"Read each text both ways [{default_text('classifier', 'bidirectional')}]."),
@@ -113,7 +114,7 @@ def train_classifier_command(
         lambda **run: rnntool.train_classifier(
             train, output, dev=dev, dev_frac=dev_frac, format=value(layout), text_col=text_col, label_col=label_col,
             text_field=text_field, label_field=label_field, label_sep=label_sep, level=value(level),
-            tokenizer=value(tokenizer), lower=lower, pool=value(pool), bidirectional=bidirectional,
+            tokenizer=value(tokenizer), vocab_size=vocab_size, lower=lower, pool=value(pool), bidirectional=bidirectional,
             word_emb=word_emb, char_filters=char_filters, case_emb=case_emb, min_word_freq=min_word_freq,
             max_vocab=max_vocab, max_length=max_length, class_weight=value(class_weight), calibrate=calibrate,
             threshold=threshold, init_from=init_from, word_vectors=word_vectors, pretrain=pretrain, **options.api_options(), **run),

@@ -9,10 +9,10 @@ import typer
 from rnntool.cli import app
 from rnntool.cli.common import handle_errors, model_completion, open_model, print_json
 from rnntool.cli.options import (
-    FRACTION, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
+    FRACTION, TOKENIZER_HELP, VOCAB_SIZE_HELP, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
     training_option, value,
 )
-from rnntool.defaults import VALID_FRAC, default_text, describe_lm_defaults
+from rnntool.defaults import SUBWORD_TOKENIZERS, VALID_FRAC, default_text, describe_lm_defaults
 
 
 class ScoreFormat(str, Enum):
@@ -43,8 +43,9 @@ def train_lm_command(
     init_from: str = typer.Option(None, "--init-from", metavar="LM", autocompletion=model_completion("lm"),
                                   help="Continue this language model (a file or bundled name) on INPUT: fine-tuning. Its architecture and tokenizer are kept; INPUT's new characters or words join its vocabulary."),
     reverse: bool = typer.Option(None, "--reverse", help="Train a backward model: it reads the text right to left (the last token first). It scores and evaluates text so; generate refuses it. A tagger or classifier started from it (--init-from) takes it into its backward direction. With --init-from, the direction is the model's."),
-    level: Level = typer.Option(None, "--level", help="For text input: characters or words [default: char; with --init-from, the model's]."),
-    tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help="For text input at word level [default: treebank; with --init-from, the model's]."),
+    level: Level = typer.Option(None, "--level", help="For text input: characters or words (a subword --tokenizer implies words) [default: char; with --init-from, the model's]."),
+    tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help="For text input at word level: " + TOKENIZER_HELP + " [default: treebank; with --init-from, the model's]."),
+    vocab_size: int = typer.Option(None, "--vocab-size", min=1, metavar="N", help="For text input: " + VOCAB_SIZE_HELP),
     lower: bool = typer.Option(False, "--lower", help="For text input: lowercase it."),
     min_freq: int = typer.Option(1, "--min-freq", min=1, metavar="N", help="For text input: rarer words become <unk>."),
     max_vocab: int = typer.Option(None, "--max-vocab", min=4, metavar="N", help="For text input: vocabulary size cap."),
@@ -91,14 +92,14 @@ def train_lm_command(
     import rnntool
     from rnntool.cli.training import run_training
 
-    model_level = value(level) or "char"
+    model_level = value(level) or ("word" if value(tokenizer) in SUBWORD_TOKENIZERS else "char")
     if level is None and init_from is not None and not resume:  # (another kind: train_lm says so)
         model_level = rnntool.info(init_from).header.get("tokenizer", {}).get("level", model_level)
     run_training(
         lambda **run: rnntool.train_lm(
             input, output, level=value(level), tokenizer=value(tokenizer), lower=lower or None, min_freq=min_freq,
-            max_vocab=max_vocab, valid=valid, valid_frac=valid_frac, text_col=text_col, text_field=text_field,
-            init_from=init_from, reverse=reverse or None, emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
+            max_vocab=max_vocab, vocab_size=vocab_size, valid=valid, valid_frac=valid_frac, text_col=text_col,
+            text_field=text_field, init_from=init_from, reverse=reverse or None, emb=emb, tie=tie, softmax=value(softmax), bptt=bptt, valid_tokens=valid_tokens,
             **options.api_options(), **run),
         options, "bpc" if model_level == "char" else "ppl", "language model",
     )

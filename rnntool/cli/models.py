@@ -70,6 +70,10 @@ def summarise_header(header: dict) -> dict:
         config["char_lms"] = [f"{lm.get('name')}: {'backward' if lm['config'].get('reverse') else 'forward'} "
                               f"{lm['config']['layers']}x{lm['config']['hidden']} {lm['config']['cell']}, "
                               f"{len(lm['vocab']['tokens'])} characters" for lm in config["char_lms"]]
+    for tokenizer in (out.get("tokenizer"), config.get("tokenizer")):
+        if isinstance(tokenizer, dict) and tokenizer.get("subword_model"):  # ~180 KB of base64: what it is
+            tokenizer["subword_model"] = (f"SentencePiece model, {len(tokenizer['subword_model']) * 3 // 4 / 1024:.0f} "
+                                          "KB (info --json prints it, base64)")
     for part in (config, out.get("vocab", {})):
         for key in (*LIST_FIELDS, "tokens", "counts"):
             value = part.get(key)

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from rnntool import defaults
-from rnntool.defaults import default_text
+from rnntool.defaults import SUBWORD_VOCAB_SIZE, default_text
 
 
 def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -45,6 +45,12 @@ DecodeErrors = choices("DecodeErrors", defaults.DECODE_ERRORS)
 Level = choices("Level", defaults.LEVELS)
 WordTokenizer = choices("WordTokenizer", defaults.WORD_TOKENIZERS)
 SplitMode = choices("SplitMode", defaults.SPLIT_MODES)
+
+TOKENIZER_HELP = ("Word splitting: NLTK's Treebank rules, whitespace (pre-tokenized text such as PTB; Korean eojeol), "
+                  "Kiwi's Korean morphemes (the Korean extra), or subword pieces learned from the training text by "
+                  "SentencePiece, bpe or unigram (the subword extra; implies --level word; see --vocab-size)")
+VOCAB_SIZE_HELP = ("With --tokenizer bpe/unigram: about this many subword pieces, learned from the training text "
+                   f"(fewer where the text has fewer; the model file carries them) [{SUBWORD_VOCAB_SIZE}].")
 TaggedFormat = choices("TaggedFormat", defaults.TAGGED_FORMATS)
 TagInput = choices("TagInput", defaults.TAG_INPUTS)
 TagOutput = choices("TagOutput", defaults.TAG_OUTPUTS)

@@ -6,7 +6,9 @@ import typer
 
 from rnntool.cli import app
 from rnntool.cli.common import byte_progress, err_console, handle_errors, print_json
-from rnntool.cli.options import FRACTION, DecodeErrors, Level, SplitMode, WordTokenizer
+from rnntool.cli.options import (
+    FRACTION, TOKENIZER_HELP, VOCAB_SIZE_HELP, DecodeErrors, Level, SplitMode, WordTokenizer, value,
+)
 
 
 @app.command()
@@ -16,10 +18,9 @@ def prep(
         ..., metavar="INPUT", help="Text files, - for stdin, or nltk:<corpus>[/<fileid>] (e.g. nltk:gutenberg/carroll-alice.txt)."
     ),
     output: str = typer.Option(..., "-o", "--output", metavar="DIR", help="Where to write the prepared corpus (a directory)."),
-    level: Level = typer.Option(Level.char, "--level", help="Tokens are characters (Unicode code points) or words."),
-    tokenizer: WordTokenizer = typer.Option(
-        WordTokenizer.treebank, "--tokenizer", help="Word splitting: NLTK's Treebank rules, or whitespace (pre-tokenized text such as PTB)."
-    ),
+    level: Level = typer.Option(None, "--level", help="Tokens are characters (Unicode code points) or words [default: char; words with a subword --tokenizer]."),
+    tokenizer: WordTokenizer = typer.Option(WordTokenizer.treebank, "--tokenizer", help=TOKENIZER_HELP + "."),
+    vocab_size: int = typer.Option(None, "--vocab-size", min=1, metavar="N", help=VOCAB_SIZE_HELP),
     lower: bool = typer.Option(False, "--lower", help="Lowercase the text."),
     strip_punct: bool = typer.Option(False, "--strip-punct", help="Remove Unicode punctuation characters."),
     ascii_: bool = typer.Option(False, "--ascii", help="Fold to ASCII (accents, typographic quotes/dashes); drop what cannot be folded."),
@@ -57,8 +58,9 @@ def prep(
     import rnntool
 
     with byte_progress("reading", rnntool.text_size([*inputs, *valid, *test]), quiet) as advance:
-        result = rnntool.prep(inputs, output, level=level.value, tokenizer=tokenizer.value, lower=lower,
+        result = rnntool.prep(inputs, output, level=value(level), tokenizer=tokenizer.value, lower=lower,
                               strip_punct=strip_punct, ascii=ascii_, min_freq=min_freq, max_vocab=max_vocab,
+                              vocab_size=vocab_size,
                               valid_frac=valid_frac, test_frac=test_frac, split=split.value, valid=valid, test=test,
                               seed=seed, errors=errors.value, text_col=text_col, text_field=text_field, jobs=jobs,
                               progress=advance)

@@ -16,7 +16,7 @@ from rnntool.errors import InputError, OutOfRangeError
 from rnntool.results import Generation
 from rnntool.runtime.lm import LMRuntime, Stepper
 from rnntool.runtime.sampling import Sampler, SamplingOptions
-from rnntool.text.tokenize import make_detokenizer
+from rnntool.text.tokenize import TokenizerSettings, make_detokenizer
 
 TextFn = Callable[[int, str], None]  # (stream index, text piece)
 
@@ -48,10 +48,10 @@ class _Stream:
     text gets.
     """
 
-    def __init__(self, gen: Generation, level: str, stops: Sequence[str], at_line_start: bool, keep: bool = True,
-                 tokenizer: str = "treebank"):
+    def __init__(self, gen: Generation, settings: TokenizerSettings, stops: Sequence[str], at_line_start: bool,
+                 keep: bool = True):
         self.gen = gen
-        self.detok = make_detokenizer(level, tokenizer)
+        self.detok = make_detokenizer(settings)
         self.detok.reset(at_line_start)
         self.stops = list(stops)
         self.hold = max((len(s) for s in stops), default=1) - 1
@@ -165,8 +165,7 @@ class Generator:
         scale = self.opts.sampling.logit_scale
         stepper = Stepper(self.lm, B, logit_scale=scale, banned_ids=self.banned)
         stepper.set_state(state)
-        streams = [_Stream(g, self.lm.level, self.opts.stops, at_line_start=not p, keep=keep_text,
-                           tokenizer=self.lm.tokenizer.settings.tokenizer)
+        streams = [_Stream(g, self.lm.tokenizer.settings, self.opts.stops, at_line_start=not p, keep=keep_text)
                    for g, p in zip(gens, prompts)]
         itos = self.lm.vocab.itos
         active = np.ones(B, dtype=bool)
@@ -251,8 +250,8 @@ class ContinuousBatch:
         gen = Generation(prompt, logprob_sum=0.0 if want_logprob else None)
         ids = np.array(generator._encode_prompt(prompt), dtype=np.int64)[:, None]
         _, state = self.lm.hidden(ids, self.lm.zero_state(1), None)
-        row = _Row(key, gen, _Stream(gen, self.lm.level, opts.stops, at_line_start=not prompt, keep=keep_text,
-                                     tokenizer=self.lm.tokenizer.settings.tokenizer), generator, want_logprob)
+        row = _Row(key, gen, _Stream(gen, self.lm.tokenizer.settings, opts.stops, at_line_start=not prompt,
+                                     keep=keep_text), generator, want_logprob)
         states = self._states()
         self.rows.append(row)
         self._resize(states + [state])

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from rnntool.errors import InputError
 from rnntool.fsutil import AtomicDirectory
 from rnntool.parallel import default_jobs, ordered_map
 from rnntool.text.sources import ProgressFn, TextSource
+from rnntool.text.subword import subword_vocabulary
 from rnntool.text.tokenize import SPECIALS, Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
@@ -489,6 +490,8 @@ def prepare_corpus(
         raise InputError("stdin (-) can be read only once")
     for source, _ in sources:
         source.check()
+    if opts.settings.subwords and not opts.settings.subword_model:
+        opts = replace(opts, settings=_learn_subwords(sources, opts))
 
     builder = _StreamBuilder(Tokenizer(opts.settings))
     explicit = bool(valid_inputs or test_inputs)
@@ -508,7 +511,8 @@ def prepare_corpus(
         counts += np.bincount(chunk, minlength=len(counts))[: len(counts)]
     present = np.flatnonzero(counts)
     type_counts = {builder.type_of(int(p)): int(counts[p]) for p in present}
-    vocab = Vocab.from_counts(type_counts, opts.min_freq, opts.max_vocab)
+    pieces = subword_vocabulary(opts.settings.subword_model) if opts.settings.subwords else ()
+    vocab = Vocab.from_counts(type_counts, opts.min_freq, opts.max_vocab, always=pieces)
 
     # provisional id -> final id, for the ids that occur anywhere
     seen = np.zeros(builder.n_types(), dtype=bool)
@@ -527,6 +531,19 @@ def prepare_corpus(
 
     stats = corpus_stats(builder, encoded, vocab, type_counts)
     return PreparedCorpus(vocab, opts.settings, encoded, stats, sources=[s.name for s, _ in sources])
+
+
+def _learn_subwords(sources: Sequence[tuple[TextSource, str]], opts: PrepOptions) -> TokenizerSettings:
+    """The settings with subword pieces learned from the training inputs: a first pass over
+    them (SentencePiece samples at most SUBWORD_SAMPLE_LINES lines). With fractional splits
+    that is all the text, the held-out tail too: the pieces are learned without labels or
+    targets, as a vocabulary is, and the tail is not known before the text is tokenized."""
+    streamed = [source.name for source, _ in sources if source.streams]
+    if streamed:
+        raise InputError(f"--tokenizer {opts.settings.tokenizer} reads the training text twice (once to learn its "
+                         f"pieces), and {streamed[0]} can be read once; give a file")
+    train = [source for source, split in sources if split == "train"]
+    return opts.settings.learned_from(text for source in train for text, _ in _source_pieces(source, opts, None))
 
 
 def _text_tokens(builder: _StreamBuilder, stream: np.ndarray) -> int:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
-from rnntool.config import LEVELS, WORD_TOKENIZERS
+from rnntool.config import LEVELS, SUBWORD_TOKENIZERS, WORD_TOKENIZERS
 from rnntool.errors import InputError
 from rnntool.text.sources import nfc
+from rnntool.text.subword import SubwordDetokenizer, learn_subwords, subword_pieces
 
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
@@ -435,12 +436,35 @@ class TokenizerSettings:
     lower: bool = False
     strip_punct: bool = False
     ascii: bool = False
+    vocab_size: int = 0  # subword tokenizers: the pieces asked for (0: SUBWORD_VOCAB_SIZE)
+    subword_model: str = ""  # subword tokenizers: the learned SentencePiece model, base64 (see text/subword.py)
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
             raise InputError(f"unknown level {self.level!r}; use one of: {', '.join(LEVELS)}")
         if self.tokenizer not in WORD_TOKENIZERS:
             raise InputError(f"unknown tokenizer {self.tokenizer!r}; use one of: {', '.join(WORD_TOKENIZERS)}")
+        if self.subwords and self.level != "word":
+            raise InputError(f"--tokenizer {self.tokenizer} splits text into subword pieces; use --level word "
+                             "(or leave --level out)")
+        if self.vocab_size and not self.subwords:
+            raise InputError("--vocab-size sets the number of subword pieces; give it with --tokenizer bpe or unigram "
+                             "(--max-vocab caps a word vocabulary)")
+        if self.vocab_size < 0:
+            raise InputError(f"--vocab-size must be positive, got {self.vocab_size}")
+
+    @property
+    def subwords(self) -> bool:
+        """Whether words are split into SentencePiece pieces learned from the training text."""
+        return self.tokenizer in SUBWORD_TOKENIZERS
+
+    def learned_from(self, texts) -> "TokenizerSettings":
+        """These settings with a subword model learned from ``texts`` (raw lines; cleaned here
+        as the tokenizer cleans them) where they need one, else themselves."""
+        if not self.subwords or self.subword_model:
+            return self
+        clean = Tokenizer(self).clean
+        return replace(self, subword_model=learn_subwords(self.tokenizer, (clean(t) for t in texts), self.vocab_size))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -477,6 +501,8 @@ class Tokenizer:
             return line.split()
         if self.settings.tokenizer == "kiwi":
             return kiwi_tokens([line])[0] if line.strip() else []
+        if self.settings.subwords:
+            return subword_pieces(self.settings.subword_model, [line])[0]
         return self._treebank_many([line])[0]
 
     def tokenize_many(self, lines: list[str]) -> list[list[str]]:
@@ -485,6 +511,8 @@ class Tokenizer:
         if self.settings.level == "word" and self.settings.tokenizer == "kiwi":
             cleaned = [self.clean(line) for line in lines]
             return kiwi_tokens(cleaned)
+        if self.settings.subwords:
+            return subword_pieces(self.settings.subword_model, [self.clean(line) for line in lines])
         if self.settings.level == "word" and self.settings.tokenizer == "treebank":
             return self._treebank_many([self.clean(line) for line in lines])
         return [self.tokenize(line) for line in lines]
@@ -602,8 +630,10 @@ class MorphemeDetokenizer:
         return out
 
 
-def make_detokenizer(level: str, tokenizer: str = "treebank"):
-    """The detokenizer that undoes ``tokenizer`` at ``level``."""
-    if level == "word" and tokenizer == "kiwi":
+def make_detokenizer(settings: TokenizerSettings):
+    """The detokenizer that undoes the tokenizer of ``settings``."""
+    if settings.level == "word" and settings.tokenizer == "kiwi":
         return MorphemeDetokenizer()
-    return Detokenizer(level)
+    if settings.subwords:
+        return SubwordDetokenizer(settings.subword_model, EOS, SPECIALS)
+    return Detokenizer(settings.level)

@@ -28,8 +28,11 @@ class Vocab:
         self.eos_id = self.stoi[EOS]
 
     @classmethod
-    def from_counts(cls, counts: Mapping[str, int], min_freq: int = 1, max_size: int | None = None) -> "Vocab":
-        """Build from token counts. ``max_size`` counts the reserved symbols too."""
+    def from_counts(cls, counts: Mapping[str, int], min_freq: int = 1, max_size: int | None = None,
+                    always: Sequence[str] = ()) -> "Vocab":
+        """Build from token counts. ``max_size`` counts the reserved symbols too. Tokens of
+        ``always`` (a subword model's pieces) are kept however rare, after the frequent ones and
+        in their own order where unseen, so any text the tokenizer can split has ids."""
         if min_freq < 1:
             raise InputError("--min-freq must be at least 1")
         if max_size is not None and max_size <= len(SPECIALS):
@@ -38,6 +41,9 @@ class Vocab:
             ((t, c) for t, c in counts.items() if c >= min_freq and t not in SPECIALS),
             key=lambda tc: (-tc[1], tc[0]),
         )
+        taken = {t for t, _ in kept}
+        rest = [t for t in dict.fromkeys(always) if t not in taken and t not in SPECIALS]
+        kept += sorted(((t, counts.get(t, 0)) for t in rest), key=lambda tc: -tc[1])  # stable: unseen in model order
         if max_size is not None:
             kept = kept[: max_size - len(SPECIALS)]
         tokens = list(SPECIALS) + [t for t, _ in kept]

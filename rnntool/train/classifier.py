@@ -34,6 +34,7 @@ from rnntool.recipes import (
 )
 from rnntool.runtime.classifier import calibrated_probabilities, decide
 from rnntool.text.labelled import LabelledFormat, read_examples
+from rnntool.text.subword import describe_subwords
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.train.batching import Targets, TextBatches, TextTable, sorted_batches
 from rnntool.train.labelled_texts import TextCollector, take_chars
@@ -217,7 +218,12 @@ def train_classifier(
         name, choice = choose_tokenizer(hangul_share(e.text for e in head), find_spec("kiwipiepy") is not None)
         inputs["tokenizer"] = {**inputs["tokenizer"], "tokenizer": name}
         chose(choice)
-    tokenizer = Tokenizer(TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"]))
+    settings = TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"])
+    if settings.subwords and not settings.subword_model:  # a first pass: the pieces are learned from the texts
+        settings = settings.learned_from(e.text for e in read_examples(train_spec, fmt, inputs["errors"]))
+        inputs["tokenizer"] = settings.to_dict()  # a resumed run reads with the same pieces
+        say(f"learned {settings.tokenizer} subword pieces from {train_spec}: {describe_subwords(settings.subword_model)}")
+    tokenizer = Tokenizer(settings)
     max_length = (setup.checkpoint["model_config"]["max_length"] if setup.resumed else
                   (model_options or {}).get("max_length") or classifier_model_options(None, "word")["max_length"])
 
@@ -280,7 +286,7 @@ def train_classifier(
     def build() -> tuple[ClassifierConfig, ClassifierTrainConfig]:
         chosen_model, chosen_train, made = classifier_choices(
             len(train_ids), int(packed.lengths[train_ids].sum()), model_options, train_options,
-            words=init is None and tokenizer.settings.level == "word")
+            words=init is None and tokenizer.settings.level == "word", subwords=tokenizer.settings.subwords)
         for choice in made:
             chose(choice)
         cfg = classifier_train_config(chosen_train)

@@ -8,6 +8,7 @@ import numpy as np
 
 from rnntool.text.corpus import PrepOptions, ids_sha256, is_prepared_corpus, load_corpus, prepare_corpus
 from rnntool.text.sources import ProgressFn
+from rnntool.text.subword import describe_subwords
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
@@ -60,15 +61,19 @@ def load_lm_data(
                       corpus.vocab, corpus.settings, ids_sha256(corpus.splits["train"]), corpus.sources)
     corpus = prepare_corpus([input_spec], opts, valid_specs, progress=progress, small_ok=True)
     train, valid, notes = corpus.splits["train"], corpus.splits["valid"], []
+    if corpus.settings.subword_model != opts.settings.subword_model:
+        notes.append(f"learned {corpus.settings.tokenizer} subword pieces from {input_spec}: "
+                     f"{describe_subwords(corpus.settings.subword_model)}")
     if not valid_specs and opts.valid_frac > 0 and len(valid) < MIN_VALID_TOKENS:
         # the tutorials' few sentences: a held-out tail of a handful of tokens measures nothing
         # and takes words away from the model and its vocabulary; train on all of it
         notes.append(f"the text ({len(train) + len(valid):,} tokens) is too small for a validation split of "
                      f"{opts.valid_frac} ({len(valid)} tokens); training on all of it and validating on the "
                      "training text (give more text or a --valid file to measure generalisation)")
-        corpus = prepare_corpus([input_spec], replace(opts, valid_frac=0.0), progress=progress, small_ok=True)
+        corpus = prepare_corpus([input_spec], replace(opts, valid_frac=0.0, settings=corpus.settings),
+                                progress=progress, small_ok=True)  # the settings: a subword model learned once
         train = valid = corpus.splits["train"]
     elif len(valid) < 2:
         notes.append(f"the validation text has {len(valid)} tokens; validating on the training text")
         valid = train
-    return LMData(train, valid, None, corpus.vocab, opts.settings, ids_sha256(train), corpus.sources, corpus, notes)
+    return LMData(train, valid, None, corpus.vocab, corpus.settings, ids_sha256(train), corpus.sources, corpus, notes)

@@ -210,6 +210,7 @@ def train_lm(
         start = LMStart.load(inputs["init_from"])  # a resumed run's vocabulary is made as it was
     if start is None:
         data = load_lm_data(input_spec, prep, inputs["valid"], progress)
+        inputs["prep"] = replace(prep, settings=data.settings).to_dict()  # subword pieces: a resumed run reads with these
     else:  # every type of the text is read; the model's vocabulary decides which are kept
         data = load_lm_data(input_spec, replace(prep, min_freq=1, max_vocab=None), inputs["valid"], progress)
         data = continue_on(data, start, prep.min_freq, prep.max_vocab)

@@ -51,7 +51,7 @@ class LMStart:
         own = self.settings.to_dict()
         for key, value in given.items():
             if value is not None and own.get(key) != value:
-                flag = "--lower" if key == "lower" else f"--{key} {value}"
+                flag = "--lower" if key == "lower" else f"--{key.replace('_', '-')} {value}"
                 raise InputError(f"{self.name} reads text with {key} {own.get(key)!r}; a model started from it "
                                  f"keeps its tokenizer: drop {flag}")
         return self.settings
