@@ -42,11 +42,22 @@ def test_hangul_text_picks_kiwi_morphemes_and_the_header_records_why(tmp_path):
     assert any(n.startswith("chose --tokenizer kiwi from the data (100% of the letters are Hangul") for n in notes)
 
 
-def test_hangul_without_kiwi_says_how_to_get_it(tmp_path, monkeypatch):
+def test_hangul_without_kiwi_learns_subword_pieces_and_says_how_to_get_kiwi(tmp_path, monkeypatch):
+    pytest.importorskip("sentencepiece")
+    monkeypatch.setattr("rnntool.train.classifier.find_spec", lambda name: None if name == "kiwipiepy" else object())
+    result, notes = train(write(tmp_path / "ko.tsv", KOREAN), tmp_path)
+    assert chosen(result)["tokenizer"] == "unigram"
+    model = rnntool.load(result.model_path)
+    assert model.header["config"]["tokenizer"]["subword_model"]  # the pieces ride in the model file
+    assert any("subword pieces" in n and 'pip install "rnntool[ko]"' in n for n in notes)
+    assert model.classify("이 영화 정말 재미있어요").label in {"0", "1"}
+
+
+def test_hangul_without_kiwi_or_sentencepiece_splits_eojeol_and_says_how_to_do_better(tmp_path, monkeypatch):
     monkeypatch.setattr("rnntool.train.classifier.find_spec", lambda name: None)
     result, notes = train(write(tmp_path / "ko.tsv", KOREAN), tmp_path)
     assert chosen(result)["tokenizer"] == "treebank"
-    assert any('pip install "rnntool[ko]"' in n for n in notes)
+    assert any('neither Kiwi nor SentencePiece' in n and 'pip install "rnntool[ko]"' in n for n in notes)
 
 
 def test_english_text_keeps_treebank_words(tmp_path):

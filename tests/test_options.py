@@ -182,9 +182,11 @@ def check_run_time(kind: str, option: str, text: str) -> None:
         assert chosen(tiny - 1) * -(-(tiny - 1) // batch) >= int(m[3]) > (chosen(tiny - 1) - 1) * -(-(tiny - 1) // batch)
         assert chosen(10, {"max_time": 60.0}) is None and chosen(10, {"epochs": 3}) == 3
     elif (kind, option) == ("classifier", "tokenizer"):
-        assert text == "auto: kiwi when most letters are Hangul and Kiwi is installed, else treebank"
-        pick = lambda share, kiwi: recipes.choose_tokenizer(share, kiwi)[0]  # noqa: E731
-        assert (pick(0.51, True), pick(0.49, True), pick(0.99, False)) == ("kiwi", "treebank", "treebank")
+        assert text == "auto: kiwi when most letters are Hangul and Kiwi is installed, unigram when only " \
+                       "SentencePiece is, else treebank"
+        pick = lambda share, kiwi, sp=True: recipes.choose_tokenizer(share, kiwi, sp)[0]  # noqa: E731
+        assert (pick(0.51, True), pick(0.49, True), pick(0.49, False), pick(0.99, False), pick(0.99, False, False)) \
+            == ("kiwi", "treebank", "treebank", "unigram", "treebank")
     elif (kind, option) == ("classifier", "pretrain"):
         m = re.fullmatch(r"auto: from ([\d,]+) training texts at word level, with --max-time (\d+) or more, "
                          r"of which the LM gets (\d+)%", text)

@@ -215,7 +215,8 @@ def train_classifier(
 
     if (not setup.resumed and init is None and choose_tokenizer_from_data
             and inputs["tokenizer"]["level"] == "word"):
-        name, choice = choose_tokenizer(hangul_share(e.text for e in head), find_spec("kiwipiepy") is not None)
+        name, choice = choose_tokenizer(hangul_share(e.text for e in head), find_spec("kiwipiepy") is not None,
+                                        find_spec("sentencepiece") is not None)
         inputs["tokenizer"] = {**inputs["tokenizer"], "tokenizer": name}
         chose(choice)
     settings = TokenizerSettings.from_dict(init[1] if init else inputs["tokenizer"])
