@@ -41,6 +41,7 @@ _LAZY = {
     "text_size": "rnntool.api.io",
     "evaluate": "rnntool.api",
     "export": "rnntool.onnx_export",
+    "onnx_feed": "rnntool.onnx_export",
     "LanguageModel": "rnntool.api.lm",
     "Tagger": "rnntool.api.tagger",
     "Classifier": "rnntool.api.classifier",
@@ -99,7 +100,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names, as they will be
     from rnntool.api.io import read_lines, read_text, text_size
     from rnntool.api.lm import LanguageModel
     from rnntool.api.loading import Model, bundled_names, load
-    from rnntool.onnx_export import export
+    from rnntool.onnx_export import export, onnx_feed
     from rnntool.api.tagger import Tagger
     from rnntool.api.training import (
         TrainingInterrupted, is_main_process, prep, train_classifier, train_lm, train_tagger,

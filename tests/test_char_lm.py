@@ -147,6 +147,8 @@ def test_what_cannot_serve_is_a_one_line_error(models, cli, tmp_path):
     assert_one_line_error(cli(*base, models["tagger"]), "language model")
     assert_one_line_error(cli(*base, tmp_path / "missing.safetensors"), "missing")
     assert not out.exists()
+    assert_one_line_error(cli("export", models["tagger"], "-o", tmp_path / "t.onnx"), "character-LM features")
+    assert not (tmp_path / "t.onnx").exists()
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(models, tmp_path):

@@ -1,6 +1,8 @@
 """rnntool export: a language model as ONNX, run by onnxruntime, gives the numpy runtime's
 log-probabilities and states, for every cell and both softmaxes, with the state carried
-between calls; the header rides along; other kinds and bad outputs are one-line errors."""
+between calls; a tagger its emissions (and CRF), a classifier its logits and calibrated
+probabilities, for every cell, pooling, direction and feature set; the header rides along;
+what cannot be exported and bad outputs are one-line errors."""
 
 import json
 
@@ -8,8 +10,9 @@ import numpy as np
 import pytest
 
 import rnntool
-from helpers import assert_one_line_error, cat_text
+from helpers import assert_one_line_error, cat_text, ner_sentences
 from rnntool.onnx_export import export
+from rnntool.runtime.tagger import decode_tokens
 
 ort = pytest.importorskip("onnxruntime", reason="running the exported graph needs the [fast] extra")
 
@@ -82,9 +85,10 @@ def test_the_header_rides_along_and_the_vocabulary_turns_text_into_ids(tmp_path)
     assert onnx_total == pytest.approx(float(numpy_lp.sum()), abs=1e-3)
 
 
-def test_onnx_checks_the_graph(tmp_path):
+@pytest.mark.parametrize("name", ["shakespeare-char", "sms-spam", "en-ewt-upos"])
+def test_onnx_checks_the_graph(tmp_path, name):
     onnx = pytest.importorskip("onnx", reason="the onnx package is a dev dependency")
-    onnx.checker.check_model(onnx.load(str(export("shakespeare-char", tmp_path / "s.onnx"))), full_check=True)
+    onnx.checker.check_model(onnx.load(str(export(name, tmp_path / "s.onnx"))), full_check=True)
 
 
 def test_cli_export_writes_the_file_and_prints_its_path(cli, tmp_path, monkeypatch):
@@ -97,8 +101,6 @@ def test_cli_export_writes_the_file_and_prints_its_path(cli, tmp_path, monkeypat
 
 
 def test_what_cannot_be_exported_is_a_one_line_error(cli, tmp_path):
-    assert_one_line_error(cli("export", "sms-spam", "-o", tmp_path / "c.onnx"), "only language models")
-    assert_one_line_error(cli("export", "en-ewt-upos", "-o", tmp_path / "t.onnx"), "only language models")
     assert_one_line_error(cli("export", "shakespeare-char", "--format", "tflite", "-o", tmp_path / "x"),
                           "unknown format 'tflite'")
     assert_one_line_error(cli("export", tmp_path / "missing.safetensors", "-o", tmp_path / "m.onnx"),
@@ -119,3 +121,115 @@ def test_export_imports_neither_torch_nor_onnx(tmp_path):
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "torch" not in imported and "onnx" not in imported and "onnxruntime" not in imported
+
+
+# --- taggers and classifiers ------------------------------------------------------------------
+
+TEXTS = ["the cat sat on the mat", "a dog ran", "cats", "THE Cat SAT 42 times on 3.5 mats !",
+         "an unseen zebra-like word appeared", "a-word-longer-than-the-character-cnn-reads-" * 3]
+CLASSIFIER = dict(hidden=12, word_emb=8, char_filters=6, max_steps=3, seed=1, precision="fp32", min_word_freq=1)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    d = tmp_path_factory.mktemp("labelled")
+    rows = [f"{'pos' if i % 2 else 'neg'}\t{line}" for i, line in enumerate(cat_text(60).splitlines())]
+    (d / "train.tsv").write_text("\n".join(rows) + "\n")
+    multi = [f"{'a,b' if i % 3 == 0 else 'a' if i % 3 == 1 else 'b'}\t{line}"
+             for i, line in enumerate(cat_text(60).splitlines())]
+    (d / "multi.tsv").write_text("\n".join(multi) + "\n")
+    (d / "ner.conll").write_text(ner_sentences(60, 0))
+    return d
+
+
+def run_graph(path, model, token_lists, names):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(names, rnntool.onnx_feed(model, token_lists))
+
+
+@pytest.mark.parametrize("options", [
+    dict(pool="max", cell="lstm"),
+    dict(pool="mean", cell="gru", bidirectional=False, case_emb=0),
+    dict(pool="last", cell="lstm", layers=2),
+    dict(pool="last", cell="rnn", bidirectional=False),
+    dict(pool="attention", cell="rnn-relu", char_filters=0),
+    dict(pool="attention", cell="lstm", layers=2, case_emb=4)], ids=lambda o: "-".join(map(str, o.values())))
+def test_a_classifier_graph_gives_the_runtimes_logits_and_probabilities(labelled, tmp_path, options):
+    model = rnntool.train_classifier(labelled / "train.tsv", tmp_path / "c.safetensors", **{**CLASSIFIER, **options})
+    runtime = rnntool.load(model.model_path)._runtime
+    token_lists = [runtime.tokens(t) for t in TEXTS]
+    logits, probs = run_graph(export(model.model_path, tmp_path / "c.onnx"), model.model_path,
+                              token_lists, ["logits", "probabilities"])
+    np.testing.assert_allclose(logits, runtime.logits(token_lists), atol=1e-5)
+    np.testing.assert_allclose(probs, runtime.probabilities(token_lists), atol=1e-5)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    # a text alone gives what it gives beside longer ones: padding changes nothing
+    alone = run_graph(tmp_path / "c.onnx", model.model_path, token_lists[2:3], ["logits"])[0]
+    np.testing.assert_allclose(alone[0], logits[2], atol=1e-5)
+
+
+def test_a_multilabel_classifier_graph_gives_independent_calibrated_probabilities(labelled, tmp_path):
+    model = rnntool.train_classifier(labelled / "multi.tsv", tmp_path / "m.safetensors", label_sep=",", **CLASSIFIER)
+    runtime = rnntool.load(model.model_path)._runtime
+    assert runtime.cfg.multilabel
+    token_lists = [runtime.tokens(t) for t in TEXTS]
+    (probs,) = run_graph(export(model.model_path, tmp_path / "m.onnx"), model.model_path,
+                         token_lists, ["probabilities"])
+    np.testing.assert_allclose(probs, runtime.probabilities(token_lists), atol=1e-5)
+
+
+@pytest.mark.parametrize("crf", [True, False], ids=["crf", "softmax"])
+def test_a_tagger_graph_gives_the_runtimes_emissions_and_the_same_tags(labelled, tmp_path, crf):
+    model = rnntool.train_tagger(labelled / "ner.conll", tmp_path / "t.safetensors", crf=crf, hidden=12, word_emb=8,
+                                 char_filters=6, max_steps=5, seed=1, precision="fp32")
+    runtime = rnntool.load(model.model_path)._runtime
+    token_lists = [t.split() for t in ["Alice Smith went to Paris .", "Bob went to New York and London today .",
+                                       "Zoë"]]
+    names = ["emissions", "transitions", "start", "end"] if crf else ["emissions"]
+    got = run_graph(export(model.model_path, tmp_path / "t.onnx"), model.model_path, token_lists,
+                    names)
+    emissions, lengths = runtime.emissions(token_lists)
+    inside = np.arange(emissions.shape[1])[None, :] < lengths[:, None]
+    onnx_emissions = got[0].transpose(1, 0, 2)  # [T, B, K] -> [B, T, K]
+    np.testing.assert_allclose(onnx_emissions[inside], emissions[inside], atol=1e-5)
+    if crf:
+        for value, expected in zip(got[1:], runtime.crf):
+            np.testing.assert_array_equal(value, expected)
+    # decoding the graph's scores with the CRF it carries gives rnntool's tags
+    crf_given = tuple(got[1:]) if crf else None
+    ids, _ = decode_tokens(onnx_emissions[inside], lengths, crf_given)
+    assert [runtime.tags[i] for i in ids] == [t for tags in runtime.tag(token_lists)[0] for t in tags]
+
+
+def test_the_bundled_tagger_and_classifiers_export_and_agree(tmp_path):
+    for name, texts in {"en-ewt-upos": ["The quick brown fox jumps over the lazy dog ."],
+                        "sms-spam": ["WINNER!! claim your free prize now", "ok see you at 5"],
+                        "ko-sentiment": ["진짜 재밌어요 최고의 영화", "시간 낭비"]}.items():
+        runtime = rnntool.load(name)._runtime
+        path = export(name, tmp_path / f"{name}.onnx")
+        if name == "en-ewt-upos":
+            token_lists = [t.split() for t in texts]
+            (emissions,) = run_graph(path, name, token_lists, ["emissions"])
+            np.testing.assert_allclose(emissions[:, 0], runtime.emissions(token_lists)[0][0], atol=1e-5)
+        else:
+            token_lists = [runtime.tokens(t) for t in texts]
+            (probs,) = run_graph(path, name, token_lists, ["probabilities"])
+            np.testing.assert_allclose(probs, runtime.probabilities(token_lists), atol=1e-5)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert json.loads(session.get_modelmeta().custom_metadata_map["rnntool"]) == rnntool.info(name).header
+
+
+def test_the_feed_splits_text_as_the_model_reads_it_and_refuses_what_a_graph_cannot_read(tmp_path):
+    spam = rnntool.load("sms-spam")
+    tokens = spam._runtime.tokens("WINNER!! claim your prize")
+    text_feed, token_feed = rnntool.onnx_feed(spam, ["WINNER!! claim your prize"]), rnntool.onnx_feed(spam, [tokens])
+    assert text_feed.keys() == token_feed.keys() and all((text_feed[k] == token_feed[k]).all() for k in text_feed)
+    assert text_feed["lengths"].tolist() == [len(tokens)]
+    tagger_feed = rnntool.onnx_feed("en-ewt-upos", ["Don't stop."])
+    assert tagger_feed["lengths"].tolist() == [4]  # Do n't stop .
+    with pytest.raises(rnntool.InputError, match="at least one token"):
+        rnntool.onnx_feed(spam, [["hello"], []])
+    with pytest.raises(rnntool.InputError, match="a list of texts"):
+        rnntool.onnx_feed(spam, "hello")
+    with pytest.raises(rnntool.WrongKindError, match="token ids"):
+        rnntool.onnx_feed("shakespeare-char", ["hello"])
