@@ -8,6 +8,7 @@ same run.
     python bench/classifiers.py sms-spam [--seeds 1 2 3] [--budget 600] [--peer-python PY] [-- train-classifier options]
     python bench/classifiers.py nsmc ...
     python bench/classifiers.py r8 ...
+    python bench/classifiers.py r8 --subsample 0.1 ...   # a random 10% of the training split (small data)
 
 --peer-python names a Python with scikit-learn and fasttext-wheel installed (the peers
 are skipped without it). Results are printed; copy them into docs/benchmarks.md.
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -45,6 +47,25 @@ def rnntool(*args, env=None) -> str:
     return out.stdout
 
 
+def subsample(dataset: str, fraction: float, directory: Path) -> Path:
+    """A data folder laid out as DATA with a random ``fraction`` of ``dataset``'s training
+    lines (seed 0; a header line kept) and its test split linked: the same texts for rnntool
+    and the peers."""
+    train, test, _ = SPLITS[dataset]
+    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[:1] if dataset == "nsmc" else []
+    body = lines[len(header):]
+    kept = sorted(random.Random(0).sample(range(len(body)), round(fraction * len(body))))
+    target = directory / train.relative_to(DATA)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(header + [body[i] for i in kept]), encoding="utf-8")
+    linked = directory / test.relative_to(DATA)
+    if not linked.exists():
+        linked.symlink_to(test)
+    print(f"subsample: {len(kept):,} of {len(body):,} training texts (seed 0)")
+    return directory
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=sorted(SPLITS))
@@ -52,6 +73,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per seed")
     parser.add_argument("--peer-python", help="a Python with scikit-learn and fasttext-wheel")
     parser.add_argument("--keep", type=Path, help="keep the model of the first seed here")
+    parser.add_argument("--subsample", type=float, help="train on this random fraction of the training split")
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []  # train-classifier options, passed through
     args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra else 0)])
@@ -65,6 +87,10 @@ def main() -> None:
     accs, f1s = [], []
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "XDG_STATE_HOME": tmp}
+        data = DATA
+        if args.subsample:
+            data = subsample(args.dataset, args.subsample, Path(tmp) / "data")
+            train = data / train.relative_to(DATA)
         for i, seed in enumerate(args.seeds):
             model = Path(tmp) / f"c{seed}.safetensors"
             t0 = time.perf_counter()
@@ -89,19 +115,23 @@ def main() -> None:
                 print(f"  chose {choice['flags']} ({choice['because']})")
             if i == 0 and args.keep:
                 args.keep.write_bytes(model.read_bytes())
-    std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-    print(f"{args.dataset} test accuracy: {statistics.mean(accs):.4f} +- {std:.4f} over {len(accs)} seeds "
-          f"(macro-F1 {statistics.mean(f1s):.4f})")
-    if args.peer_python and PEERS.exists():
-        out = subprocess.run([args.peer_python, str(PEERS), args.dataset, "--data", str(DATA)], capture_output=True,
-                             text=True)
-        for line in out.stdout.splitlines():
-            peer = json.loads(line)
-            if "skipped" in peer:
-                print(f"peer {peer['peer']}: skipped ({peer['skipped']})")
-            else:
-                print(f"peer {peer['peer']}: test accuracy {peer['test_accuracy']:.4f}, macro-F1 {peer['macro_f1']:.4f},"
-                      f" {peer['train_s']} s training, {peer['predict_lines_per_s']:,} lines/s ({peer['config']})")
+        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        print(f"{args.dataset} test accuracy: {statistics.mean(accs):.4f} +- {std:.4f} over {len(accs)} seeds "
+              f"(macro-F1 {statistics.mean(f1s):.4f})")
+        if args.peer_python and PEERS.exists():
+            peers(args, data)
+
+
+def peers(args, data: Path) -> None:
+    out = subprocess.run([args.peer_python, str(PEERS), args.dataset, "--data", str(data)], capture_output=True,
+                         text=True)
+    for line in out.stdout.splitlines():
+        peer = json.loads(line)
+        if "skipped" in peer:
+            print(f"peer {peer['peer']}: skipped ({peer['skipped']})")
+        else:
+            print(f"peer {peer['peer']}: test accuracy {peer['test_accuracy']:.4f}, macro-F1 {peer['macro_f1']:.4f},"
+                  f" {peer['train_s']} s training, {peer['predict_lines_per_s']:,} lines/s ({peer['config']})")
 
 
 if __name__ == "__main__":

@@ -74,7 +74,8 @@ def test_a_small_set_gets_every_word_embedded_and_the_small_set_training(tmp_pat
     train_config = rnntool.load(result.model_path).header["training"]["train_config"]
     assert train_config["min_word_freq"] == 1 and train_config["batch_size"] == recipes.CLASSIFIER_TRAIN["batch_size"]
     assert train_config["epochs"] == recipes.SMALL_SET_EPOCHS  # no budget given: up to 40, early stopping decides
-    assert sum(n.startswith("chose ") for n in notes) == 4  # tokenizer, embeddings, batch and rate, epochs
+    assert train_config["patience"] == recipes.SMALL_DEV_PATIENCE  # a dev split of 12 texts
+    assert sum(n.startswith("chose ") for n in notes) == 5  # tokenizer, embeddings, batch and rate, patience, epochs
 
 
 def test_explicit_options_always_win_and_are_not_called_choices(tmp_path):
@@ -94,6 +95,16 @@ def test_a_tiny_set_trains_as_a_tiny_text_does(tmp_path):
     assert train_opts["epochs"] == recipes.TINY_UPDATES  # 14 texts: one batch, one update an epoch
     assert recipes.classifier_choices(14, 150, None, {"batch_size": 4})[1]["epochs"] == 75  # 4 batches an epoch
     assert recipes.classifier_choices(14, 150, None, {"lr": 0.5})[1]["patience"] >= 10**6  # the rest still chosen
+
+
+def test_a_small_dev_set_waits_longer_for_a_new_best_unless_patience_is_given():
+    small = recipes.SMALL_DEV_TEXTS - 1
+    assert recipes.classifier_choices(5_000, 500_000, None, {"max_time": 600}, dev_texts=small)[1]["patience"] \
+        == recipes.SMALL_DEV_PATIENCE
+    assert "patience" not in recipes.classifier_choices(50_000, 5_000_000, None, None, dev_texts=small + 1)[1]
+    assert recipes.classifier_choices(5_000, 500_000, None, {"patience": 2}, dev_texts=small)[1]["patience"] == 2
+    _, _, made = recipes.classifier_choices(5_000, 500_000, None, None, dev_texts=549)
+    assert any(c.options == {"patience": 10} and "549 dev texts" in c.because for c in made)
 
 
 def test_a_half_given_rule_chooses_only_the_rest():

@@ -169,9 +169,12 @@ def check_run_time(kind: str, option: str, text: str) -> None:
         assert same(m[1], chosen(large)) and same(m[5], chosen(large - 1)) and same(m[5], chosen(tiny))
         assert same(m[3], chosen(tiny - 1))
     elif (kind, option) == ("classifier", "patience"):
-        m = re.fullmatch(r"auto: (\d+); off under (\d+) training texts", text)
-        chosen = lambda n: recipes.classifier_train_config(recipes.classifier_choices(n, 10**7, None, None)[1]).patience  # noqa: E731,E501
-        assert chosen(int(m[2])) == int(m[1]) and chosen(int(m[2]) - 1) >= 10**6
+        m = re.fullmatch(r"auto: (\d+) under ([\d,]+) dev texts, else (\d+); off under (\d+) training texts", text)
+        small_dev, tiny = int(m[2].replace(",", "")), int(m[4])
+        chosen = lambda n, dev=None: recipes.classifier_train_config(  # noqa: E731
+            recipes.classifier_choices(n, 10**7, None, None, dev_texts=dev)[1]).patience
+        assert chosen(tiny) == int(m[3]) and chosen(tiny - 1) >= 10**6 and chosen(tiny - 1, 5) >= 10**6
+        assert chosen(10 * small_dev, small_dev - 1) == int(m[1]) and chosen(10 * small_dev, small_dev) == int(m[3])
     elif (kind, option) == ("classifier", "epochs"):
         m = re.fullmatch(r"auto: (\d+) below ([\d,]+) training texts, (\d+) updates' worth under (\d+), else "
                          r"(\d+); unbounded with --max-time/--max-steps", text)

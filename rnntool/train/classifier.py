@@ -287,7 +287,8 @@ def train_classifier(
     def build() -> tuple[ClassifierConfig, ClassifierTrainConfig]:
         chosen_model, chosen_train, made = classifier_choices(
             len(train_ids), int(packed.lengths[train_ids].sum()), model_options, train_options,
-            words=init is None and tokenizer.settings.level == "word", subwords=tokenizer.settings.subwords)
+            words=init is None and tokenizer.settings.level == "word", subwords=tokenizer.settings.subwords,
+            dev_texts=len(dev_ids))
         for choice in made:
             chose(choice)
         cfg = classifier_train_config(chosen_train)
