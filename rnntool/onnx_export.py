@@ -23,7 +23,8 @@ encoder (rnntool.runtime.encoder) written out; the caller turns text into them w
 header's tokenizer settings and vocabularies (``onnx_feed`` does it, and docs/api.md
 states the rules for other languages):
 
-    inputs   words    int64 [T, B]         word ids (normalised: lowercased, digits as 0)
+    inputs   words    int64 [T, B]         word ids (lowercased, digits as 0, where the
+                                           config's normalize_words says so)
              chars    int64 [T, B, C]      character ids, <w> first and </w> last, 0 after
                                            (models with a character CNN)
              case     int64 [T, B]         casing classes (models with a casing feature)
@@ -266,25 +267,33 @@ def classifier_graph(runtime, header: dict) -> bytes:
 
 def onnx_feed(model, texts) -> dict[str, np.ndarray]:
     """The inputs of an exported tagger's or classifier's graph (``rnntool export``) for
-    ``texts``: each a string, split as the model reads a line (a classifier with its own
-    tokenizer, up to its ``max_length`` tokens; a tagger into Treebank words, as one
-    sentence), or a list of tokens, taken as given. ``model``: a loaded model, a file or a
+    ``texts``: each a string, split as the model reads it (a classifier with its own
+    tokenizer, up to its ``max_length`` tokens; a tagger's one sentence into Treebank words,
+    as ``tag`` splits it), or a list of tokens, taken as given. ``model``: a loaded model, a file or a
     bundled model's name. Every text needs a token. The rules it follows are spelled out in
     docs/api.md, for callers in other languages."""
     from rnntool.api.loading import Model, load
-    from rnntool.text.segment import tokenize_sentences
+    from rnntool.api.tagger import _split
 
     loaded = model if isinstance(model, Model) else load(model)
     if loaded.kind == "lm":
         raise WrongKindError("a language model's graph takes token ids from its vocabulary, not features: see "
                              "docs/api.md")
     runtime = loaded._runtime
+    if loaded.kind == "tagger" and runtime.cfg.char_lms:
+        raise WrongKindError("a tagger with character-LM features (--char-lm) cannot be exported to ONNX yet")
     if isinstance(texts, str):
         raise InputError("onnx_feed takes a list of texts; wrap a single text in a list")
     if loaded.kind == "classifier":
         token_lists = [runtime.tokens(t) if isinstance(t, str) else list(t)[: runtime.cfg.max_length] for t in texts]
-    else:
-        token_lists = [tokenize_sentences([t])[0] if isinstance(t, str) else list(t) for t in texts]
+    else:  # a row is one sentence, split into words as `tag` splits it
+        token_lists = []
+        for text in texts:
+            sentences = _split(text)[1]
+            if len(sentences) > 1:
+                raise InputError(f"{text[:40]!r}... holds {len(sentences)} sentences; a tagger's graph reads one "
+                                 "sentence a row, as tag does: give them one by one")
+            token_lists.append(sentences[0][2] if sentences else [])
     return _encoder_feed(runtime.cfg, token_lists)
 
 

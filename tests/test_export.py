@@ -153,7 +153,8 @@ def run_graph(path, model, token_lists, names):
     dict(pool="last", cell="lstm", layers=2),
     dict(pool="last", cell="rnn", bidirectional=False),
     dict(pool="attention", cell="rnn-relu", char_filters=0),
-    dict(pool="attention", cell="lstm", layers=2, case_emb=4)], ids=lambda o: "-".join(map(str, o.values())))
+    dict(pool="attention", cell="lstm", layers=2, case_emb=4),
+    dict(pool="mean", cell="lstm", char_filters=0, case_emb=0)], ids=lambda o: "-".join(map(str, o.values())))
 def test_a_classifier_graph_gives_the_runtimes_logits_and_probabilities(labelled, tmp_path, options):
     model = rnntool.train_classifier(labelled / "train.tsv", tmp_path / "c.safetensors", **{**CLASSIFIER, **options})
     runtime = rnntool.load(model.model_path)._runtime
@@ -166,6 +167,21 @@ def test_a_classifier_graph_gives_the_runtimes_logits_and_probabilities(labelled
     # a text alone gives what it gives beside longer ones: padding changes nothing
     alone = run_graph(tmp_path / "c.onnx", model.model_path, token_lists[2:3], ["logits"])[0]
     np.testing.assert_allclose(alone[0], logits[2], atol=1e-5)
+
+
+def test_a_classifier_started_from_a_language_model_reads_words_as_written(labelled, tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text(cat_text(60))
+    lm = rnntool.train_lm(text, tmp_path / "lm.safetensors", level="word", hidden=12, emb=8, max_steps=3, seed=1,
+                          precision="fp32", remember=False)
+    model = rnntool.train_classifier(labelled / "train.tsv", tmp_path / "c.safetensors", init_from=str(lm.model_path),
+                                     max_steps=3, seed=1, precision="fp32")
+    runtime = rnntool.load(model.model_path)._runtime
+    assert not runtime.cfg.normalize_words and not runtime.cfg.char_filters
+    token_lists = [runtime.tokens(t) for t in TEXTS]
+    (probs,) = run_graph(export(model.model_path, tmp_path / "c.onnx"), model.model_path, token_lists,
+                         ["probabilities"])
+    np.testing.assert_allclose(probs, runtime.probabilities(token_lists), atol=1e-5)
 
 
 def test_a_multilabel_classifier_graph_gives_independent_calibrated_probabilities(labelled, tmp_path):
@@ -181,7 +197,7 @@ def test_a_multilabel_classifier_graph_gives_independent_calibrated_probabilitie
 @pytest.mark.parametrize("crf", [True, False], ids=["crf", "softmax"])
 def test_a_tagger_graph_gives_the_runtimes_emissions_and_the_same_tags(labelled, tmp_path, crf):
     model = rnntool.train_tagger(labelled / "ner.conll", tmp_path / "t.safetensors", crf=crf, hidden=12, word_emb=8,
-                                 char_filters=6, max_steps=5, seed=1, precision="fp32")
+                                 char_filters=6, max_steps=5, seed=1, precision="fp32", layers=2 if crf else 1)
     runtime = rnntool.load(model.model_path)._runtime
     token_lists = [t.split() for t in ["Alice Smith went to Paris .", "Bob went to New York and London today .",
                                        "Zoë"]]
@@ -202,7 +218,7 @@ def test_a_tagger_graph_gives_the_runtimes_emissions_and_the_same_tags(labelled,
 
 
 def test_the_bundled_tagger_and_classifiers_export_and_agree(tmp_path):
-    for name, texts in {"en-ewt-upos": ["The quick brown fox jumps over the lazy dog ."],
+    for name, texts in {"en-ewt-upos": ["The quick brown fox jumps over the lazy dog .", "Hi !"],
                         "sms-spam": ["WINNER!! claim your free prize now", "ok see you at 5"],
                         "ko-sentiment": ["진짜 재밌어요 최고의 영화", "시간 낭비"]}.items():
         runtime = rnntool.load(name)._runtime
@@ -210,7 +226,9 @@ def test_the_bundled_tagger_and_classifiers_export_and_agree(tmp_path):
         if name == "en-ewt-upos":
             token_lists = [t.split() for t in texts]
             (emissions,) = run_graph(path, name, token_lists, ["emissions"])
-            np.testing.assert_allclose(emissions[:, 0], runtime.emissions(token_lists)[0][0], atol=1e-5)
+            expected, lengths = runtime.emissions(token_lists)
+            for b, n in enumerate(lengths):
+                np.testing.assert_allclose(emissions[:n, b], expected[b, :n], atol=1e-5)
         else:
             token_lists = [runtime.tokens(t) for t in texts]
             (probs,) = run_graph(path, name, token_lists, ["probabilities"])
@@ -225,8 +243,12 @@ def test_the_feed_splits_text_as_the_model_reads_it_and_refuses_what_a_graph_can
     text_feed, token_feed = rnntool.onnx_feed(spam, ["WINNER!! claim your prize"]), rnntool.onnx_feed(spam, [tokens])
     assert text_feed.keys() == token_feed.keys() and all((text_feed[k] == token_feed[k]).all() for k in text_feed)
     assert text_feed["lengths"].tolist() == [len(tokens)]
-    tagger_feed = rnntool.onnx_feed("en-ewt-upos", ["Don't stop."])
-    assert tagger_feed["lengths"].tolist() == [4]  # Do n't stop .
+    tagger_feed = rnntool.onnx_feed("en-ewt-upos", ["Don't stop.", ["Do", "n't"]])
+    assert tagger_feed["lengths"].tolist() == [4, 2]  # Do n't stop .
+    with pytest.raises(rnntool.InputError, match="2 sentences"):
+        rnntool.onnx_feed("en-ewt-upos", ["He left. She came."])
+    long_text = " ".join(["word"] * (spam._runtime.cfg.max_length + 5))
+    assert rnntool.onnx_feed(spam, [long_text, long_text.split()])["lengths"].tolist() == [spam._runtime.cfg.max_length] * 2
     with pytest.raises(rnntool.InputError, match="at least one token"):
         rnntool.onnx_feed(spam, [["hello"], []])
     with pytest.raises(rnntool.InputError, match="a list of texts"):
