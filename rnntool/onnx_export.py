@@ -51,6 +51,21 @@ from rnntool.errors import InputError, WrongKindError
 FORMATS = ("onnx",)
 
 
+def _model(nodes: list, name: str, inputs: list, outputs: list, inits: list, header: dict, doc: str) -> bytes:
+    """The ONNX model of a graph, the model file's header as its ``rnntool`` metadata entry."""
+    from rnntool.runtime import onnx_proto as pb
+
+    return pb.model(nodes, name, inputs, outputs, inits, metadata={"rnntool": json.dumps(header, ensure_ascii=False)},
+                    doc=doc)
+
+
+def _refuse_char_lm_tagger(loaded, name) -> None:
+    """A tagger with character-LM features has no graph yet: a one-line error naming ``name``."""
+    if loaded.kind == "tagger" and loaded._runtime.cfg.char_lms:
+        raise WrongKindError(f"{name} tags with character-LM features (--char-lm), which cannot be exported to "
+                             "ONNX yet; a tagger trained without them can")
+
+
 def _linear(nodes: list, inits: list, x: str, weight: np.ndarray, name: str, bias: np.ndarray | None = None) -> str:
     """x @ weight.T (+ bias); the transpose is an initialiser of its own."""
     from rnntool.runtime import onnx_proto as pb
@@ -116,9 +131,8 @@ def lm_graph(runtime, header: dict, lengths: bool = False) -> bytes:
     inputs += [pb.value_info("lengths", pb.INT32, ["B"])] if lengths else []
     outputs = [pb.value_info("log_probs", pb.FLOAT, ["T", "B", cfg.vocab_size])]
     outputs += [pb.value_info(name, pb.FLOAT, [layers, "B", H]) for name in (["h_n", "c_n"] if lstm else ["h_n"])]
-    return pb.model(nodes, "rnntool-language-model", inputs, outputs, inits,
-                    metadata={"rnntool": json.dumps(header, ensure_ascii=False)},
-                    doc="An rnntool language model: token ids and a state in, next-token log-probabilities "
+    return _model(nodes, "rnntool-language-model", inputs, outputs, inits, header,
+                  doc="An rnntool language model: token ids and a state in, next-token log-probabilities "
                         "and the state after out. The 'rnntool' metadata entry is the model file's header.")
 
 
@@ -208,9 +222,8 @@ def tagger_graph(runtime, header: dict) -> bytes:
             inits.append(pb.tensor(f"crf.{name}", np.asarray(value, np.float32)))
             nodes.append(pb.node("Identity", [f"crf.{name}"], [name]))
             outputs.append(pb.value_info(name, pb.FLOAT, [K, K] if name == "transitions" else [K]))
-    return pb.model(nodes, "rnntool-tagger", inputs, outputs, inits,
-                    metadata={"rnntool": json.dumps(header, ensure_ascii=False)},
-                    doc="An rnntool tagger: token features in, tag scores out (Viterbi over them with a CRF's "
+    return _model(nodes, "rnntool-tagger", inputs, outputs, inits, header,
+                  doc="An rnntool tagger: token features in, tag scores out (Viterbi over them with a CRF's "
                         "transitions). The 'rnntool' metadata entry is the model file's header.")
 
 
@@ -259,9 +272,8 @@ def classifier_graph(runtime, header: dict) -> bytes:
                  else pb.node("Softmax", ["calibrated"], ["probabilities"], axis=-1))
     C = len(cfg.labels)
     outputs = [pb.value_info("logits", pb.FLOAT, ["B", C]), pb.value_info("probabilities", pb.FLOAT, ["B", C])]
-    return pb.model(nodes, "rnntool-classifier", inputs, outputs, inits,
-                    metadata={"rnntool": json.dumps(header, ensure_ascii=False)},
-                    doc="An rnntool classifier: token features in, logits and calibrated class probabilities "
+    return _model(nodes, "rnntool-classifier", inputs, outputs, inits, header,
+                  doc="An rnntool classifier: token features in, logits and calibrated class probabilities "
                         "out. The 'rnntool' metadata entry is the model file's header.")
 
 
@@ -279,9 +291,8 @@ def onnx_feed(model, texts) -> dict[str, np.ndarray]:
     if loaded.kind == "lm":
         raise WrongKindError("a language model's graph takes token ids from its vocabulary, not features: see "
                              "docs/api.md")
+    _refuse_char_lm_tagger(loaded, "this model")
     runtime = loaded._runtime
-    if loaded.kind == "tagger" and runtime.cfg.char_lms:
-        raise WrongKindError("a tagger with character-LM features (--char-lm) cannot be exported to ONNX yet")
     if isinstance(texts, str):
         raise InputError("onnx_feed takes a list of texts; wrap a single text in a list")
     if loaded.kind == "classifier":
@@ -330,10 +341,8 @@ def export(model: str | os.PathLike, output: str | os.PathLike | None = None, *,
 
     choice(format, FORMATS, "format")
     loaded = load(model)
+    _refuse_char_lm_tagger(loaded, model)
     runtime = loaded._runtime
-    if loaded.kind == "tagger" and runtime.cfg.char_lms:
-        raise WrongKindError(f"{model} tags with character-LM features (--char-lm), which cannot be exported to "
-                             "ONNX yet; a tagger trained without them can")
     graph = {"lm": lm_graph, "tagger": tagger_graph, "classifier": classifier_graph}[loaded.kind]
     output = Path(output) if output is not None else \
         Path(Path(os.fspath(model)).name.removesuffix(".safetensors") + ".onnx")
