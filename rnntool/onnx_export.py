@@ -133,7 +133,7 @@ def lm_graph(runtime, header: dict, lengths: bool = False) -> bytes:
     outputs += [pb.value_info(name, pb.FLOAT, [layers, "B", H]) for name in (["h_n", "c_n"] if lstm else ["h_n"])]
     return _model(nodes, "rnntool-language-model", inputs, outputs, inits, header,
                   doc="An rnntool language model: token ids and a state in, next-token log-probabilities "
-                        "and the state after out. The 'rnntool' metadata entry is the model file's header.")
+                      "and the state after out. The 'rnntool' metadata entry is the model file's header.")
 
 
 def _encoder_nodes(encoder, cfg) -> tuple[list[bytes], list[bytes], list[bytes], str, list[str]]:
@@ -224,7 +224,7 @@ def tagger_graph(runtime, header: dict) -> bytes:
             outputs.append(pb.value_info(name, pb.FLOAT, [K, K] if name == "transitions" else [K]))
     return _model(nodes, "rnntool-tagger", inputs, outputs, inits, header,
                   doc="An rnntool tagger: token features in, tag scores out (Viterbi over them with a CRF's "
-                        "transitions). The 'rnntool' metadata entry is the model file's header.")
+                      "transitions). The 'rnntool' metadata entry is the model file's header.")
 
 
 def classifier_graph(runtime, header: dict) -> bytes:
@@ -274,7 +274,7 @@ def classifier_graph(runtime, header: dict) -> bytes:
     outputs = [pb.value_info("logits", pb.FLOAT, ["B", C]), pb.value_info("probabilities", pb.FLOAT, ["B", C])]
     return _model(nodes, "rnntool-classifier", inputs, outputs, inits, header,
                   doc="An rnntool classifier: token features in, logits and calibrated class probabilities "
-                        "out. The 'rnntool' metadata entry is the model file's header.")
+                      "out. The 'rnntool' metadata entry is the model file's header.")
 
 
 def onnx_feed(model, texts) -> dict[str, np.ndarray]:
