@@ -67,7 +67,7 @@ def ewt(args) -> None:
             s = r["scores"]
             accs.append(s["accuracy"])
             print(f"seed {seed}: test accuracy {s['accuracy']:.4f} (IV {s['iv_accuracy']:.4f}, OOV {s['oov_accuracy']:.4f}), "
-                  f"dev {r['summary']['valid']['accuracy']:.4f}, {r['summary']['epochs']:.1f} epochs, "
+                  f"dev {r['summary']['valid']['accuracy']:.4f}, {r['summary']['steps']:,} steps, {r['summary']['epochs']:.1f} epochs, "
                   f"training {r['summary']['train_seconds']:.0f} s, wall {r['wall']:.0f} s")
     mean = statistics.mean(accs)
     std = statistics.stdev(accs) if len(accs) > 1 else 0.0
@@ -84,14 +84,18 @@ def ewt(args) -> None:
 def conll2003(args) -> None:
     d = DATA / "conll2003"
     header("CoNLL-2003 English NER", args.budget, args.extra)
+    f1s = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             r = train_and_eval(d / "eng.train", d / "eng.testa", d / "eng.testb", args.budget, seed, args.extra, tmp)
             sp = r["scores"]["spans"]
             by = ", ".join(f"{t} {v['f1']:.3f}" for t, v in sp["by_type"].items())
+            f1s.append(sp["f1"])
             print(f"seed {seed}: testb entity F1 {100 * sp['f1']:.2f} (P {100 * sp['precision']:.2f}, R {100 * sp['recall']:.2f}; "
-                  f"{by}), dev F1 {100 * r['summary']['valid']['f1']:.2f}, {r['summary']['epochs']:.1f} epochs, "
-                  f"training {r['summary']['train_seconds']:.0f} s")
+                  f"{by}), dev F1 {100 * r['summary']['valid']['f1']:.2f}, {r['summary']['steps']:,} steps, "
+                  f"{r['summary']['epochs']:.1f} epochs, training {r['summary']['train_seconds']:.0f} s")
+    std = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
+    print(f"testb entity F1: {100 * statistics.mean(f1s):.2f} +- {100 * std:.2f} over {len(f1s)} seeds")
 
 
 def ptb_pos(args) -> None:

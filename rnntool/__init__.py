@@ -16,7 +16,7 @@ import importlib
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms at start-up)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 from rnntool.errors import (  # noqa: E402  (cheap, and every caller wants them)
     InputError,
@@ -42,6 +42,8 @@ _LAZY = {
     "evaluate": "rnntool.api",
     "export": "rnntool.onnx_export",
     "onnx_feed": "rnntool.onnx_export",
+    "quantize": "rnntool.quantization",
+    "Quantization": "rnntool.quantization",
     "LanguageModel": "rnntool.api.lm",
     "Tagger": "rnntool.api.tagger",
     "Classifier": "rnntool.api.classifier",

@@ -1,6 +1,7 @@
 """The single-file model format.
 
-A model is one safetensors file: the weights as named float arrays, and a JSON
+A model is one safetensors file: the weights as named float arrays (or, in a file
+``rnntool quantize`` wrote, int8 arrays with per-row scales: rnntool/quantization.py), and a JSON
 header (stored under the ``rnntool`` key of the safetensors metadata) with
 everything else needed to use it::
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -50,11 +50,16 @@ HEADER_KEY = "rnntool"
 # OLDEST_READABLE_FORMAT..MODEL_FORMAT_VERSION all keep loading -- old model files load
 # forever, and tests/test_modelfile.py loads the bundled ones -- and add the new version
 # to FIRST_READER with the first release that reads it.
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 OLDEST_READABLE_FORMAT = 1  # never raised: dropping a format would strand its files
+# A writer uses the oldest format that holds what it writes, so that older releases keep
+# reading every file they can: 1 for float weights, 2 for quantized ones (int8 tensors with
+# per-row scales, or float16, and the header's "quantized" record: rnntool/quantization.py).
+FORMAT_PLAIN = 1
+FORMAT_QUANTIZED = 2
 # format version -> the first rnntool release that reads it (written to the header as
 # MIN_READER_FIELD, so that an older rnntool can say which version to upgrade to)
-FIRST_READER = {1: "0.1.0"}
+FIRST_READER = {1: "0.1.0", 2: "0.2.0"}
 MIN_READER_FIELD = "min_rnntool_version"
 UPGRADE_HINT = "pip install -U rnntool"
 
@@ -62,8 +67,9 @@ UPGRADE_HINT = "pip install -U rnntool"
 @dataclass
 class ModelFile:
     header: dict
-    tensors: dict[str, np.ndarray]
+    tensors: dict[str, np.ndarray]  # float32 (a quantized file's weights turned back), what runtimes read
     path: Path | None = None
+    stored: dict[str, np.ndarray] | None = None  # a quantized file's tensors as stored (None: ``tensors``)
 
     @property
     def kind(self) -> str:
@@ -82,7 +88,7 @@ def save_model(path: str | os.PathLike, kind: str, tensors: dict[str, np.ndarray
         raise ValueError(f"unknown model kind {kind!r}")
     full = {
         "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
+        "format_version": FORMAT_PLAIN,
         "kind": kind,
         "rnntool_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -220,9 +226,11 @@ def read_header(path: str | os.PathLike, kind: str | None = None) -> dict:
 
 def tensor_count(path: str | os.PathLike) -> int:
     """Numbers stored in a model file's tensors, from its header (the weights are not read)."""
+    from rnntool.quantization import stored_numbers
+
     path = Path(path)
     try:
-        return sum(math.prod(entry["shape"]) for name, entry in _read_table(path).items() if name != "__metadata__")
+        return stored_numbers(_read_table(path))
     except (TypeError, KeyError):
         raise ModelFileError(f"{path} is damaged (a tensor without a shape); retrain or re-download it") from None
 
@@ -243,7 +251,16 @@ def load_model(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
         if isinstance(e, ModelFileError):
             raise
         raise ModelFileError(f"{path} is damaged ({e}); retrain or re-download it") from None
-    return ModelFile(header, tensors, path)
+    return _model_file(header, tensors, path)
+
+
+def _model_file(header: dict, tensors: dict, path: Path | None) -> ModelFile:
+    """A loaded file: a quantized one's weights turned back into float32 for the runtimes."""
+    from rnntool.quantization import HEADER_FIELD, dequantize
+
+    if HEADER_FIELD not in header:
+        return ModelFile(header, tensors, path)
+    return ModelFile(header, dequantize(header, tensors), path, stored=tensors)
 
 
 def load_model_bytes(data: bytes, kind: str | None = None, label: str = "the model bytes") -> ModelFile:
@@ -264,7 +281,7 @@ def load_model_bytes(data: bytes, kind: str | None = None, label: str = "the mod
         tensors = load(data)
     except (SafetensorError, ValueError, RecursionError, OSError):
         raise ModelFileError(damaged) from None
-    return ModelFile(header, tensors, None)
+    return _model_file(header, tensors, None)
 
 
 def model_bytes(model: ModelFile) -> bytes:
@@ -274,5 +291,6 @@ def model_bytes(model: ModelFile) -> bytes:
 
     import numpy as np
 
-    arrays = {name: np.ascontiguousarray(a) for name, a in model.tensors.items()}
+    tensors = model.tensors if model.stored is None else model.stored
+    arrays = {name: np.ascontiguousarray(a) for name, a in tensors.items()}
     return save(arrays, metadata={HEADER_KEY: json.dumps(model.header, ensure_ascii=False)})

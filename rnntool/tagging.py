@@ -17,6 +17,9 @@ class TaggerConfig(EncoderConfig):
     tests/test_options.py holds them equal)."""
 
     tags: list[str]
+    char_filters: int = 96
+    hidden: int = 192
+    dropout: float = 0.4
     crf: bool = False
     scheme: str | None = None  # "iob2" for entity tags (converted from IOB1 if needed)
     column: str | None = None  # which input column the tags came from

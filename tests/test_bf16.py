@@ -73,7 +73,8 @@ def test_auto_on_a_bf16_cpu_picks_bf16_for_language_models_only(bf16_cpu, tmp_pa
 
 @pytest.mark.parametrize("kind", ["lm", "tagger", "classifier"])
 def test_every_kind_trains_in_bf16(bf16_cpu, tmp_path, kind):
-    options = {"max_steps": 60} if kind == "lm" else {"epochs": 4, "precision": "bf16"}
+    # 8 epochs for the tagger: its defaults' dropout 0.4 and LM loss learn 200 sentences more slowly
+    options = {"max_steps": 60} if kind == "lm" else {"epochs": 8 if kind == "tagger" else 4, "precision": "bf16"}
     result, events = train(kind, tmp_path, **options)  # the LM by auto's choice, the others asked for
     assert next(e for e in events if e["event"] == "start")["precision"] == "bf16"
     assert rnntool.info(result.model_path).header["training"]["precision"] == "bf16"

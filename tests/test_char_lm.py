@@ -107,6 +107,18 @@ def test_the_numpy_tagger_gives_torchs_emissions(models):
             np.testing.assert_allclose(n_em[i, : len(sentences[i])], t_em[row], rtol=1e-5, atol=1e-5)
 
 
+def test_char_lm_features_choose_the_smaller_tagger_without_the_lm_loss(models):
+    """--char-lm: what the user left unsaid of CHAR_LM_TAGGER is chosen, recorded and kept."""
+    from rnntool.recipes import CHAR_LM_TAGGER
+
+    header = load_model(models["tagger"]).header
+    [choice] = header["training"]["choices"]
+    assert choice["options"] == {k: v for k, v in CHAR_LM_TAGGER.items() if k != "hidden"}  # hidden=16 was given
+    assert header["config"]["hidden"] == 16 and header["config"]["char_filters"] == CHAR_LM_TAGGER["char_filters"]
+    assert header["training"]["train_config"]["lm_loss"] == 0.0
+    assert header["config"]["dropout"] == CHAR_LM_TAGGER["dropout"]
+
+
 def test_info_names_the_models_without_their_vocabularies(models, cli):
     shown = cli("info", models["tagger"]).stdout
     assert f"{models['forward']}: forward 1x24 lstm" in shown and f"{models['backward']}: backward 1x24" in shown
@@ -171,6 +183,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(models, tmp_path):
     assert part["stop_reason"] == "interrupted" and part["steps"] == 5
     resumed, _ = train_tagger(train, part_path, resume=tmp_path / "part.ckpt")
     assert resumed["steps"] == full["steps"] == 12
+    assert resumed["choices"] == part["choices"] == full["choices"] != []  # kept, not chosen again
     a, b = load_model(full_path), load_model(part_path)
     assert a.config["char_lms"] == b.config["char_lms"]
     for name in a.tensors:

@@ -206,3 +206,15 @@ def test_pretrain_without_a_time_budget_is_a_one_line_error(cli, tmp_path):
     assert result.exit_code == 1
     assert "--pretrain: pretraining shares --max-time" in result.stderr
     assert not (tmp_path / "m.safetensors").exists() and not (tmp_path / "m.lm.safetensors").exists()
+
+
+def test_char_lm_taggers_get_the_smaller_shape_unless_told_otherwise():
+    model, train, made = recipes.tagger_choices({"hidden": None, "crf": True}, {"lm_loss": None, "seed": 1}, True)
+    assert {**model, **train} == {"crf": True, "seed": 1, **recipes.CHAR_LM_TAGGER}
+    assert len(made) == 1 and made[0].flags() == "--hidden 128 --char-filters 64 --dropout 0.33 --lm-loss 0"
+    model, train, made = recipes.tagger_choices({"hidden": 300}, {"lm_loss": 0.5}, True)  # what is given wins
+    assert model["hidden"] == 300 and train["lm_loss"] == 0.5 and "hidden" not in made[0].options
+    assert made[0].options == {"char_filters": 64, "dropout": 0.33}
+    given = {k: v for k, v in recipes.CHAR_LM_TAGGER.items() if k != "lm_loss"}
+    assert recipes.tagger_choices(given, {"lm_loss": 0.1}, True)[2] == []  # nothing left to choose, nothing said
+    assert recipes.tagger_choices({"hidden": None}, None, False) == ({}, {}, [])  # no --char-lm: the defaults

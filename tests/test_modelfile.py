@@ -9,8 +9,10 @@ from helpers import assert_one_line_error
 from rnntool import __version__
 from rnntool.errors import RnntoolError
 from rnntool.kinds import BUNDLED_DIR, KINDS
-from rnntool.modelfile import (FIRST_READER, HEADER_KEY, MIN_READER_FIELD, MODEL_FORMAT_VERSION, OLDEST_READABLE_FORMAT,
-                               load_model, read_header, save_model)
+from rnntool.modelfile import (FIRST_READER, FORMAT_PLAIN, HEADER_KEY, MIN_READER_FIELD, MODEL_FORMAT_VERSION,
+                               OLDEST_READABLE_FORMAT, load_model, read_header, save_model)
+
+NEWER = MODEL_FORMAT_VERSION + 1  # a format version no rnntool of today reads
 
 
 def make(path, kind="lm", **extra):
@@ -26,7 +28,7 @@ def test_round_trip_header_and_weights(tmp_path):
     model = load_model(path, kind="lm")
     assert model.kind == "lm"
     assert model.config == {"cell": "lstm", "hidden": 4}
-    assert model.header["format_version"] == MODEL_FORMAT_VERSION
+    assert model.header["format_version"] == FORMAT_PLAIN  # the oldest format that holds float weights
     assert model.header["training"]["command"] == "rnntool train-lm x"
     for name, array in tensors.items():
         np.testing.assert_array_equal(model.tensors[name], array)
@@ -65,7 +67,8 @@ def test_wrong_kind_unknown_version_and_damage_are_clear_errors(tmp_path):
 
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(RnntoolError, match="truncated: 510 of 520 bytes"):
+    size = path.stat().st_size
+    with pytest.raises(RnntoolError, match=f"truncated: {size - 10:,} of {size:,} bytes"):
         load_model(truncated)
 
     garbage = tmp_path / "garbage.safetensors"
@@ -146,8 +149,8 @@ def test_a_new_file_records_the_oldest_rnntool_that_reads_it(tmp_path):
     path = tmp_path / "m.safetensors"
     make(path)
     header = read_header(path)
-    assert header["format_version"] == MODEL_FORMAT_VERSION
-    assert header[MIN_READER_FIELD] == FIRST_READER[MODEL_FORMAT_VERSION]
+    assert header["format_version"] == FORMAT_PLAIN == 1
+    assert header[MIN_READER_FIELD] == FIRST_READER[FORMAT_PLAIN]
     assert FIRST_READER[1] == "0.1.0"
     # every format this rnntool reads has its first reader recorded, none newer than this rnntool
     for version in range(OLDEST_READABLE_FORMAT, MODEL_FORMAT_VERSION + 1):
@@ -155,9 +158,9 @@ def test_a_new_file_records_the_oldest_rnntool_that_reads_it(tmp_path):
 
 
 @pytest.mark.parametrize("format_version, fields, shown, needs", [
-    (2, {MIN_READER_FIELD: "0.2.0"}, "2", "rnntool 0.2.0 or newer"),
-    (2, {}, "2", "a newer rnntool"),  # a writer that did not record its first reader
-    (2, {MIN_READER_FIELD: "soon\nplease"}, "2", "a newer rnntool"),  # garbage is never shown
+    (NEWER, {MIN_READER_FIELD: "0.9.0"}, str(NEWER), "rnntool 0.9.0 or newer"),
+    (NEWER, {}, str(NEWER), "a newer rnntool"),  # a writer that did not record its first reader
+    (NEWER, {MIN_READER_FIELD: "soon\nplease"}, str(NEWER), "a newer rnntool"),  # garbage is never shown
     ("x", {}, '"x"', "a newer rnntool"),
     (True, {}, "true", "a newer rnntool"),  # JSON true == 1 in Python: still not a version
     (1.0, {}, "1.0", "a newer rnntool"),
@@ -188,14 +191,17 @@ def test_a_readable_format_with_an_older_or_garbled_first_reader_loads(tmp_path,
 
 
 def test_after_a_format_bump_older_files_still_load(tmp_path, monkeypatch):
-    """What bumping MODEL_FORMAT_VERSION to 2 does to the check: version 1 and 2 load, 3 does not."""
+    """What bumping the format a writer uses to NEWER does to the check: every version up to
+    it loads, the next does not."""
     import rnntool.modelfile as modelfile
 
-    monkeypatch.setattr(modelfile, "MODEL_FORMAT_VERSION", 2)
-    monkeypatch.setitem(modelfile.FIRST_READER, 2, __version__)
-    old, new, newer = (crafted(tmp_path / f"v{v}.safetensors", v) for v in (1, 2, 3))
-    assert load_model(old).header["format_version"] == 1 and read_header(new)["format_version"] == 2
-    with pytest.raises(RnntoolError, match="format version 3, which needs a newer rnntool"):
+    monkeypatch.setattr(modelfile, "MODEL_FORMAT_VERSION", NEWER)
+    monkeypatch.setattr(modelfile, "FORMAT_PLAIN", NEWER)
+    monkeypatch.setitem(modelfile.FIRST_READER, NEWER, __version__)
+    *olds, new, newer = (crafted(tmp_path / f"v{v}.safetensors", v) for v in range(1, NEWER + 2))
+    assert [load_model(old).header["format_version"] for old in olds] == list(range(1, NEWER))
+    assert read_header(new)["format_version"] == NEWER
+    with pytest.raises(RnntoolError, match=f"format version {NEWER + 1}, which needs a newer rnntool"):
         read_header(newer)
     make(tmp_path / "written.safetensors")
     assert read_header(tmp_path / "written.safetensors")[MIN_READER_FIELD] == __version__

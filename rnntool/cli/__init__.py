@@ -54,6 +54,7 @@ from rnntool.cli import lm as _lm  # noqa: E402,F401
 from rnntool.cli import models as _models  # noqa: E402,F401
 from rnntool.cli import plot as _plot  # noqa: E402,F401
 from rnntool.cli import prep as _prep  # noqa: E402,F401
+from rnntool.cli import quantize as _quantize  # noqa: E402,F401
 from rnntool.cli import serve as _serve  # noqa: E402,F401
 from rnntool.cli import tagger as _tagger  # noqa: E402,F401
 

@@ -121,5 +121,6 @@ def info_command(
         lines.extend(f"  {c['flags']} ({c['because']})" for c in choices)
     block("training configuration", training.get("train_config", {}))
     block("metrics", {k: v for k, v in metrics.items() if k not in ("history",)})
+    block("quantized weights (rnntool quantize)", header.get("quantized", {}))
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -14,7 +14,7 @@ from rnntool.features import normalize_word, normalized_counts, vocabularies_fro
 from rnntool.metrics import score_tags
 from rnntool.modelfile import ModelFile
 from rnntool.nn.tagger import TaggerModule, TaggerBatch
-from rnntool.recipes import tagger_model_options, tagger_train_config
+from rnntool.recipes import tagger_choices, tagger_model_options, tagger_train_config
 from rnntool.runtime.tagger import decode_batch
 from rnntool.tagging import TaggerConfig
 from rnntool.text.tagged import iter_tagged
@@ -168,13 +168,19 @@ def train_tagger(
             "check that both files use the same tag set and --column"
         )
     word_counts = packed.type_counts(~is_dev)
+    choices: list[dict] = list(inputs.get("choices", [])) if setup.resumed else []
 
     def build() -> tuple[TaggerConfig, TaggerTrainConfig]:
-        cfg = tagger_train_config(train_options)
+        chosen_model, chosen_train, made = tagger_choices(model_options, train_options, bool(char_lms.entries))
+        for choice in made:  # said once: a resumed run's configuration comes from its checkpoint
+            choices.append(choice.to_dict())
+            if on_event is not None and setup.dist.is_main:
+                on_event({"event": "note", "message": choice.note()})
+        cfg = tagger_train_config(chosen_train)
         words, chars, _ = vocabularies_from_counts(word_counts, cfg.min_word_freq)
         tags = [t for t, _ in sorted(tag_counts.items(), key=lambda x: (-x[1], x[0]))]
         column_name = str(inputs["column"]) if inputs["column"] is not None else None
-        options = tagger_model_options(model_options)
+        options = tagger_model_options(chosen_model)
         nonlocal start
         if word_vectors is not None:
             start = WordVectors.load(word_vectors, words, normalize_word, inputs["errors"])
@@ -220,11 +226,12 @@ def train_tagger(
         evaluate=validate,
         header={"config": model_cfg.to_dict(),
                 "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"] else []),
-                             **{k: inputs[k] for k in ("init_from", "word_vectors", "char_lm") if inputs.get(k)}}},
+                             **{k: inputs[k] for k in ("init_from", "word_vectors", "char_lm") if inputs.get(k)},
+                             **({"choices": choices} if choices else {})}},
         model_config=model_cfg.to_dict(),
-        inputs=inputs,
+        inputs={**inputs, "choices": choices},
         validation_tokens=int(packed.lengths[dev_ids].sum()),
     )
     result = setup.fit(job, cfg, packed.sha256, should_stop)
-    result.update(format=used_fmt, train_sentences=len(train_ids), dev_sentences=len(dev_ids))
+    result.update(format=used_fmt, train_sentences=len(train_ids), dev_sentences=len(dev_ids), choices=choices)
     return result, setup.output
