@@ -143,10 +143,10 @@ SMALL_DEV_PATIENCE = 10
 class Choice:
     """Options a run chose from its data, and why: one note line, one header entry."""
 
-    __slots__ = ("options", "because")
+    __slots__ = ("options", "because", "basis")
 
-    def __init__(self, options: dict, because: str):
-        self.options, self.because = options, because
+    def __init__(self, options: dict, because: str, basis: str = "from the data"):
+        self.options, self.because, self.basis = options, because, basis
 
     def flags(self) -> str:
         """The options as a user would type them: ``--word-emb 200``, ``--no-pretrain``."""
@@ -155,7 +155,7 @@ class Choice:
                         else f"--{k.replace('_', '-')} {v}" for k, v in self.options.items())
 
     def note(self) -> str:
-        return f"chose {self.flags()} from the data ({self.because})"
+        return f"chose {self.flags()} {self.basis} ({self.because})"
 
     def to_dict(self) -> dict:
         return {"options": dict(self.options), "flags": self.flags(), "because": self.because}
@@ -304,8 +304,8 @@ def tagger_choices(model_options: dict | None, train_options: dict | None,
     new = {k: v for k, v in CHAR_LM_TAGGER.items() if k not in model and k not in train} if char_lms else {}
     for k, v in new.items():
         (model if k in TAGGER_MODEL else train)[k] = v
-    made = [Choice(new, "--char-lm: the character models give each word its context already, and a smaller "
-                        "tagger takes more steps in the time")] if new else []
+    made = [Choice(new, "the character models give each word its context already, and a smaller tagger takes "
+                        "more steps in the time", basis="for --char-lm")] if new else []
     return model, train, made
 
 

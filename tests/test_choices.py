@@ -212,6 +212,7 @@ def test_char_lm_taggers_get_the_smaller_shape_unless_told_otherwise():
     model, train, made = recipes.tagger_choices({"hidden": None, "crf": True}, {"lm_loss": None, "seed": 1}, True)
     assert {**model, **train} == {"crf": True, "seed": 1, **recipes.CHAR_LM_TAGGER}
     assert len(made) == 1 and made[0].flags() == "--hidden 128 --char-filters 64 --dropout 0.33 --lm-loss 0"
+    assert made[0].note().startswith("chose --hidden 128 --char-filters 64 --dropout 0.33 --lm-loss 0 for --char-lm (")
     model, train, made = recipes.tagger_choices({"hidden": 300}, {"lm_loss": 0.5}, True)  # what is given wins
     assert model["hidden"] == 300 and train["lm_loss"] == 0.5 and "hidden" not in made[0].options
     assert made[0].options == {"char_filters": 64, "dropout": 0.33}
