@@ -84,7 +84,7 @@ def dequantize(header: dict, stored: dict[str, np.ndarray]) -> dict[str, np.ndar
             continue
         if a.dtype == np.int8:
             scale = stored.get(name + SCALE_SUFFIX)
-            if scale is None or scale.shape != (a.shape[0],):
+            if a.ndim < 2 or a.size == 0 or scale is None or scale.shape != (a.shape[0],):
                 raise ModelFileError(f"the int8 tensor {name!r} has no scales of its shape; re-download or "
                                      "requantize the model")
             out[name] = (a.reshape(a.shape[0], -1).astype(np.float32) * scale[:, None]).reshape(a.shape)

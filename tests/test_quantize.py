@@ -154,3 +154,12 @@ def test_a_damaged_scale_table_is_refused(tmp_path):
     broken.write_bytes(model_bytes(ModelFile(model.header, stored, None, stored=stored)))
     with pytest.raises(rnntool.ModelFileError, match="no scales"):
         rnntool.load(broken)
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (5,), ()])
+def test_an_int8_tensor_of_no_rows_is_refused(shape):
+    stored = {"w": np.zeros(shape, np.int8), "w" + SCALE_SUFFIX: np.ones(shape[:1], np.float32)}
+    with pytest.raises(rnntool.ModelFileError, match="no scales of its shape"):
+        dequantize({"quantized": {"weights": "int8"}}, stored)
+    with pytest.raises(rnntool.ModelFileError, match="unknown kind"):
+        dequantize({"quantized": {"weights": "int4"}}, stored)
