@@ -38,7 +38,7 @@ from rnntool.config import (
 )
 
 __all__ = [
-    "GENERATION", "CHAR_LM_TAGGER", "DEV_FRAC", "VALID_FRAC", "resolved", "default_text", "describe_lm_defaults", "model_variables",
+    "GENERATION", "CHAR_LM_TAGGER", "CHAR_LM_TAGGER_FLAGS", "DEV_FRAC", "VALID_FRAC", "resolved", "default_text", "describe_lm_defaults", "model_variables",
     "CELLS", "CLASS_WEIGHTS", "CLASSIFY_INPUTS", "CLASSIFY_OUTPUTS", "DECODE_ERRORS", "LABELLED_FORMATS", "LEVELS",
     "OPTIMIZERS", "POOLS", "PRECISIONS", "SCHEDULES", "SOFTMAXES", "SPLIT_MODES", "TAG_INPUTS", "TAG_OUTPUTS",
     "TAGGED_FORMATS", "WORD_TOKENIZERS", "SUBWORD_TOKENIZERS", "SUBWORD_VOCAB_SIZE",
@@ -46,6 +46,7 @@ __all__ = [
 
 GENERATION = MappingProxyType(recipes.GENERATION)  # generate's sampling defaults (read-only)
 CHAR_LM_TAGGER = MappingProxyType(recipes.CHAR_LM_TAGGER)  # train-tagger --char-lm: these unless given
+CHAR_LM_TAGGER_FLAGS = recipes.Choice(recipes.CHAR_LM_TAGGER, "").flags()  # the same, as a user types them
 DEV_FRAC = recipes.DEV_FRAC  # train-tagger / train-classifier without dev data: the share of TRAIN held out
 VALID_FRAC = recipes.VALID_FRAC  # train-lm on text without validation text: the share of it (its tail) held out
 default_text = recipes.default_text

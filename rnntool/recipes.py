@@ -245,6 +245,20 @@ def choose_tokenizer(share: float, kiwi_installed: bool, sentencepiece_installed
                               "Korean morphemes, 7 points more on NSMC")
 
 
+def _given(options: dict | None) -> dict:
+    """The options a user gave (None: not given)."""
+    return {k: v for k, v in (options or {}).items() if v is not None}
+
+
+def _unsaid(values: dict, model: dict, train: dict, model_keys) -> dict:
+    """Those of ``values`` the user left unsaid, added to ``model`` (the keys of ``model_keys``)
+    or to ``train``; returned."""
+    new = {k: v for k, v in values.items() if k not in model and k not in train}
+    for k, v in new.items():
+        (model if k in model_keys else train)[k] = v
+    return new
+
+
 def classifier_choices(texts: int, tokens: int, model_options: dict | None, train_options: dict | None,
                        words: bool = True, subwords: bool = False,
                        dev_texts: int | None = None) -> tuple[dict, dict, list[Choice]]:
@@ -252,14 +266,11 @@ def classifier_choices(texts: int, tokens: int, model_options: dict | None, trai
     and the choices made. ``texts`` and ``tokens``: the training split's; ``words``: a word
     vocabulary of the run's own (not characters, not a language model's); ``subwords``: its
     words are pieces learned from the same texts; ``dev_texts``: the dev split's size."""
-    model = {k: v for k, v in (model_options or {}).items() if v is not None}
-    train = {k: v for k, v in (train_options or {}).items() if v is not None}
+    model, train = _given(model_options), _given(train_options)
     made: list[Choice] = []
 
     def choose(values: dict, because: str) -> None:
-        new = {k: v for k, v in values.items() if k not in model and k not in train}
-        for k, v in new.items():
-            (model if k in CLASSIFIER_MODEL else train)[k] = v
+        new = _unsaid(values, model, train, CLASSIFIER_MODEL)
         if new:
             made.append(Choice(new, because))
 
@@ -299,11 +310,8 @@ def tagger_choices(model_options: dict | None, train_options: dict | None,
                    char_lms: bool) -> tuple[dict, dict, list[Choice]]:
     """train-tagger's options with what its inputs decide filled in where the user gave
     nothing (None), and the choices made: with ``char_lms`` (--char-lm), CHAR_LM_TAGGER."""
-    model = {k: v for k, v in (model_options or {}).items() if v is not None}
-    train = {k: v for k, v in (train_options or {}).items() if v is not None}
-    new = {k: v for k, v in CHAR_LM_TAGGER.items() if k not in model and k not in train} if char_lms else {}
-    for k, v in new.items():
-        (model if k in TAGGER_MODEL else train)[k] = v
+    model, train = _given(model_options), _given(train_options)
+    new = _unsaid(CHAR_LM_TAGGER, model, train, TAGGER_MODEL) if char_lms else {}
     made = [Choice(new, "the character models give each word its context already, and a smaller tagger takes "
                         "more steps in the time", basis="for --char-lm")] if new else []
     return model, train, made

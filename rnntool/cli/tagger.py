@@ -12,9 +12,7 @@ from rnntool.cli.options import (
     FRACTION, JOBS_HELP, NON_NEGATIVE, Cell, DecodeErrors, Optimizer, Precision, Schedule, TaggedFormat, TagInput, TagOutput,
     TrainingOptions, training_option, value,
 )
-from rnntool.defaults import CHAR_LM_TAGGER, DEV_FRAC, default_text
-
-CHAR_LM_FLAGS = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in CHAR_LM_TAGGER.items())
+from rnntool.defaults import CHAR_LM_TAGGER_FLAGS, DEV_FRAC, default_text
 
 TRAIN_TAGGER_HELP = """Train a BiLSTM tagger (part of speech or named entities) with character features.
 
@@ -49,7 +47,7 @@ def train_tagger_command(
     word_vectors: str = typer.Option(None, "--word-vectors", metavar="FILE",
                                      help="Start the word embeddings from pretrained vectors: word2vec, GloVe or fastText text format (.gz too). Their size sets --word-emb; the file's first 20,000 words join the vocabulary besides the training data's."),
     char_lm: str = typer.Option(None, "--char-lm", metavar="FORWARD[,BACKWARD]", autocompletion=model_completion("lm"),
-                                help=f"Character language models (files or bundled names; the backward one trained with train-lm --reverse) whose states at each word join its features: Akbik et al.'s contextual string embeddings. Frozen; the tagger's model file carries them, and tag computes them without torch. With them, unless given: {CHAR_LM_FLAGS} (said when chosen)."),
+                                help=f"Character language models (files or bundled names; the backward one trained with train-lm --reverse) whose states at each word join its features: Akbik et al.'s contextual string embeddings. Frozen; the tagger's model file carries them, and tag computes them without torch. With them, unless given: {CHAR_LM_TAGGER_FLAGS} (said when chosen)."),
     # the training options every train-* command shares (rnntool.cli.options.SHARED)
     cell: Annotated[Cell | None, training_option("tagger", "cell")] = None,
     layers: Annotated[int | None, training_option("tagger", "layers")] = None,
