@@ -51,6 +51,11 @@ TAGGER_EPOCHS = 20
 # the loss, is the default there (CoNLL-2003 --char-lm, 120 s: testb F1 0.8202 against 0.7971
 # with the defaults above, 0.8137 with them but no loss; 86.19 in 600 s).
 CHAR_LM_TAGGER = dict(hidden=128, char_filters=64, dropout=0.33, lm_loss=0.0)
+# With a budget of time or steps the cosine schedule runs down to the budget's end, and a
+# tagger stopped by patience leaves that low-rate tail unused (half the 600 s runs stopped
+# early): EWT 95.95 +- 0.10 without early stopping against 95.83 +- 0.05 with patience 10,
+# 3 seeds each; CoNLL-2003 85.69 against 85.67 (1 seed). The best validation is kept either way.
+BUDGET_PATIENCE = 10 ** 6
 
 
 CLASSIFIER_MODEL = dict(word_emb=100, char_emb=32, char_filters=64, char_kernel=3, case_emb=8, cell="lstm",
@@ -314,6 +319,11 @@ def tagger_choices(model_options: dict | None, train_options: dict | None,
     new = _unsaid(CHAR_LM_TAGGER, model, train, TAGGER_MODEL) if char_lms else {}
     made = [Choice(new, "the character models give each word its context already, and a smaller tagger takes "
                         "more steps in the time", basis="for --char-lm")] if new else []
+    budget = next((k for k in ("max_time", "max_steps") if k in train), None)
+    if budget is not None and _unsaid({"patience": BUDGET_PATIENCE}, model, train, TAGGER_MODEL):
+        made.append(Choice({"patience": BUDGET_PATIENCE}, f"--{budget.replace('_', '-')}: no early stopping; the "
+                           "learning rate falls to the budget's end and the best validation is kept",
+                           basis="for the budget"))
     return model, train, made
 
 
@@ -340,6 +350,7 @@ RUN_TIME_DEFAULTS = {
                                   f"else {CLASSIFIER_TRAIN['batch_size']}",
     ("classifier", "lr"): f"auto: {_fmt(LARGE_SET['lr'])} from {LARGE_SET_TEXTS:,} training texts, "
                           f"{_fmt(TINY_SET['lr'])} under {TINY_SET_TEXTS}, else {_fmt(CLASSIFIER_TRAIN['lr'])}",
+    ("tagger", "patience"): f"auto: off with --max-time or --max-steps, else {TAGGER_TRAIN['patience']}",
     ("classifier", "patience"): f"auto: {SMALL_DEV_PATIENCE} under {SMALL_DEV_TEXTS:,} dev texts, else "
                                 f"{CLASSIFIER_TRAIN['patience']}; off under {TINY_SET_TEXTS} training texts",
     ("classifier", "epochs"): f"auto: {SMALL_SET_EPOCHS} below {SMALL_SET_TEXTS:,} training texts, "

@@ -109,10 +109,11 @@ def test_the_numpy_tagger_gives_torchs_emissions(models):
 
 def test_char_lm_features_choose_the_smaller_tagger_without_the_lm_loss(models):
     """--char-lm: what the user left unsaid of CHAR_LM_TAGGER is chosen, recorded and kept."""
-    from rnntool.recipes import CHAR_LM_TAGGER
+    from rnntool.recipes import BUDGET_PATIENCE, CHAR_LM_TAGGER
 
     header = load_model(models["tagger"]).header
-    [choice] = header["training"]["choices"]
+    [choice, budget] = header["training"]["choices"]
+    assert budget["options"] == {"patience": BUDGET_PATIENCE}  # max_steps=30: no early stopping
     assert choice["options"] == {k: v for k, v in CHAR_LM_TAGGER.items() if k != "hidden"}  # hidden=16 was given
     assert header["config"]["hidden"] == 16 and header["config"]["char_filters"] == CHAR_LM_TAGGER["char_filters"]
     assert header["training"]["train_config"]["lm_loss"] == 0.0

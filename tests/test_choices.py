@@ -156,7 +156,7 @@ def test_hangul_share_counts_letters_only():
 def test_info_shows_the_choices(cli, tmp_path):
     result, _ = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path)
     shown = cli("info", result.model_path).stdout
-    assert "chosen from the data:" in shown and "--min-word-freq 1 --word-emb 200 (" in shown
+    assert "chosen when the run started:" in shown and "--min-word-freq 1 --word-emb 200 (" in shown
 
 
 def test_pretrain_trains_a_language_model_first_and_starts_the_classifier_from_it(tmp_path):
@@ -219,3 +219,28 @@ def test_char_lm_taggers_get_the_smaller_shape_unless_told_otherwise():
     given = {k: v for k, v in recipes.CHAR_LM_TAGGER.items() if k != "lm_loss"}
     assert recipes.tagger_choices(given, {"lm_loss": 0.1}, True)[2] == []  # nothing left to choose, nothing said
     assert recipes.tagger_choices({"hidden": None}, None, False) == ({}, {}, [])  # no --char-lm: the defaults
+
+
+def test_a_tagger_with_a_budget_does_not_stop_early_unless_patience_is_given(tmp_path):
+    """Under --max-time or --max-steps the schedule runs to the budget's end: no early stopping
+    is chosen (said, recorded); without a budget, or with --patience given, patience stops it."""
+    sentence = "Alice\tB-PER\nsaw\tO\nBob\tB-PER\n.\tO\n\n"
+    data = tmp_path / "ner.txt"
+    data.write_text(sentence * 12)
+
+    def run(**options):
+        events = []
+        result = rnntool.train_tagger(data, tmp_path / "t.safetensors", dev=data, hidden=8, char_filters=4,
+                                      word_emb=8, eval_every=1, device="cpu", precision="fp32", seed=1,
+                                      on_event=events.append, **options)
+        return result, [e["message"] for e in events if e["event"] == "note"]
+
+    result, notes = run(max_steps=40)
+    assert result.summary["steps"] == 40  # every validation after the first perfect one was "no better"
+    assert chosen(result) == {"patience": recipes.BUDGET_PATIENCE}
+    assert [n for n in notes if n.startswith(f"chose --patience {recipes.BUDGET_PATIENCE} for the budget (--max-steps:")]
+    assert rnntool.load(result.model_path).header["training"]["train_config"]["patience"] == recipes.BUDGET_PATIENCE
+    result, notes = run(max_steps=40, patience=2)
+    assert result.summary["steps"] < 40 and not result.summary.get("choices")
+    result, notes = run(epochs=40)  # no budget: the recipe's patience ends it
+    assert result.summary["steps"] < 40 and not [n for n in notes if "--patience" in n]

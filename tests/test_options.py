@@ -168,6 +168,12 @@ def check_run_time(kind: str, option: str, text: str) -> None:
         chosen = lambda n: recipes.classifier_choices(n, 10**7, None, None)[1]["lr"]  # noqa: E731
         assert same(m[1], chosen(large)) and same(m[5], chosen(large - 1)) and same(m[5], chosen(tiny))
         assert same(m[3], chosen(tiny - 1))
+    elif (kind, option) == ("tagger", "patience"):
+        m = re.fullmatch(r"auto: off with --max-time or --max-steps, else (\d+)", text)
+        chosen = lambda train: recipes.tagger_train_config(  # noqa: E731
+            recipes.tagger_choices(None, train, False)[1]).patience
+        assert chosen(None) == int(m[1]) and chosen({"max_time": 60.0}) >= 10**6 and chosen({"max_steps": 9}) >= 10**6
+        assert chosen({"max_time": 60.0, "patience": 3}) == 3  # what is given wins
     elif (kind, option) == ("classifier", "patience"):
         m = re.fullmatch(r"auto: (\d+) under ([\d,]+) dev texts, else (\d+); off under (\d+) training texts", text)
         small_dev, tiny = int(m[2].replace(",", "")), int(m[4])

@@ -117,7 +117,7 @@ def info_command(
     choices = training.pop("choices", [])
     block("training", {k: v for k, v in training.items() if k != "train_config"})
     if choices:
-        lines.append("chosen from the data:")
+        lines.append("chosen when the run started:")
         lines.extend(f"  {c['flags']} ({c['because']})" for c in choices)
     block("training configuration", training.get("train_config", {}))
     block("metrics", {k: v for k, v in metrics.items() if k not in ("history",)})
