@@ -149,6 +149,7 @@ class TaggerTrainConfig(TrainConfig):
     word_dropout: float = 0.25  # the rarest words that keep an embedding become <unk> this often (teaches <unk>)
     min_word_freq: int = 1
     lm_loss: float = 0.0  # weight of the first layer's next/previous-word loss (0: off)
+    tune_vectors: bool = True  # --word-vectors: train their rows too (else frozen; words without vectors learn)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -167,6 +168,7 @@ class ClassifierTrainConfig(TrainConfig):
     max_vocab: int | None = None  # words with an embedding of their own, at most (reserved ones included)
     class_weight: str = "none"  # balanced: weigh each class by the inverse of its frequency
     calibrate: bool = True  # fit a temperature on the dev set after training
+    tune_vectors: bool = True  # as for taggers
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -317,6 +317,64 @@ def test_a_classifier_starts_from_word_vectors_and_refuses_what_cannot(cli, base
     assert not out.exists()
 
 
+def test_frozen_vectors_keep_their_rows_through_training_and_a_resume(cli, tmp_path):
+    """--freeze-vectors: the rows the vectors gave stay exactly (after a --resume too), words
+    without vectors learn; --tune-vectors (the default) moves them; with --weight-decay, or
+    without vectors, it is a one-line error."""
+    from rnntool.train.tagger import train_tagger as fit
+
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(TAGGED) + "\n")
+    vectors = vectors_file(tmp_path / "v.vec", VECTORS)
+    given = {"the": [0.5, -1.0, 2.0], "cat": [1.0, 1.0, 1.0], "dog": [0.25, 0.5, 0.75]}
+
+    def rows(path):
+        tagger = load_model(path, kind="tagger")
+        words, emb = tagger.config["words"], tagger.tensors["word_embedding.weight"]
+        return {w: emb[words.index(w)] for w in (*given, "sat")}
+
+    def train(name, tune, **kw):
+        train_options = {"max_steps": 12, "lr": 0.05, "batch_size": 4, "precision": "fp32", "seed": 1, "min_word_freq": 1,
+                         "tune_vectors": tune, **kw.pop("train", {})}
+        return fit(str(data), tmp_path / name, word_vectors=str(vectors), train_options=train_options, **kw)
+
+    _, frozen = train("frozen.safetensors", False)
+    _, tuned = train("tuned.safetensors", True)
+    start = fit(str(data), tmp_path / "start.safetensors", word_vectors=str(vectors),
+                train_options={"max_steps": 1, "lr": 1e-12, "precision": "fp32", "seed": 1, "min_word_freq": 1})[1]
+    for word, vector in given.items():
+        np.testing.assert_array_equal(rows(frozen)[word], np.float32(vector))
+        assert np.abs(rows(tuned)[word] - np.float32(vector)).max() > 1e-3
+    assert np.abs(rows(frozen)["sat"] - rows(start)["sat"]).max() > 1e-3  # no vector: it learns
+    calls = iter(range(100))
+    part, path = train("resumed.safetensors", False, should_stop=lambda: next(calls) == 5)
+    assert part["steps"] < 12 and (tmp_path / "resumed.ckpt").exists()  # interrupted, a checkpoint left
+    fit(str(data), path, resume=tmp_path / "resumed.ckpt")
+    for word, vector in given.items():
+        np.testing.assert_array_equal(rows(path)[word], np.float32(vector))
+    out = tmp_path / "x.safetensors"
+    assert_one_line_error(cli("train-tagger", data, "--freeze-vectors", "-o", out),
+                          "--freeze-vectors applies to --word-vectors FILE")
+    assert_one_line_error(cli("train-tagger", data, "--word-vectors", vectors, "--freeze-vectors", "--weight-decay",
+                              "0.01", "-o", out), "--weight-decay 0.01 would shrink them: drop one")
+    assert not out.exists()
+
+
+def test_a_classifier_freezes_its_vectors_too(tmp_path):
+    import rnntool
+
+    data = tmp_path / "train.tsv"
+    data.write_text("".join(f"{label}\t{text}\n" for label, text in [("pos", "the cat"), ("neg", "the dog")] * 20))
+    vectors = vectors_file(tmp_path / "v.vec", VECTORS)
+    result = rnntool.train_classifier(data, tmp_path / "c.safetensors", word_vectors=vectors, tune_vectors=False,
+                                      max_steps=10, lr=0.05, batch_size=4, precision="fp32",
+                                      seed=1, pretrain=False, tokenizer="whitespace", min_word_freq=1)
+    model = load_model(result.model_path, kind="classifier")
+    words, emb = model.config["words"], model.tensors[next(n for n in model.tensors if n.endswith("word_embedding.weight"))]
+    np.testing.assert_array_equal(emb[words.index("cat")], np.float32([1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(emb[words.index("dog")], np.float32([0.25, 0.5, 0.75]))
+
+
 def test_vectors_files_whose_words_hold_spaces(tmp_path):
     """GloVe's 840B file has words such as ". . ." and "at name@domain.com"."""
     from rnntool.text.vectors import read_word_vectors

@@ -160,6 +160,19 @@ def _check_choices(options: dict) -> None:
             config.choice(options[name], choices, name)
 
 
+def _check_vectors_given(tune_vectors: bool | None, word_vectors, resume, weight_decay: float | None) -> None:
+    """--tune-vectors/--freeze-vectors say what to do with --word-vectors' rows: without them
+    (and not resuming a run that had them), a one-line error rather than nothing done; and
+    frozen rows with weight decay, before anything is read (rnntool.train.transfer)."""
+    if tune_vectors is not None and word_vectors is None and resume is None:
+        flag = "--tune-vectors" if tune_vectors else "--freeze-vectors"
+        raise InputError(f"{flag} applies to --word-vectors FILE; give the vectors, or drop {flag}")
+    if tune_vectors is False:
+        from rnntool.train.transfer import check_freezable
+
+        check_freezable(weight_decay)
+
+
 def _split_shared(options: dict) -> tuple[dict, dict]:
     _check_choices(options)
     for name in ("layers", "hidden", "batch_size", "epochs", "max_steps", "patience", "eval_every", "emb", "bptt",
@@ -251,7 +264,7 @@ def train_tagger(
     dev: str | None = None, format: str = "auto", column: str | None = None, dev_frac: float = 0.1,
     crf: bool | None = None, char_filters: int | None = None, word_emb: int | None = None,
     min_word_freq: int | None = None, lm_loss: float | None = None, init_from: str | os.PathLike | None = None,
-    word_vectors: str | os.PathLike | None = None,
+    word_vectors: str | os.PathLike | None = None, tune_vectors: bool | None = None,
     char_lm: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
@@ -269,22 +282,25 @@ def train_tagger(
     the tagger starts from (its words join the vocabulary, so words the tagging data lacks
     keep theirs) and, where cell and size agree, its first recurrent layer (forward).
     ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from
-    instead (as for ``train_classifier``). ``char_lm``: a character language model, or a
-    forward and a backward one (``train_lm(..., reverse=True)``), files or bundled names, whose
-    states at each word join its features (Akbik et al. 2018's contextual string embeddings);
-    they stay frozen and the tagger's model file carries them."""
+    instead (as for ``train_classifier``; ``tune_vectors=False`` keeps their rows as they
+    are). ``char_lm``: a character language model, or a forward and a backward one
+    (``train_lm(..., reverse=True)``), files or bundled names, whose states at each word join
+    its features (Akbik et al. 2018's contextual string embeddings); they stay frozen and the
+    tagger's model file carries them."""
     given = dict(locals())  # the arguments, before anything else is a local
     from rnntool.train.tagger import train_tagger as fit_tagger
 
     char_lms = [] if char_lm is None else [char_lm] if isinstance(char_lm, (str, os.PathLike)) else list(char_lm)
 
+    _check_vectors_given(tune_vectors, word_vectors, resume, weight_decay)
     model_options, train_options = _split_shared(given)
     record = _record("train_tagger", command, meta, _shown(given))
     return _run("tagger", lambda **run: fit_tagger(
         os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=format, column=column,
         dev_frac=dev_frac,
         model_options={**model_options, "crf": crf, "char_filters": char_filters, "word_emb": word_emb},
-        train_options={**train_options, "min_word_freq": min_word_freq, "lm_loss": lm_loss},
+        train_options={**train_options, "min_word_freq": min_word_freq, "lm_loss": lm_loss,
+                       "tune_vectors": tune_vectors},
         resume=resume, record=record, errors=errors, init_from=None if init_from is None else os.fspath(init_from),
         word_vectors=None if word_vectors is None else os.fspath(word_vectors),
         char_lm=[os.fspath(m) for m in char_lms], **run), log, on_event, remember)
@@ -300,7 +316,7 @@ def train_classifier(
     char_filters: int | None = None, case_emb: int | None = None, min_word_freq: int | None = None,
     max_vocab: int | None = None, max_length: int | None = None, class_weight: str | None = None,
     calibrate: bool | None = None, threshold: float | None = None, init_from: str | None = None,
-    word_vectors: str | os.PathLike | None = None,
+    word_vectors: str | os.PathLike | None = None, tune_vectors: bool | None = None,
     pretrain: bool | None = None,
     cell: str | None = None, layers: int | None = None, hidden: int | None = None, dropout: float | None = None,
     batch_size: int | None = None, epochs: int | None = None, max_time: float | None = None,
@@ -320,8 +336,9 @@ def train_classifier(
     result's ``summary["choices"]`` and the model header say what and why. ``word_vectors``: a
     word2vec/GloVe/fastText text file (``.gz`` too) the word embeddings start from (their size
     is the vectors'; the file's first 20,000 words join the vocabulary besides the training
-    data's). ``tokenizer`` 'bpe' or 'unigram': about ``vocab_size`` SentencePiece pieces
-    (8,000) learned from the training texts first, carried in the model file."""
+    data's; ``tune_vectors=False`` keeps their rows as they are). ``tokenizer`` 'bpe' or
+    'unigram': about ``vocab_size`` SentencePiece pieces (8,000) learned from the training
+    texts first, carried in the model file."""
     given = dict(locals())  # the arguments, before anything else is a local
     import logging
 
@@ -329,6 +346,7 @@ def train_classifier(
     from rnntool.text.tokenize import TokenizerSettings
     from rnntool.train.classifier import train_classifier as fit_classifier
 
+    _check_vectors_given(tune_vectors, word_vectors, resume, weight_decay)
     model_options, train_options = _split_shared(given)
     record = _record("train_classifier", command, meta, _shown(given))
     fmt = LabelledFormat(format, text_col, label_col, text_field, label_field, label_sep)
@@ -343,7 +361,7 @@ def train_classifier(
                        "char_filters": char_filters, "case_emb": case_emb, "max_length": max_length,
                        "threshold": threshold},
         train_options={**train_options, "min_word_freq": min_word_freq, "max_vocab": max_vocab,
-                       "class_weight": class_weight, "calibrate": calibrate},
+                       "class_weight": class_weight, "calibrate": calibrate, "tune_vectors": tune_vectors},
         resume=resume, record=record, errors=errors, on_message=logging.getLogger("rnntool").info, **run),
         log, on_event, remember)
 

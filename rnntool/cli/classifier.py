@@ -57,6 +57,7 @@ def train_classifier_command(
     init_from: str = typer.Option(None, "--init-from", metavar="LM", help="Start the encoder from an rnntool language model (its vocabulary, tokenizer and recurrent layers; unidirectional), as ULMFiT does."),
     word_vectors: str = typer.Option(None, "--word-vectors", metavar="FILE",
                                      help="Start the word embeddings from pretrained vectors: word2vec, GloVe or fastText text format (.gz too). Their size sets --word-emb; the file's first 20,000 words join the vocabulary besides the training data's."),
+    tune_vectors: bool = typer.Option(None, "--tune-vectors/--freeze-vectors", help=f"Train the rows --word-vectors gave, or keep them as they are (words without vectors learn either way) [{default_text('classifier', 'tune_vectors')}]."),
     # how the labelled texts are read
     layout: LabelledFormatOption = LabelledFormatChoice.auto,
     text_col: TextCol = None,
@@ -117,7 +118,7 @@ def train_classifier_command(
             tokenizer=value(tokenizer), vocab_size=vocab_size, lower=lower, pool=value(pool), bidirectional=bidirectional,
             word_emb=word_emb, char_filters=char_filters, case_emb=case_emb, min_word_freq=min_word_freq,
             max_vocab=max_vocab, max_length=max_length, class_weight=value(class_weight), calibrate=calibrate,
-            threshold=threshold, init_from=init_from, word_vectors=word_vectors, pretrain=pretrain, **options.api_options(), **run),
+            threshold=threshold, init_from=init_from, word_vectors=word_vectors, tune_vectors=tune_vectors, pretrain=pretrain, **options.api_options(), **run),
         options, "loss", "classifier", rows, unit="texts",
     )
 

@@ -46,6 +46,7 @@ def train_tagger_command(
                                   help="Start from a word-level language model (a file or bundled name): its word embeddings (its words join the vocabulary; sets --word-emb) and, where --cell and --hidden agree, its first recurrent layer."),
     word_vectors: str = typer.Option(None, "--word-vectors", metavar="FILE",
                                      help="Start the word embeddings from pretrained vectors: word2vec, GloVe or fastText text format (.gz too). Their size sets --word-emb; the file's first 20,000 words join the vocabulary besides the training data's."),
+    tune_vectors: bool = typer.Option(None, "--tune-vectors/--freeze-vectors", help=f"Train the rows --word-vectors gave, or keep them as they are (words without vectors learn either way) [{default_text('tagger', 'tune_vectors')}]."),
     char_lm: str = typer.Option(None, "--char-lm", metavar="FORWARD[,BACKWARD]", autocompletion=model_completion("lm"),
                                 help=f"Character language models (files or bundled names; the backward one trained with train-lm --reverse) whose states at each word join its features: Akbik et al.'s contextual string embeddings. Frozen; the tagger's model file carries them, and tag computes them without torch. With them, unless given: {CHAR_LM_TAGGER_FLAGS} (said when chosen)."),
     # the training options every train-* command shares (rnntool.cli.options.SHARED)
@@ -88,7 +89,7 @@ def train_tagger_command(
         lambda **run: rnntool.train_tagger(
             train, output, dev=dev, format=value(fmt), column=column, dev_frac=dev_frac, crf=crf,
             char_filters=char_filters, word_emb=word_emb, min_word_freq=min_word_freq, lm_loss=lm_loss,
-            init_from=init_from, word_vectors=word_vectors,
+            init_from=init_from, word_vectors=word_vectors, tune_vectors=tune_vectors,
             char_lm=char_lm.split(",") if char_lm is not None else None, **options.api_options(), **run),
         options, "loss", "tagger", rows,
     )

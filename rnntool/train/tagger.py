@@ -130,7 +130,7 @@ def train_tagger(
     ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from;
     ``char_lm``: one or two character language models (a forward one, a backward one) whose
     states join each word's features (rnntool.runtime.charlm), frozen, carried in the model file."""
-    from rnntool.train.transfer import LMStart, WordVectors, start_encoder
+    from rnntool.train.transfer import LMStart, WordVectors, freeze_word_rows, start_encoder
 
     if init_from is not None and word_vectors is not None:
         raise RnntoolError("give --init-from or --word-vectors, not both (each sets the word embeddings)")
@@ -205,6 +205,9 @@ def train_tagger(
         taken = start_encoder(model, start, [("rnn.0.{}_l0", "rnn.0.{}_l0_reverse")])
         if on_event is not None and setup.dist.is_main:
             on_event({"event": "note", "message": f"starting from {start.name}: {' and '.join(taken)}"})
+    vector_rows = start.rows if isinstance(start, WordVectors) else inputs.get("vector_rows", [])
+    if not cfg.tune_vectors:
+        freeze_word_rows(model, vector_rows, cfg.weight_decay)
     lm_features = char_lms.features_of(packed, on_event if setup.dist.is_main else None)
     train_table = SentenceTable(packed, model_cfg, rarest, train_ids, lm_features=lm_features)
     dev_table = SentenceTable(packed, model_cfg, None, dev_ids, features=train_table, lm_features=lm_features)
@@ -229,7 +232,7 @@ def train_tagger(
                              **{k: inputs[k] for k in ("init_from", "word_vectors", "char_lm") if inputs.get(k)},
                              **({"choices": choices} if choices else {})}},
         model_config=model_cfg.to_dict(),
-        inputs={**inputs, "choices": choices},
+        inputs={**inputs, "choices": choices, "vector_rows": vector_rows},
         validation_tokens=int(packed.lengths[dev_ids].sum()),
     )
     result = setup.fit(job, cfg, packed.sha256, should_stop)

@@ -10,12 +10,12 @@ the network has never seen). Classifiers start their encoder from a language mod
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnntool.arch import LMConfig
-from rnntool.errors import InputError
+from rnntool.errors import InputError, RnntoolError
 from rnntool.text.tokenize import SPECIALS, TokenizerSettings
 from rnntool.text.vocab import Vocab
 
@@ -129,7 +129,7 @@ class LMStart:
         the word embedding, the first inputs of the encoder's first layer. And what was taken,
         in words."""
         out = dict(state)
-        found = set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize)
+        found = len(set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize))
         taken = [f"the embeddings of {found:,} of {len(words):,} words"]
         direction = "backward" if self.cfg.reverse else "forward"
         names = [pair[1 if self.cfg.reverse else 0] for pair in layers]
@@ -167,6 +167,7 @@ class WordVectors:
     name: str
     words: list[str]
     vectors: np.ndarray
+    rows: list[int] = field(default_factory=list)  # the encoder's rows set from the vectors (encoder_weights)
 
     @classmethod
     def load(cls, spec: str | os.PathLike, training_words, normalize, errors: str = "strict") -> "WordVectors":
@@ -195,8 +196,8 @@ class WordVectors:
                         layers: list[tuple[str, str | None]], cell: str | None = None
                         ) -> tuple[dict[str, np.ndarray], list[str]]:
         out = dict(state)
-        found = set_word_rows(out, words, self.words, self.vectors, normalize)
-        return out, [f"the vectors of {found:,} of {len(words):,} words"]
+        self.rows = set_word_rows(out, words, self.words, self.vectors, normalize)
+        return out, [f"the vectors of {len(self.rows):,} of {len(words):,} words"]
 
 
 def _check_size(name: str, size: int, given: int | None) -> int:
@@ -226,9 +227,9 @@ def extend_words(words: list[str], tokens: list[str], normalize, limit: int | No
 
 
 def set_word_rows(state: dict[str, np.ndarray], words: list[str], tokens: list[str], matrix: np.ndarray,
-                  normalize) -> int:
+                  normalize) -> list[int]:
     """Set ``state``'s word embedding row of every word whose form some token has (the first,
-    most frequent, such token's row of ``matrix``); how many were set."""
+    most frequent, such token's row of ``matrix``); the rows set."""
     rows: dict[str, int] = {}
     for i, token in enumerate(tokens):
         rows.setdefault(normalize(token), i)
@@ -238,7 +239,29 @@ def set_word_rows(state: dict[str, np.ndarray], words: list[str], tokens: list[s
         at, theirs = map(list, zip(*found))
         embedding[at] = matrix[theirs]
     state["features.word_embedding.weight"] = embedding
-    return len(found)
+    return [k for k, _ in found]
+
+
+def check_freezable(weight_decay: float | None) -> None:
+    """Frozen rows and weight decay, which shrinks every row, are refused together."""
+    if weight_decay:
+        raise RnntoolError(f"--freeze-vectors keeps the vectors' rows as they are and --weight-decay {weight_decay:g} "
+                           "would shrink them: drop one of the two")
+
+
+def freeze_word_rows(module, rows: list[int], weight_decay: float = 0.0) -> None:
+    """Keep ``module``'s word embedding rows ``rows`` (a tagger's or classifier's, torch) as
+    they are, the other rows learning: their gradient is zeroed as it is computed, so no
+    optimiser moves them (``check_freezable``)."""
+    import torch
+
+    check_freezable(weight_decay)
+    if not rows:
+        return
+    weight = module.features.word_embedding.weight
+    keep = torch.ones(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+    keep[torch.as_tensor(rows, dtype=torch.long, device=weight.device)] = 0
+    weight.register_hook(lambda grad: grad * keep)
 
 
 def _has_vocab_rows(name: str, cfg: LMConfig) -> bool:
