@@ -186,13 +186,26 @@ class ClassifierTrainConfig(TrainConfig):
 RESUME_OVERRIDES = ("epochs", "max_time", "max_steps", "patience", "half", "device", "precision")
 
 
+NEGATIVE_FLAGS = {"tune_vectors": "--freeze-vectors"}  # a boolean option's "off" flag, where not --no-NAME
+
+
+def _changed(name: str, given, kept) -> str:
+    """An option a resumed run was given and cannot change, and the checkpoint's value:
+    ``--lr (checkpoint: 0.01)``; a boolean by its flags, ``--freeze-vectors (checkpoint: --tune-vectors)``."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(given, bool):
+        typed = [flag if v else NEGATIVE_FLAGS.get(name, "--no-" + flag[2:]) for v in (given, kept)]
+        return f"{typed[0]} (checkpoint: {typed[1]})"
+    return f"{flag} (checkpoint: {kept!r})"
+
+
 def resumed(cfg: C, options: dict | None) -> C:
     """A checkpoint's training config with the options a resumed run may change on top.
     Any other option given with a different value is an error, not silently ignored."""
     given = check_keys(type(cfg), options, "training")
     changed = {k: v for k, v in given.items() if k not in RESUME_OVERRIDES and getattr(cfg, k) != v}
     if changed:
-        shown = ", ".join(f"--{k.replace('_', '-')} (checkpoint: {getattr(cfg, k)!r})" for k in sorted(changed))
+        shown = ", ".join(_changed(k, v, getattr(cfg, k)) for k, v in sorted(changed.items()))
         raise ConfigError(f"a resumed run keeps its checkpoint's settings; drop {shown}, or start a new run "
                           f"without --resume (a resumed run may change only "
                           f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)})")

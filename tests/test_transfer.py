@@ -321,6 +321,7 @@ def test_frozen_vectors_keep_their_rows_through_training_and_a_resume(cli, tmp_p
     """--freeze-vectors: the rows the vectors gave stay exactly (after a --resume too), words
     without vectors learn; --tune-vectors (the default) moves them; with --weight-decay, or
     without vectors, it is a one-line error."""
+    from rnntool.errors import RnntoolError
     from rnntool.train.tagger import train_tagger as fit
 
     data = tmp_path / "train.txt"
@@ -349,6 +350,8 @@ def test_frozen_vectors_keep_their_rows_through_training_and_a_resume(cli, tmp_p
     calls = iter(range(100))
     part, path = train("resumed.safetensors", False, should_stop=lambda: next(calls) == 5)
     assert part["steps"] < 12 and (tmp_path / "resumed.ckpt").exists()  # interrupted, a checkpoint left
+    with pytest.raises(RnntoolError, match=r"drop --tune-vectors \(checkpoint: --freeze-vectors\)"):
+        fit(str(data), path, resume=tmp_path / "resumed.ckpt", train_options={"tune_vectors": True})
     fit(str(data), path, resume=tmp_path / "resumed.ckpt")
     for word, vector in given.items():
         np.testing.assert_array_equal(rows(path)[word], np.float32(vector))

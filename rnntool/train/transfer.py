@@ -258,10 +258,16 @@ def freeze_word_rows(module, rows: list[int], weight_decay: float = 0.0) -> None
     check_freezable(weight_decay)
     if not rows:
         return
-    weight = module.features.word_embedding.weight
-    keep = torch.ones(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
-    keep[torch.as_tensor(rows, dtype=torch.long, device=weight.device)] = 0
-    weight.register_hook(lambda grad: grad * keep)
+    index = torch.as_tensor(rows, dtype=torch.long)
+    on_device: dict = {}  # the index where the gradient is: the module moves to its device after this
+
+    def zero_frozen(grad):
+        at = on_device.get(grad.device)
+        if at is None:
+            at = on_device[grad.device] = index.to(grad.device)
+        return grad.index_fill(0, at, 0)  # not a product with a mask: an inf there would become NaN
+
+    module.features.word_embedding.weight.register_hook(zero_frozen)
 
 
 def _has_vocab_rows(name: str, cfg: LMConfig) -> bool:
