@@ -91,10 +91,10 @@ def main() -> None:
         for task in (TASKS if args.task == "both" else [args.task]):
             train, dev, test, options = TASKS[task]
             runs = [("--word-vectors", ["--word-vectors", str(vec)])] + ([("plain", [])] if args.baseline else [])
-            for name, extra in runs:
+            for name, run_options in runs:
                 model = tmp / f"{task}-{name.strip('-')}.safetensors"
                 seconds, _ = rnntool("train-tagger", str(train), "--dev", str(dev), "--max-time", str(args.time),
-                                     "--seed", str(args.seed), "-q", "-o", str(model), *options, *extra,
+                                     "--seed", str(args.seed), "-q", "-o", str(model), *options, *run_options,
                                      *extra)
                 _, scores = rnntool("eval-tagger", str(test), "-m", str(model), "--json")
                 s = json.loads(scores)
