@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Candidate serving engines on rnntool's two hot kernels, side by side (issue #27, part 1).
+"""Candidate serving engines on rnntool's hot kernels, side by side (issue #27, part 1).
 
     pip install numba onnxruntime onnx      # the candidates (not rnntool dependencies)
     python bench/engines.py [--repeat 30]
@@ -8,6 +8,8 @@ Kernel A, the tagger/classifier case: one LSTM layer (input 172 = the tagger's w
 and casing features; hidden 128) over 256 sentences of 20 tokens, input projection included.
 Kernel B, the generation case: one step of the bundled 2x256 character LSTM at batch 1
 (embedding, both layers, output logits over its 68 characters), state carried.
+Kernel C, the question behind issue #27's 8-bit weights: that step's largest matrix-vector
+product with float32, int8 (numba) and 8- and 4-bit (onnxruntime MatMulNBits) weights.
 
 Engines: numpy (rnntool's runtime, the reference), numpy with the gate arithmetic fused by
 numba (BLAS keeps the matrix products), numba alone (fused loops, one and all threads), and
@@ -232,12 +234,124 @@ def ort_step_session(lm, threads: int):
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
+# --- kernel C ---------------------------------------------------------------------------------
+
+def quantize_blocks(w: np.ndarray, bits: int, block: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """[N, K] float32 -> MatMulNBits' (packed codes [N, blocks, block * bits / 8], scales [N * blocks], K
+    padded): symmetric codes around onnxruntime's default zero point 2^(bits - 1)."""
+    n, k = w.shape
+    padded = -(-k // block) * block
+    wp = np.zeros((n, padded), np.float32)
+    wp[:, :k] = w
+    blocks = wp.reshape(n, padded // block, block)
+    top = 2 ** (bits - 1) - 1
+    scale = np.maximum(np.abs(blocks).max(axis=2), 1e-12) / top
+    codes = (np.clip(np.round(blocks / scale[..., None]), -top, top) + 2 ** (bits - 1)).astype(np.uint8)
+    if bits == 4:  # two codes a byte, the first in the low nibble
+        codes = codes[..., 0::2] | (codes[..., 1::2] << 4)
+    return codes, scale.astype(np.float32).reshape(-1), padded
+
+
+def ort_matvec_session(w: np.ndarray, threads: int, bits: int | None, block: int = 32):
+    """x [1, K] @ w.T as one node: MatMul on float32 weights, or MatMulNBits (com.microsoft) on
+    8- or 4-bit ones with int8 activations (accuracy_level 4: onnxruntime's VNNI path)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    n, k = w.shape
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])
+    if bits is None:
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+        inits = [numpy_helper.from_array(np.ascontiguousarray(w.T), "w")]
+    else:
+        codes, scales, _ = quantize_blocks(w, bits, block)
+        nodes = [helper.make_node("MatMulNBits", ["x", "q", "s"], ["y"], domain="com.microsoft", K=k, N=n, bits=bits,
+                                  block_size=block, accuracy_level=4)]
+        inits = [numpy_helper.from_array(codes, "q"), numpy_helper.from_array(scales, "s")]
+    graph = helper.make_graph(nodes, "matvec", [x_info], [y_info], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def ort_identity_session(k: int):
+    """The smallest graph: what one run() costs before any kernel."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity", [info],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, k])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def make_numba_int8_matvec():
+    import numba
+
+    def body(w8, scale, x, y):
+        for j in numba.prange(w8.shape[0]):
+            s = np.float32(0.0)
+            for m in range(w8.shape[1]):
+                s += np.float32(w8[j, m]) * x[m]
+            y[j] = s * scale[j]
+
+    return (numba.njit(fastmath=True, cache=True)(body),
+            numba.njit(fastmath=True, cache=True, parallel=True)(body))
+
+
+def kernel_c(stepper_weights, repeat: int) -> None:
+    """The step's largest product at lower precision: is a batch-1 step bound by bytes?"""
+    w = np.ascontiguousarray(stepper_weights[-1], np.float32)  # the top layer's [4H, in + H + 1], [out, in]
+    n, k = w.shape
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, k).astype(np.float32)
+    x[-1] = 1.0
+    exact = w.astype(np.float64) @ x
+    y = np.empty(n, np.float32)
+    scale = np.maximum(np.abs(w).max(axis=1), 1e-12) / 127
+    w8 = np.round(w / scale[:, None]).astype(np.int8)
+    scale = scale.astype(np.float32)
+    one_thread, all_threads = make_numba_int8_matvec()
+    x1 = x[None]
+    rows = [("numpy float32 (OpenBLAS gemv)", w.nbytes, lambda: np.dot(w, x, out=y), lambda: np.dot(w, x)),
+            ("numba int8 weights x float32, 1 thread", w8.nbytes + scale.nbytes, lambda: one_thread(w8, scale, x, y),
+             lambda: (one_thread(w8, scale, x, y), y.copy())[1]),
+            ("numba int8 weights x float32, prange", w8.nbytes + scale.nbytes, lambda: all_threads(w8, scale, x, y),
+             lambda: (all_threads(w8, scale, x, y), y.copy())[1])]
+    cores = os.cpu_count()
+    for bits in (None, 8, 4):
+        session = ort_matvec_session(w, cores, bits)
+        size = w.nbytes if bits is None else sum(a.nbytes for a in quantize_blocks(w, bits, 32)[:2])
+        name = "onnxruntime MatMul float32" if bits is None else f"onnxruntime MatMulNBits {bits}-bit (block 32)"
+        rows.append((name, size, lambda s=session: s.run(None, {"x": x1}), lambda s=session: s.run(None, {"x": x1})[0][0]))
+    identity = ort_identity_session(k)
+    rows.append(("onnxruntime run() of an Identity graph (the floor)", 0, lambda: identity.run(None, {"x": x1}), None))
+    print(f"\nkernel C: the step's largest product, bundled shakespeare-char's top layer [{n}, {k}] @ x, batch 1 "
+          f"(medians of {repeat} rounds, the engines alternated, 200 calls each)")
+    times: list[list[float]] = [[] for _ in rows]
+    for _ in range(repeat):  # alternated: this machine's speed drifts within a run
+        for i, (_, _, fn, _) in enumerate(rows):
+            time.sleep(0.1)  # the previous engine's threads spin-wait after their work: let them park
+            times[i].append(timed(lambda: [fn() for _ in range(200)], 1) / 200)
+    base = statistics.median(times[0])
+    for (name, size, _, result), samples in zip(rows, times):
+        seconds = statistics.median(samples)
+        diff = "" if result is None else f"max |diff| from float64 {float(np.abs(result() - exact).max()):.1e}"
+        weights = f"{size / 1e6:5.2f} MB" if size else " " * 8
+        print(f"  {name:50s} {seconds * 1e6:6.1f} us  {weights}  {base / seconds:4.2f}x numpy  {diff}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--commands", type=int, default=3, metavar="ROUNDS",
                         help="whole tag/classify/score/eval-lm runs per engine, alternated (0: skip)")
     parser.add_argument("--commands-only", action="store_true", help="skip the kernels, run only the commands")
+    parser.add_argument("--matvec-only", action="store_true",
+                        help="run only kernel C (the batch-1 step's largest product at 32, 8 and 4 bits)")
     args = parser.parse_args()
     if args.commands < 0 or (args.commands_only and args.commands == 0):
         parser.error("--commands must be at least 1 with --commands-only (0 skips the commands)")
@@ -258,6 +372,9 @@ def main() -> None:
     for module in ("numpy", "numba", "onnxruntime"):
         print(f"import {module}: {import_seconds(module) * 1000:.0f} ms")
     t0 = time.perf_counter()
+    if args.matvec_only:
+        kernel_c(Stepper(LMRuntime.load(locate("shakespeare-char")), 1).weights, args.repeat)
+        return
     lstm_gates, lstm_layer, _, lm_step = make_numba_kernels()
     rng = np.random.default_rng(0)
     layer = LayerWeights("lstm", *(rng.uniform(-0.1, 0.1, s).astype(np.float32)
@@ -336,6 +453,7 @@ def main() -> None:
         base = base or seconds
         print(f"  {name:38s} {seconds * 1e6:7.1f} us/token = {1 / seconds:8,.0f} tokens/s  "
               f"{base / seconds:4.2f}x numpy  max |diff| {diff:.1e}")
+    kernel_c(stepper.weights, args.repeat)
     if args.commands:
         print(f"\nwhole commands, file in and out (RNNTOOL_ENGINE; medians of {args.commands} alternated runs)")
         commands(args.commands)
