@@ -302,9 +302,9 @@ def make_numba_int8_matvec():
             numba.njit(fastmath=True, cache=True, parallel=True)(body))
 
 
-def kernel_c(stepper_weights, repeat: int) -> None:
+def kernel_c(stepper, repeat: int) -> None:
     """The step's largest product at lower precision: is a batch-1 step bound by bytes?"""
-    w = np.ascontiguousarray(stepper_weights[-1], np.float32)  # the top layer's [4H, in + H + 1], [out, in]
+    w = np.ascontiguousarray(stepper.weights[-1], np.float32)  # the top layer's [4H, in + H + 1], [out, in]
     n, k = w.shape
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, k).astype(np.float32)
@@ -329,16 +329,31 @@ def kernel_c(stepper_weights, repeat: int) -> None:
         rows.append((name, size, lambda s=session: s.run(None, {"x": x1}), lambda s=session: s.run(None, {"x": x1})[0][0]))
     identity = ort_identity_session(k)
     rows.append(("onnxruntime run() of an Identity graph (the floor)", 0, lambda: identity.run(None, {"x": x1}), None))
+    # where the product sits in a whole step (numpy, the Stepper at batch 1): context for the rows below
+    w0, x0, token = stepper.weights[0], stepper.xh[0][0], np.array([5])
+    g0 = np.empty(w0.shape[0], np.float32)
+    context = [("numpy, the first layer's product " + str(list(w0.shape)), lambda: np.dot(w0, x0, out=g0)),
+               ("numpy, a whole Stepper.step (both layers, the gates)", lambda: stepper.step(token)),
+               ("numpy, Stepper.step + logits", lambda: (stepper.step(token), stepper.logits()))]
+    print("\ncontext: one batch-1 step of the same model on numpy (medians of 5 x 200 calls)")
+    for name, fn in context:
+        time.sleep(0.3)
+        seconds = statistics.median([timed(lambda: [fn() for _ in range(200)], 1) for _ in range(5)]) / 200
+        print(f"  {name:50s} {seconds * 1e6:6.1f} us")
     print(f"\nkernel C: the step's largest product, bundled shakespeare-char's top layer [{n}, {k}] @ x, batch 1 "
           f"(medians of {repeat} rounds, the engines alternated, 200 calls each)")
     times: list[list[float]] = [[] for _ in rows]
-    for _ in range(repeat):  # alternated: this machine's speed drifts within a run
-        for i, (_, _, fn, _) in enumerate(rows):
-            time.sleep(0.1)  # the previous engine's threads spin-wait after their work: let them park
+    for r in range(repeat):  # alternated, each round starting one engine later: this machine's speed drifts
+        for i in [(r + j) % len(rows) for j in range(len(rows))]:
+            # the previous engine's threads spin-wait after their work (OpenBLAS's for ~0.1 s): let them sleep
+            time.sleep(0.3)
+            fn = rows[i][2]
             times[i].append(timed(lambda: [fn() for _ in range(200)], 1) / 200)
     base = statistics.median(times[0])
     for (name, size, _, result), samples in zip(rows, times):
         seconds = statistics.median(samples)
+        # the quantized rows' differences are their quantization's (numba: a scale per row, float inputs;
+        # MatMulNBits: a scale per 32 weights, int8 inputs), not the engine's
         diff = "" if result is None else f"max |diff| from float64 {float(np.abs(result() - exact).max()):.1e}"
         weights = f"{size / 1e6:5.2f} MB" if size else " " * 8
         print(f"  {name:50s} {seconds * 1e6:6.1f} us  {weights}  {base / seconds:4.2f}x numpy  {diff}")
@@ -373,7 +388,7 @@ def main() -> None:
         print(f"import {module}: {import_seconds(module) * 1000:.0f} ms")
     t0 = time.perf_counter()
     if args.matvec_only:
-        kernel_c(Stepper(LMRuntime.load(locate("shakespeare-char")), 1).weights, args.repeat)
+        kernel_c(Stepper(LMRuntime.load(locate("shakespeare-char")), 1), args.repeat)
         return
     lstm_gates, lstm_layer, _, lm_step = make_numba_kernels()
     rng = np.random.default_rng(0)
@@ -453,7 +468,7 @@ def main() -> None:
         base = base or seconds
         print(f"  {name:38s} {seconds * 1e6:7.1f} us/token = {1 / seconds:8,.0f} tokens/s  "
               f"{base / seconds:4.2f}x numpy  max |diff| {diff:.1e}")
-    kernel_c(stepper.weights, args.repeat)
+    kernel_c(Stepper(lm, 1), args.repeat)
     if args.commands:
         print(f"\nwhole commands, file in and out (RNNTOOL_ENGINE; medians of {args.commands} alternated runs)")
         commands(args.commands)

@@ -26,11 +26,11 @@ import serve_load  # noqa: E402
 
 def start(interval: float) -> tuple[subprocess.Popen, int, float]:
     port = serve_load.free_port()
+    started = time.perf_counter()  # as serve_load.start_server: from before the process starts
     code = (f"import sys; sys.setswitchinterval({interval!r}); "
             f"sys.argv = ['rnntool', 'serve', *{serve_load.SERVED!r}, '--port', '{port}', '-q']; "
             "from rnntool.cli import main; main()")
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
-    started = time.perf_counter()
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
@@ -49,13 +49,16 @@ def main() -> None:
     sms = serve_load.sms_texts()
     results = {i: {"cold": [], "warm": [], "rps": [], "ready": []} for i in intervals}
     for r in range(rounds):
-        for interval in intervals:
+        for interval in intervals if r % 2 == 0 else intervals[::-1]:  # neither always goes first
             process, port, ready = start(interval)
-            cold = asyncio.run(serve_load.first_pieces(port, 8, 25))[1] * 1000
-            warm = asyncio.run(serve_load.first_pieces(port, 8, 25))[1] * 1000
-            rps = asyncio.run(serve_load.throughput(port, "/v1/classify", "sms-spam", sms, 64, 4.0))["rps"]
-            process.terminate()
-            process.wait(timeout=60)
+            try:
+                cold = asyncio.run(serve_load.first_pieces(port, 8, 25))[1] * 1000
+                warm = asyncio.run(serve_load.first_pieces(port, 8, 25))[1] * 1000
+                rps = asyncio.run(serve_load.throughput(port, "/v1/classify", "sms-spam", sms, 64, 4.0))["rps"]
+            finally:  # never leave a server running on the benchmark machine
+                process.terminate()
+                process.wait(timeout=60)
+                process.stderr.close()
             for key, value in (("cold", cold), ("warm", warm), ("rps", rps), ("ready", ready)):
                 results[interval][key].append(value)
             print(f"round {r} interval {interval}: /healthz {ready:.2f} s, first piece p99 cold {cold:.1f} ms, "
