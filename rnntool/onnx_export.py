@@ -34,8 +34,19 @@ states the rules for other languages):
     classifier  logits float [B, C], probabilities float [B, C] (calibrated: the model's
                 temperature; sigmoids for a multi-label model)
 
-A tagger with character-LM features (``--char-lm``) is not exported: its two character
-language models run over the whole sentence's characters, another graph again.
+A tagger with character-LM features (``--char-lm``) takes, per character model K (0, then
+1, in the order the tagger's config lists them), what that model reads and where:
+
+             char_lm{K}_ids      int64 [S, B]   the sentence as the model reads it: its
+                                                start-of-text id, then the words joined by
+                                                spaces, last word first for a backward model
+             char_lm{K}_lengths  int32 [B]      ids per sentence
+             char_lm{K}_at       int64 [T, B]   per word, the position whose state stands for
+                                                it: its last character (forward), its first
+                                                (backward); any position past a length
+
+and the graph runs each model over its ids and takes its top layer's state at those
+positions beside the word's other features (rnntool.runtime.charlm, written out).
 """
 
 from __future__ import annotations
@@ -57,13 +68,6 @@ def _model(nodes: list, name: str, inputs: list, outputs: list, inits: list, hea
 
     return pb.model(nodes, name, inputs, outputs, inits, metadata={"rnntool": json.dumps(header, ensure_ascii=False)},
                     doc=doc)
-
-
-def _refuse_char_lm_tagger(loaded, name) -> None:
-    """A tagger with character-LM features has no graph yet: a one-line error naming ``name``."""
-    if loaded.kind == "tagger" and loaded._runtime.cfg.char_lms:
-        raise WrongKindError(f"{name} tags with character-LM features (--char-lm), which cannot be exported to "
-                             "ONNX yet; a tagger trained without them can")
 
 
 def _linear(nodes: list, inits: list, x: str, weight: np.ndarray, name: str, bias: np.ndarray | None = None) -> str:
@@ -187,6 +191,13 @@ def _encoder_nodes(encoder, cfg) -> tuple[list[bytes], list[bytes], list[bytes],
         inits.append(pb.tensor("case_embedding", encoder.case_emb))
         nodes.append(pb.node("Gather", ["case_embedding", "case"], ["case_features"], axis=0))
         parts.append("case_features")
+    if encoder.char_lm is not None:
+        for k, lm in enumerate(encoder.char_lm.models):
+            char_lm_nodes, char_lm_inits, char_lm_inputs, states = _char_lm_nodes(lm, f"char_lm{k}")
+            nodes += char_lm_nodes
+            inits += char_lm_inits
+            inputs += char_lm_inputs
+            parts.append(states)
     nodes.append(pb.node("Concat", parts, ["features"], axis=-1))
     inputs.append(pb.value_info("lengths", pb.INT32, ["B"]))
     recurrent, recurrent_inits, top, finals = stack_nodes(encoder.stack, "features", "lengths", prefix="rnn.")
@@ -205,6 +216,27 @@ def _encoder_nodes(encoder, cfg) -> tuple[list[bytes], list[bytes], list[bytes],
         pb.node("Unsqueeze", ["inside", "mask_axis2"], ["inside3"]),
         pb.node("Cast", ["inside3"], ["mask"], to=pb.FLOAT)]
     return nodes, inits + recurrent_inits, inputs, top, finals
+
+
+def _char_lm_nodes(lm, name: str) -> tuple[list[bytes], list[bytes], list[bytes], str]:
+    """One character model of a ``--char-lm`` tagger over its inputs (the module's docstring):
+    (nodes, initialisers, inputs, the name of its states at each word [T, B, H])."""
+    from rnntool.runtime import onnx_proto as pb
+    from rnntool.runtime.ort import stack_nodes
+
+    ids, lengths, at = f"{name}_ids", f"{name}_lengths", f"{name}_at"
+    inputs = [pb.value_info(ids, pb.INT64, [f"{name}_S", "B"]), pb.value_info(lengths, pb.INT32, ["B"]),
+              pb.value_info(at, pb.INT64, ["T", "B"])]
+    nodes = [pb.node("Gather", [f"{name}.embedding", ids], [f"{name}.embedded"], axis=0)]
+    inits = [pb.tensor(f"{name}.embedding", lm.embedding), pb.tensor(f"{name}.axis2", np.array([2], np.int64))]
+    recurrent, recurrent_inits, top, _ = stack_nodes(lm.stack, f"{name}.embedded", lengths, prefix=f"{name}.rnn.")
+    nodes += recurrent + [
+        pb.node("Transpose", [top], [f"{name}.by_sentence"], perm=[1, 0, 2]),  # [B, S, H]
+        pb.node("Transpose", [at], [f"{name}.at_by_sentence"], perm=[1, 0]),  # [B, T]
+        pb.node("Unsqueeze", [f"{name}.at_by_sentence", f"{name}.axis2"], [f"{name}.index"]),  # [B, T, 1]
+        pb.node("GatherND", [f"{name}.by_sentence", f"{name}.index"], [f"{name}.picked"], batch_dims=1),  # [B, T, H]
+        pb.node("Transpose", [f"{name}.picked"], [f"{name}.states"], perm=[1, 0, 2])]  # [T, B, H]
+    return nodes, inits + recurrent_inits, inputs, f"{name}.states"
 
 
 def tagger_graph(runtime, header: dict) -> bytes:
@@ -291,7 +323,6 @@ def onnx_feed(model, texts) -> dict[str, np.ndarray]:
     if loaded.kind == "lm":
         raise WrongKindError("a language model's graph takes token ids from its vocabulary, not features: see "
                              "docs/api.md")
-    _refuse_char_lm_tagger(loaded, "this model")
     runtime = loaded._runtime
     if isinstance(texts, str):
         raise InputError("onnx_feed takes a list of texts; wrap a single text in a list")
@@ -305,7 +336,30 @@ def onnx_feed(model, texts) -> dict[str, np.ndarray]:
                 raise InputError(f"{text[:40]!r}... holds {len(sentences)} sentences; a tagger's graph reads one "
                                  "sentence a row, as tag does: give them one by one")
             token_lists.append(sentences[0][2] if sentences else [])
-    return _encoder_feed(runtime.cfg, token_lists)
+    feed = _encoder_feed(runtime.cfg, token_lists)
+    char_lm = getattr(runtime.encoder, "char_lm", None)
+    if char_lm is not None:
+        feed.update(_char_lm_feed(char_lm, token_lists))
+    return feed
+
+
+def _char_lm_feed(char_lm, token_lists: list[list[str]]) -> dict[str, np.ndarray]:
+    """A ``--char-lm`` tagger's inputs for its character models: what each reads and where
+    (``rnntool.runtime.charlm.reading``, the function tagging itself uses)."""
+    from rnntool.runtime.charlm import reading
+
+    feed = {}
+    T, B = max(map(len, token_lists)), len(token_lists)
+    for k, lm in enumerate(char_lm.models):
+        read = [reading(lm, words) for words in token_lists]
+        ids = np.full((max(len(row) for row, _ in read), B), lm.vocab.pad_id, np.int64)
+        at = np.zeros((T, B), np.int64)
+        for b, (row, positions) in enumerate(read):
+            ids[: len(row), b] = row
+            at[: len(positions), b] = positions
+        feed.update({f"char_lm{k}_ids": ids, f"char_lm{k}_lengths": np.array([len(row) for row, _ in read], np.int32),
+                     f"char_lm{k}_at": at})
+    return feed
 
 
 def _encoder_feed(cfg, token_lists: list[list[str]]) -> dict[str, np.ndarray]:
@@ -341,7 +395,6 @@ def export(model: str | os.PathLike, output: str | os.PathLike | None = None, *,
 
     choice(format, FORMATS, "format")
     loaded = load(model)
-    _refuse_char_lm_tagger(loaded, model)
     runtime = loaded._runtime
     graph = {"lm": lm_graph, "tagger": tagger_graph, "classifier": classifier_graph}[loaded.kind]
     output = Path(output) if output is not None else \

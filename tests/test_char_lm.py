@@ -160,8 +160,54 @@ def test_what_cannot_serve_is_a_one_line_error(models, cli, tmp_path):
     assert_one_line_error(cli(*base, models["tagger"]), "language model")
     assert_one_line_error(cli(*base, tmp_path / "missing.safetensors"), "missing")
     assert not out.exists()
-    assert_one_line_error(cli("export", models["tagger"], "-o", tmp_path / "t.onnx"), "character-LM features")
-    assert not (tmp_path / "t.onnx").exists()
+
+
+def test_the_exported_graph_runs_the_character_models_and_gives_the_runtimes_emissions(models, cli, tmp_path):
+    """`export` writes the two character models into the tagger's graph; fed by onnx_feed, it
+    gives the numpy runtime's emissions (padded sentences of different lengths, an unseen
+    character, a one-word sentence) and, decoded with its CRF, the same tags."""
+    ort = pytest.importorskip("onnxruntime")
+    from rnntool.runtime.tagger import decode_tokens
+
+    path = tmp_path / "t.onnx"
+    result = cli("export", models["tagger"], "-o", path)
+    assert result.exit_code == 0 and path.exists()
+    tagger = rnntool.load(models["tagger"])
+    runtime = tagger._runtime
+    sentences = [["Bob", "Jones", "went", "to", "Paris", "."], ["Zo\u00eb", "went"], ["Bob"],
+                 ["Carol", "and", "Bob", "went", "to", "Oslo", "and", "Paris", "today", "!"]]
+    feed = rnntool.onnx_feed(tagger, sentences)
+    lm_ids = [name for name in feed if name.startswith("char_lm") and name.endswith("_ids")]
+    assert len(lm_ids) == 2  # a forward and a backward model, each with what it reads
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    emissions, transitions, start, end = session.run(["emissions", "transitions", "start", "end"], feed)
+    expected, lengths = runtime.emissions(sentences)
+    got = emissions.transpose(1, 0, 2)
+    inside = np.arange(got.shape[1])[None, :] < lengths[:, None]
+    np.testing.assert_allclose(got[inside], expected[inside], atol=1e-5)
+    ids, _ = decode_tokens(got[inside], lengths, (transitions, start, end))
+    assert [runtime.tags[i] for i in ids] == [t for tags in runtime.tag(sentences)[0] for t in tags]
+    # a sentence alone gives what it gives beside longer ones
+    (alone,) = session.run(["emissions"], rnntool.onnx_feed(tagger, [sentences[2]]))
+    np.testing.assert_allclose(alone[:1, 0], got[2, :1], atol=1e-5)
+
+
+def test_quantize_stores_the_character_models_smaller_and_the_tagger_tags_alike(models, tmp_path):
+    """A --char-lm tagger's file carries its character models: fp16 stores them (and the rest)
+    in half the bytes, measured on dev data like any tagger, and the smaller file tags alike."""
+    result = rnntool.quantize(models["tagger"], tmp_path / "t.fp16.safetensors", weights="fp16",
+                              dev=str(models["dir"] / "dev.txt"))
+    assert result.measured["metric"] == "entity_f1" and result.measured["within"]
+    stored = load_model(result.path).stored
+    char_lm = [name for name in stored if name.startswith("char_lm.")]
+    assert char_lm and all(stored[name].dtype == np.float16 for name in char_lm if stored[name].ndim == 2)
+    assert result.bytes_after < 0.6 * result.bytes_before
+    sentences = [["Bob", "Jones", "went", "to", "Paris", "."], ["Carol", "went"]]
+    tags = lambda m: [[t.tag for s in r.sentences for t in s.tokens] for r in rnntool.load(m).tag(sentences)]  # noqa: E731,E501
+    assert [len(t) for t in tags(models["tagger"])] == [6, 2]
+    assert tags(result.path) == tags(models["tagger"])
+    np.testing.assert_allclose(rnntool.load(result.path)._runtime.emissions(sentences)[0],
+                               rnntool.load(models["tagger"])._runtime.emissions(sentences)[0], atol=2e-2)
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(models, tmp_path):

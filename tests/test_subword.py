@@ -152,6 +152,34 @@ def test_generate_joins_pieces_into_text(bpe_lm):
     assert len(info.stdout) < 5000  # the model's base64 is summarised, not printed
 
 
+def test_an_exported_subword_lm_carries_its_pieces_and_scores_as_rnntool_does(bpe_lm):
+    """The ONNX file's metadata holds the SentencePiece model: a caller with sentencepiece alone
+    turns text into the ids rnntool reads, and the graph gives rnntool's log-probabilities."""
+    import base64
+
+    import numpy as np
+    import sentencepiece
+
+    ort = pytest.importorskip("onnxruntime")
+    tmp, path = bpe_lm
+    onnx_path = rnntool.export(path, tmp / "lm.onnx")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    header = json.loads(session.get_modelmeta().custom_metadata_map["rnntool"])
+    pieces = sentencepiece.SentencePieceProcessor(
+        model_proto=base64.b64decode(header["tokenizer"]["subword_model"]))
+    stoi = {t: i for i, t in enumerate(header["vocab"]["tokens"])}
+    text = "the cat sat by the old gate 정말 좋았다"
+    runtime = rnntool.load(path)._runtime
+    ids = [stoi[p] for p in pieces.encode(text, out_type=str)]
+    assert ids == runtime.encode(text)
+    tokens = np.array(ids)[:, None]
+    state = runtime.zero_state(1)
+    h, _ = runtime.hidden(tokens, state)
+    expected = runtime.log_probs(h[:, 0])
+    got = session.run(["log_probs"], {"tokens": tokens, "h0": state[0], "c0": state[1]})[0][:, 0]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 def test_prep_then_train_lm_reads_with_the_corpus_pieces(tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("\n".join(corpus_lines(8)) + "\n")
