@@ -43,7 +43,8 @@ A tagger with character-LM features (``--char-lm``) takes, per character model K
              char_lm{K}_lengths  int32 [B]      ids per sentence
              char_lm{K}_at       int64 [T, B]   per word, the position whose state stands for
                                                 it: its last character (forward), its first
-                                                (backward); any position past a length
+                                                (backward); past a length any index in
+                                                [0, S), e.g. 0
 
 and the graph runs each model over its ids and takes its top layer's state at those
 positions beside the word's other features (rnntool.runtime.charlm, written out).

@@ -192,6 +192,36 @@ def test_the_exported_graph_runs_the_character_models_and_gives_the_runtimes_emi
     np.testing.assert_allclose(alone[:1, 0], got[2, :1], atol=1e-5)
 
 
+def test_the_character_model_inputs_follow_the_rules_docs_api_states(models):
+    """docs/api.md spells out char_lmK_ids / _lengths / _at for callers in other languages; built
+    from the header by those rules alone, they are what onnx_feed gives."""
+    header = read_header(models["tagger"], kind="tagger")
+    sentences = [["Bob", "Jo\u2603", "went"], ["Paris"]]
+    feed = rnntool.onnx_feed(models["tagger"], sentences)
+    for k, entry in enumerate(header["config"]["char_lms"]):
+        tokens = entry["vocab"]["tokens"]
+        stoi = {t: i for i, t in enumerate(tokens)}
+        line_end, unk = stoi.get("\n", stoi["<eos>"]), stoi["<unk>"]
+        backward = bool(entry["config"].get("reverse"))
+        rows, ats = [], []
+        for words in sentences:
+            ids, at = [line_end], [0] * len(words)
+            order = list(range(len(words)))[::-1] if backward else range(len(words))
+            for n, i in enumerate(order):
+                if n:
+                    ids.append(stoi.get(" ", unk))
+                chars = [stoi.get(c, unk) for c in words[i]]
+                ids += chars[::-1] if backward else chars
+                at[i] = len(ids) - 1
+            rows.append(ids)
+            ats.append(at)
+        assert feed[f"char_lm{k}_lengths"].tolist() == [len(r) for r in rows]
+        for b, (ids, at) in enumerate(zip(rows, ats)):
+            assert feed[f"char_lm{k}_ids"][: len(ids), b].tolist() == ids
+            assert feed[f"char_lm{k}_at"][: len(at), b].tolist() == at
+        assert unk in rows[0]  # the snowman is read as <unk>
+
+
 def test_quantize_stores_the_character_models_smaller_and_the_tagger_tags_alike(models, tmp_path):
     """A --char-lm tagger's file carries its character models: fp16 stores them (and the rest)
     in half the bytes, measured on dev data like any tagger, and the smaller file tags alike."""
