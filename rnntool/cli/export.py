@@ -20,8 +20,8 @@ def export_command(
     """Write a model as ONNX (opset 17) for onnxruntime and other ONNX runtimes. A language
     model: token ids and a state in, next-token log-probabilities and the state after out. A
     tagger or classifier: token features in (word and character ids, casing, lengths, and what
-    a --char-lm tagger's character models read; see rnntool.onnx_feed), tag scores (and a CRF's transitions) or calibrated class probabilities
-    out. The model's header (vocabularies, tokenizer) is its 'rnntool' metadata entry. Prints
+    a --char-lm tagger's character models read; see rnntool.onnx_feed), tag scores (and a
+    CRF's transitions) or calibrated class probabilities out. The model's header (vocabularies, tokenizer) is its 'rnntool' metadata entry. Prints
     the path written."""
     import rnntool
 

@@ -38,7 +38,7 @@ from rnntool.text.subword import describe_subwords
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.train.batching import Targets, TextBatches, TextTable, sorted_batches
 from rnntool.train.labelled_texts import TextCollector, take_chars
-from rnntool.train.transfer import LMStart, WordVectors, freeze_word_rows, start_encoder
+from rnntool.train.transfer import LMStart, WordVectors, start_encoder, vector_rows_kept
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
 
@@ -323,9 +323,7 @@ def train_classifier(
                                        for k in range(model_cfg.layers)])
     elif vectors is not None:
         say(f"starting from {vectors.name}: {start_encoder(model, vectors, [])[0]}")
-    vector_rows = vectors.rows if vectors is not None else inputs.get("vector_rows", [])
-    if not cfg.tune_vectors:
-        freeze_word_rows(model, vector_rows, cfg.weight_decay)
+    vector_rows = vector_rows_kept(model, cfg, vectors, inputs)
     table = TextTable(packed, model_cfg, rarest, train_ids)
     dev_table = TextTable(packed, model_cfg, None, dev_ids, features=table)
     header = {"config": model_cfg.to_dict(), "training": {"sources": [train_spec] + ([inputs["dev"]] if inputs["dev"]

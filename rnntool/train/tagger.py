@@ -130,7 +130,7 @@ def train_tagger(
     ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from;
     ``char_lm``: one or two character language models (a forward one, a backward one) whose
     states join each word's features (rnntool.runtime.charlm), frozen, carried in the model file."""
-    from rnntool.train.transfer import LMStart, WordVectors, freeze_word_rows, start_encoder
+    from rnntool.train.transfer import LMStart, WordVectors, start_encoder, vector_rows_kept
 
     if init_from is not None and word_vectors is not None:
         raise RnntoolError("give --init-from or --word-vectors, not both (each sets the word embeddings)")
@@ -205,9 +205,7 @@ def train_tagger(
         taken = start_encoder(model, start, [("rnn.0.{}_l0", "rnn.0.{}_l0_reverse")])
         if on_event is not None and setup.dist.is_main:
             on_event({"event": "note", "message": f"starting from {start.name}: {' and '.join(taken)}"})
-    vector_rows = start.rows if isinstance(start, WordVectors) else inputs.get("vector_rows", [])
-    if not cfg.tune_vectors:
-        freeze_word_rows(model, vector_rows, cfg.weight_decay)
+    vector_rows = vector_rows_kept(model, cfg, start if isinstance(start, WordVectors) else None, inputs)
     lm_features = char_lms.features_of(packed, on_event if setup.dist.is_main else None)
     train_table = SentenceTable(packed, model_cfg, rarest, train_ids, lm_features=lm_features)
     dev_table = SentenceTable(packed, model_cfg, None, dev_ids, features=train_table, lm_features=lm_features)

@@ -249,6 +249,16 @@ def check_freezable(weight_decay: float | None) -> None:
                            "would shrink them: drop one of the two")
 
 
+def vector_rows_kept(module, cfg, vectors: "WordVectors | None", inputs: dict) -> list[int]:
+    """The encoder's rows --word-vectors set -- this run's (``vectors``), or on a resumed run
+    the checkpoint's ``inputs`` -- frozen in ``module`` unless ``cfg.tune_vectors``; returned
+    for the checkpoint to keep. One rule for taggers and classifiers."""
+    rows = vectors.rows if vectors is not None else inputs.get("vector_rows", [])
+    if not cfg.tune_vectors:
+        freeze_word_rows(module, rows, cfg.weight_decay)
+    return rows
+
+
 def freeze_word_rows(module, rows: list[int], weight_decay: float = 0.0) -> None:
     """Keep ``module``'s word embedding rows ``rows`` (a tagger's or classifier's, torch) as
     they are, the other rows learning: their gradient is zeroed as it is computed, so no
