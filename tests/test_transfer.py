@@ -452,3 +452,111 @@ def test_words_from_a_model_or_vectors_are_capped():
 
     words = ["<pad>", "<unk>", "a"]
     assert extend_words(words, ["<eos>", "A", "b", "c", "d"], str.lower, limit=2) == words + ["b", "c"]
+
+
+# --init-from FORWARD,BACKWARD: a bidirectional encoder from a forward and a backward model
+
+PAIR_TEXT = "the cat sat on the mat .\nThe zebra ran past the cat .\nthe dog sat .\n" * 20
+
+
+@pytest.fixture(scope="module")
+def lm_pair(tmp_path_factory):
+    """A forward word model of two layers and a backward one with a smaller embedding, of one text."""
+    import rnntool
+
+    tmp = tmp_path_factory.mktemp("pair")
+    text = tmp / "words.txt"
+    text.write_text(PAIR_TEXT)
+    common = dict(level="word", hidden=16, layers=2, max_steps=3, bptt=8, batch_size=4, precision="fp32", seed=1)
+    forward = rnntool.train_lm(text, tmp / "forward.safetensors", emb=8, **common).model_path
+    backward = rnntool.train_lm(text, tmp / "backward.safetensors", emb=6, reverse=True, **common).model_path
+    return forward, backward
+
+
+def _lstm_states(tensors: dict, inputs: np.ndarray, layers: int, bidirectional: bool) -> np.ndarray:
+    """The top layer's states [T, H * dirs] of the LSTM stack whose model-file tensors are ``tensors``."""
+    import torch
+
+    lstm = torch.nn.LSTM(inputs.shape[1], tensors["rnn.weight_hh_l0"].shape[1], num_layers=layers,
+                         bidirectional=bidirectional)
+    lstm.load_state_dict({k.removeprefix("rnn."): torch.from_numpy(v) for k, v in tensors.items()
+                          if k.startswith("rnn.")})
+    with torch.no_grad():
+        return lstm(torch.from_numpy(inputs)[:, None])[0][:, 0].numpy()
+
+
+@pytest.mark.parametrize("order", ["forward,backward", "backward,forward"])
+def test_a_classifier_starts_from_a_forward_and_a_backward_model_as_the_two_models(lm_pair, tmp_path, order, caplog):
+    """Each direction of the encoder reads a text as its own model does: the forward one's states
+    are the forward model's, the backward one's the backward model's reading right to left."""
+    import rnntool
+
+    forward, backward = lm_pair
+    spec = ",".join(str(lm_pair[0] if part == "forward" else lm_pair[1]) for part in order.split(","))
+    data = tmp_path / "train.tsv"
+    data.write_text("".join(f"{'pos' if i % 2 else 'neg'}\t{'the cat sat .' if i % 2 else 'the dog ran past .'}\n"
+                            for i in range(40)))
+    with caplog.at_level("INFO", logger="rnntool"):
+        result = rnntool.train_classifier(data, tmp_path / "c.safetensors", init_from=spec, max_steps=1, lr=1e-12,
+                                          calibrate=False, precision="fp32", seed=1)
+    model, f, b = (load_model(p) for p in (result.model_path, forward, backward))
+    config = model.header["config"]
+    assert config["bidirectional"] is True and config["word_emb"] == 8 + 6 and config["layers"] == 2
+    assert model.header["training"]["init_from"] == spec
+    said = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("starting from"))
+    assert "2 recurrent layers (forward)" in said and "2 recurrent layers (backward)" in said
+    sentence = "the zebra sat on the mat .".split()
+    ours = model.tensors["word_embedding.weight"][[config["words"].index(w) for w in sentence]]
+    theirs = [m.tensors["embedding.weight"][[m.header["vocab"]["tokens"].index(w) for w in sentence]] for m in (f, b)]
+    np.testing.assert_allclose(ours, np.concatenate(theirs, axis=1), atol=1e-6)
+    states = _lstm_states(model.tensors, ours, 2, True)
+    np.testing.assert_allclose(states[:, :16], _lstm_states(f.tensors, theirs[0], 2, False), atol=1e-5)
+    np.testing.assert_allclose(states[:, 16:], _lstm_states(b.tensors, theirs[1][::-1].copy(), 2, False)[::-1],
+                               atol=1e-5)
+    # and it classifies on the numpy runtime like any bidirectional classifier
+    assert rnntool.load(result.model_path).classify(["the cat sat ."])[0].label in ("pos", "neg")
+
+
+def test_a_language_model_pair_that_cannot_be_one_encoder_is_refused(cli, lm_pair, base_lm, tmp_path):
+    import rnntool
+
+    forward, backward = lm_pair
+    text = tmp_path / "words.txt"
+    text.write_text(PAIR_TEXT)
+    wide = rnntool.train_lm(text, tmp_path / "wide.safetensors", level="word", emb=6, hidden=24, layers=2, reverse=True,
+                            max_steps=1, bptt=8, batch_size=4, precision="fp32").model_path
+    data = tmp_path / "train.tsv"
+    data.write_text("pos\tthe cat sat .\nneg\tthe dog ran .\n" * 20)
+    out = tmp_path / "c.safetensors"
+    for spec, fragment, *given in (
+            (f"{forward},{forward}", "both read left to right; give a forward and a backward"),
+            (f"{forward},{wide}", "need one shape: train both with the same --cell, --layers, --hidden"),
+            (f"{base_lm},{backward}", "train both with the same tokenizer"),
+            (f"{forward},{backward},{forward}", "give one language model, or a forward and a backward"),
+            (f"{forward},", "joined by a comma (FORWARD,BACKWARD)"),
+            # shape options the models contradict are refused, not silently overridden
+            (f"{forward},{backward}", "both directions, word embeddings of 14, no character or casing features); "
+                                      "drop --unidirectional --hidden 99", "--unidirectional", "--hidden", "99"),
+            (str(forward), "drop --bidirectional (or give a backward model too", "--bidirectional"),
+            (str(forward), "drop --char-filters 8", "--char-filters", "8")):
+        assert_one_line_error(cli("train-classifier", data, "--init-from", spec, "-o", out, "--max-steps", "1",
+                                  *given), fragment)
+    assert not out.exists()
+
+
+def test_a_tagger_starts_from_a_forward_and_a_backward_model(lm_pair, tmp_path):
+    import rnntool
+
+    forward, backward = lm_pair
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(TAGGED) + "\n")
+    result = rnntool.train_tagger(data, tmp_path / "t.safetensors", init_from=f"{backward},{forward}", hidden=16,
+                                  max_steps=1, lr=1e-12, batch_size=4, precision="fp32", seed=1)
+    tagger, f, b = (load_model(p) for p in (result.model_path, forward, backward))
+    assert tagger.config["word_emb"] == 14
+    ih, ih_back = tagger.tensors["rnn.weight_ih_l0"], tagger.tensors["rnn.weight_ih_l0_reverse"]
+    np.testing.assert_allclose(ih[:, :8], f.tensors["rnn.weight_ih_l0"], atol=1e-6)
+    np.testing.assert_allclose(ih_back[:, 8:14], b.tensors["rnn.weight_ih_l0"], atol=1e-6)
+    for others in (ih[:, 8:], ih_back[:, :8], ih_back[:, 14:]):  # each reads its own inputs (zero, lr 1e-12 aside)
+        assert np.abs(others).max() < 1e-9
+    np.testing.assert_allclose(tagger.tensors["rnn.weight_hh_l0_reverse"], b.tensors["rnn.weight_hh_l0"], atol=1e-6)

@@ -280,7 +280,9 @@ def train_tagger(
     train-tagger``) on CoNLL-U, CoNLL columns, word/TAG lines or ``nltk:treebank``.
     ``init_from``: a word-level language model (file or bundled name) whose word embeddings
     the tagger starts from (its words join the vocabulary, so words the tagging data lacks
-    keep theirs) and, where cell and size agree, its first recurrent layer (forward).
+    keep theirs) and, where cell and size agree, its first recurrent layer (forward);
+    ``"FORWARD,BACKWARD"``, a forward and a backward model, gives both directions (their
+    embeddings side by side).
     ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from
     instead (as for ``train_classifier``; ``tune_vectors=False`` keeps their rows as they
     are). ``char_lm``: a character language model, or a forward and a backward one
@@ -336,7 +338,10 @@ def train_classifier(
     result's ``summary["choices"]`` and the model header say what and why. ``word_vectors``: a
     word2vec/GloVe/fastText text file (``.gz`` too) the word embeddings start from (their size
     is the vectors'; the file's first 20,000 words join the vocabulary besides the training
-    data's; ``tune_vectors=False`` keeps their rows as they are). ``tokenizer`` 'bpe' or
+    data's; ``tune_vectors=False`` keeps their rows as they are). ``init_from``: a language
+    model (file or bundled name) whose vocabulary, tokenizer and layers the encoder takes,
+    one direction; ``"FORWARD,BACKWARD"``, a forward and a backward model, makes it
+    bidirectional, each direction starting as its model. ``tokenizer`` 'bpe' or
     'unigram': about ``vocab_size`` SentencePiece pieces (8,000) learned from the training
     texts first, carried in the model file."""
     given = dict(locals())  # the arguments, before anything else is a local

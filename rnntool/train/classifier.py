@@ -14,7 +14,7 @@ import numpy as np
 
 from rnntool.classification import ClassifierConfig
 from rnntool.config import ClassifierTrainConfig
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError, RnntoolError
 from rnntool.features import normalize_word, normalized_counts, vocabularies_from_counts
 from rnntool.metrics import score_classes
 from rnntool.nn.classifier import ClassifierModule
@@ -38,7 +38,9 @@ from rnntool.text.subword import describe_subwords
 from rnntool.text.tokenize import Tokenizer, TokenizerSettings
 from rnntool.train.batching import Targets, TextBatches, TextTable, sorted_batches
 from rnntool.train.labelled_texts import TextCollector, take_chars
-from rnntool.train.transfer import LMStart, WordVectors, start_encoder, vector_rows_kept
+from rnntool.train.transfer import (
+    LMPair, LMStart, WordVectors, load_language_models, start_encoder, vector_rows_kept,
+)
 from rnntool.train.loop import EventFn, Job
 from rnntool.train.runs import prepare
 
@@ -109,14 +111,25 @@ def predict_logits(model: ClassifierModule, table: TextTable, targets: Targets, 
     return out
 
 
-def init_from_language_model(path: str) -> tuple[dict, dict, LMStart]:
-    """An rnntool LM (a file or bundled name) as the encoder's start: (model options, tokenizer
-    settings, the LM). Its vocabulary becomes the classifier's and its recurrent stack the
-    encoder (``start_encoder``, once the classifier is built)."""
-    lm = LMStart.load(path)
+def init_from_language_model(spec: str, given: dict | None = None) -> tuple[dict, dict, LMStart | LMPair]:
+    """An rnntool LM (a file or bundled name), or a forward and a backward one joined by a
+    comma, as the encoder's start: (model options, tokenizer settings, the LM or LMPair). Its
+    vocabulary becomes the classifier's and its recurrent stack the encoder (``start_encoder``,
+    once the classifier is built): one direction from one LM, both from a pair. A shape option
+    ``given`` that the models contradict is a one-line error."""
+    lm = load_language_models(spec)
     cfg = lm.cfg
-    options = dict(words=list(lm.vocab.itos), word_emb=cfg.emb, char_filters=0, case_emb=0,
-                   cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, bidirectional=False, normalize_words=False)
+    options = dict(words=lm.vocabulary(), word_emb=lm.emb, char_filters=0, case_emb=0, cell=cfg.cell,
+                   hidden=cfg.hidden, layers=cfg.layers, bidirectional=lm.bidirectional, normalize_words=False)
+    clashes = sorted((k, v) for k, v in (given or {}).items() if v is not None and k in options and v != options[k])
+    if clashes:
+        flags = " ".join(("--bidirectional" if v else "--unidirectional") if k == "bidirectional"
+                         else f"--{k.replace('_', '-')} {v}" for k, v in clashes)
+        also = (f" (or give a backward model too: --init-from {lm.name},BACKWARD)"
+                if any(k == "bidirectional" for k, _ in clashes) and not lm.bidirectional else "")
+        raise InputError(f"{lm.name} gives the encoder its shape ({cfg.layers} x {cfg.cell} of {cfg.hidden}, "
+                         f"{'both directions' if lm.bidirectional else 'one direction'}, word embeddings of "
+                         f"{lm.emb}, no character or casing features); drop {flags}{also}")
     return options, lm.settings.to_dict(), lm
 
 
@@ -197,13 +210,14 @@ def train_classifier(
                          "errors": errors, "tokenizer": (settings or TokenizerSettings("word")).to_dict(),
                          "init_from": init_from, "word_vectors": word_vectors})
     fmt = LabelledFormat(**inputs["format"])
+    init = (init_from_language_model(inputs["init_from"], None if setup.resumed else model_options)
+            if inputs["init_from"] else None)  # refused before any reading
     detected = []
     examples = read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append)
     head = take_chars(examples, HANGUL_SAMPLE_CHARS)  # the script is told from the first texts
     if fmt.name == "auto":
         say(f"reading {train_spec} as {detected[0].describe()} (detected; --format to choose)")
     fmt = detected[0]
-    init = init_from_language_model(inputs["init_from"]) if inputs["init_from"] else None
     choices: list[dict] = list(inputs.get("choices", [])) if setup.resumed else []
 
     def chose(choice: Choice | None) -> None:
@@ -318,9 +332,10 @@ def train_classifier(
         if cfg.class_weight == "balanced" else None
     model = ClassifierModule(model_cfg, weights, word_dropout=cfg.word_dropout if init is None else 0.0)
     if init is not None and not setup.resumed:
-        start_encoder(model, init[2], [(f"rnn.{k}.forward_rnn.{{}}_l0",
-                                        f"rnn.{k}.backward_rnn.{{}}_l0" if model_cfg.bidirectional else None)
-                                       for k in range(model_cfg.layers)])
+        taken = start_encoder(model, init[2], [(f"rnn.{k}.forward_rnn.{{}}_l0",
+                                                f"rnn.{k}.backward_rnn.{{}}_l0" if model_cfg.bidirectional else None)
+                                               for k in range(model_cfg.layers)])
+        say(f"starting from {init[2].name}: {'; '.join(taken)}")
     elif vectors is not None:
         say(f"starting from {vectors.name}: {start_encoder(model, vectors, [])[0]}")
     vector_rows = vector_rows_kept(model, cfg, vectors, inputs)

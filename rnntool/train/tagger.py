@@ -130,7 +130,7 @@ def train_tagger(
     ``word_vectors``: a word2vec/GloVe/fastText text file the word embeddings start from;
     ``char_lm``: one or two character language models (a forward one, a backward one) whose
     states join each word's features (rnntool.runtime.charlm), frozen, carried in the model file."""
-    from rnntool.train.transfer import LMStart, WordVectors, start_encoder, vector_rows_kept
+    from rnntool.train.transfer import WordVectors, load_language_models, start_encoder, vector_rows_kept
 
     if init_from is not None and word_vectors is not None:
         raise RnntoolError("give --init-from or --word-vectors, not both (each sets the word embeddings)")
@@ -141,7 +141,7 @@ def train_tagger(
                            "init_from": init_from, "word_vectors": word_vectors, "char_lm": list(char_lm or [])})
     char_lms = CharLMs.load(inputs.get("char_lm") or [])
     # a resumed run's vocabulary and weights come from its checkpoint
-    start = LMStart.load(init_from) if init_from is not None and not setup.resumed else None
+    start = load_language_models(init_from) if init_from is not None and not setup.resumed else None
     # one streamed pass over each input: words and tags as ids on disk (see labelled_texts)
     collector = TextCollector(None, None, tagged=True)
     used_fmt = "auto"

@@ -101,6 +101,16 @@ class LMStart:
         return out
 
 
+    # what an encoder started from it takes (LMPair answers the same for two models)
+    bidirectional = False
+
+    @property
+    def emb(self) -> int:
+        return self.cfg.emb
+
+    def vocabulary(self) -> list[str]:
+        return list(self.vocab.itos)
+
     def word_embedding_size(self, given: int | None) -> int:
         """An encoder's word embedding size when its words start from this model's: the
         model's (a word model; a different size given is an error)."""
@@ -118,36 +128,29 @@ class LMStart:
         return extend_words(words, self.vocab.itos, normalize)
 
     def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
-                        layers: list[tuple[str, str | None]], cell: str | None = None
-                        ) -> tuple[dict[str, np.ndarray], list[str]]:
+                        layers: list[tuple[str, str | None]], cell: str | None = None,
+                        columns: "InputColumns | None" = None) -> tuple[dict[str, np.ndarray], list[str]]:
         """``state`` (an encoder's tensors; its recurrent ``cell``) with what this model can
         give: its word embedding rows (``set_word_rows``), and for each of ``layers`` (the
         encoder's recurrent layers, bottom up, as the names of their forward and backward
         directions' tensors, ``"rnn.0.{}_l0"`` for rnn.0.weight_ih_l0 ..., the backward one None
         in a one-directional encoder) this model's layer of the same depth, into the direction
         that reads as it does, where cell and size agree -- of its input weights the columns of
-        the word embedding, the first inputs of the encoder's first layer. And what was taken,
-        in words."""
+        the word embedding, the first inputs of the encoder's first layer, unless ``columns``
+        (an LMPair's) places it elsewhere. And what was taken, in words."""
+        columns = columns or InputColumns()
         out = dict(state)
-        found = len(set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize))
+        found = len(set_word_rows(out, words, self.vocab.itos, self.tensors["embedding.weight"], normalize,
+                                  first_column=columns.embedding))
         taken = [f"the embeddings of {found:,} of {len(words):,} words"]
         direction = "backward" if self.cfg.reverse else "forward"
         names = [pair[1 if self.cfg.reverse else 0] for pair in layers]
         done = 0
         cell = cell or self.cfg.cell
         for depth, name in enumerate(names[: self.cfg.layers] if cell == self.cfg.cell else []):
-            if name is None:
-                break
-            ih = out[name.format("weight_ih")]
-            theirs_ih = self.tensors[f"rnn.weight_ih_l{depth}"]
-            if ih.shape[0] != theirs_ih.shape[0] or out[name.format("weight_hh")].shape != \
-                    self.tensors[f"rnn.weight_hh_l{depth}"].shape or ih.shape[1] < theirs_ih.shape[1]:
+            if name is None or not _take_layer(out, name, self.tensors, depth,
+                                               columns.embedding if depth == 0 else columns.below, columns.only_own):
                 break  # another cell or size: nothing of this layer (nor of those above) fits
-            ih = ih.copy()
-            ih[:, : theirs_ih.shape[1]] = theirs_ih
-            out[name.format("weight_ih")] = ih
-            for part in ("weight_hh", "bias_ih", "bias_hh"):
-                out[name.format(part)] = self.tensors[f"rnn.{part}_l{depth}"]
             done += 1
         if done:
             taken.append(f"{'its first' if done == 1 else f'{done}'} recurrent layer{'s' if done > 1 else ''} "
@@ -158,6 +161,129 @@ class LMStart:
             taken.append(f"no recurrent layer (its {self.cfg.cell} of {self.cfg.hidden} does not fit a {cell} "
                          f"of {state[names[0].format('weight_hh')].shape[1]})" if names else "no recurrent layer")
         return out, taken
+
+
+@dataclass(frozen=True)
+class InputColumns:
+    """Where a language model's inputs enter an encoder's layers: its word embedding at
+    column ``embedding`` of the encoder's embedding and of its first layer's input weights,
+    the layer below's states at column ``below`` of the others'; ``only_own``: the other
+    columns of the layers it fills start at zero (each direction of an LMPair's encoder
+    starts as exactly its own model)."""
+
+    embedding: int = 0
+    below: int = 0
+    only_own: bool = False
+
+
+def _take_layer(out: dict[str, np.ndarray], name: str, theirs: dict[str, np.ndarray], depth: int, column: int,
+                only_own: bool) -> bool:
+    """Set the encoder's direction ``name`` (``"rnn.0.forward_rnn.{}_l0"``) from a language
+    model's layer ``depth`` (``theirs``: its tensors), its input weights at ``column``; False
+    (nothing set) where the cell or size differ or the inputs do not fit."""
+    ih = out[name.format("weight_ih")]
+    theirs_ih = theirs[f"rnn.weight_ih_l{depth}"]
+    if ih.shape[0] != theirs_ih.shape[0] or out[name.format("weight_hh")].shape != \
+            theirs[f"rnn.weight_hh_l{depth}"].shape or ih.shape[1] < column + theirs_ih.shape[1]:
+        return False
+    ih = np.zeros_like(ih) if only_own else ih.copy()
+    ih[:, column: column + theirs_ih.shape[1]] = theirs_ih
+    out[name.format("weight_ih")] = ih
+    for part in ("weight_hh", "bias_ih", "bias_hh"):
+        out[name.format(part)] = theirs[f"rnn.{part}_l{depth}"]
+    return True
+
+
+@dataclass
+class LMPair:
+    """A forward and a backward language model (train-lm --reverse) of one tokenizer and one
+    recurrent shape as a bidirectional encoder's start, as ULMFiT pairs them: the encoder's
+    word embedding is the two models' side by side, its forward direction the forward
+    model's layers and its backward direction the backward model's, each reading only its
+    own model's inputs at first (the other columns of the layers they fill, the other model's
+    and a tagger's character and casing features, start at zero and learn), so the encoder
+    starts as the two models exactly."""
+
+    forward: LMStart
+    backward: LMStart
+    bidirectional = True
+
+    @classmethod
+    def load(cls, specs: list[str]) -> "LMPair":
+        """Two language models, in either order: one forward, one backward; the same tokenizer,
+        cell, hidden size and depth (a one-line error otherwise)."""
+        first, second = (LMStart.load(spec) for spec in specs)
+        if first.cfg.reverse == second.cfg.reverse:
+            way = "right to left" if first.cfg.reverse else "left to right"
+            raise InputError(f"{first.name} and {second.name} both read {way}; give a forward and a backward "
+                             "language model (train-lm --reverse trains the backward one)")
+        forward, backward = (second, first) if first.cfg.reverse else (first, second)
+        if forward.settings != backward.settings:
+            raise InputError(f"{forward.name} reads {_settings_text(forward.settings)} and {backward.name} "
+                             f"{_settings_text(backward.settings)}; train both with the same tokenizer")
+        shapes = [f"{lm.cfg.layers} x {lm.cfg.cell} of {lm.cfg.hidden}" for lm in (forward, backward)]
+        if shapes[0] != shapes[1]:
+            raise InputError(f"{forward.name} is {shapes[0]} and {backward.name} {shapes[1]}; the two directions "
+                             "of one encoder need one shape: train both with the same --cell, --layers, --hidden")
+        return cls(forward, backward)
+
+    @property
+    def name(self) -> str:
+        return f"{self.forward.name},{self.backward.name}"
+
+    @property
+    def settings(self) -> TokenizerSettings:
+        return self.forward.settings
+
+    @property
+    def cfg(self) -> LMConfig:
+        """The shape the two share (the forward model's configuration)."""
+        return self.forward.cfg
+
+    @property
+    def emb(self) -> int:
+        return self.forward.cfg.emb + self.backward.cfg.emb
+
+    def word_embedding_size(self, given: int | None) -> int:
+        """The two models' word embeddings side by side (word models; another size given is an
+        error)."""
+        size = self.forward.word_embedding_size(None) + self.backward.word_embedding_size(None)
+        if given is not None and given != size:
+            raise InputError(f"{self.name} have word embeddings of {self.forward.cfg.emb} and "
+                             f"{self.backward.cfg.emb}, side by side {size}; a model started from them keeps "
+                             f"them: drop --word-emb {given}")
+        return size
+
+    def encoder_words(self, words: list[str], normalize) -> list[str]:
+        return extend_words(words, self.vocabulary(), normalize)
+
+    def vocabulary(self) -> list[str]:
+        """The forward model's types, then the backward model's it lacks (none when both
+        learned from one text)."""
+        have = set(self.forward.vocab.itos)
+        return list(self.forward.vocab.itos) + [t for t in self.backward.vocab.itos if t not in have]
+
+    def encoder_weights(self, words: list[str], normalize, state: dict[str, np.ndarray],
+                        layers: list[tuple[str, str | None]], cell: str | None = None
+                        ) -> tuple[dict[str, np.ndarray], list[str]]:
+        """``state`` with the forward model in the encoder's forward direction and the backward
+        one in its backward direction (LMStart.encoder_weights); what was taken, in words."""
+        ahead = self.forward.cfg.emb
+        out, taken = self.forward.encoder_weights(words, normalize, state, layers, cell,
+                                                  InputColumns(0, 0, only_own=True))
+        out, back = self.backward.encoder_weights(words, normalize, out, layers, cell,
+                                                  InputColumns(ahead, self.forward.cfg.hidden, only_own=True))
+        return out, [f"from {self.forward.name}: {', '.join(taken)}", f"from {self.backward.name}: {', '.join(back)}"]
+
+
+def load_language_models(spec: str) -> "LMStart | LMPair":
+    """--init-from's language model: one (a file or bundled name), or a forward and a backward
+    one joined by a comma (an LMPair)."""
+    specs = [part.strip() for part in os.fspath(spec).split(",")]
+    if len(specs) > 2 or not all(specs):
+        raise InputError(f"--init-from {spec}: give one language model, or a forward and a backward one "
+                         "joined by a comma (FORWARD,BACKWARD)")
+    return LMPair.load(specs) if len(specs) == 2 else LMStart.load(specs[0])
 
 
 @dataclass
@@ -227,9 +353,9 @@ def extend_words(words: list[str], tokens: list[str], normalize, limit: int | No
 
 
 def set_word_rows(state: dict[str, np.ndarray], words: list[str], tokens: list[str], matrix: np.ndarray,
-                  normalize) -> list[int]:
+                  normalize, first_column: int = 0) -> list[int]:
     """Set ``state``'s word embedding row of every word whose form some token has (the first,
-    most frequent, such token's row of ``matrix``); the rows set."""
+    most frequent, such token's row of ``matrix``, from ``first_column`` on); the rows set."""
     rows: dict[str, int] = {}
     for i, token in enumerate(tokens):
         rows.setdefault(normalize(token), i)
@@ -237,7 +363,7 @@ def set_word_rows(state: dict[str, np.ndarray], words: list[str], tokens: list[s
     found = [(k, rows[w]) for k, w in enumerate(words) if w in rows]
     if found:
         at, theirs = map(list, zip(*found))
-        embedding[at] = matrix[theirs]
+        embedding[at, first_column: first_column + matrix.shape[1]] = matrix[theirs]
     state["features.word_embedding.weight"] = embedding
     return [k for k, _ in found]
 
