@@ -23,7 +23,11 @@ train() {  # train() NAME [train-lm options]: one LM on the reviews, its valid p
 }
 START="$DIR/lm.safetensors"
 if [[ ${LM_DIRECTIONS:-1} == 2 ]]; then
-  train lm & train lm-backward --reverse & wait
+  # side by side: each rnntool process takes the threads the load leaves it (rnntool/parallel.py);
+  # wait on each job so that set -e sees either one fail
+  train lm & forward=$!
+  train lm-backward --reverse & backward=$!
+  wait "$forward"; wait "$backward"
   START="$DIR/lm.safetensors,$DIR/lm-backward.safetensors"
 else
   train lm

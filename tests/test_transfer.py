@@ -537,7 +537,10 @@ def test_a_language_model_pair_that_cannot_be_one_encoder_is_refused(cli, lm_pai
             # shape options the models contradict are refused, not silently overridden
             (f"{forward},{backward}", "both directions, word embeddings of 14, no character or casing features); "
                                       "drop --unidirectional --hidden 99", "--unidirectional", "--hidden", "99"),
-            (str(forward), "drop --bidirectional (or give a backward model too", "--bidirectional"),
+            (str(forward), f"drop --bidirectional (or give the other direction's model too: --init-from {forward},BACKWARD)",
+             "--bidirectional"),
+            (str(backward), f"--init-from FORWARD,{backward})", "--bidirectional"),
+            (f"{forward},{backward}", "keeps its tokenizer: drop --lower", "--lower"),
             (str(forward), "drop --char-filters 8", "--char-filters", "8")):
         assert_one_line_error(cli("train-classifier", data, "--init-from", spec, "-o", out, "--max-steps", "1",
                                   *given), fragment)
@@ -560,3 +563,15 @@ def test_a_tagger_starts_from_a_forward_and_a_backward_model(lm_pair, tmp_path):
     for others in (ih[:, 8:], ih_back[:, :8], ih_back[:, 14:]):  # each reads its own inputs (zero, lr 1e-12 aside)
         assert np.abs(others).max() < 1e-9
     np.testing.assert_allclose(tagger.tensors["rnn.weight_hh_l0_reverse"], b.tensors["rnn.weight_hh_l0"], atol=1e-6)
+
+
+def test_a_model_file_whose_name_holds_a_comma_is_one_model(lm_pair, tmp_path):
+    import shutil
+
+    from rnntool.train.transfer import LMPair, load_language_models
+
+    odd = tmp_path / "run,2" / "lm.safetensors"
+    odd.parent.mkdir()
+    shutil.copy(lm_pair[0], odd)
+    assert isinstance(load_language_models(str(odd)), LMStart)
+    assert isinstance(load_language_models(f"{lm_pair[1]}, {lm_pair[0]}"), LMPair)  # either order, spaces allowed

@@ -42,7 +42,7 @@ def train_lm_command(
                                help="Model file to write [default: next to INPUT, e.g. alice.lm.safetensors]."),
     init_from: str = typer.Option(None, "--init-from", metavar="LM", autocompletion=model_completion("lm"),
                                   help="Continue this language model (a file or bundled name) on INPUT: fine-tuning. Its architecture and tokenizer are kept; INPUT's new characters or words join its vocabulary."),
-    reverse: bool = typer.Option(None, "--reverse", help="Train a backward model: it reads the text right to left (the last token first). It scores and evaluates text so; generate refuses it. A tagger or classifier started from it (--init-from) takes it into its backward direction. With --init-from, the direction is the model's."),
+    reverse: bool = typer.Option(None, "--reverse", help="Train a backward model: it reads the text right to left (the last token first). It scores and evaluates text so; generate refuses it. A tagger started from it (--init-from) takes it into its backward direction; a classifier does when a forward model comes with it (--init-from FORWARD,BACKWARD). With --init-from, the direction is the model's."),
     level: Level = typer.Option(None, "--level", help="For text input: characters or words (a subword --tokenizer implies words) [default: char; with --init-from, the model's]."),
     tokenizer: WordTokenizer = typer.Option(None, "--tokenizer", help="For text input at word level: " + TOKENIZER_HELP + " [default: treebank; with --init-from, the model's]."),
     vocab_size: int = typer.Option(None, "--vocab-size", min=1, metavar="N", help="For text input: " + VOCAB_SIZE_HELP),

@@ -125,7 +125,8 @@ def init_from_language_model(spec: str, given: dict | None = None) -> tuple[dict
     if clashes:
         flags = " ".join(("--bidirectional" if v else "--unidirectional") if k == "bidirectional"
                          else f"--{k.replace('_', '-')} {v}" for k, v in clashes)
-        also = (f" (or give a backward model too: --init-from {lm.name},BACKWARD)"
+        pair = f"FORWARD,{lm.name}" if lm.cfg.reverse else f"{lm.name},BACKWARD"
+        also = (f" (or give the other direction's model too: --init-from {pair})"
                 if any(k == "bidirectional" for k, _ in clashes) and not lm.bidirectional else "")
         raise InputError(f"{lm.name} gives the encoder its shape ({cfg.layers} x {cfg.cell} of {cfg.hidden}, "
                          f"{'both directions' if lm.bidirectional else 'one direction'}, word embeddings of "
@@ -212,6 +213,10 @@ def train_classifier(
     fmt = LabelledFormat(**inputs["format"])
     init = (init_from_language_model(inputs["init_from"], None if setup.resumed else model_options)
             if inputs["init_from"] else None)  # refused before any reading
+    if init is not None and not setup.resumed and settings is not None:  # the model's tokenizer, or a refusal
+        init[2].tokenizer_settings({"level": "char" if settings.level == "char" else None,
+                                    "tokenizer": None if choose_tokenizer_from_data else settings.tokenizer,
+                                    "lower": settings.lower or None, "vocab_size": settings.vocab_size or None})
     detected = []
     examples = read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append)
     head = take_chars(examples, HANGUL_SAMPLE_CHARS)  # the script is told from the first texts
@@ -283,7 +288,7 @@ def train_classifier(
                                             "--init-from" if inputs["init_from"] else "--word-vectors" if word_vectors
                                             else None,
                                             setup.dist.world_size,
-                                            lm_start_conflicts(model_options))
+                                            [] if inputs["init_from"] else lm_start_conflicts(model_options))
         chose(choice)
         if chosen:
             pretraining = pretrain_language_model(packed.texts(~is_dev), len(train_ids), tokenizer.settings,

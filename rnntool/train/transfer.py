@@ -200,9 +200,11 @@ class LMPair:
     recurrent shape as a bidirectional encoder's start, as ULMFiT pairs them: the encoder's
     word embedding is the two models' side by side, its forward direction the forward
     model's layers and its backward direction the backward model's, each reading only its
-    own model's inputs at first (the other columns of the layers they fill, the other model's
-    and a tagger's character and casing features, start at zero and learn), so the encoder
-    starts as the two models exactly."""
+    own model's inputs at first (the other columns of the layers they fill -- the other
+    model's, and a tagger's character, casing and --char-lm features -- start at zero and
+    learn), so each direction starts as its model: every layer of a classifier's, a tagger's
+    first. A word only one of them knows keeps the encoder's own random start in the other's
+    columns."""
 
     forward: LMStart
     backward: LMStart
@@ -219,8 +221,11 @@ class LMPair:
                              "language model (train-lm --reverse trains the backward one)")
         forward, backward = (second, first) if first.cfg.reverse else (first, second)
         if forward.settings != backward.settings:
-            raise InputError(f"{forward.name} reads {_settings_text(forward.settings)} and {backward.name} "
-                             f"{_settings_text(backward.settings)}; train both with the same tokenizer")
+            texts = [_settings_text(lm.settings) for lm in (forward, backward)]
+            if texts[0] == texts[1]:  # the same kind of tokenizer, pieces learned apart
+                texts = [f"{text} of its own pieces" for text in texts]
+            raise InputError(f"{forward.name} reads {texts[0]} and {backward.name} {texts[1]}; train both with "
+                             "the same tokenizer")
         shapes = [f"{lm.cfg.layers} x {lm.cfg.cell} of {lm.cfg.hidden}" for lm in (forward, backward)]
         if shapes[0] != shapes[1]:
             raise InputError(f"{forward.name} is {shapes[0]} and {backward.name} {shapes[1]}; the two directions "
@@ -243,6 +248,9 @@ class LMPair:
     @property
     def emb(self) -> int:
         return self.forward.cfg.emb + self.backward.cfg.emb
+
+    def tokenizer_settings(self, given: dict) -> TokenizerSettings:
+        return self.forward.tokenizer_settings(given)  # the two read alike (load)
 
     def word_embedding_size(self, given: int | None) -> int:
         """The two models' word embeddings side by side (word models; another size given is an
@@ -278,8 +286,9 @@ class LMPair:
 
 def load_language_models(spec: str) -> "LMStart | LMPair":
     """--init-from's language model: one (a file or bundled name), or a forward and a backward
-    one joined by a comma (an LMPair)."""
-    specs = [part.strip() for part in os.fspath(spec).split(",")]
+    one joined by a comma (an LMPair); a file whose own name holds a comma is one model."""
+    spec = os.fspath(spec)
+    specs = [spec] if os.path.exists(spec) else [part.strip() for part in spec.split(",")]
     if len(specs) > 2 or not all(specs):
         raise InputError(f"--init-from {spec}: give one language model, or a forward and a backward one "
                          "joined by a comma (FORWARD,BACKWARD)")
