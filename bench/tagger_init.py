@@ -2,7 +2,7 @@
 """`train-tagger --init-from LM` against the plain command, same budget, same seed, EWT UPOS.
 
     python bench/tagger_init.py [--lm-time 180] [--time 300] [--seed 1]
-                                [--pair] [--text sentences|vectors] [--emb N] [--hidden N] [--no-plain]
+                                [--pair] [--text sentences|vectors] [--emb N] [--hidden N] [--layers N] [--no-plain]
 
 The word LM reads the tokens of the training sentences of UD English-EWT and CoNLL-2003
 (no test or dev text), one sentence a line, whitespace tokens (as the tagger sees them);
