@@ -575,3 +575,30 @@ def test_a_model_file_whose_name_holds_a_comma_is_one_model(lm_pair, tmp_path):
     shutil.copy(lm_pair[0], odd)
     assert isinstance(load_language_models(str(odd)), LMStart)
     assert isinstance(load_language_models(f"{lm_pair[1]}, {lm_pair[0]}"), LMPair)  # either order, spaces allowed
+
+
+def test_a_classifier_started_from_a_pair_resumes_after_an_interruption(lm_pair, tmp_path):
+    """The resumed run rebuilds the pair's bidirectional encoder from its checkpoint, not anew."""
+    import os
+    import signal
+
+    import rnntool
+
+    data = tmp_path / "train.tsv"
+    data.write_text("pos\tthe cat sat .\nneg\tthe dog ran past .\n" * 20)
+    spec = f"{lm_pair[0]},{lm_pair[1]}"
+
+    def interrupt(event):
+        if event["event"] == "step" and event["step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(rnntool.TrainingInterrupted) as stopped:
+        rnntool.train_classifier(data, tmp_path / "c.safetensors", init_from=spec, max_steps=6, device="cpu",
+                                 precision="fp32", seed=1, on_event=interrupt)
+    first = stopped.value.result
+    resumed = rnntool.train_classifier(data, tmp_path / "c.safetensors", init_from=spec, max_steps=6, device="cpu",
+                                       precision="fp32", seed=1, resume=first.checkpoint)
+    assert resumed.summary["steps"] == 6
+    header = read_header(resumed.model_path)
+    assert header["config"]["bidirectional"] is True and header["config"]["word_emb"] == 14
+    assert header["training"]["init_from"] == spec
