@@ -209,24 +209,27 @@ def test_a_tiny_text_trains_under_two_ranks_one_line_per_stream(tmp_path):
 
 def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(text, tmp_path):
     """docs/api.md's torchrun recipe: every rank calls the library; rank 0 writes; the weights are
-    the CLI's under the same launcher."""
+    the CLI's under the same launcher; when the call returns, the process group is gone with
+    its gloo threads (threads left to interpreter exit once aborted a rank in CI)."""
     script = tmp_path / "train.py"
     script.write_text(
-        "import json, os, sys\n"
+        "import glob, json, os, sys\n"
         "import rnntool\n"
         f"result = rnntool.train_lm({str(text)!r}, {str(tmp_path / 'api.safetensors')!r}, epochs=2, layers=1,\n"
         "                          emb=8, hidden=16, bptt=8, batch_size=4, precision='fp32', seed=2,\n"
         f"                          log={str(tmp_path / 'api.jsonl')!r}, remember=False)\n"
         # one write of a whole line: two ranks share the launcher's stdout, and print() writes
         # the newline apart (seen in CI: the two documents on one line)
+        "threads = [open(t).read().strip() for t in glob.glob('/proc/self/task/*/comm')]\n"
         "sys.stdout.write(json.dumps({'rank': os.environ['RANK'], 'world': result.summary.get('world_size'),\n"
-        "                             'path': str(result.model_path)}) + '\\n')\n")
+        "                             'path': str(result.model_path), 'threads': threads}) + '\\n')\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     api = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                           str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
     assert api.returncode == 0, api.stderr
     ranks = sorted((json.loads(line) for line in api.stdout.splitlines() if line.startswith("{")), key=lambda r: r["rank"])
     assert [r["rank"] for r in ranks] == ["0", "1"] and all(r["world"] == 2 for r in ranks)
+    assert all(r["threads"] and not [t for t in r["threads"] if "gloo" in t] for r in ranks), ranks
     starts = [e for e in events(tmp_path / "api.jsonl") if e["event"] == "start"]
     assert len(starts) == 1 and starts[0]["world_size"] == 2  # rank 0 alone logs
     cli = torchrun("train-lm", text, "-o", tmp_path / "cli.safetensors", "--epochs", "2", *LM_ARGS, "-q")

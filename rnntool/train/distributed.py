@@ -159,5 +159,12 @@ def setup(device_name: str) -> tuple[Distributed, torch.device]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if not dist.is_initialized():
+        # torch 2.13: importing torch._dynamo (DDP does, on first use) after a process group
+        # exists keeps ten references to that group, so destroy_process_group would leave
+        # gloo's threads running until interpreter exit, where a rank could abort ("terminate
+        # called without an active exception", seen in CI). Imported first, the group is
+        # gone, its threads joined, when close() returns.
+        import torch._dynamo  # noqa: F401
+
         dist.init_process_group(backend=backend, init_method="env://")
     return Distributed(rank, local_rank, world, backend), device
