@@ -111,13 +111,16 @@ def predict_logits(model: ClassifierModule, table: TextTable, targets: Targets, 
     return out
 
 
-def init_from_language_model(spec: str, given: dict | None = None) -> tuple[dict, dict, LMStart | LMPair]:
+def init_from_language_model(spec: str, given: dict | None = None,
+                             tokenizer_given: dict | None = None) -> tuple[dict, dict, LMStart | LMPair]:
     """An rnntool LM (a file or bundled name), or a forward and a backward one joined by a
     comma, as the encoder's start: (model options, tokenizer settings, the LM or LMPair). Its
     vocabulary becomes the classifier's and its recurrent stack the encoder (``start_encoder``,
     once the classifier is built): one direction from one LM, both from a pair. A shape option
-    ``given`` that the models contradict is a one-line error."""
+    ``given``, or a tokenizer setting ``tokenizer_given`` (None: not given), that the models
+    contradict is a one-line error."""
     lm = load_language_models(spec)
+    lm.tokenizer_settings(tokenizer_given or {})  # the model's ids mean its own tokens
     cfg = lm.cfg
     options = dict(words=lm.vocabulary(), word_emb=lm.emb, char_filters=0, case_emb=0, cell=cfg.cell,
                    hidden=cfg.hidden, layers=cfg.layers, bidirectional=lm.bidirectional, normalize_words=False)
@@ -211,12 +214,12 @@ def train_classifier(
                          "errors": errors, "tokenizer": (settings or TokenizerSettings("word")).to_dict(),
                          "init_from": init_from, "word_vectors": word_vectors})
     fmt = LabelledFormat(**inputs["format"])
-    init = (init_from_language_model(inputs["init_from"], None if setup.resumed else model_options)
+    tokenizer_given = None if setup.resumed or settings is None else {
+        "level": "char" if settings.level == "char" else None,
+        "tokenizer": None if choose_tokenizer_from_data else settings.tokenizer,
+        "lower": settings.lower or None, "vocab_size": settings.vocab_size or None}
+    init = (init_from_language_model(inputs["init_from"], None if setup.resumed else model_options, tokenizer_given)
             if inputs["init_from"] else None)  # refused before any reading
-    if init is not None and not setup.resumed and settings is not None:  # the model's tokenizer, or a refusal
-        init[2].tokenizer_settings({"level": "char" if settings.level == "char" else None,
-                                    "tokenizer": None if choose_tokenizer_from_data else settings.tokenizer,
-                                    "lower": settings.lower or None, "vocab_size": settings.vocab_size or None})
     detected = []
     examples = read_examples(train_spec, fmt, inputs["errors"], on_detect=detected.append)
     head = take_chars(examples, HANGUL_SAMPLE_CHARS)  # the script is told from the first texts
