@@ -9,6 +9,13 @@ same run.
     python bench/classifiers.py nsmc ...
     python bench/classifiers.py r8 ...
     python bench/classifiers.py r8 --subsample 0.1 ...   # a random 10% of the training split (small data)
+    python bench/classifiers.py genres ...               # a set assembled here, that no rule was tuned on
+
+genres: English lines and sentences labelled by where they come from - alice (the novel's
+lines), shakespeare (the plays' lines), web (UD English-EWT sentences), news (CoNLL-2003
+Reuters sentences) - built from ../shared/data at run time (never stored in the repository):
+up to 3,000 training and 1,000 test texts a class, the test texts from each source's own
+held-out part (EWT's and CoNLL's test splits, the last part of the two books).
 
 --peer-python names a Python with scikit-learn and fasttext-wheel installed (the peers
 are skipped without it). Results are printed; copy them into docs/benchmarks.md.
@@ -66,9 +73,63 @@ def subsample(dataset: str, fraction: float, directory: Path) -> Path:
     return directory
 
 
+def _sample(texts: list[str], n: int, rng: random.Random) -> list[str]:
+    texts = [t for t in dict.fromkeys(" ".join(t.split()) for t in texts) if len(t.split()) >= 3]
+    return rng.sample(texts, min(n, len(texts)))
+
+
+def genres(directory: Path) -> Path:
+    """The assembled set (module docstring), laid out as r8's files (label<TAB>text) under a
+    data folder, so the peers' script reads it as it reads R8."""
+    def book(path: Path, start: str | None, end: str | None, keep) -> tuple[list[str], list[str]]:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        if start:
+            lines = lines[next(i for i, line in enumerate(lines) if start in line) + 1:]
+        if end:
+            lines = lines[:next(i for i, line in enumerate(lines) if end in line)]
+        lines = [line.strip() for line in lines if keep(line.strip())]
+        cut = int(len(lines) * 0.8)
+        return lines[:cut], lines[cut:]
+
+    def conllu(path: Path) -> list[str]:
+        return [line[len("# text = "):] for line in path.read_text(encoding="utf-8").splitlines()
+                if line.startswith("# text = ")]
+
+    def conll(path: Path) -> list[str]:
+        sentences, words = [], []
+        for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+            if not line.strip():
+                if words and words[0] != "-DOCSTART-":
+                    sentences.append(" ".join(words))
+                words = []
+            else:
+                words.append(line.split()[0])
+        return sentences
+
+    ewt = DATA / "ud-en-ewt"
+    sources = {
+        "alice": book(DATA / "alice" / "alice.txt", "*** START OF", "*** END OF",
+                      lambda line: line and not line.startswith("CHAPTER")),
+        "shakespeare": book(DATA / "tinyshakespeare" / "input.txt", None, None,
+                            lambda line: line and not line.endswith(":")),  # not the speakers' names
+        "web": (conllu(ewt / "en_ewt-ud-train.conllu"), conllu(ewt / "en_ewt-ud-test.conllu")),
+        "news": (conll(DATA / "conll2003" / "eng.train"), conll(DATA / "conll2003" / "eng.testb")),
+    }
+    rng = random.Random(0)
+    target = directory / "r8"
+    target.mkdir(parents=True, exist_ok=True)
+    for split, index, n in (("train", 0, 3000), ("test", 1, 1000)):
+        rows = [f"{label}\t{text}" for label, parts in sources.items() for text in _sample(parts[index], n, rng)]
+        rng.shuffle(rows)
+        (target / f"{split}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        counts = {label: sum(r.startswith(label + "\t") for r in rows) for label in sources}
+        print(f"genres {split}: {len(rows):,} texts ({', '.join(f'{k} {v:,}' for k, v in counts.items())})")
+    return directory
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", choices=sorted(SPLITS))
+    parser.add_argument("dataset", choices=sorted(SPLITS) + ["genres"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per seed")
     parser.add_argument("--peer-python", help="a Python with scikit-learn and fasttext-wheel")
@@ -78,7 +139,9 @@ def main() -> None:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []  # train-classifier options, passed through
     args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra else 0)])
     args.extra = extra
-    train, test, defaults = SPLITS[args.dataset]
+    if args.dataset == "genres" and args.subsample:
+        sys.exit("--subsample: genres is small already (3,000 training texts a class at most)")
+    train, test, defaults = SPLITS["r8" if args.dataset == "genres" else args.dataset]
     if not train.exists():
         sys.exit(f"missing {train}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
@@ -88,6 +151,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "XDG_STATE_HOME": tmp}
         data = DATA
+        if args.dataset == "genres":
+            data = genres(Path(tmp) / "data")
+            train, test = data / "r8" / "train.txt", data / "r8" / "test.txt"
         if args.subsample:
             data = subsample(args.dataset, args.subsample, Path(tmp) / "data")
             train = data / train.relative_to(DATA)
@@ -123,7 +189,8 @@ def main() -> None:
 
 
 def peers(args, data: Path) -> None:
-    out = subprocess.run([args.peer_python, str(PEERS), args.dataset, "--data", str(data)], capture_output=True,
+    name = "r8" if args.dataset == "genres" else args.dataset  # genres is laid out as r8's files
+    out = subprocess.run([args.peer_python, str(PEERS), name, "--data", str(data)], capture_output=True,
                          text=True)
     for line in out.stdout.splitlines():
         peer = json.loads(line)
