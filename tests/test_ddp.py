@@ -213,14 +213,19 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
     its gloo threads (threads left to interpreter exit once aborted a rank in CI)."""
     script = tmp_path / "train.py"
     script.write_text(
-        "import glob, json, os, sys\n"
+        "import json, os, sys\n"
         "import rnntool\n"
         f"result = rnntool.train_lm({str(text)!r}, {str(tmp_path / 'api.safetensors')!r}, epochs=2, layers=1,\n"
         "                          emb=8, hidden=16, bptt=8, batch_size=4, precision='fp32', seed=2,\n"
         f"                          log={str(tmp_path / 'api.jsonl')!r}, remember=False)\n"
         # one write of a whole line: two ranks share the launcher's stdout, and print() writes
         # the newline apart (seen in CI: the two documents on one line)
-        "threads = [open(t).read().strip() for t in glob.glob('/proc/self/task/*/comm')]\n"
+        "threads = []\n"
+        "for task in os.listdir('/proc/self/task'):\n"
+        "    try:\n"
+        "        threads.append(open(f'/proc/self/task/{task}/comm').read().strip())\n"
+        "    except OSError:  # ended meanwhile\n"
+        "        pass\n"
         "sys.stdout.write(json.dumps({'rank': os.environ['RANK'], 'world': result.summary.get('world_size'),\n"
         "                             'path': str(result.model_path), 'threads': threads}) + '\\n')\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -235,6 +240,29 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
     cli = torchrun("train-lm", text, "-o", tmp_path / "cli.safetensors", "--epochs", "2", *LM_ARGS, "-q")
     assert cli.returncode == 0, cli.stderr
     assert_close_weights(tmp_path / "cli.safetensors", tmp_path / "api.safetensors", rtol=0, atol=0)
+
+
+def test_a_script_s_own_process_group_is_used_and_left_to_it(text, tmp_path):
+    """A script that made its process group itself trains through it, and the group still
+    serves the script's own collectives after the call."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import os, sys\n"
+        "import torch, torch.distributed as dist\n"
+        "import rnntool\n"
+        "dist.init_process_group('gloo')\n"
+        f"result = rnntool.train_lm({str(text)!r}, {str(tmp_path / 'm.safetensors')!r}, epochs=1, layers=1,\n"
+        "                          emb=8, hidden=16, bptt=8, batch_size=4, precision='fp32', seed=2, remember=False)\n"
+        "total = torch.tensor([float(os.environ['RANK']) + 1])\n"
+        "dist.all_reduce(total)\n"
+        "sys.stdout.write(f\"{os.environ['RANK']} {result.summary['world_size']} {dist.is_initialized()} {total.item()}\\n\")\n"
+        "dist.destroy_process_group()\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.stdout.split("\n")[:2]) == ["0 2 True 3.0", "1 2 True 3.0"], run.stdout
+    assert (tmp_path / "m.safetensors").exists()
 
 
 def worker_pids(launcher_pid: int) -> dict[int, int]:

@@ -44,6 +44,7 @@ class Distributed:
     local_rank: int = 0
     world_size: int = 1
     backend: str | None = None  # None: a single process
+    owns_group: bool = False  # the process group was made here (not by the caller's script)
 
     @property
     def is_main(self) -> bool:
@@ -111,11 +112,16 @@ class Distributed:
                              f"and stops{resume}")
 
     def close(self) -> None:
-        if self.active:
-            import torch.distributed as dist
+        """Tears down the process group this run made; a caller's own group is left to it."""
+        if self.active and self.owns_group:
+            _destroy_group()
 
-            if dist.is_initialized():
-                dist.destroy_process_group()
+
+def _destroy_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
@@ -158,13 +164,18 @@ def setup(device_name: str) -> tuple[Distributed, torch.device]:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        # torch 2.13: importing torch._dynamo (DDP does, on first use) after a process group
-        # exists keeps ten references to that group, so destroy_process_group would leave
-        # gloo's threads running until interpreter exit, where a rank could abort ("terminate
-        # called without an active exception", seen in CI). Imported first, the group is
-        # gone, its threads joined, when close() returns.
-        import torch._dynamo  # noqa: F401
+    if dist.is_initialized():  # the caller's script made it: used, and left to the caller
+        return Distributed(rank, local_rank, world, backend), device
+    # A group must be gone, its threads joined, before the interpreter exits: gloo's threads
+    # left running into exit can abort a rank after a good run ("terminate called without an
+    # active exception", seen in CI). Two things kept it alive: with torch 2.13, importing
+    # torch._dynamo (DDP does, on first use) after a group exists keeps ten references to
+    # it, so destroy_process_group freed nothing -- imported first, it does not; and an error
+    # between here and the end of training skips close() -- the exit hook covers that.
+    import atexit
 
-        dist.init_process_group(backend=backend, init_method="env://")
-    return Distributed(rank, local_rank, world, backend), device
+    import torch._dynamo  # noqa: F401
+
+    dist.init_process_group(backend=backend, init_method="env://")
+    atexit.register(_destroy_group)
+    return Distributed(rank, local_rank, world, backend, owns_group=True), device

@@ -108,9 +108,9 @@ class TrainingSetup:
                 if lost is None:
                     raise
                 raise lost from e
-            # every rank through its last save before any tears down its process group (see
-            # distributed.setup for why the group must really be gone by exit); not on the
-            # error path, where a dead peer would leave the barrier waiting
+            # every rank through its last save and collective before any tears down its
+            # process group (close(); distributed.setup says why it must be gone by exit);
+            # not on the error path, where a dead peer would leave the barrier waiting
             self.dist.barrier()
         finally:
             self.dist.close()
