@@ -120,7 +120,6 @@ def init_from_language_model(spec: str, given: dict | None = None,
     ``given``, or a tokenizer setting ``tokenizer_given`` (None: not given), that the models
     contradict is a one-line error."""
     lm = load_language_models(spec)
-    lm.tokenizer_settings(tokenizer_given or {})  # the model's ids mean its own tokens
     cfg = lm.cfg
     options = dict(words=lm.vocabulary(), word_emb=lm.emb, char_filters=0, case_emb=0, cell=cfg.cell,
                    hidden=cfg.hidden, layers=cfg.layers, bidirectional=lm.bidirectional, normalize_words=False)
@@ -134,6 +133,7 @@ def init_from_language_model(spec: str, given: dict | None = None,
         raise InputError(f"{lm.name} gives the encoder its shape ({cfg.layers} x {cfg.cell} of {cfg.hidden}, "
                          f"{'both directions' if lm.bidirectional else 'one direction'}, word embeddings of "
                          f"{lm.emb}, no character or casing features); drop {flags}{also}")
+    lm.tokenizer_settings(tokenizer_given or {})  # the model's ids mean its own tokens
     return options, lm.settings.to_dict(), lm
 
 
