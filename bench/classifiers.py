@@ -13,9 +13,10 @@ same run.
 
 genres: English lines and sentences labelled by where they come from - alice (the novel's
 lines), shakespeare (the plays' lines), web (UD English-EWT sentences), news (CoNLL-2003
-Reuters sentences) - built from ../shared/data at run time (never stored in the repository):
-up to 3,000 training and 1,000 test texts a class, the test texts from each source's own
-held-out part (EWT's and CoNLL's test splits, the last part of the two books).
+Reuters sentences, detokenized as the others are raw text) - built from ../shared/data at run
+time (never stored in the repository): 3,000 training and 1,000 test texts a class (the novel
+has fewer lines: ~1,800 and ~450), the test texts from each source's own held-out part (EWT's
+and CoNLL's test splits, the last fifth of the two books) and none of them in training.
 
 --peer-python names a Python with scikit-learn and fasttext-wheel installed (the peers
 are skipped without it). Results are printed; copy them into docs/benchmarks.md.
@@ -73,8 +74,9 @@ def subsample(dataset: str, fraction: float, directory: Path) -> Path:
     return directory
 
 
-def _sample(texts: list[str], n: int, rng: random.Random) -> list[str]:
-    texts = [t for t in dict.fromkeys(" ".join(t.split()) for t in texts) if len(t.split()) >= 3]
+def _sample(texts: list[str], n: int, rng: random.Random, exclude: set[str] = frozenset()) -> list[str]:
+    """Up to ``n`` distinct texts of three words or more, none of ``exclude``."""
+    texts = [t for t in dict.fromkeys(" ".join(t.split()) for t in texts) if len(t.split()) >= 3 and t not in exclude]
     return rng.sample(texts, min(n, len(texts)))
 
 
@@ -83,11 +85,11 @@ def genres(directory: Path) -> Path:
     data folder, so the peers' script reads it as it reads R8."""
     def book(path: Path, start: str | None, end: str | None, keep) -> tuple[list[str], list[str]]:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
-        if start:
-            lines = lines[next(i for i, line in enumerate(lines) if start in line) + 1:]
-        if end:
-            lines = lines[:next(i for i, line in enumerate(lines) if end in line)]
-        lines = [line.strip() for line in lines if keep(line.strip())]
+        if start:  # the book's first line, after the e-book's front matter
+            lines = lines[next(i for i, line in enumerate(lines) if line.startswith(start)):]
+        if end:  # its last, before the licence
+            lines = lines[:next(i for i, line in enumerate(lines) if line.strip() == end)]
+        lines = [line.strip() for line in lines if keep(line.strip()) and any(c.isalpha() for c in line)]
         cut = int(len(lines) * 0.8)
         return lines[:cut], lines[cut:]
 
@@ -96,19 +98,27 @@ def genres(directory: Path) -> Path:
                 if line.startswith("# text = ")]
 
     def conll(path: Path) -> list[str]:
+        # the other sources are raw text: without this, "Men 's singles ( $ 1 )" alone marks news
+        from nltk.tokenize.treebank import TreebankWordDetokenizer
+
+        detokenize = TreebankWordDetokenizer().detokenize
         sentences, words = [], []
         for line in path.read_text(encoding="utf-8").splitlines() + [""]:
             if not line.strip():
                 if words and words[0] != "-DOCSTART-":
-                    sentences.append(" ".join(words))
+                    sentences.append(detokenize(words))
                 words = []
             else:
                 words.append(line.split()[0])
         return sentences
 
     ewt = DATA / "ud-en-ewt"
+    needed = [DATA / "alice" / "alice.txt", DATA / "tinyshakespeare" / "input.txt", ewt / "en_ewt-ud-train.conllu",
+              ewt / "en_ewt-ud-test.conllu", DATA / "conll2003" / "eng.train", DATA / "conll2003" / "eng.testb"]
+    if missing := [str(p) for p in needed if not p.exists()]:
+        sys.exit(f"genres needs {', '.join(missing)}")
     sources = {
-        "alice": book(DATA / "alice" / "alice.txt", "*** START OF", "*** END OF",
+        "alice": book(DATA / "alice" / "alice.txt", "CHAPTER I.", "THE END",
                       lambda line: line and not line.startswith("CHAPTER")),
         "shakespeare": book(DATA / "tinyshakespeare" / "input.txt", None, None,
                             lambda line: line and not line.endswith(":")),  # not the speakers' names
@@ -118,8 +128,11 @@ def genres(directory: Path) -> Path:
     rng = random.Random(0)
     target = directory / "r8"
     target.mkdir(parents=True, exist_ok=True)
+    trained: set[str] = set()
     for split, index, n in (("train", 0, 3000), ("test", 1, 1000)):
-        rows = [f"{label}\t{text}" for label, parts in sources.items() for text in _sample(parts[index], n, rng)]
+        rows = [f"{label}\t{text}" for label, parts in sources.items()
+                for text in _sample(parts[index], n, rng, exclude=trained)]
+        trained |= {row.split("\t", 1)[1] for row in rows}
         rng.shuffle(rows)
         (target / f"{split}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
         counts = {label: sum(r.startswith(label + "\t") for r in rows) for label in sources}
@@ -139,7 +152,7 @@ def main() -> None:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []  # train-classifier options, passed through
     args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra else 0)])
     args.extra = extra
-    if args.dataset == "genres" and args.subsample:
+    if args.dataset == "genres" and args.subsample is not None:
         sys.exit("--subsample: genres is small already (3,000 training texts a class at most)")
     train, test, defaults = SPLITS["r8" if args.dataset == "genres" else args.dataset]
     if not train.exists():
