@@ -69,7 +69,7 @@ def test_a_small_set_gets_every_word_embedded_and_the_small_set_training(tmp_pat
     result, notes = train(write(tmp_path / "en.tsv", ENGLISH, times=30), tmp_path, max_steps=None, epochs=None,
                           max_time=None)
     config = rnntool.load(result.model_path).header["config"]
-    assert config["word_emb"] == recipes.SMALL_CORPUS["word_emb"]
+    assert config["word_emb"] == chosen(result)["word_emb"] == recipes.CLASSIFIER_MODEL["word_emb"]  # short texts
     assert "wonderful" in rnntool.info(result.model_path).header["config"]["words"]  # seen 10 times, kept either way
     train_config = rnntool.load(result.model_path).header["training"]["train_config"]
     assert train_config["min_word_freq"] == 1 and train_config["batch_size"] == recipes.CLASSIFIER_TRAIN["batch_size"]
@@ -105,6 +105,24 @@ def test_a_small_dev_set_waits_longer_for_a_new_best_unless_patience_is_given():
     assert recipes.classifier_choices(5_000, 500_000, None, {"patience": 2}, dev_texts=small)[1]["patience"] == 2
     _, _, made = recipes.classifier_choices(5_000, 500_000, None, None, dev_texts=549)
     assert any(c.options == {"patience": 10} and "549 dev texts" in c.because for c in made)
+
+
+def test_a_small_corpus_of_long_texts_gets_larger_embeddings_short_texts_the_usual():
+    at = recipes.LONG_TEXT_TOKENS
+    long_model, long_train, made = recipes.classifier_choices(1_000, 1_000 * at, None, None)
+    assert long_model["word_emb"] == recipes.LONG_TEXT_WORD_EMB and long_train["min_word_freq"] == 1
+    assert f"{at:.1f} tokens a text, {at} or more, so larger embeddings" in made[0].because
+    short_model, short_train, made = recipes.classifier_choices(1_000, 1_000 * at - 1, None, None)
+    assert short_model["word_emb"] == recipes.CLASSIFIER_MODEL["word_emb"] < recipes.LONG_TEXT_WORD_EMB
+    assert short_train["min_word_freq"] == 1
+    assert f"{at - 0.1:.1f} tokens a text, under {at}, so the usual embeddings" in made[0].because  # floored
+    # a large corpus keeps the usual size and cut-off however long its texts
+    big_model, big_train, _ = recipes.classifier_choices(1_000, recipes.SMALL_CORPUS_TOKENS * 2, None, None)
+    assert big_model["word_emb"] == recipes.CLASSIFIER_MODEL["word_emb"]
+    assert big_train["min_word_freq"] == recipes.CLASSIFIER_TRAIN["min_word_freq"] > 1
+    given, _, made = recipes.classifier_choices(1_000, 1_000 * at, {"word_emb": 64}, None)
+    assert given["word_emb"] == 64 and made[0].options == {"min_word_freq": 1}
+    assert "tokens a text" not in made[0].because  # the size was not chosen, so no reason for it
 
 
 def test_a_half_given_rule_chooses_only_the_rest():
@@ -156,7 +174,7 @@ def test_hangul_share_counts_letters_only():
 def test_info_shows_the_choices(cli, tmp_path):
     result, _ = train(write(tmp_path / "en.tsv", ENGLISH), tmp_path)
     shown = cli("info", result.model_path).stdout
-    assert "chosen when the run started:" in shown and "--min-word-freq 1 --word-emb 200 (" in shown
+    assert "chosen when the run started:" in shown and "--min-word-freq 1 --word-emb 100 (" in shown
 
 
 def test_pretrain_trains_a_language_model_first_and_starts_the_classifier_from_it(tmp_path):

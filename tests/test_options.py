@@ -148,14 +148,21 @@ def check_run_time(kind: str, option: str, text: str) -> None:
         assert not tie("word", recipes.ADAPTIVE_MIN_VOCAB) and not tie("word", 100, {"emb": word["hidden"] // 2})
         assert not tie("char", 100, {"emb": recipes.LM_MODEL["char"]["hidden"]})
     elif kind == "classifier" and option in ("min_word_freq", "word_emb"):
-        m = re.fullmatch(r"auto: (\S+) below ([\d,]+) training tokens, else (\S+); word level", text)
+        m = re.fullmatch(r"auto: (\S+) below ([\d,]+) training tokens(?: of (\d+)\+ a text)?, else (\S+); "
+                         r"word level", text)
         tokens = int(m[2].replace(",", ""))
 
-        def chosen(n: int, words: bool = True):
-            model, train, _ = recipes.classifier_choices(100, n, None, None, words)
+        def chosen(n: int, texts: int = 100, words: bool = True):
+            model, train, _ = recipes.classifier_choices(texts, n, None, None, words)
             return {**model, **train}.get(option)
 
-        assert same(m[1], chosen(tokens - 1)) and same(m[3], chosen(tokens))
+        if m[3] is None:  # by the corpus size alone
+            assert same(m[1], chosen(tokens - 1)) and same(m[4], chosen(tokens))
+        else:  # and by the mean length of a text
+            per_text = int(m[3])
+            texts = (tokens - 1) // per_text
+            assert same(m[1], chosen(texts * per_text, texts)) and same(m[4], chosen(texts * per_text - 1, texts))
+            assert same(m[4], chosen(tokens, 1))  # long texts, but not a small corpus
         assert chosen(tokens - 1, words=False) is None  # characters or an LM's words: the recipe's own
     elif (kind, option) == ("classifier", "batch_size"):
         m = re.fullmatch(r"auto: (\d+) from ([\d,]+) training texts, else (\d+)", text)
