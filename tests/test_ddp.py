@@ -27,12 +27,17 @@ LM_ARGS = ["--layers", "1", "--emb", "8", "--hidden", "16", "--bptt", "8", "--ba
 TIMEOUT = 240
 
 
-def torchrun(*args, nproc=2, **kwargs):
-    """The documented launch line: torchrun --standalone --nproc_per_node=N -m rnntool -- COMMAND ..."""
+def launch(*target, nproc=2, **kwargs):
+    """torchrun --standalone --nproc_per_node=N TARGET ...: a module's command line or a script."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "rnntool", "--", *map(str, args)]
+               *map(str, target)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env, **kwargs)
+
+
+def torchrun(*args, nproc=2, **kwargs):
+    """The documented launch line: torchrun --standalone --nproc_per_node=N -m rnntool -- COMMAND ..."""
+    return launch("-m", "rnntool", "--", *args, nproc=nproc, **kwargs)
 
 
 def events(log):
@@ -228,9 +233,7 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
         "        pass\n"
         "sys.stdout.write(json.dumps({'rank': os.environ['RANK'], 'world': result.summary.get('world_size'),\n"
         "                             'path': str(result.model_path), 'threads': threads}) + '\\n')\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    api = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    api = launch(script)
     assert api.returncode == 0, api.stderr
     ranks = sorted((json.loads(line) for line in api.stdout.splitlines() if line.startswith("{")), key=lambda r: r["rank"])
     assert [r["rank"] for r in ranks] == ["0", "1"] and all(r["world"] == 2 for r in ranks)
@@ -257,9 +260,7 @@ def test_a_script_s_own_process_group_is_used_and_left_to_it(text, tmp_path):
         "dist.all_reduce(total)\n"
         "sys.stdout.write(f\"{os.environ['RANK']} {result.summary['world_size']} {dist.is_initialized()} {total.item()}\\n\")\n"
         "dist.destroy_process_group()\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    run = launch(script)
     assert run.returncode == 0, run.stderr
     assert sorted(run.stdout.split("\n")[:2]) == ["0 2 True 3.0", "1 2 True 3.0"], run.stdout
     assert (tmp_path / "m.safetensors").exists()
