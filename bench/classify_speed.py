@@ -1,25 +1,30 @@
 #!/usr/bin/env python
-"""classify throughput (lines/s, file -> file) with a model (default: the bundled
-sms-spam), beside fastText's predict on the same lines in the same run, and the
-time from process start to the first output line.
+"""classify throughput (lines/s, file -> file) with a bundled model, beside fastText's
+predict on the same lines in the same run, and the time from process start to the first
+output line.
 
-    python bench/classify_speed.py [--model MODEL] [--repeat 20] [--peer-python PY]
+    python bench/classify_speed.py [--data sms|nsmc] [--model MODEL] [--repeat N]
+                                   [--peer-python PY] [--before REF] [--rounds 3]
 
-The input is the SMS Spam test split (../shared/data/sms-spam/splits/test.tsv)
-repeated --repeat times, classified with the default --jobs and with -j 1;
-fastText (fasttext-wheel, in --peer-python's environment) is trained on the
-training split with the peers' settings and predicts the same texts in-process,
-as ../shared/peers/classify_peers.py does (the issue's ratio: one call; warm repeats
-of the call are reported too), and file -> file in a fresh process from its saved
-model, as rnntool is timed. Scratch files go to a temporary directory, never beside
-the data.
+--data sms (default): the SMS Spam test split (../shared/data/sms-spam/splits/test.tsv)
+repeated --repeat times (default 20), the bundled sms-spam; --data nsmc: NSMC's test
+reviews once (the issue's measurement), the bundled ko-sentiment. Classified with the
+default --jobs and with -j 1. fastText (fasttext-wheel, in --peer-python's environment) is
+trained on the same data's training split with the peers' settings and predicts the same
+texts in-process, as ../shared/peers/classify_peers.py does (the issue's ratio: one call;
+warm repeats of the call are reported too), and file -> file in a fresh process from its
+saved model, as rnntool is timed. --before REF: the code of commit REF classifies the same
+file too, alternated with this tree --rounds times (medians), outputs compared byte for
+byte. Scratch files go to a temporary directory, never beside the data.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLITS = ROOT.parent / "shared" / "data" / "sms-spam" / "splits"
+sys.path.insert(0, str(ROOT / "bench"))
+from tokenize_speed import DATA, nsmc_test_reviews, rnntool  # noqa: E402
 
 FASTTEXT = r"""
 import sys, time, fasttext
@@ -84,19 +91,56 @@ def first_line_seconds(model: str, runs: int = 5) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def nsmc_training_tsv(path: Path) -> None:
+    """NSMC's training reviews as label<TAB>text (the fastText script's input)."""
+    rows = (DATA / "nsmc" / "ratings_train.txt").read_text(encoding="utf-8").splitlines()[1:]
+    fields = (r.split("\t") for r in rows if r.count("\t") == 2)
+    path.write_text("".join(f"{label}\t{text}\n" for _, text, label in fields if text), encoding="utf-8")
+
+
+def before_and_now(before_ref: str, rounds: int, model: str, texts: Path, tmp: Path) -> None:
+    """classify TEXTS with commit ``before_ref``'s code and with this tree, alternated."""
+    before = tmp / "before"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(before), before_ref], check=True)
+    try:
+        times: dict[str, list[float]] = {"before": [], "now": []}
+        for r in range(rounds):
+            for name, tree in (("before", before), ("now", ROOT)):
+                with open(tmp / f"{name}{r}.out", "w") as out:
+                    times[name].append(rnntool(tree, "classify", "-m", model, str(texts), "-q", stdout=out))
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=True)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    for name in ("before", "now"):
+        print(f"classify {name:6s} ({before_ref if name == 'before' else 'this tree'}): median {med[name]:.2f} s "
+              f"(runs: {', '.join(f'{t:.2f}' for t in times[name])})")
+    print(f"speed-up: {med['before'] / med['now']:.2f}x; outputs byte-identical: "
+          f"{filecmp.cmp(tmp / 'before0.out', tmp / 'now0.out', shallow=False)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="sms-spam")
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--data", choices=("sms", "nsmc"), default="sms")
+    parser.add_argument("--model", help="default: sms-spam for --data sms, ko-sentiment for nsmc")
+    parser.add_argument("--repeat", type=int, help="times the texts are repeated (default: 20 for sms, 1 for nsmc)")
     parser.add_argument("--peer-python")
+    parser.add_argument("--before", help="a commit whose code classifies the same file, alternated with this tree")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    texts = [line.rstrip("\n").split("\t", 1)[1] for line in open(SPLITS / "test.tsv", encoding="utf-8")]
+    args.model = args.model or {"sms": "sms-spam", "nsmc": "ko-sentiment"}[args.data]
+    args.repeat = args.repeat or {"sms": 20, "nsmc": 1}[args.data]
+    if args.data == "nsmc":
+        texts = nsmc_test_reviews().splitlines()
+    else:
+        texts = [line.rstrip("\n").split("\t", 1)[1] for line in open(SPLITS / "test.tsv", encoding="utf-8")]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "texts.txt"
         path.write_text("".join(t + "\n" for t in texts * args.repeat), encoding="utf-8")
         n = len(texts) * args.repeat
         print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}; "
-              f"model {args.model}; {n:,} lines")
+              f"model {args.model}; {n:,} lines ({args.data})")
+        if args.before:
+            before_and_now(args.before, args.rounds, args.model, path, Path(tmp))
         classify = [sys.executable, "-m", "rnntool", "classify", "-m", args.model, str(path), "-q"]
         wall = median_wall(classify)
         ours = n / wall
@@ -107,7 +151,11 @@ def main() -> None:
         print(f"process start -> first output line: {first_line_seconds(args.model) * 1000:.0f} ms (median of 5)")
         if args.peer_python:
             work = str(Path(tmp) / "fasttext")
-            out = subprocess.run([args.peer_python, "-c", FASTTEXT, str(SPLITS / "train.tsv"), str(path), work],
+            train = SPLITS / "train.tsv"
+            if args.data == "nsmc":
+                train = Path(tmp) / "nsmc-train.tsv"
+                nsmc_training_tsv(train)
+            out = subprocess.run([args.peer_python, "-c", FASTTEXT, str(train), str(path), work],
                                  capture_output=True, text=True, cwd=tmp)
             if out.returncode:
                 print(f"peer fastText failed: {out.stderr.strip()[-300:]}")

@@ -28,22 +28,27 @@ def normalize_word(word: str) -> str:
     return _DIGITS.sub("0", word.lower())
 
 
+_CASE = {name: i for i, name in enumerate(CASES)}
+_NUMBER = re.compile(r"[\d.,:/\-]+")
+
+
 def casing(word: str) -> int:
-    if word.isdigit() or re.fullmatch(r"[\d.,:/\-]+", word) and any(c.isdigit() for c in word):
-        return CASES.index("numeric")
-    if any(c.isdigit() for c in word):
-        return CASES.index("has_digit")
+    if not word.isalpha():  # letters alone (most words) cannot be numeric or hold a digit
+        if word.isdigit() or _NUMBER.fullmatch(word) and any(c.isdigit() for c in word):
+            return _CASE["numeric"]
+        if any(c.isdigit() for c in word):
+            return _CASE["has_digit"]
     if word.islower():
-        return CASES.index("lower")
+        return _CASE["lower"]
     if word.isupper():
-        return CASES.index("upper")
+        return _CASE["upper"]
     if word[:1].isupper() and (len(word) == 1 or word[1:].islower()):
-        return CASES.index("title")
+        return _CASE["title"]
     if any(c.isalpha() for c in word):
-        return CASES.index("mixed")
+        return _CASE["mixed"]
     if all(not c.isalnum() for c in word):
-        return CASES.index("punct")
-    return CASES.index("other")
+        return _CASE["punct"]
+    return _CASE["other"]
 
 
 def clip_chars(word: str) -> str:
@@ -129,8 +134,41 @@ class EncoderConfig:
         return list(unseen), unseen_count, letters
 
     def char_ids(self, word: str) -> list[int]:
-        get = self.char_stoi.get
-        return [2, *(get(c, 1) for c in clip_chars(word)), 3]
+        return self.char_id_array([word])[0].tolist()
+
+    def char_id_array(self, words: Sequence[str]):
+        """The character ids of many words at once: (ids, lengths) -- numpy arrays, every word's
+        ids one after another as <w>, its characters (clipped, see ``clip_chars``; unknown ones
+        <unk>), </w>. Looked up as code points in a sorted table, not character by character in
+        Python: the runtime computes these for every new word type it meets."""
+        import numpy as np  # not at the module's import: the CLI's start-up reads this module
+
+        keys, values = self._char_table()
+        clipped = [clip_chars(w) for w in words]
+        inner = np.fromiter(map(len, clipped), dtype=np.int64, count=len(clipped))
+        codes = np.frombuffer("".join(clipped).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        found = np.searchsorted(keys, codes)
+        np.minimum(found, max(len(keys) - 1, 0), out=found)
+        chars = np.where(keys[found] == codes, values[found], 1) if len(keys) else np.ones(len(codes), np.int32)
+        lengths = inner + 2
+        ends = np.cumsum(lengths)
+        ids = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.int32)
+        is_char = np.ones(len(ids), dtype=bool)
+        is_char[ends - lengths] = is_char[ends - 1] = False
+        ids[ends - lengths], ids[ends - 1] = 2, 3
+        ids[is_char] = chars
+        return ids, lengths
+
+    def _char_table(self):
+        """(code points, ids) of the one-character vocabulary entries, sorted by code point."""
+        table = self.__dict__.get("_char_lookup")  # made once, on first use; not a dataclass field
+        if table is None:
+            import numpy as np
+
+            singles = sorted((ord(c), i) for c, i in self.char_stoi.items() if len(c) == 1)
+            table = (np.array([c for c, _ in singles], dtype=np.uint32), np.array([i for _, i in singles], dtype=np.int32))
+            self.__dict__["_char_lookup"] = table
+        return table
 
 
 def build_vocabularies(token_lists: Sequence[Sequence[str]], min_word_freq: int = 1,

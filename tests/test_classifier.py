@@ -122,12 +122,12 @@ def test_training_learns_and_records_the_run(sms_model):
     assert result["train_texts"] + result["dev_texts"] == 300
 
 
-def random_classifier(pool, bidirectional, cell, multilabel=False):
+def random_classifier(pool, bidirectional, cell, multilabel=False, **options):
     texts = [["the", "cat", "sat"], ["a", "dog"], ["Free", "entry", "now", "!", "win"], ["x"]]
     words, chars, _ = build_vocabularies(texts)
     cfg = ClassifierConfig(words=words, chars=chars, labels=["a", "b", "c"], pool=pool, bidirectional=bidirectional,
                            cell=cell, layers=2, hidden=6, word_emb=5, char_filters=4, multilabel=multilabel,
-                           tokenizer={"level": "word", "tokenizer": "whitespace"})
+                           tokenizer={"level": "word", "tokenizer": "whitespace"}, **options)
     torch.manual_seed(0)
     model = ClassifierModule(cfg).eval()
     with torch.no_grad():  # wider than the default init, so every gate and pooling choice matters
@@ -150,6 +150,25 @@ def test_numpy_classifier_matches_torch(pool, bidirectional, cell):
     np.testing.assert_allclose(runtime.logits(texts), expected, rtol=1e-5, atol=1e-5)
     single = np.stack([runtime.logits([t])[0] for t in texts])  # one at a time gives the same
     np.testing.assert_allclose(single, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("windows", [7, 65_536])  # many groups of words (a word longer than one), or one
+def test_numpy_character_cnn_matches_torch_on_words_of_every_length(kernel, windows, monkeypatch):
+    """The runtime convolves all words in one row; each must get what torch's CNN gives it
+    alone: one character, none known, clipped long words, lengths in any order."""
+    import rnntool.runtime.encoder as encoder
+
+    monkeypatch.setattr(encoder, "CHAR_WINDOWS", windows)
+    cfg, model, _ = random_classifier("max", True, "lstm", char_kernel=kernel)
+    runtime = ClassifierRuntime(ModelFile({"kind": "classifier", "config": cfg.to_dict()}, model.file_weights()))
+    words = ["x", "cat", "Zebedee", "??", "a" * 31, "b" * 32, "catsdogs" * 6, "é", "", "dog", "x" * 40 + "tail", "t"]
+    got = runtime.encoder.char_features(words)
+    for word, row in zip(words, got):
+        ids, _ = cfg.char_id_array([word])
+        with torch.no_grad():
+            expected = model.features.chars(torch.from_numpy(ids[None].astype(np.int64)))[0].numpy()
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6, err_msg=word)
 
 
 def test_text_stack_is_a_bidirectional_rnn_that_never_reads_padding():

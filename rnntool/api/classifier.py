@@ -53,7 +53,7 @@ class Classifier(Model):
     def _classify(self, texts: list[str], top_k: int, threshold: float | None) -> list[Classification]:
         runtime = self._runtime
         with self._lock:
-            token_lists = [runtime.tokens(t) for t in texts]
+            token_lists = runtime.tokens_many(texts)
             probs = runtime.probabilities(token_lists)
         check_letters(runtime.cfg, "classifier", "labels", token_lists)
         chosen = runtime.decide(probs, threshold)
@@ -124,7 +124,7 @@ class Classifier(Model):
             warnings.warn(f"{len(unknown)} class(es) in {data} the model does not know ({', '.join(unknown[:5])}); "
                           "their texts count as errors", RnntoolWarning, stacklevel=2)
         with self._lock:
-            probs = runtime.probabilities([runtime.tokens(e.text) for e in examples])
+            probs = runtime.probabilities(runtime.tokens_many([e.text for e in examples]))
         return Evaluation("classifier", score_classes([e.labels for e in examples], runtime.decide(probs, threshold),
                                                       runtime.labels, probs, runtime.cfg.multilabel))
 

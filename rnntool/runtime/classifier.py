@@ -65,7 +65,11 @@ class ClassifierRuntime:
             raise ValueError(f"{logits.shape[1]} outputs for {len(self.cfg.labels)} labels")
 
     def tokens(self, text: str) -> list[str]:
-        return self.tokenizer.tokenize(text)[: self.cfg.max_length]
+        return self.tokens_many([text])[0]
+
+    def tokens_many(self, texts: list[str]) -> list[list[str]]:
+        """``tokens`` of many texts, tokenized together (see ``Tokenizer.tokenize_many``)."""
+        return [tokens[: self.cfg.max_length] for tokens in self.tokenizer.tokenize_many(texts)]
 
     def pool(self, packed: np.ndarray, state, packing: Packing) -> np.ndarray:
         """[B, D] from the top layer's packed outputs or its final state."""

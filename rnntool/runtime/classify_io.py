@@ -32,7 +32,7 @@ class ClassifyAnswers(ModelAnswers):
     def __call__(self, examples: list[Example]) -> str:
         self.load()
         classifier = self.model
-        token_lists = [classifier.tokens(example.text) for example in examples]
+        token_lists = classifier.tokens_many([example.text for example in examples])
         if self.letters is not None:
             self.letters.check(w for tokens in token_lists for w in tokens)
         probs = classifier.probabilities(token_lists)

@@ -214,13 +214,12 @@ class TypeFeatures:
         else:
             self.word = np.array([0, *(cfg.word_id(w) for w in names)], np.int64)
             self.case = np.array([0, *(casing(w) for w in names)], np.int64)
-            char_ids = [cfg.char_ids(w) for w in names]
+            ids, lengths = cfg.char_id_array(names)
             # int32 (a batch's rows are made int64): a vocabulary of millions of types stays affordable
-            self.chars = np.zeros((len(names) + 1, max((len(c) for c in char_ids), default=1)), np.int32)
-            self.char_len = np.zeros(len(names) + 1, np.int64)
-            for row, ids in enumerate(char_ids, start=1):
-                self.chars[row, : len(ids)] = ids
-                self.char_len[row] = len(ids)
+            self.chars = np.zeros((len(names) + 1, int(lengths.max(initial=1))), np.int32)
+            self.char_len = np.concatenate([[0], lengths])
+            rows = np.repeat(np.arange(1, len(names) + 1), lengths)
+            self.chars[rows, np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)] = ids
         self.batches_read = 0
 
     def batch_read(self) -> None:
