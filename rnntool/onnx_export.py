@@ -374,11 +374,12 @@ def _encoder_feed(cfg, token_lists: list[list[str]]) -> dict[str, np.ndarray]:
     for b, tokens in enumerate(token_lists):
         feed["words"][: len(tokens), b] = [cfg.word_id(w) for w in tokens]
     if cfg.char_filters:
-        ids = [[cfg.char_ids(w) for w in tokens] for tokens in token_lists]
-        chars = feed["chars"] = np.zeros((T, B, max(len(c) for row in ids for c in row)), np.int64)
-        for b, row in enumerate(ids):
-            for t, c in enumerate(row):
-                chars[t, b, : len(c)] = c
+        ids, lengths = cfg.char_id_array([w for tokens in token_lists for w in tokens])
+        chars = feed["chars"] = np.zeros((T, B, int(lengths.max())), np.int64)
+        t = np.concatenate([np.arange(len(tokens)) for tokens in token_lists])  # each token's step and text
+        b = np.repeat(np.arange(B), [len(tokens) for tokens in token_lists])
+        within = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        chars[np.repeat(t, lengths), np.repeat(b, lengths), within] = ids
     if cfg.case_emb:
         feed["case"] = np.zeros((T, B), np.int64)
         for b, tokens in enumerate(token_lists):

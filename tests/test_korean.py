@@ -13,8 +13,9 @@ def test_kiwi_splits_korean_into_tagged_morphemes():
     tokenizer = Tokenizer(TokenizerSettings("word", "kiwi"))
     assert tokenizer.tokenize("포스터보고 가볍지 않구나") == ["포스터/NNG", "보/VV", "고/EC", "가볍/VA-I", "지/EC",
                                                          "않/VX", "구나/EF"]
-    many = tokenizer.tokenize_many(["영화 최고", "", "재밌어요"])
+    many = tokenizer.tokenize_many(["영화 최고", "", "재밌어요", "\x1f", " \x1c "])
     assert many[0] == ["영화/NNG", "최고/NNG"] and many[1] == [] and many[2][0].startswith("재밌")
+    assert many[3:] == [[], []] == [tokenizer.tokenize("\x1f"), tokenizer.tokenize(" \x1c ")]  # whitespace to Python
 
 
 def test_without_the_extra_kiwi_is_a_one_line_install_hint(monkeypatch):

@@ -73,9 +73,10 @@ class TextEncoder:
         k, pad = self.conv_k, self.conv_k // 2
         out = np.empty((len(words), self.conv_w.shape[1]), dtype=np.float32)
         ends = np.cumsum(lengths)
+        row_ends = ends + np.arange(len(ends)) * (k - 1)  # where each word ends in one row of them all
         first = 0
         while first < len(words):  # words in groups of about CHAR_WINDOWS windows: bounded memory
-            last = max(first + 1, int(np.searchsorted(ends, ends[first] - lengths[first] + CHAR_WINDOWS)))
+            last = max(first + 1, int(np.searchsorted(row_ends, row_ends[first] - lengths[first] + CHAR_WINDOWS)))
             n = lengths[first:last]
             starts = pad + np.arange(last - first) * (k - 1) + np.cumsum(n) - n  # each word's first character
             row = np.zeros(int(starts[-1] + n[-1]) + k, dtype=np.int64)  # padding id 0 between and around

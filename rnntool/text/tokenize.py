@@ -510,7 +510,10 @@ class Tokenizer:
         Treebank rules run once over them all)."""
         if self.settings.level == "word" and self.settings.tokenizer == "kiwi":
             cleaned = [self.clean(line) for line in lines]
-            return kiwi_tokens(cleaned)
+            # a line of whitespace alone (to Python: \x1c-\x1f too, which Kiwi makes tokens of) has none,
+            # as in ``tokenize``
+            analysed = iter(kiwi_tokens([line for line in cleaned if line.strip()]))
+            return [next(analysed) if line.strip() else [] for line in cleaned]
         if self.settings.subwords:
             return subword_pieces(self.settings.subword_model, [self.clean(line) for line in lines])
         if self.settings.level == "word" and self.settings.tokenizer == "treebank":
