@@ -33,7 +33,8 @@ _NUMBER = re.compile(r"[\d.,:/\-]+")
 
 
 def casing(word: str) -> int:
-    if not word.isalpha():  # letters alone (most words) cannot be numeric or hold a digit
+    letters = word.isalpha()  # letters alone (most words) cannot be numeric or hold a digit
+    if not letters:
         if word.isdigit() or _NUMBER.fullmatch(word) and any(c.isdigit() for c in word):
             return _CASE["numeric"]
         if any(c.isdigit() for c in word):
@@ -44,7 +45,7 @@ def casing(word: str) -> int:
         return _CASE["upper"]
     if word[:1].isupper() and (len(word) == 1 or word[1:].islower()):
         return _CASE["title"]
-    if any(c.isalpha() for c in word):
+    if letters or any(c.isalpha() for c in word):
         return _CASE["mixed"]
     if all(not c.isalnum() for c in word):
         return _CASE["punct"]
