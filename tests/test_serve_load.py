@@ -1,7 +1,8 @@
 """rnntool serve under load (-m load): many concurrent clients through a real HTTP client
 (httpx), a mix of good requests, bad ones and streams abandoned half-way; every good one
-answered as the library answers it, every bad one a 4xx, no 5xx, no generation left
-running, and the server's memory flat. bench/serve_load.py is the large version."""
+answered as the library answers it, every bad one a 4xx, no 5xx (but a 503 with Retry-After
+for a stream that finds the server's generations all taken), no generation left running, and
+the server's memory flat. bench/serve_load.py is the large version."""
 
 import asyncio
 import random
@@ -38,7 +39,8 @@ def test_thousands_of_mixed_requests_nothing_lost():
     expected_tags = {t: tagger.tag(t).to_dict() for t in TEXTS}
     app = create_app(["sms-spam", "en-ewt-upos", "shakespeare-char"])
     state = app.state.rnntool
-    counts = {"good": 0, "wrong": 0, "bad": 0, "bad_not_4xx": 0, "5xx": 0, "abandoned": 0}
+    counts = {"good": 0, "wrong": 0, "bad": 0, "bad_not_4xx": 0, "5xx": 0, "abandoned": 0, "busy": 0,
+              "busy_without_retry": 0}
     rss = []
     # httpx gives each client its own SSL context (~1 MB of certificates, freed only by the cycle
     # collector): 32 new clients a round would grow this process's memory, not the server's
@@ -63,6 +65,10 @@ def test_thousands_of_mixed_requests_nothing_lost():
                     continue
                 else:  # a stream whose client goes away after a few pieces
                     async with http.stream("POST", "/v1/generate", json={"prompt": text, "max_tokens": 3000}) as r:
+                        if r.status_code == 503:  # as many generations running as the server allows
+                            counts["busy"] += 1
+                            counts["busy_without_retry"] += "retry-after" not in r.headers
+                            continue
                         seen = 0
                         async for _ in r.aiter_lines():
                             seen += 1
@@ -86,10 +92,11 @@ def test_thousands_of_mixed_requests_nothing_lost():
                 break
             asyncio.run(asyncio.sleep(0.02))
         generations = state.generations.to_dict()
-    assert counts["good"] + counts["bad"] + counts["abandoned"] == 5 * 32 * 25
+    assert counts["good"] + counts["bad"] + counts["abandoned"] + counts["busy"] == 5 * 32 * 25
     assert counts["wrong"] == 0 and counts["bad_not_4xx"] == 0 and counts["5xx"] == 0, counts
+    assert counts["busy_without_retry"] == 0, counts  # a busy server says when to come back
     assert counts["abandoned"] > 0 and generations["active"] == 0, generations
-    assert generations["stopped_early"] == counts["abandoned"]
+    assert generations["started"] == generations["stopped_early"] == counts["abandoned"], (generations, counts)
     batches = state.stats()["batches"]
     assert batches["/v1/classify sms-spam"]["mean_batch_items"] > 1.5  # requests did share model calls
     assert rss[-1] < rss[1] * 1.10, rss  # memory flat once warm (the test's own and the server's)
