@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPLITS = ROOT.parent / "shared" / "data" / "sms-spam" / "splits"
 sys.path.insert(0, str(ROOT / "bench"))
-from tokenize_speed import DATA, nsmc_test_reviews, rnntool  # noqa: E402
+from tokenize_speed import DATA, nsmc_test_reviews, rnntool, tree_of  # noqa: E402
 
 FASTTEXT = r"""
 import sys, time, fasttext
@@ -101,16 +101,12 @@ def nsmc_training_tsv(path: Path) -> None:
 
 def before_and_now(before_ref: str, rounds: int, model: str, texts: Path, tmp: Path) -> None:
     """classify TEXTS with commit ``before_ref``'s code and with this tree, alternated."""
-    before = tmp / "before"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(before), before_ref], check=True)
-    try:
-        times: dict[str, list[float]] = {"before": [], "now": []}
+    times: dict[str, list[float]] = {"before": [], "now": []}
+    with tree_of(before_ref, tmp) as before:
         for r in range(rounds):
             for name, tree in (("before", before), ("now", ROOT)):
                 with open(tmp / f"{name}{r}.out", "w") as out:
                     times[name].append(rnntool(tree, "classify", "-m", model, str(texts), "-q", stdout=out))
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=True)
     med = {name: statistics.median(t) for name, t in times.items()}
     for name in ("before", "now"):
         print(f"classify {name:6s} ({before_ref if name == 'before' else 'this tree'}): median {med[name]:.2f} s "

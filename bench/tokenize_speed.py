@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,17 @@ def nsmc_test_reviews() -> str:
     """NSMC's test reviews, one a line (rows without a review left out)."""
     rows = (DATA / "nsmc" / "ratings_test.txt").read_text(encoding="utf-8").splitlines()[1:]
     return "".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1])
+
+
+@contextmanager
+def tree_of(ref: str, parent: Path) -> Iterator[Path]:
+    """Commit ``ref``'s code as a detached git worktree under ``parent``, removed afterwards."""
+    tree = parent / "before"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), ref], check=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
 
 
 def rnntool(tree: Path, *args: str, stdout=None) -> float:
@@ -110,10 +123,7 @@ def main() -> None:
         src.write_text(text)
         sentences = tmp / "ewt.txt"
         sentences.write_text(ewt_sentences())
-        before = tmp / "before"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(before), args.before],
-                       check=True)
-        try:
+        with tree_of(args.before, tmp) as before:
             times: dict[tuple[str, str], list[float]] = {}
             for r in range(args.rounds):
                 for name, tree in (("before", before), ("now", ROOT)):
@@ -122,8 +132,6 @@ def main() -> None:
             identical = {"prep": same_corpus(tmp / "before0", tmp / "now0"),
                          "tag": filecmp.cmp(tmp / "before0.tagged", tmp / "now0.tagged", shallow=False)}
             tokens = sum(len(line.split()) for line in (tmp / "now0.tagged").read_text().splitlines())
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=True)
         nltk_s = nltk_rate(text.split("\n"))
     med = {k: statistics.median(v) for k, v in times.items()}
     for command, unit, amount in (("prep", "MB/s", mb), ("tag", "tokens/s", tokens)):

@@ -160,6 +160,16 @@ class EncoderConfig:
         ids[is_char] = chars
         return ids, lengths
 
+    def char_id_matrix(self, words: Sequence[str]):
+        """``char_id_array`` as a matrix: (ids [N, longest] int32, 0-padded on the right, lengths)."""
+        import numpy as np
+
+        ids, lengths = self.char_id_array(words)
+        matrix = np.zeros((len(lengths), int(lengths.max(initial=1))), np.int32)
+        within = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # each id's place in its word
+        matrix[np.repeat(np.arange(len(lengths)), lengths), within] = ids
+        return matrix, lengths
+
     def _char_table(self):
         """(code points, ids) of the one-character vocabulary entries, sorted by code point."""
         table = self.__dict__.get("_char_lookup")  # made once, on first use; not a dataclass field

@@ -374,12 +374,10 @@ def _encoder_feed(cfg, token_lists: list[list[str]]) -> dict[str, np.ndarray]:
     for b, tokens in enumerate(token_lists):
         feed["words"][: len(tokens), b] = [cfg.word_id(w) for w in tokens]
     if cfg.char_filters:
-        ids, lengths = cfg.char_id_array([w for tokens in token_lists for w in tokens])
-        chars = feed["chars"] = np.zeros((T, B, int(lengths.max())), np.int64)
+        matrix, _ = cfg.char_id_matrix([w for tokens in token_lists for w in tokens])
+        chars = feed["chars"] = np.zeros((T, B, matrix.shape[1]), np.int64)
         t = np.concatenate([np.arange(len(tokens)) for tokens in token_lists])  # each token's step and text
-        b = np.repeat(np.arange(B), [len(tokens) for tokens in token_lists])
-        within = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        chars[np.repeat(t, lengths), np.repeat(b, lengths), within] = ids
+        chars[t, np.repeat(np.arange(B), [len(tokens) for tokens in token_lists])] = matrix
     if cfg.case_emb:
         feed["case"] = np.zeros((T, B), np.int64)
         for b, tokens in enumerate(token_lists):

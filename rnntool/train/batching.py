@@ -214,12 +214,10 @@ class TypeFeatures:
         else:
             self.word = np.array([0, *(cfg.word_id(w) for w in names)], np.int64)
             self.case = np.array([0, *(casing(w) for w in names)], np.int64)
-            ids, lengths = cfg.char_id_array(names)
+            chars, lengths = cfg.char_id_matrix(names)
             # int32 (a batch's rows are made int64): a vocabulary of millions of types stays affordable
-            self.chars = np.zeros((len(names) + 1, int(lengths.max(initial=1))), np.int32)
+            self.chars = np.concatenate([np.zeros((1, chars.shape[1]), np.int32), chars])  # row 0: padding
             self.char_len = np.concatenate([[0], lengths])
-            rows = np.repeat(np.arange(1, len(names) + 1), lengths)
-            self.chars[rows, np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)] = ids
         self.batches_read = 0
 
     def batch_read(self) -> None:
