@@ -151,11 +151,18 @@ class Workers:
         (concurrent.futures can only wait for a running task, so the processes are
         terminated directly.)"""
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        manager = getattr(self.executor, "_executor_manager_thread", None)  # shutdown() forgets it
         self.executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
         for process in processes:
             process.join()
+        # The executor's thread closes its wake-up pipe as it ends; left running, it can do so
+        # while Python 3.11's exit hook writes to that pipe ("Exception ignored ... Bad file
+        # descriptor" after `rnntool tag FILE | head`, about one run in ten). Its workers are
+        # gone, so it ends at once.
+        if manager is not None:
+            manager.join(timeout=10)
 
     def ordered(self, items: Iterable[T | None]) -> Iterator[tuple[T, R]]:
         """(item, function(item)) for every item, in input order, with at most

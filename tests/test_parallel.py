@@ -59,6 +59,19 @@ def test_workers_become_ready_and_answer_in_order():
     assert [int(rows(text)[0][0]) for _, text in out] == list(range(12))
 
 
+def test_closing_workers_mid_task_leaves_no_thread_behind():
+    """close() with work in flight (a reader gone, as after `| head`) ends the executor's own
+    thread too: left running into interpreter exit, it raced Python's exit hook for its pipe
+    (a traceback on stderr about one run in ten)."""
+    import threading
+
+    workers = Workers(Where(), 2)
+    stream = workers.ordered([[n] for n in range(50)])
+    next(stream)  # an answer read, the rest still in flight
+    workers.close()
+    assert not [t for t in threading.enumerate() if "ExecutorManagerThread" in type(t).__name__]
+
+
 def test_a_file_goes_to_workers_once_one_is_ready(monkeypatch):
     """This process answers full batches until a worker is ready (here: after three), then
     the workers answer the rest, in input order."""
