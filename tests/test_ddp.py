@@ -246,23 +246,31 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
 
 
 def test_a_script_s_own_process_group_is_used_and_left_to_it(text, tmp_path):
-    """A script that made its process group itself trains through it, and the group still
-    serves the script's own collectives after the call."""
+    """A script that made its process group itself trains through it, the group still serves
+    the script's own collectives after the call, and the script's destroy_process_group frees
+    it: gloo's threads are gone (left running into exit they abort a rank now and then)."""
     script = tmp_path / "train.py"
     script.write_text(
         "import os, sys\n"
         "import torch, torch.distributed as dist\n"
         "import rnntool\n"
+        "threads = lambda: len(os.listdir('/proc/self/task'))\n"
+        "before = threads()\n"
         "dist.init_process_group('gloo')\n"
         f"result = rnntool.train_lm({str(text)!r}, {str(tmp_path / 'm.safetensors')!r}, epochs=1, layers=1,\n"
         "                          emb=8, hidden=16, bptt=8, batch_size=4, precision='fp32', seed=2, remember=False)\n"
         "total = torch.tensor([float(os.environ['RANK']) + 1])\n"
         "dist.all_reduce(total)\n"
-        "sys.stdout.write(f\"{os.environ['RANK']} {result.summary['world_size']} {dist.is_initialized()} {total.item()}\\n\")\n"
-        "dist.destroy_process_group()\n")
+        "line = f\"{os.environ['RANK']} {result.summary['world_size']} {dist.is_initialized()} {total.item()}\"\n"
+        "dist.destroy_process_group()\n"
+        "sys.stdout.write(f\"{line} threads {before} -> {threads()}\\n\")\n")
     run = launch(script)
     assert run.returncode == 0, run.stderr
-    assert sorted(run.stdout.split("\n")[:2]) == ["0 2 True 3.0", "1 2 True 3.0"], run.stdout
+    lines = sorted(run.stdout.split("\n")[:2])
+    assert [line.split(" threads ")[0] for line in lines] == ["0 2 True 3.0", "1 2 True 3.0"], run.stdout
+    for line in lines:
+        before, after = line.split(" threads ")[1].split(" -> ")
+        assert after == before, f"the destroyed group's threads outlive it: {run.stdout}"
     assert (tmp_path / "m.safetensors").exists()
 
 

@@ -124,6 +124,26 @@ def _destroy_group() -> None:
         dist.destroy_process_group()
 
 
+def _unpin_caller_group() -> None:
+    """Lets a caller's process group be freed when the caller destroys it.
+
+    DDP imports torch._dynamo, which imports torch.distributed.nn.functional, whose functions
+    take ``group=group.WORLD`` as a default argument: evaluated at import, after the caller's
+    init_process_group, it holds the group for the life of the process, so the caller's
+    destroy_process_group frees nothing and gloo's threads run into interpreter exit, where
+    they abort the rank about one run in ten ("terminate called without an active exception",
+    seen in CI). Imported before any group, those defaults are None, which every one of those
+    functions takes to mean the default group: put back here, the same meaning."""
+    import torch._dynamo  # noqa: F401  (what DDP would import: the module below with it)
+    import torch.distributed.nn.functional as functional
+    from torch.distributed import ProcessGroup
+
+    for value in vars(functional).values():
+        defaults = getattr(value, "__defaults__", None)
+        if getattr(value, "__module__", None) == functional.__name__ and defaults:
+            value.__defaults__ = tuple(None if isinstance(d, ProcessGroup) else d for d in defaults)
+
+
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     """The device a run trains on; under torchrun, GPUs are cuda:LOCAL_RANK."""
     cuda = torch.cuda.is_available()
@@ -165,6 +185,7 @@ def setup(device_name: str) -> tuple[Distributed, torch.device]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if dist.is_initialized():  # the caller's script made it: used, and left to the caller
+        _unpin_caller_group()
         return Distributed(rank, local_rank, world, backend), device
     # A group must be gone, its threads joined, before the interpreter exits: gloo's threads
     # left running into exit can abort a rank after a good run ("terminate called without an
