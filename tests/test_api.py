@@ -129,11 +129,19 @@ def test_generate_stops_early_when_the_caller_stops():
 
 def test_generation_options_out_of_range_are_typed_errors():
     lm = rnntool.load("shakespeare-char")
-    for options, error in [({"temperature": -1}, rnntool.OutOfRangeError), ({"top_p": 2.0}, rnntool.OutOfRangeError),
-                           ({"top_k": -1}, rnntool.OutOfRangeError), ({"max_tokens": -1}, rnntool.OutOfRangeError),
-                           ({"stop": [""]}, rnntool.InputError)]:
-        with pytest.raises(error):
+    # the message names the argument as the API (and the server's JSON) spells it, with the value
+    temperature = "temperature must be a finite number, 0 or more (0 means greedy), not "
+    for options, error, message in [
+            ({"temperature": -1}, rnntool.OutOfRangeError, temperature + "-1"),
+            ({"temperature": float("nan")}, rnntool.OutOfRangeError, temperature + "nan"),
+            ({"temperature": float("inf")}, rnntool.OutOfRangeError, temperature + "inf"),
+            ({"top_p": 2.0}, rnntool.OutOfRangeError, "top_p must be above 0 and at most 1 (1: no limit), not 2"),
+            ({"top_k": -1}, rnntool.OutOfRangeError, "top_k must be 0 or more (0: no limit), not -1"),
+            ({"max_tokens": -1}, rnntool.OutOfRangeError, "max_tokens must be 0 or more, not -1"),
+            ({"stop": [""]}, rnntool.InputError, "a stop string must not be empty")]:
+        with pytest.raises(error) as caught:
             list(lm.generate("A", **options))
+        assert str(caught.value) == message
     assert issubclass(rnntool.OutOfRangeError, ValueError)
 
 

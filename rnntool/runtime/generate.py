@@ -32,9 +32,9 @@ class GenerationOptions:
 
     def validate(self) -> None:
         if self.max_tokens < 0:
-            raise OutOfRangeError("--max-tokens must be >= 0")
+            raise OutOfRangeError(f"max_tokens must be 0 or more, not {self.max_tokens}")
         if any(s == "" for s in self.stops):
-            raise InputError("--stop needs a non-empty string")
+            raise InputError("a stop string must not be empty")
         self.sampling.validate()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +17,13 @@ class SamplingOptions:
     top_p: float = 1.0  # 1: no limit
 
     def validate(self) -> None:
-        if self.temperature < 0:
-            raise OutOfRangeError("--temperature must be >= 0 (0 means greedy)")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):  # NaN would sample <pad>s
+            raise OutOfRangeError("temperature must be a finite number, 0 or more (0 means greedy), "
+                                  f"not {self.temperature:g}")
         if self.top_k < 0:
-            raise OutOfRangeError("--top-k must be >= 0")
+            raise OutOfRangeError(f"top_k must be 0 or more (0: no limit), not {self.top_k}")
         if not 0.0 < self.top_p <= 1.0:
-            raise OutOfRangeError("--top-p must be in (0, 1]")
+            raise OutOfRangeError(f"top_p must be above 0 and at most 1 (1: no limit), not {self.top_p:g}")
 
     @property
     def greedy(self) -> bool:
