@@ -245,13 +245,15 @@ def test_a_script_calling_rnntool_train_lm_under_torchrun_is_the_command_s_run(t
     assert_close_weights(tmp_path / "cli.safetensors", tmp_path / "api.safetensors", rtol=0, atol=0)
 
 
-def test_a_script_s_own_process_group_is_used_and_left_to_it(text, tmp_path):
+@pytest.mark.parametrize("ranks", [2, 1])
+def test_a_script_s_own_process_group_is_used_and_left_to_it(text, tmp_path, ranks):
     """A script that made its process group itself trains through it, the group still serves
     the script's own collectives after the call, and the script's destroy_process_group frees
-    it: gloo's threads are gone (left running into exit they abort a rank now and then)."""
+    it: gloo's threads are gone (left running into exit they abort a rank now and then). A
+    world of one trains without DDP, but the same imports would pin the group."""
     script = tmp_path / "train.py"
     script.write_text(
-        "import os, sys\n"
+        "import os, sys, time\n"
         "import torch, torch.distributed as dist\n"
         "import rnntool\n"
         "threads = lambda: len(os.listdir('/proc/self/task'))\n"
@@ -263,11 +265,16 @@ def test_a_script_s_own_process_group_is_used_and_left_to_it(text, tmp_path):
         "dist.all_reduce(total)\n"
         "line = f\"{os.environ['RANK']} {result.summary['world_size']} {dist.is_initialized()} {total.item()}\"\n"
         "dist.destroy_process_group()\n"
+        "deadline = time.time() + 2\n"  # a joined thread leaves /proc a moment after its join
+        "while threads() > before and time.time() < deadline:\n"
+        "    time.sleep(0.02)\n"
         "sys.stdout.write(f\"{line} threads {before} -> {threads()}\\n\")\n")
-    run = launch(script)
+    run = launch(script, nproc=ranks)
     assert run.returncode == 0, run.stderr
-    lines = sorted(run.stdout.split("\n")[:2])
-    assert [line.split(" threads ")[0] for line in lines] == ["0 2 True 3.0", "1 2 True 3.0"], run.stdout
+    lines = sorted(run.stdout.split("\n")[:ranks])
+    total = float(sum(range(1, ranks + 1)))
+    assert [line.split(" threads ")[0] for line in lines] == [f"{r} {ranks} True {total}" for r in range(ranks)], \
+        run.stdout
     for line in lines:
         before, after = line.split(" threads ")[1].split(" -> ")
         assert after == before, f"the destroyed group's threads outlive it: {run.stdout}"

@@ -127,14 +127,15 @@ def _destroy_group() -> None:
 def _unpin_caller_group() -> None:
     """Lets a caller's process group be freed when the caller destroys it.
 
-    DDP imports torch._dynamo, which imports torch.distributed.nn.functional, whose functions
-    take ``group=group.WORLD`` as a default argument: evaluated at import, after the caller's
-    init_process_group, it holds the group for the life of the process, so the caller's
+    Training imports torch._dynamo (torch's optimizers do, and DDP), which imports
+    torch.distributed.nn.functional, whose functions take ``group=group.WORLD`` as a default
+    argument: evaluated at import, after the caller's init_process_group (by torchrun or not,
+    of any size), it holds the group for the life of the process, so the caller's
     destroy_process_group frees nothing and gloo's threads run into interpreter exit, where
     they abort the rank about one run in ten ("terminate called without an active exception",
     seen in CI). Imported before any group, those defaults are None, which every one of those
     functions takes to mean the default group: put back here, the same meaning."""
-    import torch._dynamo  # noqa: F401  (what DDP would import: the module below with it)
+    import torch._dynamo  # noqa: F401  (what training imports: the module below with it)
     import torch.distributed.nn.functional as functional
     from torch.distributed import ProcessGroup
 
@@ -169,6 +170,10 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
 
 def setup(device_name: str) -> tuple[Distributed, torch.device]:
     """The process group (when launched by torchrun) and this rank's device."""
+    import torch.distributed as dist  # (setup's own name: it imports torch._dynamo below)
+
+    if dist.is_available() and dist.is_initialized():
+        _unpin_caller_group()  # whatever this run then does with the caller's group
     if not launched():
         return Distributed(), resolve_device(device_name)
     try:
@@ -179,20 +184,18 @@ def setup(device_name: str) -> tuple[Distributed, torch.device]:
     device = resolve_device(device_name, local_rank)
     if world == 1:
         return Distributed(rank, local_rank, 1), device
-    import torch.distributed as dist
-
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if dist.is_initialized():  # the caller's script made it: used, and left to the caller
-        _unpin_caller_group()
         return Distributed(rank, local_rank, world, backend), device
     # A group must be gone, its threads joined, before the interpreter exits: gloo's threads
     # left running into exit can abort a rank after a good run ("terminate called without an
     # active exception", seen in CI). Two things kept it alive: with torch 2.13, importing
-    # torch._dynamo (DDP does, on first use) after a group exists keeps ten references to
-    # it, so destroy_process_group freed nothing -- imported first, it does not; and an error
-    # between here and the end of training skips close() -- the exit hook covers that.
+    # torch._dynamo (the optimizer and DDP do, on first use) after a group exists keeps ten
+    # references to it (_unpin_caller_group), so destroy_process_group freed nothing --
+    # imported first, it does not; and an error between here and the end of training skips
+    # close() -- the exit hook covers that.
     import atexit
 
     import torch._dynamo  # noqa: F401
