@@ -174,6 +174,28 @@ def test_score_and_perplexity_agree_with_the_cli(cli, tmp_path):
     assert lm.perplexity(text.splitlines()).tokens == lm.perplexity(text).tokens == len(text)
 
 
+def test_score_and_eval_lm_take_the_model_first_or_by_m_as_generate_does(cli, tmp_path):
+    """-m MODEL works as it does on generate, tag and classify; the same answers either way, and a
+    one-line error (exit 1) for a missing model, a missing text or a second FILE."""
+    (tmp_path / "v.txt").write_text("ROMEO:\nWhat light\n")
+    first = cli("score", "shakespeare-char", tmp_path / "v.txt")
+    for args in (["-m", "shakespeare-char", tmp_path / "v.txt"], ["--model", "shakespeare-char"]):
+        r = cli("score", *args, input=(tmp_path / "v.txt").read_text())
+        assert r.exit_code == 0 and r.stdout == first.stdout != "", r.stderr
+    evaluated = cli("eval-lm", "shakespeare-char", tmp_path / "v.txt", tmp_path / "v.txt", "--json")
+    r = cli("eval-lm", "-m", "shakespeare-char", tmp_path / "v.txt", tmp_path / "v.txt", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == json.loads(evaluated.stdout), r.stderr
+    assert json.loads(r.stdout)["tokens"] == 2 * len("ROMEO:\nWhat light\n")  # both texts, neither taken as a model
+    for args, message in [(["score"], "score needs a language model: rnntool score MODEL FILE"),
+                          (["eval-lm"], "eval-lm needs a language model"),
+                          (["eval-lm", "shakespeare-char"], "eval-lm needs a text to evaluate"),
+                          (["eval-lm", "-m", "shakespeare-char"], "eval-lm needs a text to evaluate"),
+                          (["score", "shakespeare-char", "a", "b"], "score reads one FILE (or - for stdin), not 2: a b"),
+                          (["score", "-m", "shakespeare-char", "a", "b"], "the model came with -m, so give only the FILE")]:
+        r = cli(*args)
+        assert r.exit_code == 1 and message in r.stderr and r.stderr.count("\n") == 1 and r.stdout == "", (args, r.stderr)
+
+
 # --- taggers ----------------------------------------------------------------------------------
 
 def test_tag_gives_offsets_into_the_text_given():

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import typer
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import InputError, RnntoolError
 
 PROG = "rnntool"
 _state = {"debug": os.environ.get("RNNTOOL_DEBUG", "") not in ("", "0")}
@@ -195,6 +195,23 @@ def open_model(kind: str, model: str | None, quiet: bool = False):
     if not model:  # say which model a bare command chose
         info(f"rnntool: using {loaded.path} ({loaded.chosen_because})", quiet)
     return loaded
+
+
+def model_then_files(model: str | None, arguments: list[str] | None, command: str,
+                     most_files: int | None = None) -> tuple[str, list[str]]:
+    """The model and the input files of a command that takes the model as its first argument
+    (``score MODEL FILE``) or, as generate/tag/classify do, as ``-m MODEL`` (``score -m MODEL
+    FILE``): with -m every argument is an input."""
+    arguments, by_option = list(arguments or []), model is not None
+    if model is None:
+        if not arguments:
+            raise InputError(f"{command} needs a language model: rnntool {command} MODEL FILE (or -m MODEL "
+                             "FILE), MODEL a file or a bundled name such as shakespeare-char")
+        model = arguments.pop(0)
+    if most_files is not None and len(arguments) > most_files:
+        raise InputError(f"{command} reads one FILE (or - for stdin), not {len(arguments)}: {' '.join(arguments)}"
+                         + ("; the model came with -m, so give only the FILE" if by_option else ""))
+    return model, arguments
 
 
 def model_completion(kind: str | None = None) -> Callable[[str], list[str]]:

@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, model_completion, open_model, print_json
+from rnntool.cli.common import handle_errors, model_completion, model_then_files, open_model, print_json
 from rnntool.cli.options import (
     FRACTION, TOKENIZER_HELP, VOCAB_SIZE_HELP, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
     training_option, value,
 )
+from rnntool.errors import InputError
 from rnntool.defaults import SUBWORD_TOKENIZERS, VALID_FRAC, default_text, describe_lm_defaults
 
 
@@ -108,8 +109,10 @@ def train_lm_command(
 @app.command("eval-lm")
 @handle_errors
 def eval_lm_command(
-    model: str = typer.Argument(..., metavar="MODEL", autocompletion=model_completion("lm"), help="A language model file (or a bundled name)."),
-    texts: list[str] = typer.Argument(..., metavar="TEXT", help="Text files or - (read as one stream)."),
+    arguments: list[str] = typer.Argument(None, metavar="[MODEL] TEXT...", autocompletion=model_completion("lm"),
+                                          help="A language model (a file or a bundled name; or give it with -m), then text files or - (read as one stream)."),
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("lm"),
+                              help="The language model, as generate takes it (then every argument is a text)."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
     json_out: bool = typer.Option(False, "--json", help='Print {"loss", "ppl", "bpc", "tokens"} as JSON.'),
 ) -> None:
@@ -118,6 +121,9 @@ def eval_lm_command(
     The texts are one stream with the hidden state carried throughout, starting
     from the start-of-text state; every token and line end is predicted.
     """
+    model, texts = model_then_files(model, arguments, "eval-lm")
+    if not texts:
+        raise InputError("eval-lm needs a text to evaluate: rnntool eval-lm MODEL TEXT (a file, or - for stdin)")
     result = open_model("lm", model).evaluate(texts, errors=value(errors)).to_dict()
     if json_out:
         print_json(result)
@@ -132,8 +138,10 @@ def eval_lm_command(
 @app.command("score")
 @handle_errors
 def score_command(
-    model: str = typer.Argument(..., metavar="MODEL", autocompletion=model_completion("lm"), help="A language model file (or a bundled name)."),
-    text: str = typer.Argument("-", metavar="FILE", help="Text to score, one item per line; - for stdin."),
+    arguments: list[str] = typer.Argument(None, metavar="[MODEL] [FILE]", autocompletion=model_completion("lm"),
+                                          help="A language model (a file or a bundled name; or give it with -m), then the text to score, one item per line (- or none: stdin)."),
+    model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("lm"),
+                              help="The language model, as generate takes it (then the one argument is FILE)."),
     fmt: ScoreFormat = typer.Option(ScoreFormat.tsv, "--format", help="tsv: logprob<TAB>tokens<TAB>ppl; jsonl adds the text."),
     batch: int = typer.Option(64, "--batch", min=1, metavar="N", help="Lines scored together at most; output is flushed per batch, and at once when the input pauses."),
     errors: DecodeErrors = typer.Option(DecodeErrors.strict, "--errors", help="Invalid UTF-8: error or replace."),
@@ -143,6 +151,8 @@ def score_command(
     Each line is scored from the start-of-text state and includes its line end,
     so shell scripts can rank or filter sentences, e.g. sort -t$'\\t' -k3 -g.
     """
+    model, files = model_then_files(model, arguments, "score", most_files=1)
+    text = files[0] if files else "-"
     open_model("lm", model).score_file(text, sys.stdout, format=fmt.value, batch_size=batch, errors=value(errors))
 
 
