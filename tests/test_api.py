@@ -483,6 +483,32 @@ def test_many_calls_read_their_input_in_the_callers_thread_and_check_it_first():
         [g.text for g in lm.generate_many(prompts, max_tokens=10, seed=7)]  # a seed does not depend on timing
 
 
+def test_arguments_of_the_wrong_type_are_input_errors_that_name_them():
+    """A 2.5 where a count goes, a string where a number goes: a one-line InputError naming the
+    argument (before, numpy's or itertools' own words, or a silently accepted True)."""
+    lm, clf, tagger = rnntool.load("shakespeare-char"), rnntool.load("sms-spam"), rnntool.load("en-ewt-upos")
+    for call, message in [
+            (lambda: list(lm.score_many(["a"], batch_size=2.5)), "batch_size must be a whole number, not 2.5"),
+            (lambda: clf.classify("a", top_k=1.5), "top_k must be a whole number, not 1.5"),
+            (lambda: clf.classify("a", top_k=True), "top_k must be a whole number, not True"),
+            (lambda: clf.classify("a", threshold="0.5"), "threshold must be a number, not '0.5'"),
+            (lambda: lm.generate_text("a", temperature="hot"), "temperature must be a number, not 'hot'"),
+            (lambda: lm.generate_text("a", top_k=2.5), "top_k must be a whole number, not 2.5"),
+            (lambda: lm.generate_text("a", max_tokens=3.5), "max_tokens must be a whole number, not 3.5"),
+            (lambda: lm.generate_text("a", seed="x"), "seed must be a whole number, not 'x'"),
+            (lambda: list(lm.generate_many(["a"], num=1.5)), "num must be a whole number, not 1.5"),
+            (lambda: list(tagger.tag_many(["a"], batch_size=0)), "batch_size must be at least 1, not 0"),
+            (lambda: tagger.tag([["It", "", "rains"]]), "token 2 of ['It', '', 'rains'] is empty"),
+            (lambda: tagger.tag([["It", " \t"]]), "token 2 of ['It', ' \\t'] is only whitespace")]:
+        with pytest.raises(rnntool.InputError) as caught:
+            call()
+        assert message in str(caught.value) and "\n" not in str(caught.value)
+    # numpy's integers are whole numbers, and a token with a space inside is a token
+    assert clf.classify("a", top_k=np.int64(2)).labels == ["ham", "spam"]
+    assert lm.generate_text("a", max_tokens=np.int32(5), seed=np.int64(3)) == lm.generate_text("a", max_tokens=5, seed=3)
+    assert [t.text for t in tagger.tag([["New York", "is", "big"]])[0].tokens] == ["New York", "is", "big"]
+
+
 def time_sleep(seconds):
     import time
 

@@ -203,6 +203,7 @@ def test_openai_completions_wire_format(server):
     ("/v1/classify", {"text": "a", "model": "nope"}, 404, "no model named 'nope'"),
     ("/v1/classify", {"text": "a", "model": "en-ewt-upos"}, 400, "en-ewt-upos is a tagger; /v1/classify takes a classifier"),
     ("/v1/tag", {"texts": [["New", 3]]}, 400, "array of token strings"),
+    ("/v1/tag", {"texts": [["New", ""]]}, 400, "token 2 of ['New', ''] is empty"),
     ("/v1/generate", {"prompt": "A", "temperature": -1}, 400, "0 or more (0 means greedy), not -1"),
     ("/v1/generate", {"prompt": "A", "top_p": 2}, 400, "top_p must be above 0 and at most 1 (1: no limit), not 2"),
     ("/v1/generate", {"prompt": "A", "top_k": -1}, 400, "top_k must be 0 or more (0: no limit), not -1"),

@@ -4,6 +4,7 @@ OutOfRangeError instead of a failure deep inside), and warnings as RnntoolWarnin
 from __future__ import annotations
 
 import itertools
+import numbers
 import warnings
 
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
@@ -18,11 +19,27 @@ def check_text(text, what: str):
     return text
 
 
+def whole_number(value, name: str, least: int | None = None) -> int:
+    """``value`` when it is a whole number (an int or a numpy integer; not a bool, not a float)
+    of at least ``least``: a 2.5 would otherwise fail deep inside with numpy's words."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name} must be a whole number, not {value!r}")
+    if least is not None and value < least:
+        raise OutOfRangeError(f"{name} must be at least {least}, not {value}")
+    return int(value)
+
+
+def real_number(value, name: str) -> float:
+    """``value`` when it is a number (its range is the caller's to check)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number, not {value!r}")
+    return float(value)
+
+
 def check_counts(batch_size: int, jobs: int | None = None) -> None:
-    if batch_size < 1:
-        raise OutOfRangeError(f"batch_size must be at least 1, not {batch_size}")
-    if jobs is not None and jobs < 1:
-        raise OutOfRangeError(f"jobs must be at least 1, not {jobs}")
+    whole_number(batch_size, "batch_size", 1)
+    if jobs is not None:
+        whole_number(jobs, "jobs", 1)
 
 
 def warn(message: str) -> None:

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
-from rnntool.api.checks import check_counts, check_letters, check_text, warn
+from rnntool.api.checks import check_counts, check_letters, check_text, real_number, warn, whole_number
 from rnntool.api.loading import Model
 from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
 from rnntool.results import Classification, Evaluation
@@ -137,7 +137,6 @@ class Classifier(Model):
 
 
 def _check_top_k_threshold(top_k: int, threshold: float | None) -> None:
-    if top_k < 1:
-        raise OutOfRangeError(f"top_k must be at least 1, not {top_k}")
-    if threshold is not None and not 0.0 < threshold < 1.0:
+    whole_number(top_k, "top_k", 1)
+    if threshold is not None and not 0.0 < real_number(threshold, "threshold") < 1.0:
         raise OutOfRangeError(f"threshold must be between 0 and 1, not {threshold}")

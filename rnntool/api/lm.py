@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
-from rnntool.api.checks import check_counts, check_text, warn
+from rnntool.api.checks import check_counts, check_text, real_number, warn, whole_number
 from rnntool.api.loading import Model
-from rnntool.errors import InputError, OutOfRangeError
+from rnntool.errors import InputError
 from rnntool.recipes import GENERATION
 from rnntool.results import Generation, GenerationEvent, LineScore, Perplexity
 
@@ -46,6 +46,9 @@ class LanguageModel(Model):
         from rnntool.runtime.sampling import SamplingOptions
 
         stops = [stop] if isinstance(stop, str) else list(stop)
+        max_tokens, top_k = whole_number(max_tokens, "max_tokens"), whole_number(top_k, "top_k")
+        temperature, top_p = real_number(temperature, "temperature"), real_number(top_p, "top_p")
+        seed = None if seed is None else whole_number(seed, "seed")
         opts = GenerationOptions(max_tokens=max_tokens,
                                  sampling=SamplingOptions(0.0 if greedy else temperature, top_k, top_p),
                                  stops=stops, stop_at_eos=stop_at_eos, allow_unk=allow_unk, seed=seed)
@@ -113,8 +116,7 @@ class LanguageModel(Model):
 
         not_one_str(prompts, "generate_many/generate_stream", "prompt")
         check_counts(batch_size)
-        if num < 1:
-            raise OutOfRangeError(f"num must be at least 1, not {num}")
+        whole_number(num, "num", 1)
         generator = self._generator(max_tokens, temperature, greedy, top_k, top_p, seed, stop, stop_at_eos,
                                     allow_unk)
         repeated = (check_text(p, "a prompt") for p in prompts for _ in range(num))
