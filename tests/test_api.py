@@ -4,6 +4,7 @@ errors, threads, pickling, and training from Python as the CLI trains."""
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -396,6 +397,18 @@ def test_training_errors_are_typed(tmp_path):
         rnntool.train_lm(short, batch_size=20, bptt=35, remember=False)
     with pytest.raises(rnntool.InputError):
         rnntool.train_lm(short, optimizer="nope", remember=False)
+    # numbers and switches of the signature's type, checked before anything is read or written
+    for train, options, message in [
+            (rnntool.train_lm, {"epochs": 1.5}, "epochs must be a whole number, not 1.5"),
+            (rnntool.train_lm, {"hidden": "64"}, "hidden must be a whole number, not '64'"),
+            (rnntool.train_lm, {"bptt": True}, "bptt must be a whole number, not True"),
+            (rnntool.train_lm, {"lr": "0.1"}, "lr must be a number, not '0.1'"),
+            (rnntool.train_lm, {"tie": 1}, "tie must be True or False, not 1"),
+            (rnntool.train_tagger, {"hidden": 64.0}, "hidden must be a whole number, not 64.0"),
+            (rnntool.train_classifier, {"max_time": "60"}, "max_time must be a number, not '60'")]:
+        with pytest.raises(rnntool.InputError, match=re.escape(message)):
+            train(tmp_path / "missing", tmp_path / "m.safetensors", **options, remember=False)
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 def test_prep_returns_the_statistics_prep_prints(tmp_path):

@@ -173,7 +173,27 @@ def _check_vectors_given(tune_vectors: bool | None, word_vectors, resume, weight
         check_freezable(weight_decay)
 
 
-def _split_shared(options: dict) -> tuple[dict, dict]:
+def _check_types(options: dict, function: Callable) -> None:
+    """Each number and switch given of the type ``function``'s signature names (the CLI's
+    parsing checks these): a 64.0 or "64" for ``hidden`` is a one-line error, not torch's."""
+    import inspect
+
+    from rnntool.api.checks import real_number, whole_number
+
+    for name, parameter in inspect.signature(function).parameters.items():
+        value, kind = options.get(name), str(parameter.annotation).split(" |")[0]
+        if value is None:
+            continue
+        if kind == "int":
+            whole_number(value, name)
+        elif kind == "float":
+            real_number(value, name)
+        elif kind == "bool" and not isinstance(value, bool):
+            raise InputError(f"{name} must be True or False, not {value!r}")
+
+
+def _split_shared(options: dict, function: Callable) -> tuple[dict, dict]:
+    _check_types(options, function)
     _check_choices(options)
     for name in ("layers", "hidden", "batch_size", "epochs", "max_steps", "patience", "eval_every", "emb", "bptt",
                  "word_emb", "min_word_freq", "max_length", "valid_tokens", "min_freq"):
@@ -243,7 +263,7 @@ def train_lm(
     from rnntool.text.tokenize import TokenizerSettings
     from rnntool.train.lm import train_lm as fit_lm
 
-    model_options, train_options = _split_shared(given)
+    model_options, train_options = _split_shared(given, train_lm)
     given_settings = {k: v for k, v in (("level", _level(level, tokenizer, None)), ("tokenizer", tokenizer),
                                         ("lower", lower), ("vocab_size", vocab_size)) if v is not None}
     prep = PrepOptions(settings=TokenizerSettings(**given_settings), min_freq=min_freq, max_vocab=max_vocab,
@@ -295,7 +315,7 @@ def train_tagger(
     char_lms = [] if char_lm is None else [char_lm] if isinstance(char_lm, (str, os.PathLike)) else list(char_lm)
 
     _check_vectors_given(tune_vectors, word_vectors, resume, weight_decay)
-    model_options, train_options = _split_shared(given)
+    model_options, train_options = _split_shared(given, train_tagger)
     record = _record("train_tagger", command, meta, _shown(given))
     return _run("tagger", lambda **run: fit_tagger(
         os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=format, column=column,
@@ -352,7 +372,7 @@ def train_classifier(
     from rnntool.train.classifier import train_classifier as fit_classifier
 
     _check_vectors_given(tune_vectors, word_vectors, resume, weight_decay)
-    model_options, train_options = _split_shared(given)
+    model_options, train_options = _split_shared(given, train_classifier)
     record = _record("train_classifier", command, meta, _shown(given))
     fmt = LabelledFormat(format, text_col, label_col, text_field, label_field, label_sep)
     return _run("classifier", lambda **run: fit_classifier(
