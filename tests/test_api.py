@@ -409,6 +409,13 @@ def test_training_errors_are_typed(tmp_path):
         with pytest.raises(rnntool.InputError, match=re.escape(message)):
             train(tmp_path / "missing", tmp_path / "m.safetensors", **options, remember=False)
     assert not (tmp_path / "m.safetensors").exists()
+    for call, message in [(lambda: rnntool.prep(short, tmp_path / "corpus", min_freq=1.5), "min_freq must be a whole"),
+                          (lambda: rnntool.prep(short, tmp_path / "corpus", lower="yes"), "lower must be True or False"),
+                          (lambda: rnntool.prep(short, tmp_path / "corpus", jobs=0), "jobs must be at least 1, not 0"),
+                          (lambda: rnntool.summary(hidden=1.5), "hidden must be a whole number, not 1.5")]:
+        with pytest.raises(rnntool.InputError, match=re.escape(message)):
+            call()
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_prep_returns_the_statistics_prep_prints(tmp_path):

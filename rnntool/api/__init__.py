@@ -48,7 +48,10 @@ def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, 
     model, or with ``classes`` a classifier). rnntool's cells have two bias vectors per gate
     (b_ih, b_hh); where the textbook's single-bias count differs, both are given."""
     from rnntool import arch
+    from rnntool.api.checks import check_types
     from rnntool.config import CELLS, SOFTMAXES, choice
+
+    check_types(locals(), summary)
     from rnntool.errors import InputError
     from rnntool.results import Summary
 

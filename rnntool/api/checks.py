@@ -36,6 +36,24 @@ def real_number(value, name: str) -> float:
     return float(value)
 
 
+def check_types(options: dict, function) -> None:
+    """Each number and switch in ``options`` (a call's arguments by name) of the type
+    ``function``'s signature names -- what the CLI's parsing checks: a 64.0 or "64" for
+    ``hidden`` is a one-line error, not torch's from deep inside."""
+    import inspect
+
+    for name, parameter in inspect.signature(function).parameters.items():
+        value, kind = options.get(name), str(parameter.annotation).split(" |")[0]
+        if value is None:
+            continue
+        if kind == "int":
+            whole_number(value, name)
+        elif kind == "float":
+            real_number(value, name)
+        elif kind == "bool" and not isinstance(value, bool):
+            raise InputError(f"{name} must be True or False, not {value!r}")
+
+
 def check_counts(batch_size: int, jobs: int | None = None) -> None:
     whole_number(batch_size, "batch_size", 1)
     if jobs is not None:

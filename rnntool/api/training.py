@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rnntool.api.checks import check_types
 from rnntool.errors import InputError, OutOfRangeError
 from rnntool.results import PrepResult, TrainResult
 
@@ -173,27 +174,8 @@ def _check_vectors_given(tune_vectors: bool | None, word_vectors, resume, weight
         check_freezable(weight_decay)
 
 
-def _check_types(options: dict, function: Callable) -> None:
-    """Each number and switch given of the type ``function``'s signature names (the CLI's
-    parsing checks these): a 64.0 or "64" for ``hidden`` is a one-line error, not torch's."""
-    import inspect
-
-    from rnntool.api.checks import real_number, whole_number
-
-    for name, parameter in inspect.signature(function).parameters.items():
-        value, kind = options.get(name), str(parameter.annotation).split(" |")[0]
-        if value is None:
-            continue
-        if kind == "int":
-            whole_number(value, name)
-        elif kind == "float":
-            real_number(value, name)
-        elif kind == "bool" and not isinstance(value, bool):
-            raise InputError(f"{name} must be True or False, not {value!r}")
-
-
 def _split_shared(options: dict, function: Callable) -> tuple[dict, dict]:
-    _check_types(options, function)
+    check_types(options, function)
     _check_choices(options)
     for name in ("layers", "hidden", "batch_size", "epochs", "max_steps", "patience", "eval_every", "emb", "bptt",
                  "word_emb", "min_word_freq", "max_length", "valid_tokens", "min_freq"):
@@ -418,6 +400,9 @@ def prep(
     from the training split, encode and split; writes a directory ``train_lm`` reads. ``level``:
     characters, or words with a subword ``tokenizer`` ('bpe', 'unigram': about ``vocab_size``
     SentencePiece pieces, 8,000, learned from the training inputs first)."""
+    check_types(locals(), prep)
+    if jobs is not None and jobs < 1:
+        raise OutOfRangeError(f"jobs must be at least 1, not {jobs}")
     from rnntool.fsutil import check_output_path
     from rnntool.text.corpus import PrepOptions, prepare_corpus
     from rnntool.text.tokenize import TokenizerSettings
