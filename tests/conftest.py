@@ -11,6 +11,18 @@ def private_user_state(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
+@pytest.fixture(autouse=True)
+def local_servers_bypass_proxies(monkeypatch):
+    """The servers tests start listen on 127.0.0.1: a proxy from the environment (a CI
+    machine's, for the package registries) must not be asked for them (httpx, urllib, curl
+    and openai's client all honour HTTP(S)_PROXY)."""
+    import os
+
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = [h for h in os.environ.get(name, "").split(",") if h]
+        monkeypatch.setenv(name, ",".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost"])))
+
+
 @pytest.fixture
 def runner():
     return CliRunner()

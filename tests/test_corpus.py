@@ -248,11 +248,20 @@ def test_a_killed_prep_leaves_no_scratch_files(tmp_path):
     proc.stdin.flush()
     deadline = time.monotonic() + 30
     fd_dir = f"/proc/{proc.pid}/fd"
+
+    def open_in_scratch() -> bool:
+        for fd in os.listdir(fd_dir):
+            try:
+                if str(scratch) in os.readlink(f"{fd_dir}/{fd}"):
+                    return True
+            except OSError:  # closed between the listing and the look
+                pass
+        return False
+
     # wait until prep has its scratch files open (they show in /proc as "(deleted)" or O_TMPFILE paths)
-    while time.monotonic() < deadline and not any(
-            str(scratch) in os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)):
+    while time.monotonic() < deadline and not open_in_scratch():
         time.sleep(0.05)
-    assert any(str(scratch) in os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)), "prep never opened scratch"
+    assert open_in_scratch(), "prep never opened scratch"
     assert list(scratch.iterdir()) == []  # open, and yet nothing there by name
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

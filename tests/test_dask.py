@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import run_rnntool
+from helpers import alike, run_rnntool
 
 pytest.importorskip("dask.bag")
 pytest.importorskip("distributed")
@@ -188,6 +188,11 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("dask")
 
 
+def label_and_probability(line: str) -> list:
+    label, probability = line.split("\t")
+    return [label, float(probability)]
+
+
 def run_cli(*args) -> list[str]:
     result = run_rnntool(*args, timeout=WAIT)
     assert result.returncode == 0, result.stderr.decode()
@@ -226,7 +231,8 @@ def test_classify_on_dask_matches_the_cli(client, data_dir):
 
     expected = run_cli("classify", "-q", "-m", "sms-spam", path)
     assert len(expected) == 300
-    assert got == expected
+    # the labels exactly; the probabilities' last digit depends on the texts sharing a batch
+    assert alike([label_and_probability(line) for line in got], [label_and_probability(line) for line in expected])
     assert {line.split("\t")[0] for line in got} == {"ham", "spam"}  # the sample has both
     after = loads_per_worker(client)
     # the function goes out with each task: a worker unpickles the model once per partition it runs

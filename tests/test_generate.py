@@ -223,7 +223,7 @@ def test_eval_reads_a_window_at_a_time_with_the_state_carried(tmp_path, monkeypa
     monkeypatch.setattr(scoring, "EVAL_WINDOW", 7)
     windowed = scoring.evaluate_pieces(lm, text)
     assert windowed["tokens"] == whole["tokens"] > 50
-    assert windowed["loss"] == pytest.approx(whole["loss"], rel=1e-7)  # float32 products of other shapes
+    assert windowed["loss"] == pytest.approx(whole["loss"], rel=1e-6)  # float32 products of other shapes
     # one stream: the same as scoring the text in a single forward pass
     ids = np.asarray([lm.line_end_id, *lm.encode("a b ab ba " * 40 + "b a"), lm.line_end_id, lm.line_end_id,
                       *lm.encode("ab ab"), lm.line_end_id])

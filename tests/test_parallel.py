@@ -68,8 +68,10 @@ def test_closing_workers_mid_task_leaves_no_thread_behind():
     workers = Workers(Where(), 2)
     stream = workers.ordered([[n] for n in range(50)])
     next(stream)  # an answer read, the rest still in flight
+    manager = workers.executor._executor_manager_thread  # this pool's own (not another test's)
+    assert isinstance(manager, threading.Thread) and manager.is_alive()
     workers.close()
-    assert not [t for t in threading.enumerate() if "ExecutorManagerThread" in type(t).__name__]
+    assert not manager.is_alive()
 
 
 def test_a_file_goes_to_workers_once_one_is_ready(monkeypatch):

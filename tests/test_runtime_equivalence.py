@@ -27,7 +27,7 @@ def close(a, b, rtol=1e-5, atol=None):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(
     cell=st.sampled_from(CELLS),
     layers=st.integers(1, 3),
