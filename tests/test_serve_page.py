@@ -63,11 +63,15 @@ def test_the_page_streams_tags_and_classifies(browser, tmp_path):
         tokens = browser.find_element(By.ID, "max-tokens")
         tokens.clear()
         tokens.send_keys("1500")
+        # every change of the continuation recorded in the page itself: polling from here could
+        # miss a stream that a fast machine finishes between two looks
+        browser.execute_script(
+            "window.seenLengths = []; const node = document.getElementById('continuation');"
+            "new MutationObserver(() => window.seenLengths.push(node.textContent.length))"
+            ".observe(node, {childList: true, characterData: true, subtree: true});")
         browser.find_element(By.ID, "generate").click()
-        continuation = browser.find_element(By.ID, "continuation")
-        lengths = []
-        wait_for(lambda: lengths.append(len(continuation.text)) or "generated 1500 tokens"
-                 in browser.find_element(By.ID, "status").text, what="the generation")
+        wait_for(lambda: "generated 1500 tokens" in browser.find_element(By.ID, "status").text, what="the generation")
+        lengths = browser.execute_script("return window.seenLengths")
         assert any(0 < n < max(lengths) for n in lengths), lengths  # seen part-way: it streamed
         assert browser.find_element(By.ID, "prompt-echo").text == "ROMEO:"
 
