@@ -34,9 +34,12 @@ class ThreadGovernor:
     beside a stream of short commands (bench/busy_machine.py, 2 cores). Once a second,
     ``tick`` reads how busy the machine was without this process (Linux ``/proc/stat``) and
     sets the thread count to the free cores (at least one, at most what torch started
-    with). Thread counts do not change what a CPU step computes (checked: an LSTM's weights
-    after Adam steps are bit-identical with 1 and 2 threads), so exact resume holds.
-    ``RNNTOOL_ADAPT_THREADS=0`` turns it off."""
+    with). A change of thread count changes the last bits of some steps (torch splits large
+    reductions by thread: a tagger's or classifier's weights after 40 steps differ by ~1e-7
+    between 1 and 2 threads; a language model's did not), so a resumed run is bit-identical
+    to an uninterrupted one only where the count stayed the same: on a busy machine, equal to
+    float rounding. ``RNNTOOL_ADAPT_THREADS=0`` turns it off (bit-exact resume, whatever the
+    load)."""
 
     def __init__(self, torch_module, cpu: bool = True):
         self.torch = torch_module

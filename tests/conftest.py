@@ -12,6 +12,15 @@ def private_user_state(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def fixed_training_threads(monkeypatch):
+    """Tests compare training runs bit for bit (a resumed run against one never interrupted),
+    which holds at a fixed thread count; the thread governor (rnntool/parallel.py) would
+    change the count when the CI machine gets busy, and a tagger's or classifier's weights
+    then differ in the last bits. Subprocesses inherit it; the governor's own test unsets it."""
+    monkeypatch.setenv("RNNTOOL_ADAPT_THREADS", "0")
+
+
+@pytest.fixture(autouse=True)
 def local_servers_bypass_proxies(monkeypatch):
     """The servers tests start listen on 127.0.0.1: a proxy from the environment (a CI
     machine's, for the package registries) must not be asked for them (httpx, urllib, curl

@@ -86,7 +86,9 @@ def render(app: typer.Typer) -> str:
         ".TP", ".B RNNTOOL_DEBUG", "Set to 1 to show Python tracebacks (same as \\fB\\-\\-debug\\fR).",
         ".TP", ".B RNNTOOL_ADAPT_THREADS",
         _roff("Set to 0 to keep torch's thread count during CPU training; by default it follows the cores "
-              "other processes leave free (checked once a second)."),
+              "other processes leave free (checked once a second). A change of count changes the last bits "
+              "of a tagger's or classifier's weights, so with 0 a resumed run is bit-identical to an "
+              "uninterrupted one whatever the load."),
         ".TP", ".B RNNTOOL_SERVE_TOKEN", _roff("The bearer token of rnntool serve (as --token, kept out of ps)."),
         ".TP", ".B RNNTOOL_ENGINE",
         _roff("numpy (the default) or onnxruntime: the engine of the taggers' and classifiers' recurrent "

@@ -20,7 +20,8 @@ run preparation (train/runs.py) a ``TrainingSetup`` (where the model and its
 checkpoint go, on which device and ranks, a checkpoint to resume). Everything the
 loop decides -- budgets, the learning-rate schedule, early stopping, where a resumed
 run continues -- is kept in :class:`Progress`, which checkpoints carry whole, so a
-resumed run is bit-identical on CPU to one that was never interrupted.
+resumed run is bit-identical on CPU to one that was never interrupted (at the same thread
+count: see parallel.ThreadGovernor).
 """
 
 from __future__ import annotations
