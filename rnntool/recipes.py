@@ -182,6 +182,11 @@ PRETRAIN_MIN_SECONDS = 300  # of --max-time: less leaves the LM too little to le
 PRETRAIN_SHARE = 0.3  # of --max-time for the language model, the rest for the classifier
 PRETRAIN_LM = dict(emb=128, hidden=256)  # a word LM's defaults otherwise
 PRETRAIN_MAX_VOCAB = 20_000
+# A classifier started from a word LM reads words only (no character CNN); where the LM's
+# vocabulary leaves many tokens unknown, that costs more than the LM gives. NSMC (same
+# session): Kiwi morphemes, 98.6% of tokens in the 20,000 most frequent, pretraining helps;
+# eojeol words (Treebank rules on Korean), 69.8%, pretraining 0.8057 test against 0.8529 without.
+PRETRAIN_MIN_COVERAGE = 0.9
 
 
 def lm_start_conflicts(model_options: dict | None) -> list[str]:
@@ -194,12 +199,13 @@ def lm_start_conflicts(model_options: dict | None) -> list[str]:
 
 def choose_pretraining(given: bool | None, texts: int, level: str, max_time: float | None,
                        max_steps: int | None, started_by: str | None, ranks: int,
-                       conflicts: list[str] = ()) -> tuple[bool, Choice | None]:
+                       conflicts: list[str] = (), coverage: float = 1.0) -> tuple[bool, Choice | None]:
     """Whether train-classifier trains a language model on its texts first, and why (a note
     only when the data decided). ``given``: --pretrain/--no-pretrain, None for auto;
     ``started_by``: the option that gives the encoder's start already (--init-from,
     --word-vectors), if any; ``conflicts``: options given that a language model's start
-    cannot honour."""
+    cannot honour; ``coverage``: the share of the training tokens among the words the
+    language model would keep (its vocabulary: PRETRAIN_MAX_VOCAB, or --max-vocab)."""
     from rnntool.errors import InputError
 
     if given is False:
@@ -221,6 +227,11 @@ def choose_pretraining(given: bool | None, texts: int, level: str, max_time: flo
             why = blockers[0] if blockers else f"--max-time {max_time:g} is under {PRETRAIN_MIN_SECONDS} s"
             return False, Choice({"pretrain": False}, f"{texts:,} training texts, but {why}")
         return False, None
+    if coverage < PRETRAIN_MIN_COVERAGE:
+        return False, Choice({"pretrain": False}, f"{texts:,} training texts, but the language model's "
+                             f"vocabulary would cover only {coverage:.0%} of their tokens (under "
+                             f"{PRETRAIN_MIN_COVERAGE:.0%}): a classifier started from a word language model would "
+                             "lose the character CNN that reads the rest")
     return True, Choice({"pretrain": True}, f"{texts:,} training texts, {PRETRAIN_MIN_TEXTS:,} or more: a word "
                         f"language model on them first, for {PRETRAIN_SHARE:.0%} of --max-time; --no-pretrain "
                         "to skip it")
@@ -243,7 +254,8 @@ def hangul_share(texts) -> float:
 def choose_tokenizer(share: float, kiwi_installed: bool, sentencepiece_installed: bool = False) -> tuple[str, Choice]:
     """Word splitting for a text whose letters are ``share`` Hangul. Without Kiwi, Korean is
     split into unigram subword pieces learned from the texts where SentencePiece is installed
-    (NSMC, same session: Kiwi 0.8782, unigram pieces 0.8655, eojeol words 0.8034), else eojeol."""
+    (NSMC, same session: Kiwi 0.8782, unigram pieces 0.8655, eojeol words 0.8034 -- pretrained,
+    which eojeol words no longer are: 0.8517, 2026-12-05), else eojeol."""
     if share < HANGUL_MAJORITY:
         return "treebank", Choice({"tokenizer": "treebank"}, f"{share:.0%} of the letters are Hangul")
     if kiwi_installed:
@@ -254,7 +266,7 @@ def choose_tokenizer(share: float, kiwi_installed: bool, sentencepiece_installed
                                  "for Korean morphemes, 1.3 points more on NSMC")
     return "treebank", Choice({"tokenizer": "treebank"}, f"{share:.0%} of the letters are Hangul, but neither Kiwi "
                               "nor SentencePiece is installed, so eojeol words; pip install \"rnntool[ko]\" for "
-                              "Korean morphemes, 7 points more on NSMC")
+                              "Korean morphemes, 2.5 points more on NSMC")
 
 
 def _given(options: dict | None) -> dict:
@@ -373,7 +385,9 @@ RUN_TIME_DEFAULTS = {
     ("classifier", "tokenizer"): "auto: kiwi when most letters are Hangul and Kiwi is installed, unigram "
                                  "when only SentencePiece is, else treebank",
     ("classifier", "pretrain"): f"auto: from {PRETRAIN_MIN_TEXTS:,} training texts at word level, with --max-time "
-                                f"{PRETRAIN_MIN_SECONDS} or more, of which the LM gets {PRETRAIN_SHARE:.0%}",
+                                f"{PRETRAIN_MIN_SECONDS} or more, of which the LM gets {PRETRAIN_SHARE:.0%}, where the "
+                                f"{PRETRAIN_MAX_VOCAB:,} most frequent words are {PRETRAIN_MIN_COVERAGE:.0%} of the "
+                                "tokens",
 }
 LEVELS_SHOWN = {"lm": ("char", "word"), "tagger": (None,), "classifier": ("word", "char")}
 PROBE_VOCAB = 100  # language-model defaults are read at this size; those that depend on it are run-time ones

@@ -218,6 +218,29 @@ def test_pretraining_is_chosen_for_large_sets_with_time_to_share():
         choose(True, big, "word", 600, None, None, 1, recipes.lm_start_conflicts({"char_filters": 32}))
 
 
+def test_pretraining_is_left_out_where_the_language_model_would_not_know_most_words(tmp_path, monkeypatch):
+    """A word LM's start drops the character CNN: where its vocabulary covers under
+    PRETRAIN_MIN_COVERAGE of the training tokens (eojeol words of Korean: 70% for NSMC), the
+    plain command does not pretrain, and says why; --pretrain still does."""
+    choose = recipes.choose_pretraining
+    big, least = recipes.PRETRAIN_MIN_TEXTS, recipes.PRETRAIN_MIN_COVERAGE
+    off, why = choose(None, big, "word", 600, None, None, 1, coverage=0.698)
+    assert not off and why.flags() == "--no-pretrain" and "cover only 70% of their tokens (under 90%)" in why.because
+    assert choose(None, big, "word", 600, None, None, 1, coverage=least)[0]  # at the bound: pretrained
+    assert choose(True, big, "word", 600, None, None, 1, coverage=0.5) == (True, None)  # asked for: done
+    from rnntool.train.classifier import vocabulary_coverage
+
+    assert vocabulary_coverage({"a": 6, "b": 3, "c": 1}, 2) == pytest.approx(0.9)
+    assert vocabulary_coverage({"a": 6, "b": 3, "c": 1}, 5) == 1.0 and vocabulary_coverage({}, 2) == 1.0
+    # through train_classifier: every text's words distinct, a two-word vocabulary -> no LM trained
+    monkeypatch.setattr(recipes, "PRETRAIN_MIN_TEXTS", 10)
+    monkeypatch.setattr("rnntool.train.classifier.PRETRAIN_MAX_VOCAB", 2)
+    data = write(tmp_path / "rare.tsv", [f"{'pos' if i % 2 else 'neg'}\tword{i} other{i} film" for i in range(40)], 1)
+    result, notes = train(data, tmp_path, max_steps=None, max_time=300, epochs=1)
+    assert chosen(result)["pretrain"] is False and not (tmp_path / "m.lm.safetensors").exists()
+    assert any("the language model's vocabulary would cover only" in n for n in notes), notes
+
+
 def test_pretrain_without_a_time_budget_is_a_one_line_error(cli, tmp_path):
     data = write(tmp_path / "en.tsv", ENGLISH)
     result = cli("train-classifier", data, "--pretrain", "--epochs", "1", "-o", tmp_path / "m.safetensors")

@@ -205,11 +205,17 @@ def check_run_time(kind: str, option: str, text: str) -> None:
             == ("kiwi", "treebank", "treebank", "unigram", "treebank")
     elif (kind, option) == ("classifier", "pretrain"):
         m = re.fullmatch(r"auto: from ([\d,]+) training texts at word level, with --max-time (\d+) or more, "
-                         r"of which the LM gets (\d+)%", text)
+                         r"of which the LM gets (\d+)%, where the ([\d,]+) most frequent words are (\d+)% of the "
+                         r"tokens", text)
         texts, seconds = int(m[1].replace(",", "")), int(m[2])
-        assert int(m[3]) / 100 == recipes.PRETRAIN_SHARE
-        pick = lambda n, level="word", t=seconds: recipes.choose_pretraining(None, n, level, t, None, None, 1)[0]  # noqa: E731
+        assert int(m[3]) / 100 == recipes.PRETRAIN_SHARE and int(m[4].replace(",", "")) == recipes.PRETRAIN_MAX_VOCAB
+        covered = int(m[5]) / 100
+
+        def pick(n, level="word", t=seconds, coverage=covered):
+            return recipes.choose_pretraining(None, n, level, t, None, None, 1, coverage=coverage)[0]
+
         assert pick(texts) and not pick(texts - 1) and not pick(texts, "char") and not pick(texts, t=seconds - 1)
+        assert not pick(texts, coverage=covered - 0.01)
     else:
         raise AssertionError(f"train-{kind} --{option}: no check for the run-time default [{text}]")
 

@@ -137,6 +137,18 @@ def init_from_language_model(spec: str, given: dict | None = None,
     return options, lm.settings.to_dict(), lm
 
 
+def pretrain_vocab_size(options: dict) -> int:
+    """The words the pretrained language model keeps (--max-vocab, else PRETRAIN_MAX_VOCAB)."""
+    return options.get("max_vocab") or PRETRAIN_MAX_VOCAB
+
+
+def vocabulary_coverage(counts: dict[str, int], size: int) -> float:
+    """The share of the tokens counted that are among the ``size`` most frequent words."""
+    ordered = sorted(counts.values(), reverse=True)
+    total = sum(ordered)
+    return sum(ordered[:size]) / total if total else 1.0
+
+
 def pretrain_language_model(texts: Iterable[str], count: int, settings: TokenizerSettings, output: Path,
                             model_options: dict, options: dict, on_event: EventFn | None,
                             should_stop: Callable[[], bool]) -> dict:
@@ -160,7 +172,7 @@ def pretrain_language_model(texts: Iterable[str], count: int, settings: Tokenize
             f.writelines(" ".join(t.split()) + "\n" for t in texts)
         summary, path = train_lm(
             str(text), path, prep=PrepOptions(settings=settings, min_freq=options.get("min_word_freq") or 1,
-                                              max_vocab=options.get("max_vocab") or PRETRAIN_MAX_VOCAB),
+                                              max_vocab=pretrain_vocab_size(options)),
             model_options={**PRETRAIN_LM, **{lm: model_options[ours] for ours, lm in (
                 ("word_emb", "emb"), ("hidden", "hidden"), ("layers", "layers"), ("cell", "cell"),
                 ("dropout", "dropout")) if model_options.get(ours) is not None}},
@@ -291,7 +303,8 @@ def train_classifier(
                                             "--init-from" if inputs["init_from"] else "--word-vectors" if word_vectors
                                             else None,
                                             setup.dist.world_size,
-                                            [] if inputs["init_from"] else lm_start_conflicts(model_options))
+                                            [] if inputs["init_from"] else lm_start_conflicts(model_options),
+                                            vocabulary_coverage(token_counts, pretrain_vocab_size(options)))
         chose(choice)
         if chosen:
             pretraining = pretrain_language_model(packed.texts(~is_dev), len(train_ids), tokenizer.settings,
