@@ -230,13 +230,14 @@ def test_pretraining_is_left_out_where_the_language_model_would_not_know_most_wo
     assert choose(True, big, "word", 600, None, None, 1, coverage=0.5) == (True, None)  # asked for: done
     from rnntool.train.classifier import vocabulary_coverage
 
-    assert vocabulary_coverage({"a": 6, "b": 3, "c": 1}, 2) == pytest.approx(0.9)
-    assert vocabulary_coverage({"a": 6, "b": 3, "c": 1}, 5) == 1.0 and vocabulary_coverage({}, 2) == 1.0
-    # through train_classifier: every text's words distinct, a two-word vocabulary -> no LM trained
+    counts = {"a": 6, "b": 3, "c": 1}  # a vocabulary of 5 is the 3 reserved symbols and 2 words
+    assert vocabulary_coverage(counts, 1, 5) == pytest.approx(0.9) == vocabulary_coverage(counts, 2, 100)
+    assert vocabulary_coverage(counts, 1, 6) == 1.0 and vocabulary_coverage({}, 1, 5) == 1.0
+    # through train_classifier (--max-vocab sets the LM's vocabulary too): every text's words
+    # distinct but one, a two-word vocabulary -> no LM trained
     monkeypatch.setattr(recipes, "PRETRAIN_MIN_TEXTS", 10)
-    monkeypatch.setattr("rnntool.train.classifier.PRETRAIN_MAX_VOCAB", 2)
     data = write(tmp_path / "rare.tsv", [f"{'pos' if i % 2 else 'neg'}\tword{i} other{i} film" for i in range(40)], 1)
-    result, notes = train(data, tmp_path, max_steps=None, max_time=300, epochs=1)
+    result, notes = train(data, tmp_path, max_steps=None, max_time=300, epochs=1, max_vocab=5)
     assert chosen(result)["pretrain"] is False and not (tmp_path / "m.lm.safetensors").exists()
     assert any("the language model's vocabulary would cover only" in n for n in notes), notes
 

@@ -205,8 +205,8 @@ def check_run_time(kind: str, option: str, text: str) -> None:
             == ("kiwi", "treebank", "treebank", "unigram", "treebank")
     elif (kind, option) == ("classifier", "pretrain"):
         m = re.fullmatch(r"auto: from ([\d,]+) training texts at word level, with --max-time (\d+) or more, "
-                         r"of which the LM gets (\d+)%, where the ([\d,]+) most frequent words are (\d+)% of the "
-                         r"tokens", text)
+                         r"of which the LM gets (\d+)%, where the ([\d,]+) most frequent words \(or --max-vocab\) are "
+                         r"(\d+)% of the tokens", text)
         texts, seconds = int(m[1].replace(",", "")), int(m[2])
         assert int(m[3]) / 100 == recipes.PRETRAIN_SHARE and int(m[4].replace(",", "")) == recipes.PRETRAIN_MAX_VOCAB
         covered = int(m[5]) / 100

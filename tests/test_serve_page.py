@@ -72,7 +72,7 @@ def test_the_page_streams_tags_and_classifies(browser, tmp_path):
         browser.find_element(By.ID, "generate").click()
         wait_for(lambda: "generated 1500 tokens" in browser.find_element(By.ID, "status").text, what="the generation")
         lengths = browser.execute_script("return window.seenLengths")
-        assert any(0 < n < max(lengths) for n in lengths), lengths  # seen part-way: it streamed
+        assert lengths and any(0 < n < max(lengths) for n in lengths), lengths  # seen part-way: it streamed
         assert browser.find_element(By.ID, "prompt-echo").text == "ROMEO:"
 
         # entities: each highlighted span is the text at its offsets, with its type

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from rnntool.api.checks import checked_arguments
 from rnntool.api.loading import Model, bundled_names, load
 
 if TYPE_CHECKING:  # the result classes are imported where results are made
@@ -38,6 +39,7 @@ def info(model: str | os.PathLike) -> ModelInfo:
     return ModelInfo(header, path, os.path.getsize(path), tensor_count(path), display_name(header["kind"]))
 
 
+@checked_arguments
 def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, cell: str = "lstm",
             vocab: int = 10000, emb: int = 100, hidden: int = 128, layers: int = 1, classes: int | None = None,
             bidirectional: bool = False, pool: str = "last", tie: bool = False, softmax: str = "full") -> Summary:
@@ -48,10 +50,8 @@ def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, 
     model, or with ``classes`` a classifier). rnntool's cells have two bias vectors per gate
     (b_ih, b_hh); where the textbook's single-bias count differs, both are given."""
     from rnntool import arch
-    from rnntool.api.checks import check_types
     from rnntool.config import CELLS, SOFTMAXES, choice
 
-    check_types(locals(), summary)
     from rnntool.errors import InputError
     from rnntool.results import Summary
 

@@ -36,22 +36,42 @@ def real_number(value, name: str) -> float:
     return float(value)
 
 
-def check_types(options: dict, function) -> None:
-    """Each number and switch in ``options`` (a call's arguments by name) of the type
-    ``function``'s signature names -- what the CLI's parsing checks: a 64.0 or "64" for
-    ``hidden`` is a one-line error, not torch's from deep inside."""
+def _number_kind(annotation) -> str | None:
+    """'int', 'float' or 'bool' for a parameter annotated so (alone or with None), else None."""
+    parts = {part.strip() for part in str(annotation).replace("Optional[", "").rstrip("]").split("|")} - {"None"}
+    kind = parts.pop() if len(parts) == 1 else None
+    return kind if kind in ("int", "float", "bool") else None
+
+
+def checked_arguments(function):
+    """Decorator of a public function: each argument its signature annotates as an int, a
+    float or a bool is checked (a one-line InputError naming it, where a 64.0 or "64" for
+    ``hidden`` failed deep inside torch) and numpy's numbers become Python's before the body
+    runs (they would reach torch's modules and the model file's JSON header)."""
+    import functools
     import inspect
 
-    for name, parameter in inspect.signature(function).parameters.items():
-        value, kind = options.get(name), str(parameter.annotation).split(" |")[0]
-        if value is None:
-            continue
-        if kind == "int":
-            whole_number(value, name)
-        elif kind == "float":
-            real_number(value, name)
-        elif kind == "bool" and not isinstance(value, bool):
-            raise InputError(f"{name} must be True or False, not {value!r}")
+    signature = inspect.signature(function)
+    kinds = {name: _number_kind(p.annotation) for name, p in signature.parameters.items()}
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        for name, value in bound.arguments.items():
+            kind = kinds.get(name)
+            if value is None or kind is None:
+                continue
+            if kind == "int":
+                bound.arguments[name] = whole_number(value, name)
+            elif kind == "float":
+                bound.arguments[name] = real_number(value, name)
+            elif not (isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b"):
+                raise InputError(f"{name} must be True or False, not {value!r}")
+            else:
+                bound.arguments[name] = bool(value)
+        return function(*bound.args, **bound.kwargs)
+
+    return wrapper
 
 
 def check_counts(batch_size: int, jobs: int | None = None) -> None:

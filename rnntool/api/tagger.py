@@ -32,7 +32,8 @@ def _split(item: TagInput) -> tuple[str, list[tuple[int, str, list[str]]]]:
         raise InputError("a tagger takes a text (str), a list of tokens, or a list of those")
     blank = next((i for i, t in enumerate(item) if not t.strip()), None)
     if blank is not None:  # it would get a tag, and an offset no text has
-        raise InputError(f"token {blank + 1} of {list(item)[:8]!r}{'...' if len(item) > 8 else ''} is "
+        shown = [t if len(t) <= 20 else t[:20] + "..." for t in list(item)[:8]]  # a line, not a page
+        raise InputError(f"token {blank + 1} of {shown!r}{'...' if len(item) > 8 else ''} is "
                          f"{'empty' if not item[blank] else 'only whitespace'}; a token needs a character that is not a space")
     tokens = list(item)
     return " ".join(tokens), [(0, " ".join(tokens), tokens)]

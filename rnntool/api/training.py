@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rnntool.api.checks import check_types
+from rnntool.api.checks import checked_arguments, whole_number
 from rnntool.errors import InputError, OutOfRangeError
 from rnntool.results import PrepResult, TrainResult
 
@@ -174,8 +174,7 @@ def _check_vectors_given(tune_vectors: bool | None, word_vectors, resume, weight
         check_freezable(weight_decay)
 
 
-def _split_shared(options: dict, function: Callable) -> tuple[dict, dict]:
-    check_types(options, function)
+def _split_shared(options: dict) -> tuple[dict, dict]:
     _check_choices(options)
     for name in ("layers", "hidden", "batch_size", "epochs", "max_steps", "patience", "eval_every", "emb", "bptt",
                  "word_emb", "min_word_freq", "max_length", "valid_tokens", "min_freq"):
@@ -208,6 +207,7 @@ def _run(kind: str, fit: Callable, log, on_event: EventFn | None, remember: bool
     return result
 
 
+@checked_arguments
 def train_lm(
     input: str | os.PathLike, output: str | os.PathLike | None = None, *,
     level: str | None = None, tokenizer: str | None = None, lower: bool | None = None, min_freq: int = 1,
@@ -245,7 +245,7 @@ def train_lm(
     from rnntool.text.tokenize import TokenizerSettings
     from rnntool.train.lm import train_lm as fit_lm
 
-    model_options, train_options = _split_shared(given, train_lm)
+    model_options, train_options = _split_shared(given)
     given_settings = {k: v for k, v in (("level", _level(level, tokenizer, None)), ("tokenizer", tokenizer),
                                         ("lower", lower), ("vocab_size", vocab_size)) if v is not None}
     prep = PrepOptions(settings=TokenizerSettings(**given_settings), min_freq=min_freq, max_vocab=max_vocab,
@@ -261,6 +261,7 @@ def train_lm(
         record=record, progress=progress, **run), log, on_event, remember)
 
 
+@checked_arguments
 def train_tagger(
     train: str | os.PathLike, output: str | os.PathLike | None = None, *,
     dev: str | None = None, format: str = "auto", column: str | None = None, dev_frac: float = 0.1,
@@ -297,7 +298,7 @@ def train_tagger(
     char_lms = [] if char_lm is None else [char_lm] if isinstance(char_lm, (str, os.PathLike)) else list(char_lm)
 
     _check_vectors_given(tune_vectors, word_vectors, resume, weight_decay)
-    model_options, train_options = _split_shared(given, train_tagger)
+    model_options, train_options = _split_shared(given)
     record = _record("train_tagger", command, meta, _shown(given))
     return _run("tagger", lambda **run: fit_tagger(
         os.fspath(train), output, dev_spec=None if dev is None else os.fspath(dev), fmt=format, column=column,
@@ -310,6 +311,7 @@ def train_tagger(
         char_lm=[os.fspath(m) for m in char_lms], **run), log, on_event, remember)
 
 
+@checked_arguments
 def train_classifier(
     train: str | os.PathLike, output: str | os.PathLike | None = None, *,
     dev: str | None = None, dev_frac: float = 0.1,
@@ -354,7 +356,7 @@ def train_classifier(
     from rnntool.train.classifier import train_classifier as fit_classifier
 
     _check_vectors_given(tune_vectors, word_vectors, resume, weight_decay)
-    model_options, train_options = _split_shared(given, train_classifier)
+    model_options, train_options = _split_shared(given)
     record = _record("train_classifier", command, meta, _shown(given))
     fmt = LabelledFormat(format, text_col, label_col, text_field, label_field, label_sep)
     return _run("classifier", lambda **run: fit_classifier(
@@ -387,6 +389,7 @@ def _shown(given: dict) -> dict:
     return {k: v for k, v in given.items() if k not in ("on_event", "progress", "command", "meta", "remember")}
 
 
+@checked_arguments
 def prep(
     inputs: str | os.PathLike | Sequence[str | os.PathLike], output: str | os.PathLike, *,
     level: str | None = None, tokenizer: str = "treebank", lower: bool = False, strip_punct: bool = False,
@@ -400,9 +403,8 @@ def prep(
     from the training split, encode and split; writes a directory ``train_lm`` reads. ``level``:
     characters, or words with a subword ``tokenizer`` ('bpe', 'unigram': about ``vocab_size``
     SentencePiece pieces, 8,000, learned from the training inputs first)."""
-    check_types(locals(), prep)
-    if jobs is not None and jobs < 1:
-        raise OutOfRangeError(f"jobs must be at least 1, not {jobs}")
+    if jobs is not None:
+        whole_number(jobs, "jobs", 1)
     from rnntool.fsutil import check_output_path
     from rnntool.text.corpus import PrepOptions, prepare_corpus
     from rnntool.text.tokenize import TokenizerSettings

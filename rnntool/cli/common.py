@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import typer
 
-from rnntool.errors import InputError, RnntoolError
+from rnntool.errors import RnntoolError
 
 PROG = "rnntool"
 _state = {"debug": os.environ.get("RNNTOOL_DEBUG", "") not in ("", "0")}
@@ -124,7 +124,7 @@ def handle_errors(func: Callable) -> Callable:
         except KeyboardInterrupt:
             error_line("interrupted")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, SystemExit):
+        except (typer.Exit, typer.Abort, typer.BadParameter, SystemExit):  # BadParameter: usage, exit 2
             raise
         except Exception as e:  # the last guard: no tracebacks for users
             if debug_enabled():
@@ -197,20 +197,22 @@ def open_model(kind: str, model: str | None, quiet: bool = False):
     return loaded
 
 
-def model_then_files(model: str | None, arguments: list[str] | None, command: str,
+def model_then_files(model: str | None, arguments: list[str] | None, command: str, inputs: str = "FILE",
                      most_files: int | None = None) -> tuple[str, list[str]]:
     """The model and the input files of a command that takes the model as its first argument
     (``score MODEL FILE``) or, as generate/tag/classify do, as ``-m MODEL`` (``score -m MODEL
-    FILE``): with -m every argument is an input."""
+    FILE``): with -m every argument is an input. A missing model or an extra FILE is a usage
+    error (exit 2), as a missing argument always was."""
     arguments, by_option = list(arguments or []), model is not None
     if model is None:
         if not arguments:
-            raise InputError(f"{command} needs a language model: rnntool {command} MODEL FILE (or -m MODEL "
-                             "FILE), MODEL a file or a bundled name such as shakespeare-char")
+            raise typer.BadParameter(f"{command} needs a language model: rnntool {command} MODEL {inputs} (or -m "
+                                   f"MODEL {inputs}), MODEL a file or a bundled name such as shakespeare-char")
         model = arguments.pop(0)
     if most_files is not None and len(arguments) > most_files:
-        raise InputError(f"{command} reads one FILE (or - for stdin), not {len(arguments)}: {' '.join(arguments)}"
-                         + ("; the model came with -m, so give only the FILE" if by_option else ""))
+        raise typer.BadParameter(f"{command} reads one {inputs} (or - for stdin), not {len(arguments)}: "
+                               f"{' '.join(arguments)}" + ("; the model came with -m, so give only the "
+                                                           f"{inputs}" if by_option else ""))
     return model, arguments
 
 

@@ -12,7 +12,6 @@ from rnntool.cli.options import (
     FRACTION, TOKENIZER_HELP, VOCAB_SIZE_HELP, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
     training_option, value,
 )
-from rnntool.errors import InputError
 from rnntool.defaults import SUBWORD_TOKENIZERS, VALID_FRAC, default_text, describe_lm_defaults
 
 
@@ -121,9 +120,9 @@ def eval_lm_command(
     The texts are one stream with the hidden state carried throughout, starting
     from the start-of-text state; every token and line end is predicted.
     """
-    model, texts = model_then_files(model, arguments, "eval-lm")
+    model, texts = model_then_files(model, arguments, "eval-lm", "TEXT")
     if not texts:
-        raise InputError("eval-lm needs a text to evaluate: rnntool eval-lm MODEL TEXT (a file, or - for stdin)")
+        raise typer.BadParameter("eval-lm needs a text to evaluate: rnntool eval-lm MODEL TEXT (a file, or - for stdin)")
     result = open_model("lm", model).evaluate(texts, errors=value(errors)).to_dict()
     if json_out:
         print_json(result)

@@ -142,11 +142,20 @@ def pretrain_vocab_size(options: dict) -> int:
     return options.get("max_vocab") or PRETRAIN_MAX_VOCAB
 
 
-def vocabulary_coverage(counts: dict[str, int], size: int) -> float:
-    """The share of the tokens counted that are among the ``size`` most frequent words."""
-    ordered = sorted(counts.values(), reverse=True)
-    total = sum(ordered)
-    return sum(ordered[:size]) / total if total else 1.0
+def pretrain_min_freq(options: dict) -> int:
+    """How often a word must occur for the pretrained language model to keep it."""
+    return options.get("min_word_freq") or 1
+
+
+def vocabulary_coverage(counts: dict[str, int], min_freq: int, size: int) -> float:
+    """The share of the tokens counted that a vocabulary built from these counts keeps (as
+    the pretrained language model builds its own: at least ``min_freq``, ``size`` entries with
+    the reserved symbols)."""
+    from rnntool.text.vocab import Vocab
+
+    total = sum(counts.values())
+    kept = Vocab.from_counts(counts, min_freq, size).itos
+    return sum(counts.get(t, 0) for t in kept) / total if total else 1.0
 
 
 def pretrain_language_model(texts: Iterable[str], count: int, settings: TokenizerSettings, output: Path,
@@ -171,7 +180,7 @@ def pretrain_language_model(texts: Iterable[str], count: int, settings: Tokenize
         with open(text, "w", encoding="utf-8") as f:
             f.writelines(" ".join(t.split()) + "\n" for t in texts)
         summary, path = train_lm(
-            str(text), path, prep=PrepOptions(settings=settings, min_freq=options.get("min_word_freq") or 1,
+            str(text), path, prep=PrepOptions(settings=settings, min_freq=pretrain_min_freq(options),
                                               max_vocab=pretrain_vocab_size(options)),
             model_options={**PRETRAIN_LM, **{lm: model_options[ours] for ours, lm in (
                 ("word_emb", "emb"), ("hidden", "hidden"), ("layers", "layers"), ("cell", "cell"),
@@ -304,7 +313,8 @@ def train_classifier(
                                             else None,
                                             setup.dist.world_size,
                                             [] if inputs["init_from"] else lm_start_conflicts(model_options),
-                                            vocabulary_coverage(token_counts, pretrain_vocab_size(options)))
+                                            vocabulary_coverage(token_counts, pretrain_min_freq(options),
+                                                                pretrain_vocab_size(options)))
         chose(choice)
         if chosen:
             pretraining = pretrain_language_model(packed.texts(~is_dev), len(train_ids), tokenizer.settings,
