@@ -270,6 +270,11 @@ def test_bash_completion_offers_bundled_models_and_choices(tmp_path):
     assert complete("rnntool info s", 2) == ["shakespeare-char", "sms-spam"]
     assert complete("rnntool train-lm x --cell ", 4) == ["lstm", "gru", "rnn", "rnn-relu"]
     assert complete("rnntool plot a.jsonl --y ", 4)[:3] == ["loss", "ppl", "bpc"]
+    # [MODEL] FILE: models first; once the model is known nothing, so the shell completes files
+    assert complete("rnntool score s", 2) == ["shakespeare-char"]
+    assert "mine.safetensors" in complete("rnntool eval-lm ", 2)
+    assert complete("rnntool score shakespeare-char ", 3) == [] == complete("rnntool score -m shakespeare-char ", 4)
+    assert complete("rnntool eval-lm shakespeare-char notes.txt ", 4) == []
 
 
 def test_the_library_draws_what_rnntool_plot_draws(cli, tmp_path):

@@ -4,6 +4,7 @@ that goes away stops its generation, and the process starts and stops as a serve
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -226,6 +227,14 @@ def test_each_bad_request_is_a_4xx_json_error_with_a_message(server, path, body,
     error = response.json()["error"]
     assert fragment in error["message"] and error["code"] == status and error["type"]
     assert "\n" not in error["message"]
+
+
+def test_serve_limits_name_their_fields_as_the_library_spells_them():
+    for options, message in [({"max_tokens": 0}, "max_tokens must be at least 1, not 0"),
+                             ({"timeout": float("nan")}, "timeout must be above 0 seconds, not nan"),
+                             ({"batch_wait": 2}, "batch_wait must be between 0 and 1 second, not 2")]:
+        with pytest.raises(rnntool.OutOfRangeError, match=re.escape(message)):
+            ServeLimits(**options)
 
 
 def test_out_of_range_messages_are_the_librarys(server):

@@ -216,6 +216,18 @@ def model_then_files(model: str | None, arguments: list[str] | None, command: st
     return model, arguments
 
 
+def model_then_file_completion(kind: str) -> Callable:
+    """Shell completion for ``[MODEL] FILE...`` (score, eval-lm): models for the first
+    argument, and nothing once the model is known (given first or with -m), so the shell
+    completes the files that follow."""
+    models = model_completion(kind)
+
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        return [] if ctx.params.get("model") or ctx.params.get("arguments") else models(incomplete)
+
+    return complete
+
+
 def model_completion(kind: str | None = None) -> Callable[[str], list[str]]:
     """Shell completion for a MODEL argument: the bundled models' names (of ``kind``, or of
     every kind) and the model files and directories that start with what was typed."""

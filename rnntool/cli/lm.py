@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rnntool.cli import app
-from rnntool.cli.common import handle_errors, model_completion, model_then_files, open_model, print_json
+from rnntool.cli.common import handle_errors, model_completion, model_then_file_completion, model_then_files, open_model, print_json
 from rnntool.cli.options import (
     FRACTION, TOKENIZER_HELP, VOCAB_SIZE_HELP, Cell, DecodeErrors, Level, Optimizer, Pool, Precision, Schedule, Softmax, TrainingOptions, WordTokenizer,
     training_option, value,
@@ -108,7 +108,7 @@ def train_lm_command(
 @app.command("eval-lm")
 @handle_errors
 def eval_lm_command(
-    arguments: list[str] = typer.Argument(None, metavar="[MODEL] TEXT...", autocompletion=model_completion("lm"),
+    arguments: list[str] = typer.Argument(None, metavar="[MODEL] TEXT...", autocompletion=model_then_file_completion("lm"),
                                           help="A language model (a file or a bundled name; or give it with -m), then text files or - (read as one stream)."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("lm"),
                               help="The language model, as generate takes it (then every argument is a text)."),
@@ -137,7 +137,7 @@ def eval_lm_command(
 @app.command("score")
 @handle_errors
 def score_command(
-    arguments: list[str] = typer.Argument(None, metavar="[MODEL] [FILE]", autocompletion=model_completion("lm"),
+    arguments: list[str] = typer.Argument(None, metavar="[MODEL] [FILE]", autocompletion=model_then_file_completion("lm"),
                                           help="A language model (a file or a bundled name; or give it with -m), then the text to score, one item per line (- or none: stdin)."),
     model: str = typer.Option(None, "-m", "--model", metavar="MODEL", autocompletion=model_completion("lm"),
                               help="The language model, as generate takes it (then the one argument is FILE)."),

@@ -55,11 +55,11 @@ class ServeLimits:
     def __post_init__(self) -> None:
         for name in ("max_body", "max_tokens", "max_generations", "max_batch"):
             if getattr(self, name) < 1:
-                raise OutOfRangeError(f"{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        if self.timeout <= 0:
+                raise OutOfRangeError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not self.timeout > 0:
             raise OutOfRangeError(f"timeout must be above 0 seconds, not {self.timeout}")
         if not 0 <= self.batch_wait <= 1:
-            raise OutOfRangeError(f"batch wait must be between 0 and 1 second, not {self.batch_wait}")
+            raise OutOfRangeError(f"batch_wait must be between 0 and 1 second, not {self.batch_wait}")
 
 
 class ServerState:
