@@ -51,7 +51,6 @@ def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, 
     (b_ih, b_hh); where the textbook's single-bias count differs, both are given."""
     from rnntool import arch
     from rnntool.config import CELLS, SOFTMAXES, choice
-
     from rnntool.errors import InputError
     from rnntool.results import Summary
 

@@ -38,7 +38,7 @@ def real_number(value, name: str) -> float:
 
 def _number_kind(annotation) -> str | None:
     """'int', 'float' or 'bool' for a parameter annotated so (alone or with None), else None."""
-    parts = {part.strip() for part in str(annotation).replace("Optional[", "").rstrip("]").split("|")} - {"None"}
+    parts = {part.strip() for part in str(annotation).split("|")} - {"None"}
     kind = parts.pop() if len(parts) == 1 else None
     return kind if kind in ("int", "float", "bool") else None
 

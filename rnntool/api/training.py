@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rnntool.api.checks import checked_arguments, whole_number
-from rnntool.errors import InputError, OutOfRangeError
+from rnntool.errors import InputError
 from rnntool.results import PrepResult, TrainResult
 
 EventFn = Callable[[dict], None]
@@ -178,8 +178,8 @@ def _split_shared(options: dict) -> tuple[dict, dict]:
     _check_choices(options)
     for name in ("layers", "hidden", "batch_size", "epochs", "max_steps", "patience", "eval_every", "emb", "bptt",
                  "word_emb", "min_word_freq", "max_length", "valid_tokens", "min_freq"):
-        if isinstance(options.get(name), int) and options[name] < 1:
-            raise OutOfRangeError(f"{name} must be at least 1, not {options[name]}")
+        if options.get(name) is not None:  # a whole number already (checked_arguments)
+            whole_number(options[name], name, 1)
     model = {k: options[k] for k in MODEL_KEYS}
     train = {k: options[k] for k in TRAIN_KEYS}
     train["half"] = train["half"] or None  # not given: the checkpoint's choice stands on resume
