@@ -222,9 +222,10 @@ def test_worker_processes_are_used_past_the_threshold(monkeypatch):
     out = list(corpus_module._encoded(batches, TREEBANK, jobs=2))
     assert [p for p, _, _ in out] == [p for p, _ in batches]  # input order kept
     assert out[0][2] is None  # the first batch, before the threshold, is left to the builder
-    for i, (_, _, (types, ids)) in enumerate(out[1:], start=1):  # each batch's own types, then indices into them
-        assert types == ["It", "'s", "line", str(i), ".", "<eos>"]
+    for i, (_, _, (types, ids, lines, characters)) in enumerate(out[1:], start=1):  # each batch's own types,
+        assert types == ["It", "'s", "line", str(i), ".", "<eos>"]  # then indices into them
         assert ids.tolist() == [0, 1, 2, 3, 4, 5]
+        assert (lines, characters) == (1, len(f"It's line {i}.") + 1)  # counted there, for the stats
     # characters and whitespace words never start workers
     chars = list(corpus_module._encoded(batches, TokenizerSettings(level="char"), jobs=2))
     assert all(t is None for _, _, t in chars)
@@ -327,3 +328,29 @@ def test_an_epoch_of_lm_streams_keeps_little_of_the_corpus_resident(tmp_path):
     np.testing.assert_array_equal(window.inputs[:, -1].numpy(),
                                   np.asarray(ids[(batch - 1) * column + start:][: len(window.inputs)]))
     assert mapped_rss_kb(path) < 24 * 1024  # under 24 MB of the 64 MB after a whole epoch
+
+
+def test_blocks_are_regrouped_into_batches_cut_where_a_limit_is_reached(monkeypatch):
+    """Every piece once, in order; a batch ends at the piece that brings it to the character
+    size or the line count, whichever comes first, across the blocks a source reads."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import rnntool.text.corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "_LINES_PER_BATCH", 5)
+    pieces = st.tuples(st.text(alphabet="ab", max_size=7), st.booleans())
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.lists(pieces, min_size=1, max_size=12), max_size=6), st.integers(1, 20))
+    def check(blocks, size):
+        batches = list(corpus_module._batched(iter(blocks), size))
+        assert [p for batch in batches for p in batch] == [p for block in blocks for p in block]
+        for batch in batches:
+            assert batch and len(batch) <= 5
+            chars = sum(len(text) for text, _ in batch)
+            if batch is not batches[-1]:
+                assert chars >= size or len(batch) == 5  # full ...
+            assert chars - len(batch[-1][0]) < size  # ... at its last piece, not before
+
+    check()

@@ -1,10 +1,15 @@
 import io
+from itertools import chain
 
 import pytest
 
 from rnntool.errors import RnntoolError
 from rnntool.text import sources
-from rnntool.text.sources import TextSource, _decode_pieces
+from rnntool.text.sources import TextSource, _decode_blocks
+
+
+def _decode_pieces(*args):
+    return chain.from_iterable(_decode_blocks(*args))
 
 
 def lines_of(data: bytes, errors="strict", block=None, monkeypatch=None):
@@ -21,6 +26,13 @@ def test_bom_crlf_and_cr_become_plain_lf_lines():
 def test_line_ends_and_multibyte_characters_split_across_blocks(block, monkeypatch):
     data = "\ufeffa\r\nb\u00e9\r\n\u4e2d\u6587\rz\n".encode("utf-8")
     assert lines_of(data, block=block, monkeypatch=monkeypatch) == ["a", "b\u00e9", "\u4e2d\u6587", "z"]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 1 << 20])
+def test_lines_are_read_in_nfc_whatever_block_a_combining_mark_falls_in(block, monkeypatch):
+    # e + COMBINING ACUTE, and Hangul jamo (NFD), on lines that end or do not end the text
+    data = "cafe\u0301\nx\n\u1112\u1161\u11ab\ncafe\u0301".encode("utf-8")
+    assert lines_of(data, block=block, monkeypatch=monkeypatch) == ["caf\u00e9", "x", "\ud55c", "caf\u00e9"]
 
 
 def test_blank_lines_are_kept():

@@ -168,3 +168,59 @@ def test_ascii_case_folding_table_is_complete():
         if any_letter.fullmatch(char):
             letter = next(l for l in string.ascii_lowercase if re.fullmatch(l, char, re.IGNORECASE))
             assert fold_for_needles(char) == letter, hex(cp)
+
+
+# Chunks that meet the rules at a chunk's edges (quotes, colons, a sentence's last period,
+# contractions, brackets, the contracted words), the marks the chunk cache puts around lines,
+# and white space of other kinds, joined by runs of spaces so that each comes at a line's
+# start, middle and end, alone, and after a line that ends in white space.
+EDGE_CHUNKS = st.sampled_from([
+    "'", "''", '"', "x'", "'s", "'S", "n't", "a'", "''x", "`", "``", "can", "not", "cannot", "Wanna", "wanna'", "'tis",
+    "'T", "a.", ".", "..", "...", "Mr.", "end.\t", ",", ":", "a,", "1", "1,", ",1", "--", "(", ")", "<", ">", "?", "x",
+    "word", "\t", "\u3000", "\x0b", "\x1f", "\x02", "\x03", "\x02x\x03", "caf\u00e9", "\u212a", "\u0130", "a\nb", ""])
+EDGE_LINES = st.lists(
+    st.lists(st.tuples(EDGE_CHUNKS, st.sampled_from([" ", " ", "  ", " \t ", ""])).map("".join), max_size=6).map("".join),
+    min_size=1, max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(EDGE_LINES)
+def test_lines_put_together_from_chunk_tokens_equal_nltk_line_by_line(lines):
+    """A line's tokens from its chunks' (found in context once, then looked up) must be what the
+    rules give the whole line, wherever a chunk stands and whatever was tokenized before."""
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    assert treebank_tokenizer().chunk_tokens is not None  # else every line silently goes whole
+    for convert in (False, True):
+        whole = [treebank_tokenizer().tokenize(line, convert_parentheses=convert) for line in lines]
+        assert treebank_tokenizer().tokenize_lines(lines, convert_parentheses=convert) == whole
+        if not any(separator in line for line in lines for separator in "\x1c\x1d\x1e\x1f"):  # see TRICKY
+            assert whole == [TreebankWordTokenizer().tokenize(line, convert_parentheses=convert) for line in lines]
+    words = Tokenizer(TokenizerSettings(level="word"))
+    assert words.tokenize_flat(lines) == [t for line in lines for t in (*words.tokenize(line), "<eos>")]
+
+
+def test_a_chunk_whose_tokens_do_not_come_out_alone_sends_its_line_whole(monkeypatch):
+    """With an inert word the rules do split ("a." ends the context: "a", "."), no chunk before
+    a line's end can be looked up; every such line must go whole and still come out right."""
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    from rnntool.text import tokenize
+
+    monkeypatch.setattr(tokenize, "_INERT_WORD", "a.")
+    cache = tokenize._ChunkTokens()
+    lines = ["He said: 'no.'", "cannot stop", "x", "", "end. ", "Mr. Smith's dog", "Mr. Smith's dog"]
+    assert cache(treebank_tokenizer(), lines, False) == [TreebankWordTokenizer().tokenize(line) for line in lines]
+    assert cache.known["\x02Mr."] is None and cache.known["dog\x03"] == ("dog", "<eos>")
+
+
+def test_the_chunk_cache_starts_over_when_full(monkeypatch):
+    from rnntool.text import tokenize
+
+    monkeypatch.setattr(tokenize._ChunkTokens, "LIMIT", 50)
+    cache = tokenize._ChunkTokens()
+    for start in range(0, 400, 40):
+        lines = [f"w{i}, x{i}. y{i}." for i in range(start, start + 40)]
+        assert cache(treebank_tokenizer(), lines, False) == [[f"w{i}", ",", f"x{i}.", f"y{i}", "."] for i in
+                                                            range(start, start + 40)]
+        assert len(cache.known) <= 50 + 3 * 40  # what one call adds, past the limit it starts over at

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
+from itertools import accumulate, islice
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,8 +38,10 @@ META_FILE = "corpus.json"
 SPLITS = ("train", "valid", "test")
 COVERAGE_TOP_N = (10, 100, 1000, 10000)
 _LINES_PER_BATCH = 4096
-# Treebank word tokenizing is ~2 s per MB of text on one core (NLTK's ~30 regex rules a line):
-# past this much text, worker processes (a spawn start each, ~0.3 s) pay for themselves.
+# Treebank word tokenizing is ~0.06 s per MB of text on one core once most words were seen
+# before (the chunk cache of text/tokenize.py), several times that on new text: past this much
+# text, worker processes (a spawn start each, ~0.25 s, and a cache of their own) pay for
+# themselves (11.9 MB of prose: even with one process; 95 MB: 1.33x faster on 2 cores).
 PARALLEL_AFTER_CHARS = 1 << 19
 
 
@@ -183,23 +188,35 @@ class IdStream:
             self.file.close()
 
 
-EncodedBatch = tuple[list[str], np.ndarray]
+class EncodedBatch(NamedTuple):
+    """A batch of word-level pieces as a worker process sends it back: its types in order of
+    first appearance, each token's index into them (int32, the tokenizer's line end after
+    every piece that ends a line), and the lines and characters it held. Far smaller than
+    the tokens, and all the main process has left to do is map a few thousand types to ids."""
+
+    types: list[str]
+    ids: np.ndarray
+    lines: int
+    characters: int
 
 
 def encode_batch(tokenizer: Tokenizer, pieces: Sequence[tuple[str, bool]]) -> EncodedBatch:
-    """Word-level pieces as (types in order of first appearance, each token's index into
-    them, with the tokenizer's line end after every piece that ends a line): what a worker
-    process sends back, far smaller than the tokens, and all the main process has left to
-    do is map a few thousand types to ids."""
+    """``pieces`` (text, ends_a_line) as an ``EncodedBatch``."""
     local = _Interner()
-    line_end = tokenizer.line_end
-    out: list[int] = []
     lookup = local.__getitem__
-    for (_, ends), tokens in zip(pieces, tokenizer.tokenize_many([p for p, _ in pieces])):
-        out.extend(map(lookup, tokens))
-        if ends:
-            out.append(lookup(line_end))
-    return list(local), np.asarray(out, dtype=np.int32)
+    texts = [p for p, _ in pieces]
+    ends = [e for _, e in pieces]
+    if all(ends):
+        out = list(map(lookup, tokenizer.tokenize_flat(texts)))
+    else:  # pieces of a long line: the line end after the last only
+        out = []
+        line_end = tokenizer.line_end
+        for tokens, end in zip(tokenizer.tokenize_many(texts), ends):
+            out.extend(map(lookup, tokens))
+            if end:
+                out.append(lookup(line_end))
+    lines = sum(ends)
+    return EncodedBatch(list(local), np.asarray(out, dtype=np.int32), lines, sum(map(len, texts)) + lines)
 
 
 class _StreamBuilder:
@@ -226,15 +243,17 @@ class _StreamBuilder:
         pieces' ``encode_batch``) when it was made elsewhere."""
         if not pieces:
             return
-        ends = sum(e for _, e in pieces)
-        self.lines += ends
-        self.characters += sum(len(p) for p, _ in pieces) + ends
         if self.char_level:
+            ends = sum(e for _, e in pieces)
+            self.lines += ends
+            self.characters += sum(len(p) for p, _ in pieces) + ends
             clean = self.tokenizer.clean
             text = "".join(clean(p) + ("\n" if e else "") for p, e in pieces)
             ids = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int32)
         else:
-            types, local_ids = encoded if encoded is not None else encode_batch(self.tokenizer, pieces)
+            types, local_ids, lines, characters = encoded if encoded is not None else encode_batch(self.tokenizer, pieces)
+            self.lines += lines
+            self.characters += characters
             # the batch's types in their order of first appearance: the provisional ids (and so
             # the vocabulary's order among equal counts) are what token-by-token interning gives
             remap = np.fromiter(map(self.interner.__getitem__, types), dtype=np.int32, count=len(types))
@@ -367,16 +386,26 @@ def load_corpus(path: str | os.PathLike, mmap: bool = True) -> PreparedCorpus:
     )
 
 
-def _batched(pieces: Iterable[tuple[str, bool]], size: int | None = None) -> Iterable[list[tuple[str, bool]]]:
+def _batched(blocks: Iterable[list[tuple[str, bool]]], size: int | None = None) -> Iterable[list[tuple[str, bool]]]:
+    """Blocks of (text, ends_a_line) pieces regrouped into batches of up to ``size`` characters
+    (CHUNK_CHARS) and _LINES_PER_BATCH pieces; a batch is cut where it reaches either."""
     size = size or CHUNK_CHARS
     batch: list[tuple[str, bool]] = []
     chars = 0
-    for piece in pieces:
-        batch.append(piece)
-        chars += len(piece[0])
-        if chars >= size or len(batch) >= _LINES_PER_BATCH:
-            yield batch
-            batch, chars = [], 0
+    for block in blocks:
+        start = 0
+        while start < len(block):
+            part = block[start: start + _LINES_PER_BATCH - len(batch)]
+            reach = list(accumulate(len(text) for text, _ in part))
+            full = bisect_left(reach, size - chars)  # the piece that brings the batch to ``size``
+            if full < len(part):
+                part = part[: full + 1]
+            batch += part
+            chars += reach[len(part) - 1]
+            start += len(part)
+            if chars >= size or len(batch) >= _LINES_PER_BATCH:
+                yield batch
+                batch, chars = [], 0
     if batch:
         yield batch
 
@@ -422,13 +451,15 @@ def _encoded(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: To
         yield pieces, split, encoded
 
 
-def _source_pieces(source: TextSource, opts: PrepOptions, progress: ProgressFn | None):
-    """(text, ends_a_line) pieces of one input: its lines, or the records of a text column."""
+def _source_blocks(source: TextSource, opts: PrepOptions,
+                   progress: ProgressFn | None) -> Iterator[list[tuple[str, bool]]]:
+    """(text, ends_a_line) pieces of one input in lists: its lines, or the records of a text column."""
     if opts.text_col is None and opts.text_field is None:
-        return source.pieces(opts.errors, progress)
+        return source.piece_blocks(opts.errors, progress)
     from rnntool.text.labelled import column_texts
 
-    return ((text, True) for text in column_texts(source, opts.text_col, opts.text_field, opts.errors, progress))
+    texts = column_texts(source, opts.text_col, opts.text_field, opts.errors, progress)
+    return iter(lambda: [(text, True) for text in islice(texts, _LINES_PER_BATCH)], [])
 
 
 def _split_batches(sources: Sequence[tuple[TextSource, str]], opts: PrepOptions, explicit: bool,
@@ -440,7 +471,7 @@ def _split_batches(sources: Sequence[tuple[TextSource, str]], opts: PrepOptions,
     line_split = "train"
     at_line_start = True
     for source, split in sources:
-        for batch in _batched(_source_pieces(source, opts, progress)):
+        for batch in _batched(_source_blocks(source, opts, progress)):
             if opts.split != "random" or explicit:
                 yield batch, split
                 continue
@@ -543,7 +574,8 @@ def _learn_subwords(sources: Sequence[tuple[TextSource, str]], opts: PrepOptions
         raise InputError(f"--tokenizer {opts.settings.tokenizer} reads the training text twice (once to learn its "
                          f"pieces), and {streamed[0]} can be read once; give a file")
     train = [source for source, split in sources if split == "train"]
-    return opts.settings.learned_from(text for source in train for text, _ in _source_pieces(source, opts, None))
+    return opts.settings.learned_from(text for source in train for block in _source_blocks(source, opts, None)
+                                      for text, _ in block)
 
 
 def _text_tokens(builder: _StreamBuilder, stream: np.ndarray) -> int:

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
+from bisect import bisect_right
+from itertools import accumulate, chain
 
 from rnntool.config import LEVELS, SUBWORD_TOKENIZERS, WORD_TOKENIZERS
 from rnntool.errors import InputError
@@ -121,7 +123,18 @@ def treebank_tokenizer():
         # the same phases with patterns that cannot match across a line end, for many lines at once
         "line_phases": _Phases.of(_line_bound_rules(rules_of)),
     })
-    return fast()
+    tokenizer = fast()
+    # lines a chunk at a time, only with the rules _ChunkTokens was reasoned for
+    tokenizer.chunk_tokens = {False: _ChunkTokens(), True: _ChunkTokens()} if _all_rules_known(rules_of) else None
+    return tokenizer
+
+
+def _all_rules_known(rules_of: dict) -> bool:
+    """Whether every rule is one ``_TREEBANK_NEEDLES`` lists (the rules as read here)."""
+    patterns = [r if isinstance(r, re.Pattern) else r[0]
+                for name, rules in rules_of.items()
+                for r in ([rules] if name in ("PARENS_BRACKETS", "DOUBLE_DASHES") else rules)]
+    return all(p.pattern in _TREEBANK_NEEDLES for p in patterns)
 
 
 @dataclass(frozen=True)
@@ -384,15 +397,26 @@ def _guarded_treebank_tokenize(self, text: str, convert_parentheses: bool = Fals
 
 
 def _treebank_tokenize_lines(self, lines: list[str], convert_parentheses: bool = False) -> list[list[str]]:
+    """``tokenize`` of each line, all lines at once: a space-separated chunk at a time from the
+    chunks seen before (``_ChunkTokens``) where the rules are the ones read here, and the rest
+    through the rules once over their join (``_tokenize_joined``)."""
+    if self.chunk_tokens is None:
+        return _tokenize_joined(self, lines, convert_parentheses)
+    return self.chunk_tokens[convert_parentheses](self, lines, convert_parentheses)
+
+
+def _tokenize_joined(self, lines: list[str], convert_parentheses: bool = False, few_lines: bool = True) -> list[list[str]]:
     """``tokenize`` of each line, all lines at once: joined by newlines, each rule runs once
     over them all with its line-bound pattern (``_line_bound``), instead of once a line from
     Python (several times faster on prose; the same tokens, tests/test_tokenize.py). A line
-    that holds a newline itself is tokenized alone."""
+    that holds a newline itself is tokenized alone. ``few_lines``: a rule that concerns few
+    of the lines runs on just those (``_substitute``); not worth it on short lines."""
     if self.line_phases is None or len(lines) < 2:
         return [self.tokenize(line, convert_parentheses) for line in lines]
     alone = {i: self.tokenize(line, convert_parentheses) for i, line in enumerate(lines) if "\n" in line}
     text = "\n".join("" if i in alone else line for i, line in enumerate(lines))
-    text = self.line_phases.run(text, convert_parentheses, lambda t: " " + t.replace("\n", " \n ") + " ", len(lines))
+    text = self.line_phases.run(text, convert_parentheses, lambda t: " " + t.replace("\n", " \n ") + " ",
+                                len(lines) if few_lines else 0)
     global _last_folded
     _last_folded = ("", "")  # the joined text's folded copy is not kept for the process's life
     out = [piece.split() for piece in text.split("\n")]
@@ -401,6 +425,121 @@ def _treebank_tokenize_lines(self, lines: list[str], convert_parentheses: bool =
     for i, tokens in alone.items():
         out[i] = tokens
     return out
+
+
+# A word after a chunk that no rule touches, so that the chunk does not end the text.
+_INERT_WORD = "a"
+# The needles an ASCII letters-and-digits chunk can hold ("cannot", "gonna", ...): one that holds
+# none has no rule's needle in its context either (every other needle has a mark or a space
+# beside a mark), so no rule applies to it and it is its own token.
+_PLAIN_WORD_NEEDLE = re.compile("|".join(sorted({n for needles in _TREEBANK_NEEDLES.values() for n in needles if n.isalnum()})),
+                                re.IGNORECASE)
+# Marks put around each line, so that a chunk's key says whether it starts or ends its line.
+_START, _END = "\x02", "\x03"
+_BLANK_END = re.compile(r"\s\x03")  # a line that ends in white space
+
+
+class _ChunkTokens:
+    """Treebank tokens of lines put together from the tokens of their space-separated chunks,
+    each chunk's found once and kept.
+
+    Why the pieces add up (NLTK's rules as ``_TREEBANK_NEEDLES`` lists them; any other rule
+    turns this off): no rule joins text across a space (every rewrite writes back the spaces
+    it matched), and no rule looks further than the one space beside a chunk, except at the
+    line's two ends (``^"``; the sentence-final period's ``\\s*$``). So a chunk's tokens
+    depend on its text and on whether it starts the line, ends it, both or neither: in the
+    middle they are those of ``" chunk a"`` less the inert last word, first ``"chunk a"``,
+    last ``" chunk"``, alone ``"chunk"``. A line that ends in white space (its last chunk
+    would not end the line) goes whole. The hypothesis tests in tests/test_tokenize.py hold
+    the result to NLTK line by line. Text is Zipfian, so most chunks were seen before, and a
+    dictionary lookup costs far less than some twenty regular-expression passes.
+
+    The lines are joined into one string with their ends marked (``_START``, ``_END``) and
+    split at spaces, so that each chunk's key (its text, marked where it starts or ends a
+    line) comes out of one C call, and its tokens out of one more: no step through Python for
+    each chunk. A line's last chunk carries the line end (EOS) after its tokens.
+
+    Thread-safe without a lock: a call takes the dictionary it starts with (a new one when
+    it holds LIMIT chunks: memory stays bounded on any corpus), and entries are only added.
+    """
+
+    LIMIT = 1 << 17  # chunks kept (~25 MB)
+
+    def __init__(self):
+        self.known: dict[str, tuple[str, ...] | None] = {}
+
+    def __call__(self, tokenizer, lines: list[str], convert_parentheses: bool) -> list[list[str]]:
+        """Each line's tokens."""
+        values, chunked = self._values(tokenizer, lines, convert_parentheses)
+        out, start = [], 0
+        for count in _chunk_counts(chunked):
+            tokens = list(chain.from_iterable(values[start: start + count]))
+            tokens.pop()  # the line end
+            out.append(tokens)
+            start += count
+        return out
+
+    def flat(self, tokenizer, lines: list[str], convert_parentheses: bool) -> list[str]:
+        """The tokens of all the lines, EOS after each line's."""
+        return list(chain.from_iterable(self._values(tokenizer, lines, convert_parentheses)[0]))
+
+    def _values(self, tokenizer, lines: list[str], convert_parentheses: bool) -> tuple[list[tuple[str, ...]], list[str]]:
+        """The tokens of each chunk of ``lines`` in order, a line's last chunk's followed by EOS;
+        and the lines as chunked (those that go whole stood in for by an empty line)."""
+        known = self.known
+        if len(known) > self.LIMIT:
+            known = self.known = {}
+        given = lines
+        text = _START + (_END + " " + _START).join(lines) + _END
+        whole = []  # lines that go whole: they end in white space, hold a newline or one of the marks
+        if (text.count(_START) != len(lines) or text.count(_END) != len(lines) or "\n" in text
+                or _BLANK_END.search(text)):
+            whole = [i for i, line in enumerate(lines)
+                     if line[-1:].isspace() or "\n" in line or _START in line or _END in line]
+            if whole:  # in their place an empty line, its tokens put right below
+                lines = list(lines)
+                for i in whole:
+                    lines[i] = ""
+                text = _START + (_END + " " + _START).join(lines) + _END
+        keys = text.split(" ")
+        values = list(map(known.get, keys))
+        if None in values:
+            self._learn(tokenizer, known, convert_parentheses, set(keys).difference(known))
+            values = list(map(known.__getitem__, keys))
+            if None in values:  # a chunk whose tokens do not come out of its context alone: its line goes whole
+                ends = list(accumulate(_chunk_counts(lines)))
+                whole = sorted(set(whole).union(bisect_right(ends, at) for at, v in enumerate(values) if v is None))
+        if whole:
+            ends = list(accumulate(_chunk_counts(lines)))
+            for i, tokens in zip(whole, _tokenize_joined(tokenizer, [given[i] for i in whole], convert_parentheses)):
+                start = ends[i - 1] if i else 0
+                values[start: ends[i]] = [()] * (ends[i] - start - 1) + [(*tokens, EOS)]
+        return values, lines
+
+    @staticmethod
+    def _learn(tokenizer, known: dict, convert_parentheses: bool, keys: set[str]) -> None:
+        """Tokenize the chunks ``keys`` name, each in its context, into ``known``."""
+        needle = _PLAIN_WORD_NEEDLE.search
+        wanted, contexts = [], []
+        for key in keys:
+            starts, ends = key.startswith(_START), key.endswith(_END)
+            chunk = key[starts: len(key) - ends]
+            if chunk.isascii() and chunk.isalnum() and not needle(chunk):
+                known[key] = (chunk, EOS) if ends else (chunk,)  # no rule's needle in its context: no rule applies
+                continue
+            wanted.append(key)
+            contexts.append(chunk if ends and starts else " " + chunk if ends else
+                            chunk + " " + _INERT_WORD if starts else " " + chunk + " " + _INERT_WORD)
+        for key, tokens in zip(wanted, _tokenize_joined(tokenizer, contexts, convert_parentheses, False)):
+            if key.endswith(_END):
+                known[key] = (*tokens, EOS)
+            else:  # less the inert word; None (its line goes whole) if it did not come out alone
+                known[key] = tuple(tokens[:-1]) if tokens and tokens[-1] == _INERT_WORD else None
+
+
+def _chunk_counts(lines: list[str]) -> list[int]:
+    """How many space-separated chunks each line has."""
+    return [line.count(" ") + 1 for line in lines]
 
 
 KIWI_BATCH = 512  # texts per call into kiwi's (multithreaded) analyser
@@ -517,8 +656,27 @@ class Tokenizer:
         if self.settings.subwords:
             return subword_pieces(self.settings.subword_model, [self.clean(line) for line in lines])
         if self.settings.level == "word" and self.settings.tokenizer == "treebank":
-            return self._treebank_many([self.clean(line) for line in lines])
+            return self._treebank_many(self._clean_many(lines))
         return [self.tokenize(line) for line in lines]
+
+    def tokenize_flat(self, lines: list[str]) -> list[str]:
+        """The tokens of all ``lines`` in one list, the line end after each line's: what a
+        corpus holds. Treebank words come straight from the chunks' tokens (``_ChunkTokens``)."""
+        chunk_tokens = self.settings.level == "word" and self.settings.tokenizer == "treebank" and (
+            treebank_tokenizer().chunk_tokens)
+        if chunk_tokens:
+            cleaned = self._clean_many(lines)
+            if not any(_SPECIAL_RE.search(line) for line in cleaned if "<" in line):
+                tokenizer = treebank_tokenizer()
+                return list(chain.from_iterable(
+                    chunk_tokens[False].flat(tokenizer, cleaned[start: start + TREEBANK_LINES_AT_ONCE], False)
+                    for start in range(0, len(cleaned), TREEBANK_LINES_AT_ONCE)))
+        line_end = (self.line_end,)
+        return list(chain.from_iterable(chain(tokens, line_end) for tokens in self.tokenize_many(lines)))
+
+    def _clean_many(self, lines: list[str]) -> list[str]:
+        s = self.settings
+        return list(map(nfc, lines)) if not (s.ascii or s.lower or s.strip_punct) else list(map(self.clean, lines))
 
     @staticmethod
     def _treebank_many(lines: list[str]) -> list[list[str]]:
