@@ -21,6 +21,7 @@ __version__ = "0.2.0.dev0"
 from rnntool.errors import (  # noqa: E402  (cheap, and every caller wants them)
     InputError,
     ModelFileError,
+    OptionError,
     OutOfRangeError,
     RnntoolError,
     RnntoolWarning,
@@ -72,7 +73,8 @@ _LAZY = {
 
 __all__ = [
     "__version__",
-    "RnntoolError", "InputError", "OutOfRangeError", "ModelFileError", "WrongKindError", "RnntoolWarning",
+    "RnntoolError", "InputError", "OutOfRangeError", "OptionError", "ModelFileError", "WrongKindError",
+    "RnntoolWarning",
     *_LAZY,
 ]
 

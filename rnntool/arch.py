@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from rnntool.config import CELLS, SOFTMAXES
-from rnntool.errors import RnntoolError
+from rnntool.errors import OptionError, RnntoolError
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1, "rnn-relu": 1}
 
@@ -52,9 +52,9 @@ class LMConfig:
             raise RnntoolError(f"unknown softmax {self.softmax!r}; use one of: {', '.join(SOFTMAXES)}")
         for name in ("layers", "emb", "hidden", "vocab_size"):
             if getattr(self, name) < 1:
-                raise RnntoolError(f"--{name.replace('_', '-')} must be at least 1")
+                raise OptionError(name, "must be at least 1", getattr(self, name))
         if not 0.0 <= self.dropout < 1.0:
-            raise RnntoolError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise OptionError("dropout", "must be in [0, 1)", self.dropout)
         if self.tie and self.emb != self.hidden:
             raise RnntoolError(
                 f"--tie needs --emb equal to --hidden (got {self.emb} and {self.hidden}); "

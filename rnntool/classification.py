@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnntool.config import ConfigError, choice
+from rnntool.errors import OptionError
 from rnntool.features import EncoderConfig
 
 POOLS = ("last", "mean", "max", "attention")
@@ -40,11 +41,11 @@ class ClassifierConfig(EncoderConfig):
         if len(set(self.labels)) != len(self.labels):
             raise ConfigError("the class list has duplicates")
         if not 0.0 < self.threshold < 1.0:
-            raise ConfigError("--threshold must be in (0, 1)")
+            raise OptionError("threshold", "must be in (0, 1)", self.threshold)
         if not self.temperature > 0:
             raise ConfigError("the calibration temperature must be positive")
         if self.max_length < 1:
-            raise ConfigError("--max-length must be at least 1")
+            raise OptionError("max_length", "must be at least 1", self.max_length)
 
     @property
     def directions(self) -> int:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TypeVar
 
-from rnntool.errors import InputError
+from rnntool.errors import InputError, OptionError
 
 # --- choice sets (the CLI's enums are made from these) ------------------------------------
 CELLS = ("lstm", "gru", "rnn", "rnn-relu")
@@ -105,16 +105,16 @@ class TrainConfig:
         for name in ("batch_size", "patience", "epochs", "max_steps", "eval_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+                raise OptionError(name, "must be at least 1", value)
         for name in ("lr", "max_time"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive number")
+                raise OptionError(name, "must be a positive number", value)
         for name in ("clip", "weight_decay"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more")
+                raise OptionError(name, "must be 0 or more", getattr(self, name))
         if not 0.0 <= self.warmup < 1.0:
-            raise ConfigError("--warmup must be a fraction in [0, 1)")
+            raise OptionError("warmup", "must be a fraction in [0, 1)", self.warmup)
         if not 0.0 < self.beta2 < 1.0 or not 0.0 < self.lr_decay <= 1.0:
             raise ConfigError("beta2 must be in (0, 1) and lr_decay in (0, 1]")
         choice(self.optimizer, OPTIMIZERS, "optimizer")
@@ -139,9 +139,9 @@ class LMTrainConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.bptt < 1:
-            raise ConfigError("--bptt must be at least 1")
+            raise OptionError("bptt", "must be at least 1", self.bptt)
         if self.valid_tokens is not None and self.valid_tokens < 2:
-            raise ConfigError("--valid-tokens must be at least 2")
+            raise OptionError("valid_tokens", "must be at least 2", self.valid_tokens)
 
 
 @dataclass
@@ -154,11 +154,11 @@ class TaggerTrainConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not (math.isfinite(self.lm_loss) and self.lm_loss >= 0):
-            raise ConfigError("--lm-loss must be 0 (off) or positive")
+            raise OptionError("lm_loss", "must be 0 (off) or positive", self.lm_loss)
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError("word dropout must be in [0, 1)")
         if self.min_word_freq < 1:
-            raise ConfigError("--min-word-freq must be at least 1")
+            raise OptionError("min_word_freq", "must be at least 1", self.min_word_freq)
 
 
 @dataclass
@@ -176,9 +176,9 @@ class ClassifierTrainConfig(TrainConfig):
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError("word dropout must be in [0, 1)")
         if self.min_word_freq < 1:
-            raise ConfigError("--min-word-freq must be at least 1")
+            raise OptionError("min_word_freq", "must be at least 1", self.min_word_freq)
         if self.max_vocab is not None and self.max_vocab < 3:
-            raise ConfigError("--max-vocab must be at least 3")
+            raise OptionError("max_vocab", "must be at least 3", self.max_vocab)
 
 
 # What a resumed run may change: its budget, its patience, how the model file is

@@ -7,7 +7,8 @@ prints and never exits: it raises these, and reports lesser problems as
 :class:`RnntoolWarning` through :mod:`warnings`.
 """
 
-__all__ = ["RnntoolError", "InputError", "OutOfRangeError", "ModelFileError", "WrongKindError", "RnntoolWarning"]
+__all__ = ["RnntoolError", "InputError", "OutOfRangeError", "OptionError", "ModelFileError", "WrongKindError",
+           "RnntoolWarning"]
 
 
 class RnntoolError(Exception):
@@ -21,6 +22,28 @@ class InputError(RnntoolError, ValueError):
 
 class OutOfRangeError(InputError):
     """A number outside the range it must be in (a temperature below 0, a top-p of 2...)."""
+
+
+_NO_VALUE = object()
+
+
+class OptionError(OutOfRangeError):
+    """An option's value outside what it may be (``hidden=0``, ``dropout=1.5``). The message
+    names the option as the library spells it (``max_time must be a positive number, not
+    -1``); ``option`` holds that name, and the CLI names its flag instead (``--max-time``)."""
+
+    def __init__(self, option: str, rule: str, value=_NO_VALUE):
+        self.option, self.rule, self.value = option, rule, value
+        super().__init__(self.naming(option))
+
+    def naming(self, name: str) -> str:
+        """The message with the option called ``name``."""
+        return f"{name} {self.rule}" + ("" if self.value is _NO_VALUE else f", not {self.value}")
+
+    @property
+    def flag(self) -> str:
+        """The command line's spelling of the option."""
+        return "--" + self.option.replace("_", "-")
 
 
 class ModelFileError(RnntoolError):

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rnntool.config import CELLS, choice
-from rnntool.errors import RnntoolError
+from rnntool.errors import OptionError, RnntoolError
 
 PAD, UNK = "<pad>", "<unk>"
 BOW, EOW = "<w>", "</w>"  # word boundaries for the character CNN: suffixes and prefixes become visible
@@ -84,12 +84,12 @@ class EncoderConfig:
         choice(self.cell, CELLS, "cell")
         for name in ("word_emb", "char_emb", "char_kernel", "hidden", "layers"):
             if getattr(self, name) < 1:
-                raise RnntoolError(f"--{name.replace('_', '-')} must be at least 1")
+                raise OptionError(name, "must be at least 1", getattr(self, name))
         for name in ("char_filters", "case_emb"):
             if getattr(self, name) < 0:
-                raise RnntoolError(f"--{name.replace('_', '-')} must be 0 (off) or more")
+                raise OptionError(name, "must be 0 (off) or more", getattr(self, name))
         if not 0.0 <= self.dropout < 1.0:
-            raise RnntoolError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise OptionError("dropout", "must be in [0, 1)", self.dropout)
         self.word_stoi = {w: i for i, w in enumerate(self.words)}
         self.char_stoi = {c: i for i, c in enumerate(self.chars)}
         for what, items, table in (("word", self.words, self.word_stoi), ("character", self.chars, self.char_stoi)):

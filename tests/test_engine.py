@@ -10,7 +10,7 @@ import torch
 
 from helpers import run_rnntool
 from rnntool.config import ConfigError, LMTrainConfig, TaggerTrainConfig, check_keys
-from rnntool.errors import RnntoolError
+from rnntool.errors import OptionError, RnntoolError
 from rnntool.kinds import KINDS, bundled_model
 from rnntool.modelfile import load_model
 
@@ -26,8 +26,50 @@ def test_check_keys_refuses_unknown_and_misrouted_keys():
         check_keys(LMTrainConfig, {"bptt_len": 8}, "training")
     with pytest.raises(ConfigError, match="unknown training option bptt"):  # an LM option, misrouted
         check_keys(TaggerTrainConfig, {"bptt": 8}, "training")
-    with pytest.raises(ConfigError, match="--lr must be a positive number"):
+    with pytest.raises(OptionError, match="^lr must be a positive number, not nan$"):
         LMTrainConfig(epochs=1, **check_keys(LMTrainConfig, {"lr": float("nan")}, "training"))
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("max_time", -1.5, "max_time must be a positive number, not -1.5"),
+    ("hidden", 0, "hidden must be at least 1, not 0"),
+    ("dropout", 1.5, r"dropout must be in \[0, 1\), not 1.5"),
+    ("valid_frac", 1.0, r"valid_frac must be in \[0, 1\), not 1.0"),
+    ("max_vocab", 2, r"max_vocab must be more than 3 \(the reserved symbols\), not 2"),
+])
+def test_an_option_out_of_range_is_named_as_the_library_and_the_cli_spell_it(tmp_path, option, value, message):
+    """rnntool.train_lm(max_time=-1) names ``max_time``; ``rnntool train-lm --max-time -1``
+    names ``--max-time``: the same check, each front end's spelling."""
+    import rnntool
+
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat.\n" * 50)
+    kwargs = {"max_steps": 1, option: value}
+    with pytest.raises(OptionError, match=f"^{message}$") as caught:
+        rnntool.train_lm(text, tmp_path / "m.safetensors", level="word", **kwargs)
+    assert caught.value.option == option and isinstance(caught.value, ValueError)
+    flag = "--" + option.replace("_", "-")
+    result = run_rnntool("train-lm", str(text), "-o", str(tmp_path / "m.safetensors"), "--level", "word",
+                         "--max-steps", "1", flag, str(value))
+    assert result.returncode == 2 and flag in result.stderr.decode().strip().splitlines()[-1]  # a usage error
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_cli_names_an_option_error_from_the_library_by_its_flag(capsys):
+    """What the command line's own checks let through (a resumed run's options, say) still
+    reads in the command line's words."""
+    import typer
+
+    from rnntool.cli.common import handle_errors
+
+    @handle_errors
+    def command():
+        raise OptionError("max_time", "must be a positive number", -1)
+
+    with pytest.raises(typer.Exit) as caught:
+        command()
+    assert caught.value.exit_code == 1
+    assert capsys.readouterr().err.strip().endswith("--max-time must be a positive number, not -1")
 
 
 def test_recipes_refuse_unknown_keys(tmp_path):

@@ -7,7 +7,7 @@ import itertools
 import numbers
 import warnings
 
-from rnntool.errors import InputError, OutOfRangeError, RnntoolWarning
+from rnntool.errors import InputError, OptionError, RnntoolWarning
 
 LETTERS_LOOKED_AT = 64  # words per call whose letters are checked against the model's characters
 
@@ -25,7 +25,7 @@ def whole_number(value, name: str, least: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"{name} must be a whole number, not {value!r}")
     if least is not None and value < least:
-        raise OutOfRangeError(f"{name} must be at least {least}, not {value}")
+        raise OptionError(name, f"must be at least {least}", value)
     return int(value)
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import typer
 
-from rnntool.errors import RnntoolError
+from rnntool.errors import OptionError, RnntoolError
 
 PROG = "rnntool"
 _state = {"debug": os.environ.get("RNNTOOL_DEBUG", "") not in ("", "0")}
@@ -115,6 +115,9 @@ def handle_errors(func: Callable) -> Callable:
         try:
             with library_messages(quiet):
                 return func(*args, **kwargs)
+        except OptionError as e:  # the library names the option as Python spells it; here, its flag
+            error_line(e.naming(e.flag))
+            raise typer.Exit(1) from None
         except RnntoolError as e:
             error_line(str(e))
             raise typer.Exit(1) from None

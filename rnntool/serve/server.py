@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 
-from rnntool.errors import InputError
+from rnntool.errors import InputError, OptionError
 from rnntool.serve.app import ServeLimits, create_app
 
 SETTINGS_ENV = "RNNTOOL_SERVE_SETTINGS"  # how worker processes learn what to load
@@ -66,7 +66,7 @@ def run(models: list[str] | tuple[str, ...] = (), *, host: str = "127.0.0.1", po
     import uvicorn
 
     if workers < 1:
-        raise InputError(f"--workers must be at least 1, not {workers}")
+        raise OptionError("workers", "must be at least 1", workers)
     limits = limits or ServeLimits()
     if workers == 1:
         app = create_app(list(models), limits=limits, token=token, log_texts=log_texts)

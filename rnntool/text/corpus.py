@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from rnntool.config import SPLIT_MODES
-from rnntool.errors import InputError
+from rnntool.errors import InputError, OptionError
 from rnntool.fsutil import AtomicDirectory
 from rnntool.parallel import default_jobs, ordered_map
 from rnntool.text.sources import ProgressFn, TextSource
@@ -61,9 +61,9 @@ class PrepOptions:
     def validate(self) -> None:
         if self.text_col is not None and self.text_field is not None:
             raise InputError("give --text-col (CSV/TSV with a header) or --text-field (JSONL), not both")
-        for name, frac in (("--valid-frac", self.valid_frac), ("--test-frac", self.test_frac)):
+        for name, frac in (("valid_frac", self.valid_frac), ("test_frac", self.test_frac)):
             if not 0.0 <= frac < 1.0:
-                raise InputError(f"{name} must be in [0, 1), got {frac}")
+                raise OptionError(name, "must be in [0, 1)", frac)
         if self.valid_frac + self.test_frac >= 1.0:
             raise InputError(
                 f"--valid-frac {self.valid_frac} and --test-frac {self.test_frac} leave no training data; "

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from itertools import accumulate, chain
 
 from rnntool.config import LEVELS, SUBWORD_TOKENIZERS, WORD_TOKENIZERS
-from rnntool.errors import InputError
+from rnntool.errors import InputError, OptionError
 from rnntool.text.sources import nfc
 from rnntool.text.subword import SubwordDetokenizer, learn_subwords, subword_pieces
 
@@ -590,7 +590,7 @@ class TokenizerSettings:
             raise InputError("--vocab-size sets the number of subword pieces; give it with --tokenizer bpe or unigram "
                              "(--max-vocab caps a word vocabulary)")
         if self.vocab_size < 0:
-            raise InputError(f"--vocab-size must be positive, got {self.vocab_size}")
+            raise OptionError("vocab_size", "must be positive", self.vocab_size)
 
     @property
     def subwords(self) -> bool:

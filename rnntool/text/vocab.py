@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rnntool.errors import InputError
+from rnntool.errors import InputError, OptionError
 from rnntool.text.tokenize import EOS, PAD, SPECIALS, UNK
 
 
@@ -34,9 +34,9 @@ class Vocab:
         ``always`` (a subword model's pieces) are kept however rare, after the frequent ones and
         in their own order where unseen, so any text the tokenizer can split has ids."""
         if min_freq < 1:
-            raise InputError("--min-freq must be at least 1")
+            raise OptionError("min_freq", "must be at least 1", min_freq)
         if max_size is not None and max_size <= len(SPECIALS):
-            raise InputError(f"--max-vocab must be more than {len(SPECIALS)} (the reserved symbols)")
+            raise OptionError("max_vocab", f"must be more than {len(SPECIALS)} (the reserved symbols)", max_size)
         kept = sorted(
             ((t, c) for t, c in counts.items() if c >= min_freq and t not in SPECIALS),
             key=lambda tc: (-tc[1], tc[0]),
