@@ -36,6 +36,9 @@ class OptionError(OutOfRangeError):
         self.option, self.rule, self.value = option, rule, value
         super().__init__(self.naming(option))
 
+    def __reduce__(self):  # pickles (a worker process's error reaches the main process whole)
+        return type(self), (self.option, self.rule, self.value)
+
     def naming(self, name: str) -> str:
         """The message with the option called ``name``."""
         return f"{name} {self.rule}" + ("" if self.value is _NO_VALUE else f", not {self.value}")

@@ -55,6 +55,20 @@ def test_an_option_out_of_range_is_named_as_the_library_and_the_cli_spell_it(tmp
     assert not (tmp_path / "m.safetensors").exists()
 
 
+def test_an_option_error_pickles_whole_and_names_a_function_s_own_argument():
+    """A worker process's error reaches the main process as it was raised; summary's
+    ``vocab`` is called so, not by the config's ``vocab_size`` (another CLI flag)."""
+    import pickle
+
+    import rnntool
+
+    error = pickle.loads(pickle.dumps(OptionError("max_time", "must be a positive number", -1.5)))
+    assert (str(error), error.option, error.flag) == ("max_time must be a positive number, not -1.5", "max_time",
+                                                      "--max-time")
+    with pytest.raises(OptionError, match="^vocab must be at least 1, not 0$"):
+        rnntool.summary(vocab=0)
+
+
 def test_the_cli_names_an_option_error_from_the_library_by_its_flag(capsys):
     """What the command line's own checks let through (a resumed run's options, say) still
     reads in the command line's words."""

@@ -190,7 +190,8 @@ def test_lines_put_together_from_chunk_tokens_equal_nltk_line_by_line(lines):
     rules give the whole line, wherever a chunk stands and whatever was tokenized before."""
     from nltk.tokenize.treebank import TreebankWordTokenizer
 
-    assert treebank_tokenizer().chunk_tokens is not None  # else every line silently goes whole
+    # else every line silently goes whole: NLTK's rules changed; read them, then TREEBANK_RULES_READ
+    assert treebank_tokenizer().chunk_tokens is not None
     for convert in (False, True):
         whole = [treebank_tokenizer().tokenize(line, convert_parentheses=convert) for line in lines]
         assert treebank_tokenizer().tokenize_lines(lines, convert_parentheses=convert) == whole
@@ -224,3 +225,19 @@ def test_the_chunk_cache_starts_over_when_full(monkeypatch):
         assert cache(treebank_tokenizer(), lines, False) == [[f"w{i}", ",", f"x{i}.", f"y{i}", "."] for i in
                                                             range(start, start + 40)]
         assert len(cache.known) <= 50 + 3 * 40  # what one call adds, past the limit it starts over at
+
+
+def test_long_chunks_are_tokenized_but_not_kept():
+    """Text without spaces (Chinese, a URL list, an API caller's 200,000 characters) would fill
+    the cache with chunks seldom seen twice: memory stays bounded by what short chunks hold."""
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    from rnntool.text import tokenize
+
+    cache = tokenize._ChunkTokens()
+    long_chunk = "x," * 40 + "end."
+    lines = [f"Short words, {long_chunk} here.", long_chunk, "Short words, here."]
+    assert cache(treebank_tokenizer(), lines, False) == [TreebankWordTokenizer().tokenize(line) for line in lines]
+    assert all(len(key) <= tokenize.KEPT_CHUNK_CHARS for key in cache.known)
+    assert "\x02Short" in cache.known and "here.\x03" in cache.known
+    assert cache.flat(treebank_tokenizer(), [], False) == [] and cache(treebank_tokenizer(), [], False) == []

@@ -50,6 +50,7 @@ def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, 
     model, or with ``classes`` a classifier). rnntool's cells have two bias vectors per gate
     (b_ih, b_hh); where the textbook's single-bias count differs, both are given."""
     from rnntool import arch
+    from rnntool.api.checks import whole_number
     from rnntool.config import CELLS, SOFTMAXES, choice
     from rnntool.errors import InputError
     from rnntool.results import Summary
@@ -64,6 +65,7 @@ def summary(model: str | os.PathLike | None = None, *, spec: str | None = None, 
     if bidirectional and not classes:
         raise InputError("--bidirectional describes a classifier spec: add --classes N "
                          "(rnntool language models are one-directional), or use --spec \"Bidirectional(LSTM(...))\"")
+    whole_number(vocab, "vocab", 1)  # here: the configs call it vocab_size, which is not this function's name
     if model:
         from rnntool.kinds import get_kind
         from rnntool.modelfile import read_header

@@ -125,16 +125,27 @@ def treebank_tokenizer():
     })
     tokenizer = fast()
     # lines a chunk at a time, only with the rules _ChunkTokens was reasoned for
-    tokenizer.chunk_tokens = {False: _ChunkTokens(), True: _ChunkTokens()} if _all_rules_known(rules_of) else None
+    known = treebank_rules_fingerprint(rules_of) == TREEBANK_RULES_READ
+    tokenizer.chunk_tokens = {False: _ChunkTokens(), True: _ChunkTokens()} if known else None
     return tokenizer
 
 
-def _all_rules_known(rules_of: dict) -> bool:
-    """Whether every rule is one ``_TREEBANK_NEEDLES`` lists (the rules as read here)."""
-    patterns = [r if isinstance(r, re.Pattern) else r[0]
-                for name, rules in rules_of.items()
-                for r in ([rules] if name in ("PARENS_BRACKETS", "DOUBLE_DASHES") else rules)]
-    return all(p.pattern in _TREEBANK_NEEDLES for p in patterns)
+# The fingerprint of NLTK's Treebank rules (patterns and substitutions, as in NLTK 3.10) that
+# _ChunkTokens was reasoned for: NLTK changing any rule turns chunking off.
+TREEBANK_RULES_READ = "c2726719805a84aa"
+
+
+def treebank_rules_fingerprint(rules_of: dict) -> str:
+    """A hash of the rules' patterns and substitutions, phase by phase, in order."""
+    import hashlib
+
+    parts = []
+    for name in sorted(rules_of):
+        rules = rules_of[name]
+        for rule in [rules] if name in ("PARENS_BRACKETS", "DOUBLE_DASHES") else rules:
+            pattern, substitution = (rule, "") if isinstance(rule, re.Pattern) else rule
+            parts.append(f"{name}\x00{pattern.pattern}\x00{substitution}")
+    return hashlib.sha256("\x01".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -434,6 +445,7 @@ _INERT_WORD = "a"
 # beside a mark), so no rule applies to it and it is its own token.
 _PLAIN_WORD_NEEDLE = re.compile("|".join(sorted({n for needles in _TREEBANK_NEEDLES.values() for n in needles if n.isalnum()})),
                                 re.IGNORECASE)
+KEPT_CHUNK_CHARS = 64  # longer chunks are tokenized each time they come
 # Marks put around each line, so that a chunk's key says whether it starts or ends its line.
 _START, _END = "\x02", "\x03"
 _BLANK_END = re.compile(r"\s\x03")  # a line that ends in white space
@@ -460,10 +472,11 @@ class _ChunkTokens:
     each chunk. A line's last chunk carries the line end (EOS) after its tokens.
 
     Thread-safe without a lock: a call takes the dictionary it starts with (a new one when
-    it holds LIMIT chunks: memory stays bounded on any corpus), and entries are only added.
+    it holds LIMIT chunks), and entries are only added. Memory stays bounded on any corpus:
+    at most LIMIT chunks, none longer than KEPT_CHUNK_CHARS.
     """
 
-    LIMIT = 1 << 17  # chunks kept (~25 MB)
+    LIMIT = 1 << 17  # chunks kept (~25 MB on prose; chunks of KEPT_CHUNK_CHARS at most: ~60 MB at worst)
 
     def __init__(self):
         self.known: dict[str, tuple[str, ...] | None] = {}
@@ -486,6 +499,8 @@ class _ChunkTokens:
     def _values(self, tokenizer, lines: list[str], convert_parentheses: bool) -> tuple[list[tuple[str, ...]], list[str]]:
         """The tokens of each chunk of ``lines`` in order, a line's last chunk's followed by EOS;
         and the lines as chunked (those that go whole stood in for by an empty line)."""
+        if not lines:
+            return [], lines
         known = self.known
         if len(known) > self.LIMIT:
             known = self.known = {}
@@ -504,8 +519,10 @@ class _ChunkTokens:
         keys = text.split(" ")
         values = list(map(known.get, keys))
         if None in values:
-            self._learn(tokenizer, known, convert_parentheses, set(keys).difference(known))
-            values = list(map(known.__getitem__, keys))
+            learned = self._learn(tokenizer, convert_parentheses, set(keys).difference(known))
+            values = list(map(learned.get, keys, values))
+            # kept for later lines: all but long chunks (text without spaces), seldom seen twice
+            known.update({key: v for key, v in learned.items() if len(key) <= KEPT_CHUNK_CHARS})
             if None in values:  # a chunk whose tokens do not come out of its context alone: its line goes whole
                 ends = list(accumulate(_chunk_counts(lines)))
                 whole = sorted(set(whole).union(bisect_right(ends, at) for at, v in enumerate(values) if v is None))
@@ -517,9 +534,10 @@ class _ChunkTokens:
         return values, lines
 
     @staticmethod
-    def _learn(tokenizer, known: dict, convert_parentheses: bool, keys: set[str]) -> None:
-        """Tokenize the chunks ``keys`` name, each in its context, into ``known``."""
+    def _learn(tokenizer, convert_parentheses: bool, keys: set[str]) -> dict[str, tuple[str, ...] | None]:
+        """The tokens of the chunks ``keys`` name, each tokenized in its context."""
         needle = _PLAIN_WORD_NEEDLE.search
+        known: dict[str, tuple[str, ...] | None] = {}
         wanted, contexts = [], []
         for key in keys:
             starts, ends = key.startswith(_START), key.endswith(_END)
@@ -535,6 +553,7 @@ class _ChunkTokens:
                 known[key] = (*tokens, EOS)
             else:  # less the inert word; None (its line goes whole) if it did not come out alone
                 known[key] = tuple(tokens[:-1]) if tokens and tokens[-1] == _INERT_WORD else None
+        return known
 
 
 def _chunk_counts(lines: list[str]) -> list[int]:
@@ -590,7 +609,7 @@ class TokenizerSettings:
             raise InputError("--vocab-size sets the number of subword pieces; give it with --tokenizer bpe or unigram "
                              "(--max-vocab caps a word vocabulary)")
         if self.vocab_size < 0:
-            raise OptionError("vocab_size", "must be positive", self.vocab_size)
+            raise OptionError("vocab_size", "must be positive (0: the default)", self.vocab_size)
 
     @property
     def subwords(self) -> bool:
