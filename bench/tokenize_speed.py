@@ -5,9 +5,12 @@ in the same run, alternated, outputs compared byte for byte:
 - `rnntool prep --level word` on prose: tiny Shakespeare, Alice, the raw sentences of UD
   English-EWT (its `# text` lines) and the SMS texts (3.0 MB), repeated --repeat times;
   NLTK's own tokenizer (line by line, one process) as the peer;
-- `rnntool tag` (the bundled tagger) on EWT dev+test raw sentences, repeated 5 times.
+- `rnntool tag` (the bundled tagger) on EWT dev+test raw sentences, repeated 5 times;
+- with --korean, text whose words are seldom seen twice: `prep --level word` on NSMC's
+  training reviews (eojeol words, 13 MB) and `classify` with the bundled `ko-sentiment`
+  (Treebank words too) on its test reviews.
 
-    python bench/tokenize_speed.py [--before REF] [--rounds 3] [--repeat 1] [--no-peer]
+    python bench/tokenize_speed.py [--before REF] [--rounds 3] [--repeat 1] [--no-peer] [--korean]
 """
 
 from __future__ import annotations
@@ -47,9 +50,9 @@ def ewt_sentences() -> str:
     return "\n".join(lines * 5) + "\n"
 
 
-def nsmc_test_reviews() -> str:
-    """NSMC's test reviews, one a line (rows without a review left out)."""
-    rows = (DATA / "nsmc" / "ratings_test.txt").read_text(encoding="utf-8").splitlines()[1:]
+def nsmc_test_reviews(split: str = "test") -> str:
+    """NSMC's test (or train) reviews, one a line (rows without a review left out)."""
+    rows = (DATA / "nsmc" / f"ratings_{split}.txt").read_text(encoding="utf-8").splitlines()[1:]
     return "".join(r.split("\t")[1] + "\n" for r in rows if r.count("\t") == 2 and r.split("\t")[1])
 
 
@@ -80,6 +83,11 @@ def prep(tree: Path, src: Path, out: Path) -> float:
 def tag(tree: Path, src: Path, out: Path) -> float:
     with open(out, "w") as f:
         return rnntool(tree, "tag", str(src), "-q", stdout=f)
+
+
+def classify(tree: Path, src: Path, out: Path) -> float:
+    with open(out, "w") as f:
+        return rnntool(tree, "classify", "-m", "ko-sentiment", str(src), "-q", stdout=f)
 
 
 def same_corpus(a: Path, b: Path) -> bool:
@@ -117,6 +125,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--no-peer", action="store_true", help="leave out NLTK's rate (minutes on a large --repeat)")
+    parser.add_argument("--korean", action="store_true", help="also prep and classify NSMC's Korean reviews")
     args = parser.parse_args()
     text = prose() * args.repeat
     mb = len(text.encode()) / 1e6
@@ -128,21 +137,38 @@ def main() -> None:
         src.write_text(text)
         sentences = tmp / "ewt.txt"
         sentences.write_text(ewt_sentences())
+        reviews, test_reviews = tmp / "nsmc_train.txt", tmp / "nsmc_test.txt"
+        if args.korean:
+            reviews.write_text(nsmc_test_reviews("train"))
+            test_reviews.write_text(nsmc_test_reviews())
         with tree_of(args.before, tmp) as before:
             times: dict[tuple[str, str], list[float]] = {}
             for r in range(args.rounds):
                 for name, tree in (("before", before), ("now", ROOT)):
                     times.setdefault(("prep", name), []).append(prep(tree, src, tmp / f"{name}{r}"))
                     times.setdefault(("tag", name), []).append(tag(tree, sentences, tmp / f"{name}{r}.tagged"))
+                    if args.korean:
+                        times.setdefault(("prep-ko", name), []).append(prep(tree, reviews, tmp / f"{name}{r}.ko"))
+                        times.setdefault(("classify-ko", name), []).append(
+                            classify(tree, test_reviews, tmp / f"{name}{r}.classified"))
             identical = {"prep": same_corpus(tmp / "before0", tmp / "now0"),
                          "tag": filecmp.cmp(tmp / "before0.tagged", tmp / "now0.tagged", shallow=False)}
+            if args.korean:
+                identical["prep-ko"] = same_corpus(tmp / "before0.ko", tmp / "now0.ko")
+                identical["classify-ko"] = filecmp.cmp(tmp / "before0.classified", tmp / "now0.classified",
+                                                       shallow=False)
             tokens = sum(len(line.split()) for line in (tmp / "now0.tagged").read_text().splitlines())
+            reviews_mb = reviews.stat().st_size / 1e6 if args.korean else 0
+            reviews_lines = len(test_reviews.read_text().splitlines()) if args.korean else 0
         nltk_s = None if args.no_peer else nltk_rate(text.split("\n"))
     med = {k: statistics.median(v) for k, v in times.items()}
-    for command, unit, amount in (("prep", "MB/s", mb), ("tag", "tokens/s", tokens)):
+    commands = [("prep", "MB/s", mb), ("tag", "tokens/s", tokens)]
+    if args.korean:
+        commands += [("prep-ko", "MB/s", reviews_mb), ("classify-ko", "lines/s", reviews_lines)]
+    for command, unit, amount in commands:
         for name in ("before", "now"):
             runs = ", ".join(f"{t:.2f}" for t in times[command, name])
-            print(f"{command} {name:6s}: median {med[command, name]:.2f} s = {amount / med[command, name]:,.{2 if command == 'prep' else 0}f} {unit} "
+            print(f"{command} {name:6s}: median {med[command, name]:.2f} s = {amount / med[command, name]:,.{2 if unit == 'MB/s' else 0}f} {unit} "
                   f"(runs: {runs})")
         print(f"{command} speed-up: {med[command, 'before'] / med[command, 'now']:.2f}x; "
               f"outputs byte-identical: {identical[command]}")

@@ -241,3 +241,26 @@ def test_long_chunks_are_tokenized_but_not_kept():
     assert all(len(key) <= tokenize.KEPT_CHUNK_CHARS for key in cache.known)
     assert "\x02Short" in cache.known and "here.\x03" in cache.known
     assert cache.flat(treebank_tokenizer(), [], False) == [] and cache(treebank_tokenizer(), [], False) == []
+
+
+def test_calls_of_mostly_new_chunks_go_whole_and_learn_now_and_then():
+    """Where most chunks are new (Korean reviews: 40% however much was read), a large call
+    tokenizes its lines whole and learns only its first lines' chunks, at the 1st, 2nd, 4th...
+    such call in a row; once most are known, calls go by chunks. NLTK's tokens either way."""
+    from nltk.tokenize.treebank import TreebankWordTokenizer
+
+    from rnntool.text import tokenize
+
+    cache = tokenize._ChunkTokens()
+    n = cache.SAMPLE_LINES + 100
+    learned = []
+    for call in range(5):
+        new_words = [" ".join(f"c{call}w{i}x{j}," for j in range(6)) for i in range(n)]  # every chunk new
+        assert cache(treebank_tokenizer(), new_words, False) == [TreebankWordTokenizer().tokenize(l) for l in new_words]
+        assert cache.whole_calls == call + 1 and f"c{call}w{n - 1}x1," not in cache.known  # past the sample: never
+        learned.append(f"c{call}w0x1," in cache.known)
+    assert learned == [True, True, True, False, True]  # calls 0, 1, 2 and 4 in a row
+    repeated = ["The cat, it said, sat."] * n  # few chunks, each many times: few of the sample's are new
+    expected = [TreebankWordTokenizer().tokenize(repeated[0])] * n
+    assert cache.flat(treebank_tokenizer(), repeated, False) == [t for tokens in expected for t in (*tokens, "<eos>")]
+    assert cache.whole_calls == 0 and "\x02The" in cache.known  # by chunks
