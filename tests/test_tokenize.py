@@ -244,23 +244,43 @@ def test_long_chunks_are_tokenized_but_not_kept():
 
 
 def test_calls_of_mostly_new_chunks_go_whole_and_learn_now_and_then():
-    """Where most chunks are new (Korean reviews: 40% however much was read), a large call
-    tokenizes its lines whole and learns only its first lines' chunks, at the 1st, 2nd, 4th...
-    such call in a row; once most are known, calls go by chunks. NLTK's tokens either way."""
+    """Where most chunks are new (Korean reviews: 40% however much was read), a call of 512
+    lines or more tokenizes its lines whole and learns only its first lines' chunks, at the
+    1st, 2nd, 4th, 8th... such call in a row; once most are known, calls go by chunks.
+    NLTK's tokens either way, line by line and flat."""
     from nltk.tokenize.treebank import TreebankWordTokenizer
 
     from rnntool.text import tokenize
 
     cache = tokenize._ChunkTokens()
-    n = cache.SAMPLE_LINES + 100
+    n = cache.SAMPLE_LINES
     learned = []
-    for call in range(5):
-        new_words = [" ".join(f"c{call}w{i}x{j}," for j in range(6)) for i in range(n)]  # every chunk new
-        assert cache(treebank_tokenizer(), new_words, False) == [TreebankWordTokenizer().tokenize(l) for l in new_words]
-        assert cache.whole_calls == call + 1 and f"c{call}w{n - 1}x1," not in cache.known  # past the sample: never
+    for call in range(9):
+        new_words = [" ".join(f"c{call}w{i}x{j}, (p)" for j in range(6)) for i in range(n)]  # every chunk new
+        convert = call % 2 == 1
+        expected = [TreebankWordTokenizer().tokenize(line, convert_parentheses=convert) for line in new_words]
+        if call < 5:
+            assert cache(treebank_tokenizer(), new_words, convert) == expected
+        else:
+            assert cache.flat(treebank_tokenizer(), new_words, convert) == [t for tokens in expected
+                                                                            for t in (*tokens, "<eos>")]
+        assert cache.whole_calls == call + 1
         learned.append(f"c{call}w0x1," in cache.known)
-    assert learned == [True, True, True, False, True]  # calls 0, 1, 2 and 4 in a row
+    assert learned == [True, True, False, True, False, False, False, True, False]  # the 1st, 2nd, 4th, 8th
     repeated = ["The cat, it said, sat."] * n  # few chunks, each many times: few of the sample's are new
     expected = [TreebankWordTokenizer().tokenize(repeated[0])] * n
     assert cache.flat(treebank_tokenizer(), repeated, False) == [t for tokens in expected for t in (*tokens, "<eos>")]
     assert cache.whole_calls == 0 and "\x02The" in cache.known  # by chunks
+    assert cache(treebank_tokenizer(), new_words[:-1], False) and "c8w1x1," in cache.known  # under 512 lines: chunks
+
+
+def test_the_chunk_cache_starts_over_at_its_token_bound(monkeypatch):
+    """Chunks of many tokens (``a,b,c,...``) count against the bound by their tokens."""
+    from rnntool.text import tokenize
+
+    monkeypatch.setattr(tokenize._ChunkTokens, "LIMIT", 1000)
+    cache = tokenize._ChunkTokens()
+    for start in range(0, 400, 40):
+        lines = ["x " + f"t{i}" + ",a" * 12 + " y" for i in range(start, start + 40)]  # 25 tokens a chunk
+        assert cache(treebank_tokenizer(), lines, False)[0] == ["x", f"t{start}", *[",", "a"] * 12, "y"]
+        assert 0 < cache.kept_tokens <= 2 * 1000 + 40 * 25 + 2 and len(cache.known) <= 1000 + 42

@@ -472,24 +472,29 @@ class _ChunkTokens:
     each chunk. A line's last chunk carries the line end (EOS) after its tokens.
 
     Thread-safe without a lock: a call takes the dictionary it starts with (a new one when
-    it holds LIMIT chunks), and entries are only added. Memory stays bounded on any corpus:
-    at most LIMIT chunks, none longer than KEPT_CHUNK_CHARS.
+    it holds LIMIT chunks or 2 x LIMIT tokens), and entries are only added (a race can only
+    repeat work). Memory stays bounded on any corpus and under any request: at most LIMIT
+    chunks, none longer than KEPT_CHUNK_CHARS, with 2 x LIMIT tokens among them (~25 MB on
+    prose, ~60 MB at worst), and what one call adds.
     """
 
-    LIMIT = 1 << 17  # chunks kept (~25 MB on prose; chunks of KEPT_CHUNK_CHARS at most: ~60 MB at worst)
+    LIMIT = 1 << 17  # chunks kept
     # Chunks pay where most were seen before: on prose, after the first batches, 85-95% of a
     # batch's are; on Korean reviews (eojeol words) 40% are new however much was read, and
     # there the rules over whole lines cost 0.6x what chunks cost (docs/benchmarks.md). So a
     # call first looks at its first SAMPLE_LINES: with more than NEW_AT_MOST of their chunks
     # new, it tokenizes its lines whole, and learns the sample's chunks (for the calls after)
-    # at the 1st, 2nd, 4th, 8th... such call in a row: prose soon goes by chunks, Korean
-    # reviews seldom pay for learning. The tokens are the same either way.
+    # at the 1st, 2nd, 4th, 8th... such call in a row, and every LEARN_AT_LEAST_EVERY-th:
+    # prose soon goes by chunks, Korean reviews seldom pay for learning, and a server that
+    # answered Korean soon learns the English that comes after. The tokens are the same.
     SAMPLE_LINES = 512
     NEW_AT_MOST = 0.3
+    LEARN_AT_LEAST_EVERY = 64
 
     def __init__(self):
         self.known: dict[str, tuple[str, ...] | None] = {}
         self.whole_calls = 0  # calls in a row that went whole
+        self.kept_tokens = 0  # tokens of the chunks in ``known``
 
     def __call__(self, tokenizer, lines: list[str], convert_parentheses: bool) -> list[list[str]]:
         """Each line's tokens."""
@@ -514,16 +519,16 @@ class _ChunkTokens:
     def _chunks_pay(self, tokenizer, lines: list[str], convert_parentheses: bool) -> bool:
         """Whether most chunks of the first lines were seen before; if not, those lines' are
         learned (the chunks of the next calls may be)."""
-        if len(lines) <= self.SAMPLE_LINES:
+        if len(lines) < self.SAMPLE_LINES:
             return True
         sample = lines[: self.SAMPLE_LINES]
         keys = (_START + (_END + " " + _START).join(sample) + _END).split(" ")
         if len(set(keys).difference(self.known)) <= self.NEW_AT_MOST * len(keys):
             self.whole_calls = 0
             return True
-        if self.whole_calls & (self.whole_calls - 1) == 0:  # 0, 1, 2, 4, 8...
+        self.whole_calls = n = self.whole_calls + 1
+        if n & (n - 1) == 0 or n % self.LEARN_AT_LEAST_EVERY == 0:  # the 1st, 2nd, 4th, 8th... in a row
             self._values(tokenizer, sample, convert_parentheses)
-        self.whole_calls += 1
         return False
 
     def _values(self, tokenizer, lines: list[str], convert_parentheses: bool) -> tuple[list[tuple[str, ...]], list[str]]:
@@ -532,8 +537,9 @@ class _ChunkTokens:
         if not lines:
             return [], lines
         known = self.known
-        if len(known) > self.LIMIT:
+        if len(known) > self.LIMIT or self.kept_tokens > 2 * self.LIMIT:
             known = self.known = {}
+            self.kept_tokens = 0
         given = lines
         text = _START + (_END + " " + _START).join(lines) + _END
         whole = []  # lines that go whole: they end in white space, hold a newline or one of the marks
@@ -552,7 +558,9 @@ class _ChunkTokens:
             learned = self._learn(tokenizer, convert_parentheses, set(keys).difference(known))
             values = list(map(learned.get, keys, values))
             # kept for later lines: all but long chunks (text without spaces), seldom seen twice
-            known.update({key: v for key, v in learned.items() if len(key) <= KEPT_CHUNK_CHARS})
+            kept = {key: v for key, v in learned.items() if len(key) <= KEPT_CHUNK_CHARS}
+            known.update(kept)
+            self.kept_tokens += sum(map(len, filter(None, kept.values())))
             if None in values:  # a chunk whose tokens do not come out of its context alone: its line goes whole
                 ends = list(accumulate(_chunk_counts(lines)))
                 whole = sorted(set(whole).union(bisect_right(ends, at) for at, v in enumerate(values) if v is None))
