@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
-from itertools import accumulate, islice
+from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
@@ -393,16 +392,9 @@ def _batched(blocks: Iterable[list[tuple[str, bool]]], size: int | None = None) 
     batch: list[tuple[str, bool]] = []
     chars = 0
     for block in blocks:
-        start = 0
-        while start < len(block):
-            part = block[start: start + _LINES_PER_BATCH - len(batch)]
-            reach = list(accumulate(len(text) for text, _ in part))
-            full = bisect_left(reach, size - chars)  # the piece that brings the batch to ``size``
-            if full < len(part):
-                part = part[: full + 1]
-            batch += part
-            chars += reach[len(part) - 1]
-            start += len(part)
+        for piece in block:
+            batch.append(piece)
+            chars += len(piece[0])
             if chars >= size or len(batch) >= _LINES_PER_BATCH:
                 yield batch
                 batch, chars = [], 0

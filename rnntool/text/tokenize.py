@@ -38,6 +38,11 @@ _ASCII_PUNCT = str.maketrans(
 _SPECIAL_RE = re.compile("(" + "|".join(re.escape(s) for s in SPECIALS) + ")")
 
 
+def _has_special(lines: list[str]) -> bool:
+    """Whether a line holds a reserved marker (``<unk>``...), which Treebank rules must not split."""
+    return any(_SPECIAL_RE.search(line) for line in lines if "<" in line)
+
+
 @lru_cache(maxsize=1)
 def _punctuation_table() -> dict[int, None]:
     return {cp: None for cp in range(0x110000) if unicodedata.category(chr(cp)).startswith("P")}
@@ -713,13 +718,13 @@ class Tokenizer:
         """``tokenize`` for many lines at once (kiwi analyses them in batches, on every core;
         Treebank rules run once over them all)."""
         if self.settings.level == "word" and self.settings.tokenizer == "kiwi":
-            cleaned = [self.clean(line) for line in lines]
+            cleaned = self._clean_many(lines)
             # a line of whitespace alone (to Python: \x1c-\x1f too, which Kiwi makes tokens of) has none,
             # as in ``tokenize``
             analysed = iter(kiwi_tokens([line for line in cleaned if line.strip()]))
             return [next(analysed) if line.strip() else [] for line in cleaned]
         if self.settings.subwords:
-            return subword_pieces(self.settings.subword_model, [self.clean(line) for line in lines])
+            return subword_pieces(self.settings.subword_model, self._clean_many(lines))
         if self.settings.level == "word" and self.settings.tokenizer == "treebank":
             return self._treebank_many(self._clean_many(lines))
         return [self.tokenize(line) for line in lines]
@@ -727,19 +732,21 @@ class Tokenizer:
     def tokenize_flat(self, lines: list[str]) -> list[str]:
         """The tokens of all ``lines`` in one list, the line end after each line's: what a
         corpus holds. Treebank words come straight from the chunks' tokens (``_ChunkTokens``)."""
-        chunk_tokens = self.settings.level == "word" and self.settings.tokenizer == "treebank" and (
-            treebank_tokenizer().chunk_tokens)
-        if chunk_tokens:
+        if self.settings.level == "word" and self.settings.tokenizer == "treebank":
             cleaned = self._clean_many(lines)
-            if not any(_SPECIAL_RE.search(line) for line in cleaned if "<" in line):
-                tokenizer = treebank_tokenizer()
+            tokenizer = treebank_tokenizer()
+            if tokenizer.chunk_tokens and not _has_special(cleaned):
                 return list(chain.from_iterable(
-                    chunk_tokens[False].flat(tokenizer, cleaned[start: start + TREEBANK_LINES_AT_ONCE], False)
+                    tokenizer.chunk_tokens[False].flat(tokenizer, cleaned[start: start + TREEBANK_LINES_AT_ONCE], False)
                     for start in range(0, len(cleaned), TREEBANK_LINES_AT_ONCE)))
+            per_line = self._treebank_many(cleaned)
+        else:
+            per_line = self.tokenize_many(lines)
         line_end = (self.line_end,)
-        return list(chain.from_iterable(chain(tokens, line_end) for tokens in self.tokenize_many(lines)))
+        return list(chain.from_iterable(chain(tokens, line_end) for tokens in per_line))
 
     def _clean_many(self, lines: list[str]) -> list[str]:
+        """``clean`` of each line; only NFC where no cleaning option is set (a call less a line)."""
         s = self.settings
         return list(map(nfc, lines)) if not (s.ascii or s.lower or s.strip_punct) else list(map(self.clean, lines))
 
@@ -750,7 +757,7 @@ class Tokenizer:
         if len(lines) > TREEBANK_LINES_AT_ONCE:  # a whole training set: joined copies of it, a part at a time
             return [tokens for start in range(0, len(lines), TREEBANK_LINES_AT_ONCE)
                     for tokens in Tokenizer._treebank_many(lines[start: start + TREEBANK_LINES_AT_ONCE])]
-        if not any(_SPECIAL_RE.search(line) for line in lines if "<" in line):
+        if not _has_special(lines):
             return treebank_tokenizer().tokenize_lines(lines)
         stretches: list[str] = []
         plan: list[list[str | int]] = []  # per line: markers, and indices into stretches

@@ -150,12 +150,14 @@ def pretrain_min_freq(options: dict) -> int:
 def vocabulary_coverage(counts: dict[str, int], min_freq: int, size: int) -> float:
     """The share of the tokens counted that a vocabulary built from these counts keeps (as
     the pretrained language model builds its own: at least ``min_freq``, ``size`` entries with
-    the reserved symbols)."""
-    from rnntool.text.vocab import Vocab
+    the reserved symbols: Vocab.from_counts keeps the most frequent; which of equal counts it
+    keeps does not change the sum)."""
+    from rnntool.text.tokenize import SPECIALS
 
     total = sum(counts.values())
-    kept = Vocab.from_counts(counts, min_freq, size).itos
-    return sum(counts.get(t, 0) for t in kept) / total if total else 1.0
+    frequent = sorted((c for t, c in counts.items() if c >= min_freq and t not in SPECIALS), reverse=True)
+    kept = sum(frequent[: max(0, size - len(SPECIALS))]) + sum(counts.get(s, 0) for s in SPECIALS)
+    return kept / total if total else 1.0
 
 
 def pretrain_language_model(texts: Iterable[str], count: int, settings: TokenizerSettings, output: Path,
