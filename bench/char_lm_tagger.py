@@ -4,6 +4,8 @@
     python bench/char_lm_tagger.py conll2003 [--lm-time 360] [--time 600] [--seed 1] [--baseline]
     python bench/char_lm_tagger.py ewt [--lm-time 360] [--time 600] [--seed 1] [--baseline]
     python bench/char_lm_tagger.py both ...   (one pair of LMs, then both taggers)
+    ... --lm-dir DIR        keep the two LMs in DIR, and reuse them when DIR has them already
+    ... --also "OPTIONS"    also train a --char-lm tagger with these train-tagger options (repeatable)
 
 Stages, each a plain rnntool command with the recipe's defaults:
 1. the pretraining text, written from ../shared/data with no test or dev text: the training
@@ -58,6 +60,9 @@ def main() -> None:
     parser.add_argument("--time", type=float, default=600)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", action="store_true", help="also train the same tagger without --char-lm")
+    parser.add_argument("--lm-dir", type=Path, help="keep the LMs here; LMs found here are reused, not retrained")
+    parser.add_argument("--also", action="append", default=[], metavar="OPTIONS",
+                        help="also train a --char-lm tagger with these extra train-tagger options")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
     began = time.perf_counter()
@@ -67,19 +72,27 @@ def main() -> None:
         print("pretraining text:")
         pretraining_text(text)
         lms = []
+        lm_dir = args.lm_dir or tmp
+        lm_dir.mkdir(parents=True, exist_ok=True)
         for direction, extra in (("forward", []), ("backward", ["--reverse"])):
-            lm = tmp / f"{direction}.safetensors"
-            seconds, _ = rnntool("train-lm", str(text), "--max-time", str(args.lm_time), "--seed", str(args.seed),
-                                 "-q", "-o", str(lm), *extra)
+            lm = lm_dir / f"{direction}.safetensors"
+            if lm.exists():
+                seconds = float("nan")
+                print(f"{direction} char LM: reusing {lm}")
+            else:
+                seconds, _ = rnntool("train-lm", str(text), "--max-time", str(args.lm_time), "--seed",
+                                     str(args.seed), "-q", "-o", str(lm), *extra)
             metrics = json.loads(rnntool("info", str(lm), "--json")[1])["training"]["metrics"]
             print(f"{direction} char LM: {seconds:.0f} s, {metrics['epochs']:.2f} epochs, valid "
                   f"{metrics['valid']['loss']:.4f} nats/char ({metrics['valid']['bpc']:.4f} bpc)")
             lms.append(str(lm))
         for task in (TASKS if args.task == "both" else [args.task]):
             train, dev, test, options = TASKS[task]
-            runs = [("--char-lm", ["--char-lm", ",".join(lms)])] + ([("plain", [])] if args.baseline else [])
-            for name, extra in runs:
-                model = tmp / f"{task}-{name.strip('-')}.safetensors"
+            char_lm = ["--char-lm", ",".join(lms)]
+            runs = ([("--char-lm", char_lm)] + [(f"--char-lm {also}", char_lm + also.split()) for also in args.also]
+                    + ([("plain", [])] if args.baseline else []))
+            for number, (name, extra) in enumerate(runs):
+                model = tmp / f"{task}-{number}.safetensors"
                 seconds, _ = rnntool("train-tagger", str(train), "--dev", str(dev), "--max-time", str(args.time),
                                      "--seed", str(args.seed), "-q", "-o", str(model), *options, *extra)
                 tag_seconds, scores = rnntool("eval-tagger", str(test), "-m", str(model), "--json")
