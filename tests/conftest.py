@@ -62,6 +62,10 @@ def answered_by_workers(monkeypatch):
             answered.append(done)
             yield done
 
-    monkeypatch.setattr(Workers, "ready", lambda self: self._started[0].result(timeout=60) and True)
+    def first_started(self):  # waits for the first worker (they start from a thread of their own)
+        self._starter.join(timeout=60)
+        return self._started[0].result(timeout=60) and True
+
+    monkeypatch.setattr(Workers, "ready", first_started)
     monkeypatch.setattr(Workers, "ordered", counted)
     return answered

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rnntool.errors import RnntoolError
-from rnntool.parallel import MAX_DEFAULT_JOBS, Workers, default_jobs, ordered_map
+from rnntool.parallel import MAX_DEFAULT_JOBS, Workers, default_jobs
 from rnntool.runtime.stream import answer_stream
 
 
@@ -36,10 +36,15 @@ def test_default_jobs_share_the_cpus_among_local_ranks(monkeypatch):
     assert default_jobs() == 1
 
 
-def test_ordered_map_keeps_input_order_in_single_threaded_workers():
+def in_workers(function, items, jobs):
+    with Workers(function, jobs) as workers:
+        return list(workers.ordered(items))
+
+
+def test_workers_keep_input_order_in_single_threaded_workers():
     items = [[n] for n in range(30)]
     before = os.environ.get("OPENBLAS_NUM_THREADS")
-    out = list(ordered_map(Where(), items, jobs=2))
+    out = in_workers(Where(), items, jobs=2)
     assert [item for item, _ in out] == items
     answered = [rows(text)[0] for _, text in out]
     assert [int(r[0]) for r in answered] == list(range(30))
@@ -145,7 +150,7 @@ class DiesOnThree:
 
 def test_a_worker_that_dies_fails_the_run_in_one_line():
     with pytest.raises(RnntoolError, match="worker process died.*--jobs 1"):
-        list(ordered_map(DiesOnThree(), [[n] for n in range(8)], jobs=2))
+        in_workers(DiesOnThree(), [[n] for n in range(8)], jobs=2)
 
 
 def test_training_threads_follow_the_cores_other_processes_leave_free(monkeypatch):
@@ -196,3 +201,44 @@ def test_training_threads_follow_the_cores_other_processes_leave_free(monkeypatc
     one.threads = 1
     assert not parallel.ThreadGovernor(one).enabled
     assert not parallel.ThreadGovernor(FakeTorch(), cpu=False).enabled  # a GPU run's threads are left alone
+
+
+def test_a_script_without_a_main_guard_can_use_workers(tmp_path):
+    """Worker processes are spawned without the caller's main script: one without an
+    ``if __name__ == "__main__":`` guard (as tutorials and notebooks write them) runs once,
+    not again in each worker (where it hung: every worker started workers of its own)."""
+    import subprocess
+    import sys
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"Call me at {n} for a free prize, ok?\n" for n in range(3000)))
+    script = tmp_path / "script.py"
+    script.write_text(f"""import rnntool
+print("top of the script")
+rnntool.load("sms-spam").classify_file({str(texts)!r}, {str(tmp_path / 'out.txt')!r}, jobs=2, batch_size=64)
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "top of the script\n"
+    assert len((tmp_path / "out.txt").read_text().splitlines()) == 3000
+
+
+def test_workers_start_from_a_thread_of_their_own(monkeypatch):
+    """Starting a process waits until the child has read what it is sent (a model file's
+    bytes): the caller goes on meanwhile, so the processes start from another thread."""
+    import threading
+
+    from rnntool.spawning import SpawnWithoutMainProcess
+
+    started_from = []
+    original = SpawnWithoutMainProcess._Popen
+
+    def recording(process_obj):
+        started_from.append(threading.current_thread())
+        return original(process_obj)
+
+    monkeypatch.setattr(SpawnWithoutMainProcess, "_Popen", staticmethod(recording))
+    items = [[n] for n in range(6)]
+    out = in_workers(Where(), items, jobs=2)
+    assert [item for item, _ in out] == items
+    assert started_from and threading.main_thread() not in started_from
