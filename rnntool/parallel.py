@@ -208,9 +208,3 @@ class Workers:
         except BrokenProcessPool:
             raise RnntoolError("a worker process died (killed, or out of memory?); "
                                "run again with --jobs 1 to work in this process only") from None
-
-
-def ordered_map(function: Callable[[T], R], items: Iterable[T | None], jobs: int) -> Iterator[tuple[T, R]]:
-    """``Workers(function, jobs).ordered(items)``, the workers closed after."""
-    with Workers(function, jobs) as workers:
-        yield from workers.ordered(items)

@@ -214,12 +214,14 @@ def test_worker_processes_give_the_same_corpus(tmp_path, monkeypatch, split):
         assert one.vocab.decode(one.splits["train"][:3]) == ["Do", "n't", "<eos>"]
 
 
-def test_worker_processes_are_used_past_the_threshold(monkeypatch):
+def test_worker_processes_are_used_past_the_threshold(monkeypatch, answered_by_workers):
+    """(answered_by_workers: the batches after the threshold wait until a worker is up.)"""
     import rnntool.text.corpus as corpus_module
 
     monkeypatch.setattr(corpus_module, "PARALLEL_AFTER_CHARS", 10)
     batches = [([(f"It's line {i}.", True)], "train") for i in range(6)]
     out = list(corpus_module._encoded(batches, TREEBANK, jobs=2))
+    assert len(answered_by_workers) == 5
     assert [p for p, _, _ in out] == [p for p, _ in batches]  # input order kept
     assert out[0][2] is None  # the first batch, before the threshold, is left to the builder
     for i, (_, _, (types, ids, lines, characters)) in enumerate(out[1:], start=1):  # each batch's own types,
@@ -229,6 +231,63 @@ def test_worker_processes_are_used_past_the_threshold(monkeypatch):
     # characters and whitespace words never start workers
     chars = list(corpus_module._encoded(batches, TokenizerSettings(level="char"), jobs=2))
     assert all(t is None for _, _, t in chars)
+
+
+def test_this_process_goes_on_until_a_worker_is_ready(monkeypatch):
+    """Workers take a spawn start each: the batches that come meanwhile are not left waiting."""
+    import rnntool.text.corpus as corpus_module
+    from rnntool.parallel import Workers
+
+    class NeverReady(Workers):
+        def ready(self):
+            return False
+
+    monkeypatch.setattr(corpus_module, "Workers", NeverReady)
+    monkeypatch.setattr(corpus_module, "PARALLEL_AFTER_CHARS", 10)
+    batches = [([(f"It's line {i}.", True)], "train") for i in range(4)]
+    out = list(corpus_module._encoded(batches, TREEBANK, jobs=2))
+    assert [p for p, _, _ in out] == [p for p, _ in batches]
+    assert all(encoded is None for _, _, encoded in out)
+
+
+def test_workers_start_from_the_chunks_learned_here():
+    """The encoder sent to each worker carries this process's chunk cache; loading it there
+    fills that process's cache (simulated here by emptying this one's first)."""
+    import pickle
+
+    import rnntool.text.corpus as corpus_module
+    from rnntool.text.tokenize import Tokenizer, treebank_tokenizer
+
+    Tokenizer(TREEBANK).tokenize_flat(["Don't stop, she said.", "It's over--really."] * 300)
+    cache = treebank_tokenizer().chunk_tokens[False]
+    learned = dict(cache.known)
+    assert {"Don't", "stop,", "said.\x03"} <= {k.replace("\x02", "") for k in learned}
+    encoder = pickle.loads(pickle.dumps(corpus_module._BatchEncoder(TREEBANK)))
+    saved, saved_tokens = cache.known, cache.kept_tokens
+    try:
+        cache.known, cache.kept_tokens = {}, 0
+        encoder.load()
+        assert cache.known == learned and cache.kept_tokens == sum(len(v) for v in learned.values() if v)
+        assert encoder.chunks == {}  # not kept twice in the worker
+        batch = encoder(([("Don't stop, she said.", True)], "train"))
+        assert [batch.types[i] for i in batch.ids] == ["Do", "n't", "stop", ",", "she", "said", ".", "<eos>"]
+    finally:
+        cache.known, cache.kept_tokens = saved, saved_tokens
+
+
+def test_kept_chunks_stay_within_the_cache_bounds():
+    from rnntool.text.tokenize import _ChunkTokens
+
+    cache = _ChunkTokens()
+    cache.keep({"a": ("a",), "b": None})
+    cache.keep({"a": ("a",)})  # known already: counted once
+    assert cache.known == {"a": ("a",), "b": None} and cache.kept_tokens == 1
+    too_many = {str(i): (str(i),) for i in range(_ChunkTokens.LIMIT)}
+    cache.keep(too_many)  # past LIMIT chunks: not kept
+    assert len(cache.known) == 2
+    many_tokens = {"x": ("x",) * (2 * _ChunkTokens.LIMIT)}
+    cache.keep(many_tokens)  # past 2 x LIMIT tokens: not kept
+    assert "x" not in cache.known and cache.kept_tokens == 1
 
 
 def test_a_killed_prep_leaves_no_scratch_files(tmp_path):

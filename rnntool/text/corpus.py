@@ -15,8 +15,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,10 +24,10 @@ import numpy as np
 from rnntool.config import SPLIT_MODES
 from rnntool.errors import InputError, OptionError
 from rnntool.fsutil import AtomicDirectory
-from rnntool.parallel import default_jobs, ordered_map
+from rnntool.parallel import Workers, default_jobs
 from rnntool.text.sources import ProgressFn, TextSource
 from rnntool.text.subword import subword_vocabulary
-from rnntool.text.tokenize import SPECIALS, Tokenizer, TokenizerSettings
+from rnntool.text.tokenize import SPECIALS, Tokenizer, TokenizerSettings, keep_chunks, known_chunks
 from rnntool.text.vocab import Vocab
 
 CORPUS_FORMAT = "rnntool-corpus"
@@ -39,8 +38,8 @@ COVERAGE_TOP_N = (10, 100, 1000, 10000)
 _LINES_PER_BATCH = 4096
 # Treebank word tokenizing is ~0.06 s per MB of text on one core once most words were seen
 # before (the chunk cache of text/tokenize.py), several times that on new text: past this much
-# text, worker processes (a spawn start each, ~0.25 s, and a cache of their own) pay for
-# themselves (11.9 MB of prose: even with one process; 95 MB: 1.33x faster on 2 cores).
+# text, worker processes (a spawn start each, ~0.25 s, starting from this process's chunks)
+# pay for themselves (11.9 MB of prose: 1.1x over one process on 2 cores; 95 MB: 1.33x).
 PARALLEL_AFTER_CHARS = 1 << 19
 
 
@@ -409,38 +408,55 @@ def _parallel_pays(settings: TokenizerSettings) -> bool:
     return settings.level == "word" and settings.tokenizer == "treebank"
 
 
-_worker_tokenizers: dict[TokenizerSettings, Tokenizer] = {}
+class _BatchEncoder:
+    """``encode_batch`` in a worker process, which starts from the Treebank chunks this
+    process has learned so far (sent once, as the worker starts)."""
 
+    def __init__(self, settings: TokenizerSettings):
+        self.settings = settings
+        self.chunks = known_chunks()
+        self.tokenizer: Tokenizer | None = None
 
-def _encode_in_worker(settings: TokenizerSettings, batch: tuple[list[tuple[str, bool]], str]) -> EncodedBatch:
-    tokenizer = _worker_tokenizers.get(settings)
-    if tokenizer is None:
-        tokenizer = _worker_tokenizers[settings] = Tokenizer(settings)
-    pieces, _ = batch
-    return encode_batch(tokenizer, pieces)
+    def load(self) -> None:
+        keep_chunks(self.chunks)
+        self.chunks = {}
+        self.tokenizer = Tokenizer(self.settings)
+
+    def __call__(self, batch: tuple[list[tuple[str, bool]], str]) -> EncodedBatch:
+        pieces, _ = batch
+        return encode_batch(self.tokenizer, pieces)
 
 
 def _encoded(batches: Iterable[tuple[list[tuple[str, bool]], str]], settings: TokenizerSettings,
              jobs: int) -> Iterator[tuple[list[tuple[str, bool]], str, EncodedBatch | None]]:
     """(pieces, split, encoded) for each batch, in input order. ``encoded`` is None where the
-    builder encodes the batch itself; past PARALLEL_AFTER_CHARS of Treebank text it comes from
-    ``jobs`` worker processes (``encode_batch``), with at most two batches a worker in flight,
-    so memory stays bounded however large the input. The output is the same for any ``jobs``."""
+    builder encodes the batch itself. Past PARALLEL_AFTER_CHARS of Treebank text, ``jobs``
+    worker processes start (with the chunks learned so far), this process goes on with the
+    batches until one of them is ready, and they encode the rest (``encode_batch``), at most
+    two batches a worker in flight, so memory stays bounded however large the input. The
+    output is the same for any ``jobs``."""
     batches = iter(batches)
     if jobs < 2 or not _parallel_pays(settings):
         for pieces, split in batches:
             yield pieces, split, None
         return
+    workers = None
     chars = 0
-    for pieces, split in batches:
-        yield pieces, split, None
-        chars += sum(len(p) for p, _ in pieces)
-        if chars >= PARALLEL_AFTER_CHARS:
-            break
-    else:
-        return
-    for (pieces, split), encoded in ordered_map(partial(_encode_in_worker, settings), batches, jobs):
-        yield pieces, split, encoded
+    try:
+        for pieces, split in batches:
+            if workers is not None and workers.ready():
+                break
+            yield pieces, split, None
+            chars += sum(len(p) for p, _ in pieces)
+            if workers is None and chars >= PARALLEL_AFTER_CHARS:
+                workers = Workers(_BatchEncoder(settings), jobs)  # they start up while this process goes on
+        else:
+            return
+        for (pieces, split), encoded in workers.ordered(chain([(pieces, split)], batches)):
+            yield pieces, split, encoded
+    finally:
+        if workers is not None:
+            workers.close()
 
 
 def _source_blocks(source: TextSource, opts: PrepOptions,

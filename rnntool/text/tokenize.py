@@ -135,6 +135,26 @@ def treebank_tokenizer():
     return tokenizer
 
 
+def known_chunks() -> dict[bool, dict[str, tuple[str, ...] | None]]:
+    """A copy of the Treebank chunks this process has tokenized and kept (``_ChunkTokens``,
+    by ``convert_parentheses``), for a worker process to start from (``keep_chunks``): a
+    worker that starts with them meets far fewer chunks for the first time. Empty where
+    chunking is off or nothing was tokenized here (NLTK is not imported for it)."""
+    if not treebank_tokenizer.cache_info().currsize:
+        return {}
+    chunk_tokens = treebank_tokenizer().chunk_tokens or {}
+    return {convert: dict(cache.known) for convert, cache in chunk_tokens.items() if cache.known}
+
+
+def keep_chunks(known: dict[bool, dict[str, tuple[str, ...] | None]]) -> None:
+    """Chunks from ``known_chunks`` of another process kept here."""
+    if not known:
+        return
+    chunk_tokens = treebank_tokenizer().chunk_tokens
+    for convert, chunks in known.items() if chunk_tokens else ():
+        chunk_tokens[convert].keep(chunks)
+
+
 # The fingerprint of NLTK's Treebank rules (patterns and substitutions, as in NLTK 3.10) that
 # _ChunkTokens was reasoned for: NLTK changing any rule turns chunking off.
 TREEBANK_RULES_READ = "c2726719805a84aa"
@@ -500,6 +520,15 @@ class _ChunkTokens:
         self.known: dict[str, tuple[str, ...] | None] = {}
         self.whole_calls = 0  # calls in a row that went whole
         self.kept_tokens = 0  # tokens of the chunks in ``known``
+
+    def keep(self, known: dict[str, tuple[str, ...] | None]) -> None:
+        """Chunks learned elsewhere (another process's ``known``) kept as if learned here,
+        unless they would pass the bounds."""
+        new = {key: tokens for key, tokens in known.items() if key not in self.known}
+        tokens = sum(map(len, filter(None, new.values())))
+        if len(self.known) + len(new) <= self.LIMIT and self.kept_tokens + tokens <= 2 * self.LIMIT:
+            self.known.update(new)
+            self.kept_tokens += tokens
 
     def __call__(self, tokenizer, lines: list[str], convert_parentheses: bool) -> list[list[str]]:
         """Each line's tokens."""
