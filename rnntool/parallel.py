@@ -124,6 +124,8 @@ class Workers:
     """
 
     def __init__(self, function: Callable, jobs: int):
+        # (``function`` is pickled with the plain pickler, not multiprocessing's: nothing in
+        # it may be a lock, a queue or a shared-memory tensor)
         import pickle
         import threading
         from concurrent.futures import ProcessPoolExecutor
@@ -135,6 +137,8 @@ class Workers:
         self.executor = ProcessPoolExecutor(jobs, mp_context=SpawnWithoutMainContext(), initializer=_worker_init,
                                             initargs=(pickle.dumps(function, protocol=pickle.HIGHEST_PROTOCOL),))
         self._started: list = []
+        self._closing = False
+        self._start_error: BaseException | None = None
         # Starting a process waits until the child has read what it is sent (a model file's
         # bytes, learned chunks: 0.3 s of a 1.4 s classify run here), so the processes start
         # from a thread while the caller goes on.
@@ -146,13 +150,16 @@ class Workers:
         # worker can take, so all of them start now, and the first answer says one is ready
         try:
             for _ in range(self.jobs):
+                if self._closing:
+                    return
                 self._started.append(self.executor.submit(os.getpid))
-        except RuntimeError:  # closed meanwhile: nothing will be asked of them
-            pass
+        except BaseException as error:  # a child that died as it started, no process to be had: ordered() says so
+            self._start_error = error
 
     def ready(self) -> bool:
-        """Whether a worker has started (its model loaded) and could take work now."""
-        return any(started.done() for started in list(self._started))
+        """Whether a worker has started (its model loaded) and could take work now (or the
+        start failed, which ``ordered`` reports)."""
+        return self._start_error is not None or any(started.done() for started in list(self._started))
 
     def __enter__(self) -> "Workers":
         return self
@@ -164,6 +171,7 @@ class Workers:
         """Stop the workers now, mid-task if need be: nobody will read what is in flight.
         (concurrent.futures can only wait for a running task, so the processes are
         terminated directly.)"""
+        self._closing = True  # no more starts
         self._starter.join()
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
         manager = getattr(self.executor, "_executor_manager_thread", None)  # shutdown() forgets it
@@ -191,6 +199,9 @@ class Workers:
 
         from rnntool.runtime.stream import UntilError
 
+        if self._start_error is not None:
+            raise RnntoolError(f"worker processes could not start ({type(self._start_error).__name__}: "
+                               f"{self._start_error}); run again with --jobs 1 to work in this process only")
         cap = IN_FLIGHT_PER_WORKER * self.jobs
         in_flight: deque = deque()
         source = UntilError(items)

@@ -271,6 +271,8 @@ def test_workers_start_from_the_chunks_learned_here():
         assert encoder.chunks == {}  # not kept twice in the worker
         batch = encoder(([("Don't stop, she said.", True)], "train"))
         assert [batch.types[i] for i in batch.ids] == ["Do", "n't", "stop", ",", "she", "said", ".", "<eos>"]
+        cache.kept_tokens = 2 * cache.LIMIT + 1  # a cache past its bounds (it starts over at its next call)
+        assert corpus_module.known_chunks() == {}  # is not sent, as the worker would not keep it
     finally:
         cache.known, cache.kept_tokens = saved, saved_tokens
 

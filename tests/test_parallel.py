@@ -239,6 +239,25 @@ def test_workers_start_from_a_thread_of_their_own(monkeypatch):
 
     monkeypatch.setattr(SpawnWithoutMainProcess, "_Popen", staticmethod(recording))
     items = [[n] for n in range(6)]
-    out = in_workers(Where(), items, jobs=2)
+    with Workers(Where(), 2) as workers:
+        workers._starter.join(timeout=60)  # (work handed out meanwhile could start a worker from here)
+        out = list(workers.ordered(items))
     assert [item for item, _ in out] == items
-    assert started_from and threading.main_thread() not in started_from
+    assert len(started_from) == 2 and threading.main_thread() not in started_from
+
+
+def test_workers_that_cannot_start_fail_the_run_in_one_line(monkeypatch):
+    """A start that fails in the starting thread (no processes to be had, a child that died
+    reading its start) is not lost there: ready() lets the caller hand over, and ordered()
+    says what happened and what to do."""
+    from rnntool.spawning import SpawnWithoutMainProcess
+
+    def no_process(process_obj):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(SpawnWithoutMainProcess, "_Popen", staticmethod(no_process))
+    with Workers(Where(), 2) as workers:
+        workers._starter.join(timeout=60)
+        assert workers.ready()
+        with pytest.raises(RnntoolError, match=r"could not start \(BlockingIOError.*--jobs 1"):
+            list(workers.ordered([[1], [2]]))

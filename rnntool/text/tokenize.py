@@ -135,24 +135,26 @@ def treebank_tokenizer():
     return tokenizer
 
 
-def known_chunks() -> dict[bool, dict[str, tuple[str, ...] | None]]:
-    """A copy of the Treebank chunks this process has tokenized and kept (``_ChunkTokens``,
-    by ``convert_parentheses``), for a worker process to start from (``keep_chunks``): a
-    worker that starts with them meets far fewer chunks for the first time. Empty where
-    chunking is off or nothing was tokenized here (NLTK is not imported for it)."""
+def known_chunks(convert_parentheses: bool = False) -> dict[str, tuple[str, ...] | None]:
+    """A copy of the Treebank chunks this process has tokenized and kept (``_ChunkTokens``),
+    for a worker process to start from (``keep_chunks``): a worker that starts with them
+    meets far fewer chunks for the first time. Empty where chunking is off, nothing was
+    tokenized here (NLTK is not imported for it), or the cache is past the bounds a worker
+    would keep."""
     if not treebank_tokenizer.cache_info().currsize:
         return {}
-    chunk_tokens = treebank_tokenizer().chunk_tokens or {}
-    return {convert: dict(cache.known) for convert, cache in chunk_tokens.items() if cache.known}
-
-
-def keep_chunks(known: dict[bool, dict[str, tuple[str, ...] | None]]) -> None:
-    """Chunks from ``known_chunks`` of another process kept here."""
-    if not known:
-        return
     chunk_tokens = treebank_tokenizer().chunk_tokens
-    for convert, chunks in known.items() if chunk_tokens else ():
-        chunk_tokens[convert].keep(chunks)
+    cache = chunk_tokens[convert_parentheses] if chunk_tokens else None
+    if cache is None or len(cache.known) > cache.LIMIT or cache.kept_tokens > 2 * cache.LIMIT:
+        return {}
+    return dict(cache.known)
+
+
+def keep_chunks(known: dict[str, tuple[str, ...] | None], convert_parentheses: bool = False) -> None:
+    """Chunks from ``known_chunks`` of another process kept here."""
+    chunk_tokens = treebank_tokenizer().chunk_tokens if known else None
+    if chunk_tokens:
+        chunk_tokens[convert_parentheses].keep(known)
 
 
 # The fingerprint of NLTK's Treebank rules (patterns and substitutions, as in NLTK 3.10) that
