@@ -187,6 +187,21 @@ class Workers:
         if manager is not None:
             manager.join(timeout=10)
 
+    @staticmethod
+    def _cannot_start(error: BaseException):
+        from rnntool.errors import RnntoolError
+
+        return RnntoolError(f"worker processes could not start ({type(error).__name__}: {error}); "
+                            "run again with --jobs 1 to work in this process only")
+
+    def _submit(self, item):
+        # The executor starts a process here when one is missing (a start in the starting
+        # thread failed, after the hand-over): its failure is the same one-line error.
+        try:
+            return self.executor.submit(_call_in_worker, item)
+        except OSError as error:
+            raise self._cannot_start(error) from error
+
     def ordered(self, items: Iterable[T | None]) -> Iterator[tuple[T, R]]:
         """(item, function(item)) for every item, in input order, with at most
         IN_FLIGHT_PER_WORKER items a worker in flight. A None among the items is not sent:
@@ -200,15 +215,14 @@ class Workers:
         from rnntool.runtime.stream import UntilError
 
         if self._start_error is not None:
-            raise RnntoolError(f"worker processes could not start ({type(self._start_error).__name__}: "
-                               f"{self._start_error}); run again with --jobs 1 to work in this process only")
+            raise self._cannot_start(self._start_error) from self._start_error
         cap = IN_FLIGHT_PER_WORKER * self.jobs
         in_flight: deque = deque()
         source = UntilError(items)
         try:
             for item in source:
                 if item is not None:
-                    in_flight.append((item, self.executor.submit(_call_in_worker, item)))
+                    in_flight.append((item, self._submit(item)))
                 while len(in_flight) > (0 if item is None else cap - 1):
                     done, future = in_flight.popleft()
                     yield done, future.result()

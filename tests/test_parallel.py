@@ -261,3 +261,41 @@ def test_workers_that_cannot_start_fail_the_run_in_one_line(monkeypatch):
         assert workers.ready()
         with pytest.raises(RnntoolError, match=r"could not start \(BlockingIOError.*--jobs 1"):
             list(workers.ordered([[1], [2]]))
+
+
+def test_a_worker_started_during_the_work_that_cannot_start_fails_the_run_in_one_line(monkeypatch):
+    """After the hand-over, the executor starts a missing worker from the caller's thread
+    (one whose start failed in the starting thread): its failure reads the same."""
+    with Workers(Where(), 2) as workers:
+        workers._starter.join(timeout=60)
+
+        def no_process(*args, **kwargs):
+            raise BrokenPipeError(32, "Broken pipe")  # a child killed as it read its start
+
+        monkeypatch.setattr(workers.executor, "submit", no_process)
+        with pytest.raises(RnntoolError, match=r"could not start \(BrokenPipeError.*--jobs 1"):
+            list(workers.ordered([[1], [2]]))
+
+
+def test_only_rnntool_starts_leave_the_main_module_out():
+    """The start-up data a child gets: without the main module for rnntool's workers (a
+    flag of the starting thread), unchanged for every other thread's processes."""
+    import threading
+    from multiprocessing import spawn
+
+    import rnntool.spawning as spawning
+
+    main_keys = {"init_main_from_path", "init_main_from_name"}
+    plain = spawn.get_preparation_data("x")
+    assert main_keys & set(plain)  # pytest's own __main__, as any program's
+    other_thread = []
+    spawning._here.without_main = True
+    try:
+        ours = spawn.get_preparation_data("x")
+        thread = threading.Thread(target=lambda: other_thread.append(spawn.get_preparation_data("x")))
+        thread.start()
+        thread.join()
+    finally:
+        spawning._here.without_main = False
+    assert not main_keys & set(ours)
+    assert main_keys & set(other_thread[0]) == main_keys & set(plain)
