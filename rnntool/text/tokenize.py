@@ -145,7 +145,7 @@ def known_chunks(convert_parentheses: bool = False) -> dict[str, tuple[str, ...]
         return {}
     chunk_tokens = treebank_tokenizer().chunk_tokens
     cache = chunk_tokens[convert_parentheses] if chunk_tokens else None
-    if cache is None or len(cache.known) > cache.LIMIT or cache.kept_tokens > 2 * cache.LIMIT:
+    if cache is None or cache.past_bounds():
         return {}
     return dict(cache.known)
 
@@ -528,9 +528,13 @@ class _ChunkTokens:
         unless they would pass the bounds."""
         new = {key: tokens for key, tokens in known.items() if key not in self.known}
         tokens = sum(map(len, filter(None, new.values())))
-        if len(self.known) + len(new) <= self.LIMIT and self.kept_tokens + tokens <= 2 * self.LIMIT:
+        if not self.past_bounds(len(new), tokens):
             self.known.update(new)
             self.kept_tokens += tokens
+
+    def past_bounds(self, more_chunks: int = 0, more_tokens: int = 0) -> bool:
+        """Whether the cache (with that much more) holds more than LIMIT chunks or 2 x LIMIT tokens."""
+        return len(self.known) + more_chunks > self.LIMIT or self.kept_tokens + more_tokens > 2 * self.LIMIT
 
     def __call__(self, tokenizer, lines: list[str], convert_parentheses: bool) -> list[list[str]]:
         """Each line's tokens."""
@@ -573,7 +577,7 @@ class _ChunkTokens:
         if not lines:
             return [], lines
         known = self.known
-        if len(known) > self.LIMIT or self.kept_tokens > 2 * self.LIMIT:
+        if self.past_bounds():
             known = self.known = {}
             self.kept_tokens = 0
         given = lines
