@@ -563,6 +563,21 @@ def test_perplexity_reads_a_string_as_a_file_is_read(tmp_path):
         lm.perplexity("")
 
 
+def test_a_long_text_is_scored_on_numpy_where_onnxruntime_cannot_be_had(monkeypatch):
+    """auto (the default) scores a long stream on onnxruntime only where it imports; without
+    it the same call runs on numpy, with no error and no message."""
+    import rnntool.runtime.ort as ort_module
+
+    monkeypatch.delenv("RNNTOOL_ENGINE", raising=False)
+    monkeypatch.setattr(ort_module, "_usable", lambda: False)
+    assert ort_module.stream_engine(10 ** 9) == "numpy"
+    monkeypatch.setattr(ort_module, "STREAM_AFTER", 8)
+    lm = rnntool.load("shakespeare-char")
+    got = lm.perplexity("To be, or not to be: that is the question.\n")
+    monkeypatch.setenv("RNNTOOL_ENGINE", "numpy")
+    assert lm.perplexity("To be, or not to be: that is the question.\n") == got  # the very same figures
+
+
 def test_file_calls_leave_other_threads_answers_alone(tmp_path):
     clf = rnntool.load("sms-spam")
     texts = _texts(300)

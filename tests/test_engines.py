@@ -1,5 +1,5 @@
-"""The onnxruntime engine (RNNTOOL_ENGINE=onnxruntime, the [fast] extra) against the numpy
-reference: every cell, one and two directions, one and two layers, sequences of any length;
+"""The onnxruntime engine (RNNTOOL_ENGINE=onnxruntime, the [fast] extra; under auto, the
+default, long streams' scoring) against the numpy reference: every cell, one and two directions, one and two layers, sequences of any length;
 and rnntool's own ONNX protobuf bytes against the onnx package's."""
 
 from __future__ import annotations
@@ -51,17 +51,57 @@ def test_onnxruntime_stack_equals_the_numpy_reference(cell, layers, bidirectiona
         np.testing.assert_allclose(got_state, want_state, atol=1e-5)
 
 
-def test_the_engine_is_numpy_unless_chosen(monkeypatch):
+def test_auto_scores_long_streams_on_onnxruntime_and_everything_else_on_numpy(monkeypatch):
     from rnntool.errors import InputError
-    from rnntool.runtime.ort import packed_engine
+    from rnntool.runtime.ort import STREAM_AFTER, packed_engine, stream_engine
+
+    for value in (None, "auto"):  # unset is auto
+        if value is None:
+            monkeypatch.delenv("RNNTOOL_ENGINE", raising=False)
+        else:
+            monkeypatch.setenv("RNNTOOL_ENGINE", value)
+        assert packed_engine() == "numpy"
+        assert stream_engine(STREAM_AFTER - 1) == "numpy"
+        assert stream_engine(STREAM_AFTER) == "onnxruntime"
+    monkeypatch.setenv("RNNTOOL_ENGINE", "numpy")
+    assert packed_engine() == stream_engine(10 ** 9) == "numpy"
+    monkeypatch.setenv("RNNTOOL_ENGINE", "onnxruntime")
+    assert packed_engine() == stream_engine(1) == "onnxruntime"
+    monkeypatch.setenv("RNNTOOL_ENGINE", "tensorrt")
+    with pytest.raises(InputError, match="use one of: auto, numpy, onnxruntime"):
+        packed_engine()
+
+
+def test_one_engine_scores_a_whole_stream_chosen_from_its_first_window(monkeypatch):
+    """A text of many windows is scored on one engine (chosen by the first, full window), and
+    a text shorter than STREAM_AFTER on numpy; the figures agree with numpy's either way."""
+    import rnntool.runtime.ort as ort_module
+    import rnntool.runtime.scoring as scoring
 
     monkeypatch.delenv("RNNTOOL_ENGINE", raising=False)
-    assert packed_engine() == "numpy"
-    monkeypatch.setenv("RNNTOOL_ENGINE", "onnxruntime")
-    assert packed_engine() == "onnxruntime"
-    monkeypatch.setenv("RNNTOOL_ENGINE", "tensorrt")
-    with pytest.raises(InputError, match="use one of: numpy, onnxruntime"):
-        packed_engine()
+    monkeypatch.setattr(scoring, "EVAL_WINDOW", 64)
+    monkeypatch.setattr(ort_module, "STREAM_AFTER", 64)
+    lm = rnntool.load("shakespeare-char")._runtime
+    engines = []
+    scored = lm.target_log_probs
+
+    def spy(*args, engine=None, **kwargs):
+        engines.append(engine)
+        return scored(*args, engine=engine, **kwargs)
+
+    monkeypatch.setattr(lm, "target_log_probs", spy)
+    long_text = [("Now is the winter of our discontent", True)] * 6  # 216 tokens: 4 windows
+    got = scoring.evaluate_pieces(lm, long_text)
+    assert engines == ["onnxruntime"] * 4
+    engines.clear()
+    short = scoring.evaluate_pieces(lm, long_text[:1])  # 36 tokens: under STREAM_AFTER
+    assert engines == ["numpy"]
+    monkeypatch.setenv("RNNTOOL_ENGINE", "numpy")
+    engines.clear()
+    want = scoring.evaluate_pieces(lm, long_text)
+    assert engines == ["numpy"] * 4
+    assert got["tokens"] == want["tokens"] == 216 and short["tokens"] == 36
+    assert got["loss"] == pytest.approx(want["loss"], abs=1e-5)
 
 
 @pytest.mark.parametrize("command, model, text", [

@@ -91,8 +91,10 @@ def render(app: typer.Typer) -> str:
               "uninterrupted one whatever the load."),
         ".TP", ".B RNNTOOL_SERVE_TOKEN", _roff("The bearer token of rnntool serve (as --token, kept out of ps)."),
         ".TP", ".B RNNTOOL_ENGINE",
-        _roff("numpy (the default) or onnxruntime: the engine of the taggers' and classifiers' recurrent "
-              "layers and of language models' scoring (score, eval-lm); onnxruntime needs the fast extra: "
+        _roff("auto (the default), numpy or onnxruntime: the engine of the taggers' and classifiers' "
+              "recurrent layers and of language models' scoring (score, eval-lm). auto runs eval-lm on "
+              "onnxruntime from 4,096 tokens on where it is installed (faster there; the same figures to "
+              "float rounding) and everything else on numpy; onnxruntime needs the fast extra: "
               "pip install \"rnntool[fast]\"."),
     ]
     for variable, meaning in model_variables():

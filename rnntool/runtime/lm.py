@@ -95,11 +95,13 @@ class LMRuntime:
         x = self.embedding[np.asarray(ids)]
         return self.stack.forward(x, state, lengths)
 
-    def target_log_probs(self, ids: np.ndarray, targets: np.ndarray, state=None, lengths=None, chunk: int = 256):
-        """log p(targets[t] | ids[..t]) for [T, B] arrays, in chunks of time steps. Returns (lp [T, B], state)."""
+    def target_log_probs(self, ids: np.ndarray, targets: np.ndarray, state=None, lengths=None, chunk: int = 256,
+                         engine: str | None = None):
+        """log p(targets[t] | ids[..t]) for [T, B] arrays, in chunks of time steps, on ``engine``
+        (numpy or onnxruntime; default: runtime.ort.packed_engine's). Returns (lp [T, B], state)."""
         T, B = ids.shape
         out = np.empty((T, B), dtype=np.float64)
-        ort = self._ort()
+        ort = self._ort(engine)
         if state is None:
             state = self.zero_state(B)
         for start in range(0, T, chunk):
@@ -114,12 +116,12 @@ class LMRuntime:
             out[sl] = np.take_along_axis(lp, targets[sl][:, :, None], axis=2)[:, :, 0]
         return out, state
 
-    def _ort(self):
-        """The onnxruntime session that scores, where ``$RNNTOOL_ENGINE=onnxruntime`` (built
-        once), else None: the numpy runtime."""
+    def _ort(self, engine: str | None = None):
+        """The onnxruntime session that scores (built once) where ``engine`` (default:
+        runtime.ort.packed_engine's) is onnxruntime, else None: the numpy runtime."""
         from rnntool.runtime.ort import OrtLanguageModel, packed_engine
 
-        if packed_engine() != "onnxruntime":
+        if (engine or packed_engine()) != "onnxruntime":
             return None
         with _ORT_BUILD:  # the server's batch threads may ask at once: one session
             if getattr(self, "_ort_session", None) is None:

@@ -1,15 +1,22 @@
 """Recurrent stacks on onnxruntime: an engine for the tagger's and classifier's packed scans
-and for language models' scoring (``score``, ``eval-lm``), chosen with
-``RNNTOOL_ENGINE=onnxruntime`` where the ``[fast]`` extra is installed (``pip install
-"rnntool[fast]"``: onnxruntime; the graphs are written by rnntool.runtime.onnx_proto, not the
-onnx package, whose import alone takes a second).
+and for language models' scoring (``score``, ``eval-lm``), where the ``[fast]`` extra is
+installed (``pip install "rnntool[fast]"``: onnxruntime; the graphs are written by
+rnntool.runtime.onnx_proto, not the onnx package, whose import alone takes a second).
 
-Opt-in, not the default, by measurement: on its own an LSTM layer ran 2.6-4.2x faster on
-onnxruntime than numpy's scan with the input projection (bench/engines.py), but the numpy
-runtime projects first-layer inputs once per word type, and on whole ``tag`` runs the two
-engines came out even on the 2-core AVX2 machine (docs/benchmarks.md). The numpy runtime
-(rnntool.runtime.cells) stays the reference; tests/test_engines.py holds the two together
-for every cell, direction and depth.
+``RNNTOOL_ENGINE`` chooses: ``numpy`` or ``onnxruntime`` everywhere, or ``auto`` (the default),
+which is each path's faster engine as measured on whole commands (docs/benchmarks.md):
+
+- a long text scored as one stream (``eval-lm``, ``LanguageModel.perplexity``/``evaluate``):
+  onnxruntime from STREAM_AFTER tokens on, where it is installed (1.5x numpy at 40,000
+  characters, 1.6-1.8x on 0.27 MB; under ~4,000 tokens its import and session cost more than
+  it saves);
+- packed scans (``tag``, ``classify``) and ``score``'s line batches: numpy. On its own an LSTM
+  layer ran 2-4x faster on onnxruntime than numpy's scan with the input projection
+  (bench/engines.py), but the numpy runtime projects first-layer inputs once per word type,
+  and whole ``tag``/``classify`` runs were 0.72-0.91x on onnxruntime, ``score`` 1.01-1.15x.
+
+The numpy runtime (rnntool.runtime.cells) stays the reference; tests/test_engines.py holds
+the two together for every cell, direction and depth.
 """
 
 from __future__ import annotations
@@ -23,13 +30,13 @@ import numpy as np
 from rnntool.errors import InputError
 
 ENGINE_ENV = "RNNTOOL_ENGINE"
-ENGINES = ("numpy", "onnxruntime")
+ENGINES = ("auto", "numpy", "onnxruntime")
+STREAM_AFTER = 4_096  # tokens: a stream this long is scored on onnxruntime under auto
 
 
-def packed_engine() -> str:
-    """The engine for packed scans and language-model scoring: ``$RNNTOOL_ENGINE`` (numpy, the
-    default, or onnxruntime)."""
-    chosen = os.environ.get(ENGINE_ENV) or "numpy"
+def chosen_engine() -> str:
+    """``$RNNTOOL_ENGINE``: auto (the default), numpy or onnxruntime (checked to be installed)."""
+    chosen = os.environ.get(ENGINE_ENV) or "auto"
     if chosen not in ENGINES:
         raise InputError(f"${ENGINE_ENV} is {chosen!r}; use one of: {', '.join(ENGINES)}")
     if chosen == "onnxruntime" and not _installed():
@@ -37,9 +44,39 @@ def packed_engine() -> str:
     return chosen
 
 
+def packed_engine() -> str:
+    """The engine for packed scans and line-by-line scoring: onnxruntime only when
+    ``$RNNTOOL_ENGINE`` says so (auto picks numpy: faster on these paths)."""
+    return "onnxruntime" if chosen_engine() == "onnxruntime" else "numpy"
+
+
+def stream_engine(tokens: int) -> str:
+    """The engine that scores a text of ``tokens`` tokens (at least) as one stream: under auto,
+    onnxruntime from STREAM_AFTER tokens on where it is installed and imports, else numpy."""
+    chosen = chosen_engine()
+    if chosen != "auto":
+        return chosen
+    return "onnxruntime" if tokens >= STREAM_AFTER and _usable() else "numpy"
+
+
 @lru_cache(maxsize=1)
 def _installed() -> bool:
     return find_spec("onnxruntime") is not None
+
+
+@lru_cache(maxsize=1)
+def _usable() -> bool:
+    """onnxruntime is installed and imports (auto falls back to numpy, quietly, where a broken
+    installation would raise under an explicit ``onnxruntime``)."""
+    if not _installed():
+        return False
+    import importlib
+
+    try:
+        importlib.import_module("onnxruntime")
+    except ImportError:
+        return False
+    return True
 
 
 def _import_onnxruntime():

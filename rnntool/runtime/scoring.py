@@ -1,4 +1,5 @@
-"""Scoring text with a language model on the numpy runtime."""
+"""Scoring text with a language model: on the numpy runtime, and a long stream on onnxruntime
+where it is installed (rnntool.runtime.ort.stream_engine)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from rnntool.runtime.lm import LMRuntime
+from rnntool.runtime.ort import stream_engine
 
 LN2 = math.log(2.0)
 
@@ -30,11 +32,13 @@ def evaluate_pieces(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> dict:
     total = 0.0
     tokens = unk = 0
     window = [end]  # the last token of each window is the first input of the next
+    engine = None  # chosen from the first window's length (a whole window: a long text)
 
     def run(window: list[int]) -> None:
-        nonlocal state, total, tokens, unk
+        nonlocal state, total, tokens, unk, engine
         ids = np.asarray(window, dtype=np.int64)
-        lp, state = lm.target_log_probs(ids[:-1, None], ids[1:, None], state)
+        engine = engine or stream_engine(len(ids) - 1)
+        lp, state = lm.target_log_probs(ids[:-1, None], ids[1:, None], state, engine=engine)
         total += float(lp.sum(dtype=np.float64))
         tokens += len(ids) - 1
         unk += int((ids[1:] == unk_id).sum())
