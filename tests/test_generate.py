@@ -86,6 +86,31 @@ def test_sampler_follows_the_distribution_and_its_filters():
     assert np.mean(hot == 0) > 0.6  # temperature 0.5 sharpens toward the mode
 
 
+def test_a_seed_draws_the_noise_of_whole_blocks_however_it_is_drawn():
+    """The noise each step gets is what whole blocks of NOISE_BLOCK floats (or one step's need,
+    if larger) would give it, a block's rest skipped when a step does not fit -- the rule of
+    0.1.0 -- though the sampler draws each block in pieces: the same seed samples the same
+    tokens as before, across a piece's end, a block's end and steps larger than a block."""
+    from rnntool.runtime.sampling import NOISE_BLOCK
+
+    def whole_blocks(rng, sizes):  # the rule, written plainly
+        noise, used = np.empty(0), 0
+        for n in sizes:
+            if used + n > noise.size:
+                noise, used = rng.gumbel(size=max(n, NOISE_BLOCK)).astype(np.float32), 0
+            yield noise[used: used + n]
+            used += n
+
+    rng = np.random.default_rng(5)
+    shapes = [(1, 68)] * 2000 + [(3, 68)] * 400 + [(1, 68)] * 50 + [(8, 10_000)] + [(1, 68)] * 1200 + [(2, 9_000)] * 9
+    want = list(whole_blocks(np.random.default_rng(11), [b * v for b, v in shapes]))
+    sampler = Sampler(SamplingOptions(temperature=1.0), np.random.default_rng(11))
+    for (b, v), expected in zip(shapes, want):
+        scores = rng.standard_normal((b, v)).astype(np.float32)
+        got = sampler(scores.copy())
+        assert np.array_equal(got, (scores + expected.reshape(b, v)).argmax(axis=1))
+
+
 def test_unk_is_never_sampled_unless_allowed(tmp_path):
     path = save_random_lm(tmp_path / "unky.safetensors", unk_bias=30.0)
     lm = LMRuntime.load(path)

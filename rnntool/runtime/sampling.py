@@ -35,9 +35,14 @@ class SamplingOptions:
         return 1.0 if self.greedy else 1.0 / self.temperature
 
 
-# Gumbel noise is drawn in blocks of this many floats: one RNG call serves many steps.
+# Gumbel noise comes in blocks of this many floats (or of one step's need, if larger): one RNG
+# call serves many steps, and a step whose noise does not fit in what is left of a block starts
+# the next one (the rest is skipped). Those block bounds decide which draws each step gets, so
+# they are part of what a seed means: the same since 0.1.0.
 NOISE_BLOCK = 1 << 16
-FIRST_NOISE_BLOCK = 1 << 12
+# ... but a block is drawn in pieces as it is used, from this size up, so that a short
+# generation's first token does not wait for 64k draws (~2 ms). Pieces do not move the bounds.
+FIRST_NOISE_PIECE = 1 << 12
 
 
 class Sampler:
@@ -49,8 +54,9 @@ class Sampler:
         opts.validate()
         self.opts = opts
         self.rng = rng
-        self._noise = np.empty(0, dtype=np.float32)
-        self._used = 0
+        self._noise = np.empty(0, dtype=np.float32)  # drawn, of the current block
+        self._used = 0  # of _noise
+        self._undrawn = 0  # the current block's floats not drawn yet
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         """Token ids [B] from temperature-scaled scores [B, V] (modified in place)."""
@@ -67,12 +73,17 @@ class Sampler:
 
     def _gumbel(self, shape: tuple[int, int]) -> np.ndarray:
         n = shape[0] * shape[1]
-        if self._used + n > self._noise.size:
-            # blocks grow to NOISE_BLOCK: a short generation's first token does not wait for
-            # 64k draws (~2 ms); the draws, and so the samples, are the same in any block sizes
-            block = min(NOISE_BLOCK, max(FIRST_NOISE_BLOCK, 2 * self._noise.size))
-            self._noise = self.rng.gumbel(size=max(n, block)).astype(np.float32)
+        ready = self._noise.size - self._used
+        if n > ready + self._undrawn:  # the next block: this one's undrawn rest is skipped
+            self.rng.gumbel(size=self._undrawn)  # (drawn and dropped, as a whole block's would be)
+            self._noise, self._used, ready = self._noise[:0], 0, 0
+            self._undrawn = max(n, NOISE_BLOCK)
+        if n > ready:  # the block's next piece, twice the last (the draws are the same in any pieces)
+            piece = min(self._undrawn, max(n - ready, FIRST_NOISE_PIECE, 2 * self._noise.size))
+            drawn = self.rng.gumbel(size=piece).astype(np.float32)
+            self._noise = np.concatenate([self._noise[self._used:], drawn]) if ready else drawn
             self._used = 0
+            self._undrawn -= piece
         out = self._noise[self._used: self._used + n].reshape(shape)
         self._used += n
         return out
