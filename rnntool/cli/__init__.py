@@ -60,5 +60,41 @@ from rnntool.cli import tagger as _tagger  # noqa: E402,F401
 
 
 def main() -> None:
-    """Console-script entry point (click turns EPIPE into a quiet exit 1 and Ctrl-C into 130)."""
-    app()
+    """Console-script entry point (click turns EPIPE into a quiet exit 1 and Ctrl-C into 130).
+
+    typer reads every command's signature and options to build the click command tree, at
+    each start, whichever command runs (~15 ms for 20 commands here). Where the arguments
+    name a command, only that command is built: the root's options, usage lines, errors and
+    the command's own help are the same. Anything else (no command, the root's --help, a
+    mistyped name, which click answers with the names it knows, shell completion) builds the
+    whole tree."""
+    name = invoked_command(sys.argv[1:])
+    commands, groups = app.registered_commands, app.registered_groups
+    if name is not None:
+        only_commands = [c for c in commands if command_name(c) == name]
+        only_groups = [g for g in groups if g.name == name]
+        if only_commands or only_groups:
+            app.registered_commands, app.registered_groups = only_commands, only_groups
+    try:
+        app()
+    finally:
+        app.registered_commands, app.registered_groups = commands, groups
+
+
+def command_name(info) -> str:
+    """The name a registered command answers to (typer's rule: the function's, with hyphens)."""
+    return info.name or info.callback.__name__.lower().replace("_", "-")
+
+
+def invoked_command(args: list[str]) -> str | None:
+    """The command ``args`` name (``rnntool [--debug] NAME ...``), or None where the whole
+    tree is needed: no name, the root's --help or --version, or shell completion."""
+    import os
+
+    if any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ):
+        return None
+    for arg in args:
+        if arg == "--debug":
+            continue
+        return None if arg.startswith("-") else arg
+    return None
