@@ -563,19 +563,39 @@ def test_perplexity_reads_a_string_as_a_file_is_read(tmp_path):
         lm.perplexity("")
 
 
-def test_a_long_text_is_scored_on_numpy_where_onnxruntime_cannot_be_had(monkeypatch):
-    """auto (the default) scores a long stream on onnxruntime only where it imports; without
-    it the same call runs on numpy, with no error and no message."""
+def test_a_long_text_is_scored_on_numpy_where_onnxruntime_cannot_be_had(monkeypatch, capsys):
+    """auto (the default) scores a long stream on onnxruntime only where it imports, is recent
+    enough and builds the model's session; else the same call runs on numpy, without a word.
+    An explicit RNNTOOL_ENGINE=onnxruntime is not second-guessed."""
+    import sys
+
     import rnntool.runtime.ort as ort_module
 
     monkeypatch.delenv("RNNTOOL_ENGINE", raising=False)
-    monkeypatch.setattr(ort_module, "_usable", lambda: False)
-    assert ort_module.stream_engine(10 ** 9) == "numpy"
-    monkeypatch.setattr(ort_module, "STREAM_AFTER", 8)
-    lm = rnntool.load("shakespeare-char")
-    got = lm.perplexity("To be, or not to be: that is the question.\n")
-    monkeypatch.setenv("RNNTOOL_ENGINE", "numpy")
-    assert lm.perplexity("To be, or not to be: that is the question.\n") == got  # the very same figures
+    monkeypatch.setattr(ort_module, "_installed", lambda: True)
+    ort_module._usable.cache_clear()
+    try:
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)  # installed, but its import fails
+        assert ort_module.stream_engine(10 ** 9) == "numpy"
+        ort_module._usable.cache_clear()
+
+        class Old:
+            __version__ = "1.16.3"
+
+        monkeypatch.setitem(sys.modules, "onnxruntime", Old)  # older than the fast extra's
+        assert ort_module.stream_engine(10 ** 9) == "numpy"
+    finally:
+        ort_module._usable.cache_clear()
+    monkeypatch.setattr(ort_module, "_usable", lambda: True)
+
+    def cannot_build():
+        raise RuntimeError("opset 17 is not supported")
+
+    assert ort_module.stream_engine(10 ** 9, build=cannot_build) == "numpy"
+    assert ort_module.stream_engine(10 ** 9, build=lambda: None) == "onnxruntime"
+    monkeypatch.setenv("RNNTOOL_ENGINE", "onnxruntime")
+    assert ort_module.stream_engine(10 ** 9, build=cannot_build) == "onnxruntime"  # its error comes when it runs
+    assert capsys.readouterr() == ("", "")
 
 
 def test_file_calls_leave_other_threads_answers_alone(tmp_path):

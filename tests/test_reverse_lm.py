@@ -76,6 +76,23 @@ def test_a_text_longer_than_a_window_is_read_back_across_windows(backward, monke
     assert whole.loss == pytest.approx(twin.perplexity(mirrored(text)).loss, abs=1e-5)
 
 
+def test_onnxruntime_reads_a_backward_text_as_numpy_does(backward, monkeypatch, tmp_path):
+    """The backward reading (ids reversed before scoring) holds on either engine, across windows."""
+    pytest.importorskip("onnxruntime")
+    import rnntool.runtime.scoring as scoring
+
+    _, model, _ = backward
+    path = tmp_path / "long.txt"
+    path.write_text("".join(f"{LINES[i % 3]} {i}\n" for i in range(40)))
+    monkeypatch.setattr(scoring, "EVAL_WINDOW", 64)
+    got = {}
+    for engine in ("numpy", "onnxruntime"):
+        monkeypatch.setenv("RNNTOOL_ENGINE", engine)
+        got[engine] = model.evaluate(path)
+    assert got["onnxruntime"].tokens == got["numpy"].tokens
+    assert got["onnxruntime"].loss == pytest.approx(got["numpy"].loss, abs=1e-5)
+
+
 def test_generation_is_refused_in_one_line(backward, cli):
     path, model, _ = backward
     with pytest.raises(rnntool.InputError, match="right to left"):

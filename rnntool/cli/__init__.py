@@ -69,16 +69,16 @@ def main() -> None:
     mistyped name, which click answers with the names it knows, shell completion) builds the
     whole tree."""
     name = invoked_command(sys.argv[1:])
-    commands, groups = app.registered_commands, app.registered_groups
+    runs = app
     if name is not None:
-        only_commands = [c for c in commands if command_name(c) == name]
-        only_groups = [g for g in groups if g.name == name]
+        only_commands = [c for c in app.registered_commands if command_name(c) == name]
+        only_groups = [g for g in app.registered_groups if g.name == name]
         if only_commands or only_groups:
-            app.registered_commands, app.registered_groups = only_commands, only_groups
-    try:
-        app()
-    finally:
-        app.registered_commands, app.registered_groups = commands, groups
+            import copy
+
+            runs = copy.copy(app)  # the shared app (the library's and tests' CliRunner) stays whole
+            runs.registered_commands, runs.registered_groups = only_commands, only_groups
+    runs()
 
 
 def command_name(info) -> str:

@@ -4,7 +4,7 @@ installed (``pip install "rnntool[fast]"``: onnxruntime; the graphs are written 
 rnntool.runtime.onnx_proto, not the onnx package, whose import alone takes a second).
 
 ``RNNTOOL_ENGINE`` chooses: ``numpy`` or ``onnxruntime`` everywhere, or ``auto`` (the default),
-which is each path's faster engine as measured on whole commands (docs/benchmarks.md):
+onnxruntime only where it measured clearly faster on whole commands (docs/benchmarks.md):
 
 - a long text scored as one stream (``eval-lm``, ``LanguageModel.perplexity``/``evaluate``):
   onnxruntime from STREAM_AFTER tokens on, where it is installed (1.5x numpy at 40,000
@@ -13,7 +13,9 @@ which is each path's faster engine as measured on whole commands (docs/benchmark
 - packed scans (``tag``, ``classify``) and ``score``'s line batches: numpy. On its own an LSTM
   layer ran 2-4x faster on onnxruntime than numpy's scan with the input projection
   (bench/engines.py), but the numpy runtime projects first-layer inputs once per word type,
-  and whole ``tag``/``classify`` runs were 0.72-0.91x on onnxruntime, ``score`` 1.01-1.15x.
+  and whole ``tag``/``classify`` runs were 0.71-0.91x on onnxruntime. ``score`` ran 1.01-1.24x
+  across runs and machines: too little and too unsteady to import onnxruntime for, and its
+  line batches would be split between engines by size.
 
 The numpy runtime (rnntool.runtime.cells) stays the reference; tests/test_engines.py holds
 the two together for every cell, direction and depth.
@@ -32,6 +34,7 @@ from rnntool.errors import InputError
 ENGINE_ENV = "RNNTOOL_ENGINE"
 ENGINES = ("auto", "numpy", "onnxruntime")
 STREAM_AFTER = 4_096  # tokens: a stream this long is scored on onnxruntime under auto
+MINIMUM_VERSION = (1, 17)  # the [fast] extra's: the opset of rnntool's graphs
 
 
 def chosen_engine() -> str:
@@ -50,13 +53,22 @@ def packed_engine() -> str:
     return "onnxruntime" if chosen_engine() == "onnxruntime" else "numpy"
 
 
-def stream_engine(tokens: int) -> str:
+def stream_engine(tokens: int, build=None) -> str:
     """The engine that scores a text of ``tokens`` tokens (at least) as one stream: under auto,
-    onnxruntime from STREAM_AFTER tokens on where it is installed and imports, else numpy."""
+    onnxruntime from STREAM_AFTER tokens on where it is installed and imports, else numpy.
+    Under auto, ``build`` (the session's builder) is tried first: a session onnxruntime cannot
+    build (a version that lacks an operator) leaves the text to numpy."""
     chosen = chosen_engine()
     if chosen != "auto":
         return chosen
-    return "onnxruntime" if tokens >= STREAM_AFTER and _usable() else "numpy"
+    if tokens < STREAM_AFTER or not _usable():
+        return "numpy"
+    try:
+        if build is not None:
+            build()
+    except Exception:  # noqa: BLE001 -- auto is a speed choice: numpy gives the same figures
+        return "numpy"
+    return "onnxruntime"
 
 
 @lru_cache(maxsize=1)
@@ -66,17 +78,17 @@ def _installed() -> bool:
 
 @lru_cache(maxsize=1)
 def _usable() -> bool:
-    """onnxruntime is installed and imports (auto falls back to numpy, quietly, where a broken
-    installation would raise under an explicit ``onnxruntime``)."""
+    """onnxruntime is installed, imports, and is of the [fast] extra's versions (auto falls
+    back to numpy where an explicit ``onnxruntime`` would raise or fail)."""
     if not _installed():
         return False
     import importlib
 
     try:
-        importlib.import_module("onnxruntime")
-    except ImportError:
+        version = importlib.import_module("onnxruntime").__version__
+        return tuple(int(part) for part in version.split(".")[:2]) >= MINIMUM_VERSION
+    except Exception:  # noqa: BLE001 -- a broken installation, or a version string we cannot read
         return False
-    return True
 
 
 def _import_onnxruntime():

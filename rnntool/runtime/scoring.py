@@ -37,7 +37,7 @@ def evaluate_pieces(lm: LMRuntime, pieces: Iterable[tuple[str, bool]]) -> dict:
     def run(window: list[int]) -> None:
         nonlocal state, total, tokens, unk, engine
         ids = np.asarray(window, dtype=np.int64)
-        engine = engine or stream_engine(len(ids) - 1)
+        engine = engine or stream_engine(len(ids) - 1, build=lambda: lm._ort("onnxruntime"))
         lp, state = lm.target_log_probs(ids[:-1, None], ids[1:, None], state, engine=engine)
         total += float(lp.sum(dtype=np.float64))
         tokens += len(ids) - 1
