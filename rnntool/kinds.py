@@ -87,6 +87,9 @@ KINDS: dict[str, Kind] = {
         bundled=(BundledModel("en-ewt-upos", "en-ewt-upos.safetensors",
                               "English universal part-of-speech tagger (BiLSTM + char CNN)",
                               "UD English-EWT v2.16", "CC BY-SA 4.0"),
+                 BundledModel("en-ewt-upos-accurate", "en-ewt-upos-accurate.safetensors",
+                              "English universal part-of-speech tagger, more accurate, ~0.8x the speed "
+                              "(today's train-tagger defaults)", "UD English-EWT v2.16", "CC BY-SA 4.0"),
                  BundledModel("en-ewt-xpos", "en-ewt-xpos.safetensors",
                               "English Penn Treebank part-of-speech tagger (the tutorials' tags: NN, VBD, ...)",
                               "UD English-EWT v2.16 (XPOS column)", "CC BY-SA 4.0")),

@@ -5,7 +5,7 @@ import random
 import re
 
 from helpers import run_rnntool
-from rnntool.kinds import KINDS
+from rnntool.kinds import KINDS, bundled_model
 from rnntool.modelfile import read_header
 
 BUNDLED_LM = KINDS["lm"].default_bundled.path
@@ -24,14 +24,27 @@ And by opposing end them.
 
 
 def test_bundled_files_are_small_and_record_how_they_were_made():
-    for path, kind, command in ((BUNDLED_LM, "lm", "train-lm"), (BUNDLED_TAGGER, "tagger", "train-tagger")):
-        assert path.is_file(), path
-        assert path.stat().st_size < 8_000_000, f"{path.name} should stay a few MB"
-        header = read_header(path)
-        assert header["kind"] == kind
-        assert command in header["training"]["command"]
+    for kind in KINDS.values():
+        for entry in kind.bundled:
+            assert entry.path.is_file(), entry.path
+            assert entry.path.stat().st_size < 8_000_000, f"{entry.path.name} should stay a few MB"
+            header = read_header(entry.path)
+            assert header["kind"] == kind.name
+            assert kind.train_command in header["training"]["command"], entry.name
     tagger = read_header(BUNDLED_TAGGER)
     assert "CC BY-SA 4.0" in json.dumps(tagger)
+
+
+def test_the_accurate_tagger_tags_as_the_fast_one_does_on_plain_text():
+    """en-ewt-upos-accurate: today's train-tagger defaults, int8 weights measured on EWT's dev
+    set before they were written (its header records both accuracies)."""
+    out = run_rnntool("tag", "-m", "en-ewt-upos-accurate", "-", input=b"The old man sailed to the islands.\n")
+    assert out.returncode == 0, out.stderr
+    assert [t.rsplit("/", 1)[1] for t in out.stdout.decode().split()] == [
+        "DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"]
+    header = read_header(bundled_model("en-ewt-upos-accurate")[1].path)
+    assert header["config"]["hidden"] == 192 and header["training"]["train_config"]["lm_loss"] > 0  # not 0.1.0's
+    assert "int8" in json.dumps(header)
 
 
 def test_tag_right_after_install_prints_sensible_tags():

@@ -10,7 +10,8 @@ from helpers import ROOT, assert_one_line_error
 from rnntool.modelfile import load_model
 from rnntool.userstate import locate, remember_latest
 
-BUNDLED = {"shakespeare-char": "lm", "ko-novel": "lm", "en-ewt-upos": "tagger", "en-ewt-xpos": "tagger",
+BUNDLED = {"shakespeare-char": "lm", "ko-novel": "lm", "en-ewt-upos": "tagger", "en-ewt-upos-accurate": "tagger",
+           "en-ewt-xpos": "tagger",
            "sms-spam": "classifier", "ko-sentiment": "classifier"}
 
 

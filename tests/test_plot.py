@@ -266,7 +266,7 @@ def test_bash_completion_offers_bundled_models_and_choices(tmp_path):
     assert complete("rnntool classify -m ", 3)[:2] == ["sms-spam", "ko-sentiment"]
     assert "mine.safetensors" in complete("rnntool classify -m ", 3)
     assert "notes.txt" not in complete("rnntool classify -m ", 3)
-    assert complete("rnntool tag -m en", 3) == ["en-ewt-upos", "en-ewt-xpos"]
+    assert complete("rnntool tag -m en", 3) == ["en-ewt-upos", "en-ewt-upos-accurate", "en-ewt-xpos"]
     assert complete("rnntool info s", 2) == ["shakespeare-char", "sms-spam"]
     assert complete("rnntool train-lm x --cell ", 4) == ["lstm", "gru", "rnn", "rnn-relu"]
     assert complete("rnntool plot a.jsonl --y ", 4)[:3] == ["loss", "ppl", "bpc"]
