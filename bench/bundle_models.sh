@@ -19,10 +19,10 @@ for name in shakespeare-char ko-novel en-ewt-upos en-ewt-upos-accurate en-ewt-xp
         --meta attribution="Trained on KoCoNovel (Kim, Lee and Lee, KoCoNovel: Annotated Dataset of Character Coreference in Korean Novels, arXiv:2404.01140; https://github.com/storidient/KoCoNovel), CC BY-SA 4.0; the novels are public-domain works from Korean Wikisource" \
         -o rnntool/bundled/ko-novel.safetensors ;;
     en-ewt-upos)
-      # made with rnntool 0.1.0, whose defaults were a 1x128 BiLSTM, a 64-filter character CNN,
-      # dropout 0.33, no language-model loss and early stopping; today the same command makes
-      # the model below (en-ewt-upos-accurate), so this one stays the file in the repository
+      # made with rnntool 0.1.0's defaults (its header records the plain command), spelled out
+      # here: the plain command now makes the model below (en-ewt-upos-accurate)
       rnntool train-tagger $D/ud-en-ewt/en_ewt-ud-train.conllu --dev $D/ud-en-ewt/en_ewt-ud-dev.conllu \
+        --hidden 128 --char-filters 64 --dropout 0.33 --lm-loss 0 --patience 10 \
         --max-time 600 --seed 1 --meta licence="CC BY-SA 4.0" \
         --meta attribution="Trained on UD English-EWT v2.16 (Silveira et al. 2014; Universal Dependencies contributors), CC BY-SA 4.0" \
         -o rnntool/bundled/en-ewt-upos.safetensors ;;
@@ -34,7 +34,9 @@ for name in shakespeare-char ko-novel en-ewt-upos en-ewt-upos-accurate en-ewt-xp
         --meta attribution="Trained on UD English-EWT v2.16 (Silveira et al. 2014; Universal Dependencies contributors), CC BY-SA 4.0" \
         -o rnntool/bundled/en-ewt-upos-accurate.safetensors ;;
     en-ewt-xpos)
+      # the same 0.1.0 defaults as en-ewt-upos, spelled out
       rnntool train-tagger $D/ud-en-ewt/en_ewt-ud-train.conllu --dev $D/ud-en-ewt/en_ewt-ud-dev.conllu --column xpos \
+        --hidden 128 --char-filters 64 --dropout 0.33 --lm-loss 0 --patience 10 \
         --max-time 600 --seed 1 --meta licence="CC BY-SA 4.0" \
         --meta attribution="Trained on UD English-EWT v2.16 (Silveira et al. 2014; Universal Dependencies contributors), CC BY-SA 4.0; Penn Treebank (XPOS) tags" \
         -o rnntool/bundled/en-ewt-xpos.safetensors ;;

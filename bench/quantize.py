@@ -39,6 +39,7 @@ def held_out(name: str, tmp: Path) -> tuple[Path, dict] | None:
         "shakespeare-char": lambda: (tail(DATA / "tinyshakespeare" / "input.txt", 0.1, tmp / "shakespeare.txt"), {}),
         "ko-novel": lambda: (tail(DATA / "korean-text" / "koconovel.txt", 0.05, tmp / "koconovel.txt"), {}),
         "en-ewt-upos": lambda: (ewt, {}),
+        "en-ewt-upos-accurate": lambda: (ewt, {}),
         "en-ewt-xpos": lambda: (ewt, {"column": "xpos"}),
         "sms-spam": lambda: (DATA / "sms-spam" / "splits" / "test.tsv", {}),
         "ko-sentiment": lambda: (DATA / "nsmc" / "ratings_test.txt", {"text_col": "document", "label_col": "label"}),

@@ -598,6 +598,28 @@ def test_a_long_text_is_scored_on_numpy_where_onnxruntime_cannot_be_had(monkeypa
     assert capsys.readouterr() == ("", "")
 
 
+def test_a_session_that_cannot_be_built_is_tried_once(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import rnntool.runtime.ort as ort_module
+
+    monkeypatch.delenv("RNNTOOL_ENGINE", raising=False)
+    monkeypatch.setattr(ort_module, "STREAM_AFTER", 8)
+    tries = []
+
+    class Broken:
+        def __init__(self, runtime):
+            tries.append(runtime)
+            raise RuntimeError("opset 17 is not supported")
+
+    monkeypatch.setattr(ort_module, "OrtLanguageModel", Broken)
+    lm = rnntool.load("shakespeare-char")
+    text = "To be, or not to be: that is the question.\n"
+    first, second = lm.perplexity(text), lm.perplexity(text)  # numpy both times, quietly
+    monkeypatch.setenv("RNNTOOL_ENGINE", "numpy")
+    assert first == second == lm.perplexity(text)
+    assert len(tries) == 1
+
+
 def test_file_calls_leave_other_threads_answers_alone(tmp_path):
     clf = rnntool.load("sms-spam")
     texts = _texts(300)

@@ -124,8 +124,14 @@ class LMRuntime:
         if (engine or packed_engine()) != "onnxruntime":
             return None
         with _ORT_BUILD:  # the server's batch threads may ask at once: one session
+            if getattr(self, "_ort_error", None) is not None:
+                raise self._ort_error  # a session that could not be built is not tried again
             if getattr(self, "_ort_session", None) is None:
-                self._ort_session = OrtLanguageModel(self)
+                try:
+                    self._ort_session = OrtLanguageModel(self)
+                except Exception as e:
+                    self._ort_error = e
+                    raise
         return self._ort_session
 
     def encode(self, text: str) -> list[int]:
