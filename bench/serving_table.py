@@ -41,27 +41,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT.parent / "shared" / "peers"
 sys.path.insert(0, str(ROOT / "bench"))
 from classify_speed import FASTTEXT, FASTTEXT_FILE, nsmc_training_tsv  # noqa: E402
-from tokenize_speed import DATA, ewt_sentences, nltk_rate, nsmc_test_reviews, prose, tree_of  # noqa: E402
+from tokenize_speed import (DATA, environment, ewt_sentences, nltk_rate, nsmc_test_reviews, prose,  # noqa: E402
+                            rnntool, tree_of)
 
 GENERATED = 30_000
 
 
-def environment(tree: Path, **more: str) -> dict:
-    """A child's environment: ``tree``'s code, no user state, bytecode caches allowed (as a
-    user's installation has them; this machine's shell turns them off, which would charge the
-    tree with more modules for compiling them at every start)."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "XDG_STATE_HOME": "/nonexistent", **more}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
 def command(tree: Path, args: list[str], out: Path, env: dict | None = None) -> float:
     """Seconds to run ``rnntool ARGS`` from ``tree``'s code, stdout to ``out``."""
-    env = environment(tree, **(env or {}))
     with open(out, "wb") as f:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "rnntool", *args], env=env, cwd=tree, stdout=f, check=True)
-        return time.perf_counter() - t0
+        return rnntool(tree, *args, stdout=f, env=env)
 
 
 def generation(tree: Path, out: Path) -> tuple[float, float]:

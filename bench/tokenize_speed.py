@@ -67,9 +67,18 @@ def tree_of(ref: str, parent: Path) -> Iterator[Path]:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
 
 
-def rnntool(tree: Path, *args: str, stdout=None) -> float:
-    """Seconds to run ``rnntool ARGS`` from ``tree``'s code."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "XDG_STATE_HOME": "/nonexistent"}
+def environment(tree: Path, **more: str) -> dict:
+    """A child's environment: ``tree``'s code, no user state, bytecode caches allowed (as a
+    user's installation has them; this machine's shell turns them off, which would charge the
+    tree with more modules for compiling them at every start)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "XDG_STATE_HOME": "/nonexistent", **more}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def rnntool(tree: Path, *args: str, stdout=None, env: dict | None = None) -> float:
+    """Seconds to run ``rnntool ARGS`` from ``tree``'s code (``env``: more variables)."""
+    env = environment(tree, **(env or {}))
     t0 = time.perf_counter()
     # run from the tree: `python -m` puts the working directory first on the path
     subprocess.run([sys.executable, "-m", "rnntool", *args], env=env, cwd=tree, stdout=stdout, check=True)

@@ -82,8 +82,8 @@ def main() -> None:
 
 
 def command_name(info) -> str:
-    """The name a registered command answers to (typer's rule: the function's, with hyphens)."""
-    return info.name or info.callback.__name__.lower().replace("_", "-")
+    """The name a registered command answers to (typer's own rule where none was given)."""
+    return info.name or typer.main.get_command_name(info.callback.__name__)
 
 
 def invoked_command(args: list[str]) -> str | None:
